@@ -1,0 +1,196 @@
+"""The gradient sign method on a softmax regression, with exact answers.
+
+Goodfellow, Shlens & Szegedy, "Explaining and Harnessing Adversarial
+Examples", ICLR 2015 (https://arxiv.org/abs/1412.6572).
+
+The model is linear, so the input gradient of the cross-entropy is
+``W^T (p - onehot(label))`` in closed form, and along the attack path
+``clip(x + eps * direction)`` every logit is piecewise linear in ``eps``:
+pixel ``i`` moves at unit speed until it reaches the edge of the clip range
+at ``eps = tau_i``, then stops. :func:`minimal_epsilon` walks those pieces
+to find the exact smallest ``eps`` that fools the model.
+
+Sign convention: a **positive** ``eps`` moves toward the target class,
+``x_adv = clip(x - eps * sign(grad_x CE(x, target)))``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.checks import N_CLASSES, as_clip, as_digit, as_eps, as_images, as_labels
+from core.model import SoftmaxModel, softmax
+
+MAX_EPS = 1.0  # pixels live in [0, 1]: a larger step changes nothing once clipped
+_CHUNK = 128  # images per block in minimal_epsilon: (128, 785, 10) float64 is 8 MB
+
+
+def input_gradient(model: SoftmaxModel, x, labels) -> np.ndarray:
+    """Exact gradient of the cross-entropy with respect to the input pixels.
+
+    Parameters
+    ----------
+    model : SoftmaxModel
+    x : ndarray of shape (n, 784) or (784,), pixels in [0, 1]
+    labels : int or ndarray of shape (n,)
+        The label the cross-entropy is taken against (the target for a
+        targeted attack).
+
+    Returns
+    -------
+    ndarray of shape (n, 784) (or (784,)), float64: ``W^T (p - onehot(labels))`` per image.
+    """
+    images, single = as_images(x)
+    labels = as_labels(labels, len(images))
+    residual = model.predict_proba(images)
+    residual[np.arange(len(images)), labels] -= 1.0
+    gradient = residual @ model.W
+    return gradient[0] if single else gradient
+
+
+def attack_direction(model: SoftmaxModel, x, target) -> np.ndarray:
+    """The way each pixel moves as a positive ``eps`` grows: ``-sign(grad_x CE(x, target))``.
+
+    Values in {-1, 0, 1} (float64); 0 where the gradient is exactly zero
+    (pixels the training data never inked keep zero weights).
+    """
+    images, single = as_images(x)
+    target = as_digit(target, "target")
+    direction = -np.sign(input_gradient(model, images, target))
+    return direction[0] if single else direction
+
+
+def fgsm(model: SoftmaxModel, x, eps, *, target=None, labels=None, clip=(0.0, 1.0)) -> np.ndarray:
+    """The fast gradient sign method.
+
+    Parameters
+    ----------
+    model : SoftmaxModel
+    x : ndarray of shape (n, 784) or (784,), pixels in [0, 1]; never mutated.
+    eps : float or ndarray of shape (n,)
+        Step size in pixel units, in [-1, 1]. Positive moves toward ``target``
+        (targeted) or away from the true label (untargeted).
+    target : int, optional
+        Targeted attack: ``x - eps * sign(grad_x CE(x, target))``.
+    labels : int or ndarray of shape (n,), optional
+        Untargeted attack against these labels: ``x + eps * sign(grad_x CE(x, labels))``;
+        defaults to the model's own predictions. Ignored with ``target``.
+    clip : (low, high) or None
+        Keep pixels in range; ``None`` reproduces the seed (pixels may leave [0, 1]).
+
+    Returns
+    -------
+    ndarray of the same shape as ``x`` (float64 for float64 input, else float32).
+    """
+    images, single = as_images(x)
+    clip = _check_clip(clip)
+    steps = as_eps(eps, len(images))
+    if np.abs(steps).max(initial=0) > MAX_EPS:
+        raise ValueError(f"eps must be in [-{MAX_EPS}, {MAX_EPS}], got {np.abs(steps).max()}")
+    if target is not None:
+        direction = attack_direction(model, images, target)
+    else:
+        labels = model.predict(images) if labels is None else labels
+        direction = np.sign(input_gradient(model, images, labels))
+    adversarial = images + steps[:, None] * direction
+    if clip is not None:
+        np.clip(adversarial, *clip, out=adversarial)
+    adversarial = adversarial.astype(images.dtype, copy=False)
+    return adversarial[0] if single else adversarial
+
+
+def delta_prediction(model: SoftmaxModel, x, target) -> np.ndarray:
+    """The class the model gives the attack direction image alone (the seed's "Delta")."""
+    images, single = as_images(x)
+    predicted = model.predict(attack_direction(model, images, target))
+    return predicted[0] if single else predicted
+
+
+def _check_clip(clip):
+    clip = as_clip(clip)
+    if clip is not None and (clip[0] > 0.0 or clip[1] < 1.0):
+        raise ValueError(f"clip must contain the pixel range [0, 1], got {clip!r}")
+    return clip
+
+
+def stopping_points(direction: np.ndarray, images: np.ndarray, clip) -> np.ndarray:
+    """``tau``: the ``eps`` at which each pixel reaches the clip range and stops.
+
+    ``inf`` everywhere without clipping; 0 where a pixel does not move.
+    """
+    if clip is None:
+        return np.where(direction != 0, np.inf, 0.0)
+    low, high = clip
+    return np.where(direction > 0, high - images, np.where(direction < 0, images - low, 0.0))
+
+
+def minimal_epsilon(model: SoftmaxModel, x, target, *, clip=(0.0, 1.0), max_eps: float = MAX_EPS) -> np.ndarray:
+    """The exact smallest ``eps >= 0`` at which the attacked image is classified as ``target``.
+
+    "Classified as" means the target's score is strictly the highest; the
+    answer is the infimum of such ``eps`` (the model is fooled just above it).
+    Exact: the logits are piecewise linear in ``eps`` with a breakpoint where
+    each pixel stops at the clip range; on each piece the condition is a few
+    linear inequalities. Vectorized over images, in blocks.
+
+    Parameters
+    ----------
+    model : SoftmaxModel
+    x : ndarray of shape (n, 784) or (784,)
+    target : int
+    clip : (low, high) or None
+    max_eps : float
+        Search up to this value; beyond it the answer is ``inf``.
+
+    Returns
+    -------
+    ndarray of shape (n,) float64 (a float for one image); ``inf`` where no
+    ``eps`` in [0, max_eps] fools the model.
+    """
+    images, single = as_images(x)
+    target = as_digit(target, "target")
+    clip = _check_clip(clip)
+    if not np.isfinite(max_eps) or max_eps < 0:
+        raise ValueError(f"max_eps must be a finite number >= 0, got {max_eps!r}")
+    result = np.empty(len(images))
+    for start in range(0, len(images), _CHUNK):
+        block = images[start : start + _CHUNK]
+        result[start : start + _CHUNK] = _minimal_epsilon_block(model, block, target, clip, max_eps)
+    return float(result[0]) if single else result
+
+
+def _minimal_epsilon_block(model, images, target, clip, max_eps) -> np.ndarray:
+    n = len(images)
+    z0 = model.logits(images)
+    direction = attack_direction(model, images, target)
+    tau = stopping_points(direction, images, clip)
+    if clip is None:  # one linear piece: z(eps) = z0 + eps * v
+        intercept, slope = z0[:, None, :], (direction @ model.W.T)[:, None, :]
+        starts = np.zeros((n, 1))
+        ends = np.full((n, 1), np.inf)
+    else:
+        order = np.argsort(tau, axis=1, kind="stable")
+        tau_sorted = np.take_along_axis(tau, order, axis=1)
+        moving = np.take_along_axis(direction, order, axis=1)[:, :, None] * model.W.T[order]  # (n, 784, 10)
+        zeros = np.zeros((n, 1, N_CLASSES))
+        stopped_rate = np.concatenate([zeros, np.cumsum(moving, axis=1)], axis=1)  # pixels stopped before piece k
+        stopped_shift = np.concatenate([zeros, np.cumsum(moving * tau_sorted[:, :, None], axis=1)], axis=1)
+        intercept = z0[:, None, :] + stopped_shift
+        slope = stopped_rate[:, -1:, :] - stopped_rate
+        starts = np.concatenate([np.zeros((n, 1)), tau_sorted], axis=1)
+        ends = np.concatenate([tau_sorted, np.full((n, 1), np.inf)], axis=1)
+    # margin of the target over class j on a piece: d + eps * e, must be > 0 for every j != target
+    d = intercept[:, :, target, None] - intercept
+    e = slope[:, :, target, None] - slope
+    others = np.arange(N_CLASSES) != target
+    d, e = d[:, :, others], e[:, :, others]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        root = -d / e
+    lower = np.where(e > 0, root, -np.inf).max(axis=2)
+    upper = np.where(e < 0, root, np.inf).min(axis=2)
+    never = ((e == 0) & (d <= 0)).any(axis=2)
+    first = np.maximum(lower, starts)
+    feasible = (first < np.minimum(upper, ends)) & ~never & (first <= max_eps)
+    found = feasible.any(axis=1)
+    piece = feasible.argmax(axis=1)
+    return np.where(found, first[np.arange(n), piece], np.inf)

@@ -1,0 +1,101 @@
+"""Validation at the boundary: turn what a caller passes into clean arrays, once.
+
+Every function raises ``ValueError`` with a message that names the bad value.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+N_PIXELS = 784
+N_CLASSES = 10
+
+
+def as_digit(value, name: str = "digit") -> int:
+    """Return ``value`` as an int digit 0-9 or raise ``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value <= 9:
+        raise ValueError(f"{name} must be a digit 0-9, got {value!r}")
+    return int(value)
+
+
+def as_images(x, name: str = "x", *, unit_range: bool = True) -> tuple[np.ndarray, bool]:
+    """Return ``(images, was_single)``: a float array of shape (n, 784) in [0, 1].
+
+    A single image of shape (784,) or (28, 28) is accepted and reported, so
+    callers can hand back a result of the same shape. Never copies needlessly
+    and never mutates ``x``. ``unit_range=False`` accepts any finite pixel
+    values (unclipped adversarial images, sign images).
+    """
+    array = np.asarray(x)
+    if array.dtype.kind not in "fiu":
+        raise ValueError(f"{name} must hold numbers, got dtype {array.dtype}")
+    single = array.ndim == 1 or array.shape == (28, 28)
+    if single:
+        array = array.reshape(1, -1)
+    elif array.ndim == 3 and array.shape[1:] == (28, 28):
+        array = array.reshape(len(array), -1)
+    if array.ndim != 2 or array.shape[1] != N_PIXELS:
+        raise ValueError(
+            f"{name} must be images of 784 pixels (28x28), shape (n, 784); got shape {np.shape(x)}"
+        )
+    if array.dtype.kind != "f":
+        array = array.astype(np.float32)
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} pixels must be finite numbers")
+    if unit_range and array.size and not (array.min() >= 0.0 and array.max() <= 1.0):
+        raise ValueError(f"{name} pixels must be in [0, 1] (scale 8-bit images by 1/255)")
+    return array, single
+
+
+def as_labels(labels, n: int, name: str = "labels") -> np.ndarray:
+    """Return one int64 digit per image: a scalar is broadcast to all ``n``."""
+    array = np.asarray(labels)
+    if array.dtype.kind not in "iu" and not (
+        array.dtype.kind == "f" and np.all(np.mod(array, 1) == 0)
+    ):
+        raise ValueError(f"{name} must be digits 0-9, got {labels!r}")
+    array = np.broadcast_to(array.astype(np.int64), (n,)) if array.ndim == 0 else array.astype(np.int64)
+    if array.shape != (n,):
+        raise ValueError(f"{name} must be one digit per image ({n}), got shape {array.shape}")
+    if array.size and (array.min() < 0 or array.max() > 9):
+        raise ValueError(f"{name} must be digits 0-9, got values up to {array.max()}")
+    return array
+
+
+def as_clip(clip) -> tuple[float, float] | None:
+    """Return ``clip`` as ``(low, high)`` with low < high, or None for no clipping."""
+    if clip is None:
+        return None
+    try:
+        low, high = (float(v) for v in clip)
+    except (TypeError, ValueError):
+        raise ValueError(f"clip must be (low, high) or None, got {clip!r}") from None
+    if not low < high:
+        raise ValueError(f"clip must have low < high, got {clip!r}")
+    return low, high
+
+
+def as_eps(eps, n: int, *, allow_negative: bool = True) -> np.ndarray:
+    """Return one finite float64 epsilon per image (a scalar is broadcast)."""
+    array = np.asarray(eps, dtype=np.float64)
+    if array.ndim == 0:
+        array = np.full(n, float(array))
+    if array.shape != (n,):
+        raise ValueError(f"eps must be a number or one value per image ({n}), got shape {array.shape}")
+    if not np.isfinite(array).all():
+        raise ValueError(f"eps must be finite, got {eps!r}")
+    if not allow_negative and (array < 0).any():
+        raise ValueError(f"eps must be >= 0, got {array.min()}")
+    return array
+
+
+def as_eps_grid(eps_grid) -> np.ndarray:
+    """Return a 1-D, finite, strictly increasing float64 grid of epsilons."""
+    grid = np.asarray(eps_grid, dtype=np.float64)
+    if grid.ndim != 1 or grid.size == 0:
+        raise ValueError(f"eps_grid must be a non-empty 1-D sequence, got shape {grid.shape}")
+    if not np.isfinite(grid).all():
+        raise ValueError("eps_grid must be finite")
+    if grid.size > 1 and not (np.diff(grid) > 0).all():
+        raise ValueError("eps_grid must be strictly increasing")
+    return grid

