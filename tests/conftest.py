@@ -1,0 +1,28 @@
+"""Shared fixtures: the embedded MNIST subset and the seed recipe trained on it, once per run."""
+
+import numpy as np
+import pytest
+
+from core.data import load_dataset
+from core.model import train_softmax
+
+
+@pytest.fixture(scope="session")
+def dataset():
+    return load_dataset("mnist-5k")
+
+
+@pytest.fixture(scope="session")
+def training(dataset):
+    return train_softmax(dataset)
+
+
+@pytest.fixture(scope="session")
+def model(training):
+    return training.model
+
+
+@pytest.fixture(scope="session")
+def twos(dataset):
+    """The test images of the source digit 2, as float64 for exact comparisons."""
+    return dataset.x_test[dataset.test_indices(2)].astype(np.float64)

@@ -1,0 +1,78 @@
+import numpy as np
+import pytest
+
+from core import sweep
+from core.attack import fgsm
+from core.sweep import grid_logits, score_sweep, success_curve
+
+TARGET = 6
+SEED_GRID = np.linspace(-1, 1, 101)
+
+
+def loop_baseline(model, x, grid, clip):
+    """The straightforward way: attack and predict at every epsilon."""
+    shares, probabilities = [], []
+    for eps in grid:
+        adversarial = fgsm(model, x, eps, target=TARGET, clip=clip)
+        shares.append(np.mean(model.predict(adversarial) == TARGET))
+        probabilities.append(model.predict_proba(adversarial)[:, TARGET].mean())
+    return np.array(shares), np.array(probabilities)
+
+
+@pytest.mark.parametrize("clip", [(0.0, 1.0), None])
+@pytest.mark.parametrize("grid", [np.linspace(-1, 1, 201), np.linspace(0.01, 0.4, 40), np.array([-0.3, -0.05])])
+def test_success_curve_equals_the_loop(model, twos, clip, grid):
+    curve = success_curve(model, twos, TARGET, grid, clip=clip)
+    shares, probabilities = loop_baseline(model, twos, grid, clip)
+    np.testing.assert_array_equal(curve.fooled_share, shares)
+    np.testing.assert_allclose(curve.mean_target_probability, probabilities, atol=1e-9)
+    assert curve.n_images == len(twos)
+
+
+def test_success_curve_in_many_small_blocks(model, dataset, monkeypatch):
+    x = dataset.x_test[:300]
+    grid = np.linspace(-0.5, 0.5, 51)
+    whole = success_curve(model, x, TARGET, grid)
+    monkeypatch.setattr(sweep, "_MAX_LOGIT_VALUES", 51 * 10 * 7)  # blocks of 7 images
+    blocks = success_curve(model, x, TARGET, grid)
+    np.testing.assert_array_equal(whole.fooled_share, blocks.fooled_share)
+    np.testing.assert_allclose(whole.mean_target_probability, blocks.mean_target_probability)
+
+
+@pytest.mark.parametrize("clip", [(0.0, 1.0), None])
+def test_grid_logits_equal_the_attacked_images_logits(model, twos, clip):
+    grid = np.linspace(-1, 1, 41)
+    logits = grid_logits(model, twos[:8], TARGET, grid, sweep._check_clip(clip))
+    for k, eps in enumerate(grid):
+        expected = model.logits(fgsm(model, twos[:8], eps, target=TARGET, clip=clip))
+        np.testing.assert_allclose(logits[:, k], expected, atol=1e-9)
+
+
+def test_score_sweep_of_the_seed_chart(model, twos):
+    scores = score_sweep(model, twos[9], TARGET, SEED_GRID, clip=None)
+    assert scores.logits.shape == (101, 10) and scores.probabilities.shape == (101, 10)
+    np.testing.assert_allclose(np.diff(scores.logits, n=2, axis=0), 0, atol=1e-9)  # unclipped: straight lines
+    at_zero = scores.logits[50]
+    np.testing.assert_allclose(at_zero, model.logits(twos[9]))
+    # the target's line rises with eps and ends on top
+    assert scores.logits[-1].argmax() == TARGET and scores.logits[-1, TARGET] > at_zero[TARGET]
+
+
+def test_score_sweep_clipped_matches_fgsm(model, twos):
+    scores = score_sweep(model, twos[0], TARGET, SEED_GRID)
+    for k in (0, 30, 77, 100):
+        expected = model.predict_proba(fgsm(model, twos[0], SEED_GRID[k], target=TARGET))
+        np.testing.assert_allclose(scores.probabilities[k], expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("grid, message", [([0.2, 0.1], "increasing"), ([], "non-empty"), ([0, np.inf], "finite")])
+def test_bad_grids_are_refused(model, twos, grid, message):
+    with pytest.raises(ValueError, match=message):
+        success_curve(model, twos, TARGET, grid)
+    with pytest.raises(ValueError, match=message):
+        score_sweep(model, twos[0], TARGET, grid)
+
+
+def test_score_sweep_takes_one_image(model, twos):
+    with pytest.raises(ValueError, match="one image"):
+        score_sweep(model, twos[:2], TARGET, SEED_GRID)
