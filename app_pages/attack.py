@@ -1,0 +1,150 @@
+"""Per-image attack: one test image, the epsilon slider, and what the model sees before and after."""
+
+import numpy as np
+import streamlit as st
+
+import dashboard
+from core import charts
+from core.attack import attack_direction, delta_prediction, fgsm
+from core.imaging import direction_to_uint8, png_bytes, to_uint8, upscale
+
+SCALE = 8  # 28 px -> 224 px, nearest neighbour
+
+
+def picture(pixels: np.ndarray, clip: bool):
+    """Upscaled picture of an image; unclipped adversarial images are stretched to their own range."""
+    return upscale(to_uint8(pixels) if clip else to_uint8(pixels, None, None), SCALE)
+
+
+def thumbnail_strip(images: np.ndarray, count: int = 10) -> np.ndarray:
+    """The first ``count`` images side by side, separated by a thin gap, as one uint8 picture."""
+    tiles = [np.pad(to_uint8(x), ((0, 0), (0, 2)), constant_values=128) for x in images[:count]]
+    return np.hstack(tiles)
+
+
+def picker_ui(view, images) -> int:
+    st.image(upscale(thumbnail_strip(images), 3), caption=f"The first ten test images of digit {view.source}: 0 to 9")
+    first_ten = list(range(min(10, len(images))))
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    with left:
+        current = st.session_state["image"]
+        st.session_state["_widget_pick"] = current if current in first_ten else None
+        st.segmented_control(
+            "Pick one of the first ten", first_ten, key="_widget_pick",
+            on_change=lambda: st.session_state["_widget_pick"] is not None
+            and dashboard._copy_back("_widget_pick", "image", None),
+        )  # fmt: skip
+    with right:
+        return dashboard.image_picker(view, key_suffix="_attack")
+
+
+def images_ui(x, direction, adversarial, eps, view):
+    perturbation = adversarial.astype(np.float64) - x
+    amplified = 0.5 + perturbation / (2 * eps) if eps > 0 else np.full(784, 0.5)
+    columns = st.columns(4)
+    captions = [
+        "Original",
+        "Direction: −sign(∇ₓ loss for the target)",
+        f"Adversarial (ε = {eps:.3f})",
+        "Perturbation, amplified ×1/(2ε)",
+    ]
+    pictures = [
+        picture(x, True),
+        upscale(direction_to_uint8(direction), SCALE),
+        picture(adversarial, view.clip),
+        upscale(to_uint8(amplified), SCALE),
+    ]
+    for column, image, caption in zip(columns, pictures, captions):
+        column.image(image, caption=caption, width="stretch")
+
+
+def outcome_ui(view, before, after, delta_class, changed):
+    target = view.target
+    predicted_before, predicted_after = int(before.argmax()), int(after.argmax())
+    columns = st.columns(4)
+    columns[0].metric(
+        "Model's answer", f"{predicted_after}", f"was {predicted_before}",
+        delta_color="normal" if predicted_after == target else "off",
+    )  # fmt: skip
+    columns[1].metric(
+        f"Confidence of {target}", f"{after[target]:.1%}", f"{(after[target] - before[target]) * 100:+.1f} pp"
+    )
+    columns[2].metric("The direction alone is read as", f"{delta_class}")
+    columns[3].metric("Pixels changed", f"{changed} of 784")
+
+
+def download_ui(adversarial, view, image_index, eps, clip):
+    picture_uint8 = to_uint8(adversarial) if clip else to_uint8(adversarial, None, None)
+    name = f"adversarial-{view.source}-to-{view.target}-test{image_index}-eps{eps:.3f}"
+    left, right = st.columns(2)
+    left.download_button("Download PNG (28×28)", png_bytes(picture_uint8), f"{name}.png", "image/png",
+                         on_click="ignore", width="stretch")  # fmt: skip
+    right.download_button("Download PNG (224×224)", png_bytes(picture_uint8, SCALE), f"{name}-x8.png", "image/png",
+                          on_click="ignore", width="stretch")  # fmt: skip
+
+
+def grid_ui(view, model, images, minimal_all, eps):
+    st.subheader("The first ten, as in the original experiment")
+    own = st.toggle("Each image at its own minimal ε", value=False, key="grid_own_eps")
+    count = min(10, len(images))
+    steps = np.array([dashboard.snap_eps(m) for m in minimal_all[:count]]) if own else np.full(count, eps)
+    adversarial = fgsm(model, images[:count], steps, target=view.target, clip=view.clip_range)
+    directions = attack_direction(model, images[:count], view.target)
+    before = model.predict_proba(images[:count])[:, view.target]
+    after = model.predict_proba(adversarial)
+    columns = st.columns(count)
+    for i, column in enumerate(columns):
+        column.image(
+            [picture(images[i], True), upscale(direction_to_uint8(directions[i]), 4), picture(adversarial[i], view.clip)],
+            caption=[f"p({view.target}) {before[i]:.1%}", "direction", f"→ {after[i].argmax()}, p({view.target}) "
+                     f"{after[i, view.target]:.1%}"],
+            width="stretch",
+        )  # fmt: skip
+    st.caption(
+        f"Rows: original with its confidence of {view.target}; the attack direction; the adversarial image at "
+        f"{'its own minimal ε' if own else f'ε = {eps:.3f}'} with the model's answer."
+    )
+
+
+def main():
+    view = st.session_state["_view"]
+    st.title(f"Turn a {view.source} into a {view.target}")
+    st.caption(
+        f"Each pixel moves by ε toward what makes the model say {view.target}. "
+        "Start at the exact smallest ε that fools it, then explore."
+    )
+    model = dashboard.training(view.training).model
+    indices, images = dashboard.source_images(view)
+    image = picker_ui(view, images)
+    eps, minimal = dashboard.eps_slider(view, image, key_suffix="_attack")
+    left, right = st.columns([3, 1], vertical_alignment="center")
+    if np.isfinite(minimal):
+        left.markdown(
+            f"Exact minimal ε for this image: **{minimal:.5f}**. Above it the model answers {view.target}."
+        )
+    else:
+        left.markdown(f"No ε up to 1 makes the model answer {view.target} for this image.")
+    right.button("Snap to minimal ε", on_click=dashboard.snap_to_minimal, width="stretch")
+
+    x = images[image].astype(np.float64)
+    adversarial = fgsm(model, x, eps, target=view.target, clip=view.clip_range)
+    direction = attack_direction(model, x, view.target)
+    before, after = model.predict_proba(x), model.predict_proba(adversarial)
+    changed = int(np.count_nonzero(np.abs(adversarial - x) > 1e-12))
+
+    images_ui(x, direction, adversarial, eps, view)
+    outcome_ui(view, before, after, int(delta_prediction(model, x, view.target)), changed)
+    left, right = st.columns([3, 2])
+    with left:
+        st.altair_chart(charts.probability_bars(before, after, view.source, view.target), width="stretch")
+    with right:
+        st.markdown(
+            f"**Test image #{image}** of digit {view.source} (test-set index {indices[image]}).\n\n"
+            f"The largest change to any pixel is ε = {eps:.3f}; the mean absolute change is "
+            f"{np.abs(adversarial - x).mean():.4f}."
+        )
+        download_ui(adversarial, view, int(indices[image]), eps, view.clip)
+    grid_ui(view, model, images, dashboard.minimal_epsilons(view), eps)
+
+
+main()

@@ -1,0 +1,74 @@
+"""Epsilon chart: the seed's class-score chart for one image, and the attack's success on all of them."""
+
+import numpy as np
+import streamlit as st
+
+import dashboard
+from core import charts
+from core.sweep import score_sweep
+
+RESOLUTIONS = [21, 51, 101, 201, 401, 1001]
+
+
+def sweep_controls() -> tuple[float, float, int, str]:
+    left, middle, right = st.columns([2, 1, 1])
+    low, high = left.slider("Epsilon range", -1.0, 1.0, (-1.0, 1.0), step=0.05, key="sweep_range")
+    if high - low < 0.05:  # a slider cannot produce this, a stale state could: keep a usable range
+        low, high = -1.0, 1.0
+    points = middle.select_slider("Points", RESOLUTIONS, value=101, key="sweep_points")
+    scale = right.segmented_control("Scores", ["logits", "probabilities"], default="logits", key="sweep_scale")
+    return low, high, points, scale or "logits"
+
+
+def main():
+    view = st.session_state["_view"]
+    st.title(f"Class scores against epsilon: {view.source} → {view.target}")
+    model = dashboard.training(view.training).model
+    indices, images = dashboard.source_images(view)
+    left, right = st.columns([1, 3], vertical_alignment="bottom")
+    with left:
+        image = dashboard.image_picker(view, key_suffix="_epsilon")
+    with right:
+        eps, minimal = dashboard.eps_slider(view, image, key_suffix="_epsilon")
+
+    low, high, points, scale = sweep_controls()
+    grid = np.linspace(low, high, points)
+    sweep = score_sweep(model, images[image], view.target, grid, clip=view.clip_range)
+    scores = sweep.logits if scale == "logits" else sweep.probabilities
+    chart = charts.class_scores_chart(
+        grid, scores, source=view.source, target=view.target, score_name="logit" if scale == "logits" else "probability",
+        minimal_eps=minimal, chosen_eps=eps,
+    )  # fmt: skip
+    st.altair_chart(chart, width="stretch")
+    st.caption(
+        f"Test image #{image} of digit {view.source}. Each line is one class's score as every pixel moves by ε; "
+        f"the {view.target} line overtakes the rest at the dashed rule, the exact minimal ε"
+        + (" (clipping bends the lines where pixels hit 0 or 1)." if view.clip else " (no clipping: straight lines).")
+    )
+
+    st.subheader(f"All {len(images)} test images of digit {view.source}")
+    minimal_all = dashboard.minimal_epsilons(view)
+    finite = minimal_all[np.isfinite(minimal_all)]
+    median = float(np.median(minimal_all)) if len(minimal_all) else float("nan")
+    curve = dashboard.success(view, 0.0, 1.0, 201)
+    share_at_eps = float(np.interp(eps, curve.eps, curve.fooled_share))
+    columns = st.columns(3)
+    columns[0].metric("Median minimal ε", f"{median:.4f}" if np.isfinite(median) else "none")
+    columns[1].metric(f"Fooled into {view.target} at ε = {eps:.3f}", f"{share_at_eps:.0%}")
+    columns[2].metric("Never fooled up to ε = 1", f"{len(minimal_all) - len(finite)}")
+    left, right = st.columns(2)
+    with left:
+        st.altair_chart(
+            charts.success_chart(
+                curve.eps, curve.fooled_share, curve.mean_target_probability, target=view.target,
+                median_eps=median, chosen_eps=eps,
+            ),
+            width="stretch",
+        )  # fmt: skip
+        st.caption(f"Share of images the model calls {view.target}, and its mean confidence, at each ε (201 points).")
+    with right:
+        st.altair_chart(charts.minimal_eps_histogram(minimal_all, target=view.target, chosen_eps=eps), width="stretch")
+        st.caption("Exact minimal ε of every image: the smallest step that makes the model change its mind.")
+
+
+main()

@@ -1,0 +1,59 @@
+"""Training accuracy: how good the softmax classifier is, and what its ten templates look like."""
+
+import numpy as np
+import streamlit as st
+
+import dashboard
+from core import charts
+from core.imaging import upscale
+
+
+def template_picture(weights: np.ndarray, scale: int = 6):
+    from PIL import Image
+
+    rgb = charts.diverging_rgb(weights)
+    image = Image.fromarray(rgb, mode="RGB")
+    return image.resize((28 * scale, 28 * scale), Image.Resampling.NEAREST)
+
+
+def main():
+    view = st.session_state["_view"]
+    settings = view.training
+    st.title("Training accuracy")
+    result = dashboard.training(settings)
+    data = dashboard.dataset(settings.dataset)
+    st.caption(data.description)
+
+    columns = st.columns(4)
+    columns[0].metric("Test accuracy", f"{result.test_accuracy:.2%}")
+    columns[1].metric("Train accuracy", f"{result.train_accuracy:.2%}")
+    columns[2].metric("Training time", f"{result.seconds:.2f} s")
+    columns[3].metric("Train / test images", f"{data.n_train:,} / {data.n_test:,}")
+
+    left, right = st.columns(2)
+    left.altair_chart(charts.accuracy_chart(result.history), width="stretch")
+    right.altair_chart(charts.loss_chart(result.history), width="stretch")
+    if result.solver == "lbfgs":
+        st.caption("L-BFGS optimizes all at once: one point, the converged model.")
+    left, right = st.columns(2)
+    with left:
+        st.altair_chart(
+            charts.per_class_accuracy_chart(result.per_class_accuracy, highlight=(view.source, view.target)),
+            width="stretch",
+        )
+        st.caption(f"The source ({view.source}) and target ({view.target}) digits are drawn solid.")
+    with right:
+        st.altair_chart(charts.confusion_chart(result.confusion), width="stretch")
+        st.caption("Rows are the true digit, columns the model's answer; the diagonal is right.")
+
+    st.subheader("The ten weight templates")
+    st.caption(
+        "Row k of W, as a 28×28 image: red pixels raise the score of digit k, blue lower it. The attack adds "
+        f"ε·sign(W_{view.target} − W_best), so it paints these patterns into the image."
+    )
+    columns = st.columns(10)
+    for digit, column in enumerate(columns):
+        column.image(template_picture(result.model.W[digit]), caption=f"{digit}", width="stretch")
+
+
+main()

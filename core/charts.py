@@ -1,0 +1,258 @@
+"""Altair chart builders: data in, ``alt.Chart`` out. No Streamlit here.
+
+Colours: one fixed colour per digit (Tableau 10) on every chart, so a 6 is
+the same colour everywhere; the source and target digits are drawn heavier.
+Charts leave background and fonts to the host theme, so they read in light
+and dark mode.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+DIGIT_COLOURS = [
+    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
+    "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
+]  # fmt: skip
+CHOSEN_COLOUR = "#e8384f"  # the chosen epsilon, as in Streamlit's demos
+MINIMAL_COLOUR = "#888888"
+DIGITS = [str(d) for d in range(10)]
+
+
+def _digit_colour(title: str = "digit") -> alt.Color:
+    return alt.Color("digit:N", scale=alt.Scale(domain=DIGITS, range=DIGIT_COLOURS), title=title)
+
+
+def _rule(eps: float | None, colour: str, label: str, dash=None) -> list[alt.Chart]:
+    """A vertical rule at ``eps`` with a small label on top; nothing when eps is None or inf."""
+    if eps is None or not np.isfinite(eps):
+        return []
+    frame = pd.DataFrame({"eps": [float(eps)], "label": [f"{label} {eps:.4f}"]})
+    base = alt.Chart(frame)
+    rule = base.mark_rule(color=colour, strokeWidth=2, strokeDash=dash or []).encode(
+        x="eps:Q", tooltip=[alt.Tooltip("label:N", title="")]
+    )
+    text = base.mark_text(color=colour, align="left", dx=4, dy=-4, baseline="bottom", fontSize=11).encode(
+        x="eps:Q", y=alt.value(0), text="label:N"
+    )
+    return [rule, text]
+
+
+def accuracy_chart(history) -> alt.Chart:
+    frame = pd.DataFrame([{"epoch": h.epoch, "train": h.train_accuracy, "test": h.test_accuracy} for h in history])
+    frame = frame.melt("epoch", ["train", "test"], var_name="set", value_name="accuracy")
+    return (
+        alt.Chart(frame, title="Accuracy per epoch")
+        .mark_line(point=len(frame) < 120)
+        .encode(
+            x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
+            y=alt.Y("accuracy:Q", title="accuracy", scale=alt.Scale(zero=False), axis=alt.Axis(format=".0%")),
+            color=alt.Color("set:N", title="", scale=alt.Scale(domain=["train", "test"], range=["#4e79a7", "#f28e2b"])),
+            tooltip=["epoch:Q", "set:N", alt.Tooltip("accuracy:Q", format=".2%")],
+        )
+        .properties(height=280)
+    )
+
+
+def loss_chart(history) -> alt.Chart:
+    frame = pd.DataFrame([{"epoch": h.epoch, "loss": h.loss} for h in history])
+    return (
+        alt.Chart(frame, title="Mean training loss")
+        .mark_line(point=len(frame) < 60, color="#59a14f")
+        .encode(
+            x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
+            y=alt.Y("loss:Q", title="cross-entropy (nats)", scale=alt.Scale(zero=False)),
+            tooltip=["epoch:Q", alt.Tooltip("loss:Q", format=".4f")],
+        )
+        .properties(height=280)
+    )
+
+
+def per_class_accuracy_chart(per_class: np.ndarray, highlight=()) -> alt.Chart:
+    """Test accuracy of every digit, as bars labelled with their value."""
+    frame = pd.DataFrame({"digit": DIGITS, "accuracy": np.asarray(per_class, dtype=float)})
+    frame["emphasis"] = frame["digit"].isin([str(d) for d in highlight])
+    base = alt.Chart(frame, title="Test accuracy per digit").encode(
+        x=alt.X("digit:N", title="digit", axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("accuracy:Q", title="test accuracy", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format=".0%")),
+        tooltip=["digit:N", alt.Tooltip("accuracy:Q", format=".1%")],
+    )
+    bars = base.mark_bar().encode(
+        color=_digit_colour(),
+        opacity=alt.condition("datum.emphasis", alt.value(1.0), alt.value(0.55)),
+    )
+    labels = base.mark_text(dy=-6, fontSize=11).encode(text=alt.Text("accuracy:Q", format=".0%"))
+    return (bars + labels).properties(height=280)
+
+
+def confusion_chart(confusion: np.ndarray) -> alt.Chart:
+    """Counts of (true digit, predicted digit) on the test set, with the count in each cell."""
+    confusion = np.asarray(confusion)
+    true, predicted = np.indices(confusion.shape)
+    frame = pd.DataFrame(
+        {"true": true.ravel().astype(str), "predicted": predicted.ravel().astype(str), "count": confusion.ravel()}
+    )
+    frame["share"] = frame["count"] / np.maximum(confusion.sum(axis=1)[true.ravel()], 1)
+    base = alt.Chart(frame, title="Confusion matrix (test set)").encode(
+        x=alt.X("predicted:N", title="predicted digit", axis=alt.Axis(labelAngle=0, orient="top")),
+        y=alt.Y("true:N", title="true digit"),
+        tooltip=["true:N", "predicted:N", "count:Q", alt.Tooltip("share:Q", format=".1%", title="share of row")],
+    )
+    cells = base.mark_rect().encode(
+        color=alt.Color("share:Q", title="share of row", scale=alt.Scale(scheme="blues", type="sqrt", domain=[0, 1]))
+    )
+    counts = base.mark_text(fontSize=11).encode(
+        text=alt.condition("datum.count > 0", "count:Q", alt.value("")),
+        color=alt.condition("datum.share > 0.45", alt.value("white"), alt.value("#333333")),
+    )
+    return (cells + counts).properties(height=340)
+
+
+def probability_bars(before: np.ndarray, after: np.ndarray, source: int, target: int) -> alt.Chart:
+    """The ten class probabilities of the original and the adversarial image, side by side."""
+    frame = pd.concat(
+        [
+            pd.DataFrame({"digit": DIGITS, "image": "original", "probability": np.asarray(before, float)}),
+            pd.DataFrame({"digit": DIGITS, "image": "adversarial", "probability": np.asarray(after, float)}),
+        ]
+    )
+    return (
+        alt.Chart(frame, title="Class probabilities")
+        .mark_bar()
+        .encode(
+            x=alt.X("digit:N", title="class", axis=alt.Axis(labelAngle=0)),
+            xOffset=alt.XOffset("image:N", sort=["original", "adversarial"]),
+            y=alt.Y("probability:Q", title="probability", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format=".0%")),
+            color=alt.Color(
+                "image:N",
+                title="",
+                sort=["original", "adversarial"],
+                scale=alt.Scale(domain=["original", "adversarial"], range=[DIGIT_COLOURS[source], DIGIT_COLOURS[target]]),
+            ),
+            tooltip=["image:N", "digit:N", alt.Tooltip("probability:Q", format=".2%")],
+        )
+        .properties(height=260)
+    )
+
+
+def class_scores_chart(
+    eps: np.ndarray,
+    scores: np.ndarray,
+    *,
+    source: int,
+    target: int,
+    score_name: str = "logit",
+    minimal_eps: float | None = None,
+    chosen_eps: float | None = None,
+) -> alt.LayerChart:
+    """The seed's chart: every class score against epsilon, one line per digit.
+
+    The source and target lines are heavy, the other eight light; a dashed
+    rule marks the exact minimal epsilon and a red rule the chosen one.
+    Hovering shows all ten scores at the nearest epsilon.
+    """
+    scores = np.asarray(scores, dtype=float)
+    frame = pd.DataFrame(
+        {
+            "eps": np.repeat(np.asarray(eps, float), 10),
+            "digit": np.tile(DIGITS, len(eps)),
+            "score": scores.ravel(),
+        }
+    )
+    frame["role"] = np.where(
+        frame["digit"] == str(target), "target", np.where(frame["digit"] == str(source), "source", "other")
+    )
+    is_probability = score_name == "probability"
+    y_axis = alt.Axis(format=".0%") if is_probability else alt.Axis()
+    hover = alt.selection_point(fields=["eps"], nearest=True, on="pointerover", empty=False)
+    base = alt.Chart(frame).encode(
+        x=alt.X("eps:Q", title="epsilon (positive moves toward the target)"),
+        y=alt.Y("score:Q", title="class probability" if is_probability else "class score (logit)", axis=y_axis),
+        color=_digit_colour(),
+    )
+    lines = base.mark_line().encode(
+        strokeWidth=alt.condition("datum.role != 'other'", alt.value(3.5), alt.value(1.5)),
+        opacity=alt.condition("datum.role != 'other'", alt.value(1.0), alt.value(0.6)),
+        detail="digit:N",
+    )
+    score_format = ".2%" if is_probability else ".3f"
+    tooltip = [alt.Tooltip("eps:Q", format=".3f", title="epsilon")] + [
+        alt.Tooltip(f"{d}:Q", format=score_format, title=f"{d}{' (source)' if int(d) == source else ''}"
+                    f"{' (target)' if int(d) == target else ''}")
+        for d in DIGITS
+    ]  # fmt: skip
+    wide = frame.pivot(index="eps", columns="digit", values="score").reset_index()
+    hover_rule = (
+        alt.Chart(wide)
+        .mark_rule(color="#999999")
+        .encode(x="eps:Q", opacity=alt.condition(hover, alt.value(0.6), alt.value(0)), tooltip=tooltip)
+        .add_params(hover)
+    )
+    dots = base.mark_point(filled=True, size=40).encode(opacity=alt.condition(hover, alt.value(1), alt.value(0)))
+    dots = dots.transform_filter(hover)
+    layers = [lines, hover_rule, dots]
+    layers += _rule(minimal_eps, MINIMAL_COLOUR, "minimal ε", dash=[6, 4])
+    layers += _rule(chosen_eps, CHOSEN_COLOUR, "chosen ε")
+    return alt.layer(*layers).properties(height=420)
+
+
+def success_chart(eps, fooled_share, mean_target_probability, *, target: int, median_eps=None, chosen_eps=None):
+    """Share of images classified as the target and the mean target probability against epsilon."""
+    frame = pd.DataFrame(
+        {
+            "eps": np.asarray(eps, float),
+            f"classified as {target}": np.asarray(fooled_share, float),
+            f"mean probability of {target}": np.asarray(mean_target_probability, float),
+        }
+    ).melt("eps", var_name="measure", value_name="value")
+    lines = (
+        alt.Chart(frame)
+        .mark_line(strokeWidth=2.5)
+        .encode(
+            x=alt.X("eps:Q", title="epsilon"),
+            y=alt.Y("value:Q", title="share of images / probability", scale=alt.Scale(domain=[0, 1]),
+                    axis=alt.Axis(format=".0%")),
+            color=alt.Color("measure:N", title="", scale=alt.Scale(range=[DIGIT_COLOURS[target], "#4e79a7"])),
+            strokeDash=alt.StrokeDash("measure:N", title="", scale=alt.Scale(range=[[1, 0], [5, 3]])),
+            tooltip=[alt.Tooltip("eps:Q", format=".3f", title="epsilon"), "measure:N",
+                     alt.Tooltip("value:Q", format=".1%")],
+        )
+    )  # fmt: skip
+    layers = [lines] + _rule(median_eps, MINIMAL_COLOUR, "median minimal ε", dash=[6, 4])
+    layers += _rule(chosen_eps, CHOSEN_COLOUR, "chosen ε")
+    return alt.layer(*layers).properties(height=320)
+
+
+def minimal_eps_histogram(minimal: np.ndarray, *, target: int, chosen_eps=None, bins: int = 30) -> alt.LayerChart:
+    """How many images need how much epsilon; images never fooled are left out and counted in the title."""
+    minimal = np.asarray(minimal, float)
+    finite = minimal[np.isfinite(minimal)]
+    upper = max(float(finite.max()) if finite.size else 1.0, 1e-3)
+    counts, edges = np.histogram(finite, bins=bins, range=(0.0, upper))
+    frame = pd.DataFrame({"start": edges[:-1], "end": edges[1:], "images": counts})
+    never = len(minimal) - len(finite)
+    title = f"Minimal ε of {len(minimal)} images" + (f" ({never} never become a {target})" if never else "")
+    bars = (
+        alt.Chart(frame, title=title)
+        .mark_bar(color=DIGIT_COLOURS[target], opacity=0.85)
+        .encode(
+            x=alt.X("start:Q", bin="binned", title="minimal epsilon"),
+            x2="end:Q",
+            y=alt.Y("images:Q", title="images"),
+            tooltip=[alt.Tooltip("start:Q", format=".3f", title="from"), alt.Tooltip("end:Q", format=".3f", title="to"),
+                     "images:Q"],
+        )
+    )  # fmt: skip
+    return alt.layer(bars, *_rule(chosen_eps, CHOSEN_COLOUR, "chosen ε")).properties(height=320)
+
+
+def diverging_rgb(weights: np.ndarray) -> np.ndarray:
+    """A weight template as an RGB picture: blue negative, white zero, red positive (symmetric scale)."""
+    weights = np.asarray(weights, float).reshape(28, 28)
+    scale = np.abs(weights).max() or 1.0
+    t = np.clip(weights / scale, -1, 1)[..., None]
+    red, white, blue = np.array([178, 24, 43]), np.array([247, 247, 247]), np.array([33, 102, 172])
+    rgb = np.where(t > 0, white + t * (red - white), white + (-t) * (blue - white))
+    return np.round(rgb).astype(np.uint8)

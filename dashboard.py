@@ -1,0 +1,500 @@
+"""Streamlit glue: cached core calls, the shared sidebar, and the view state in the URL.
+
+The pages import this module; ``core`` never imports Streamlit. Everything a
+visitor can set (sidebar, sliders, the URL) is validated here, once, and
+clamped or refused with a visible notice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from core.attack import MAX_EPS, minimal_epsilon
+from core.data import DEFAULT_DATASET, Dataset, default_home, load_dataset
+from core.errors import DatasetUnavailable
+from core.model import EpochMetrics, SoftmaxModel, TrainingResult, train_softmax
+from core.sweep import success_curve
+
+log = logging.getLogger("adversarial_digits")
+
+IDX_FOLDERS_VARIABLE = "ADVERSARIAL_DIGITS_IDX_FOLDERS"
+EPS_STEP = 0.001  # slider resolution
+MODEL_FORMAT = 1  # bump when the saved-model layout changes
+
+# Bounds that keep a shared public server responsive: no one can ask for an hour of training.
+LIMITS = {
+    "epochs": (1, 100),
+    "learning_rate": (1e-4, 1.0),
+    "batch_size": (10, 1000),
+    "C": (1e-3, 1e3),
+    "seed": (0, 9999),
+}
+DEFAULTS = {
+    "dataset": DEFAULT_DATASET,
+    "solver": "sgd",
+    "epochs": 25,
+    "learning_rate": 0.05,
+    "batch_size": 100,
+    "C": 1.0,
+    "seed": 0,
+    "source": 2,
+    "target": 6,
+    "clip": True,
+    "image": 0,
+    "eps": None,  # None: the chosen image's own minimal epsilon
+}
+URL_KEYS = ("source", "target", "image", "eps", "clip")
+
+
+# --- settings -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """Everything that decides the trained weights; the key of the model caches."""
+
+    dataset: str = DEFAULT_DATASET
+    solver: str = "sgd"
+    epochs: int = 25
+    learning_rate: float = 0.05
+    batch_size: int = 100
+    C: float = 1.0
+    seed: int = 0
+
+    def normalized(self) -> TrainingSettings:
+        """Blank out the settings the solver ignores, so they do not cause a retrain."""
+        if self.solver == "sgd":
+            return replace(self, C=1.0)
+        return replace(self, learning_rate=0.05, batch_size=100, seed=0)
+
+    def file_key(self) -> str:
+        text = json.dumps({"format": MODEL_FORMAT, **asdict(self)}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class View:
+    """What the attack pages show: the settings of the sidebar that are not training."""
+
+    training: TrainingSettings
+    source: int
+    target: int
+    clip: bool
+
+    @property
+    def clip_range(self):
+        return (0.0, 1.0) if self.clip else None
+
+
+# --- notices: short messages shown once at the top of the page ---------------------------
+
+
+def notice(message: str, kind: str = "warning") -> None:
+    st.session_state.setdefault("_notices", []).append((kind, message))
+
+
+def show_notices() -> None:
+    for kind, message in st.session_state.pop("_notices", []):
+        getattr(st, kind)(message, icon="⚠️" if kind == "warning" else "ℹ️")
+
+
+# --- validation of values from the URL and widgets --------------------------------------------
+
+
+def parse_digit(text) -> int:
+    if str(text).strip() not in {str(d) for d in range(10)}:
+        raise ValueError("not a digit 0-9")
+    return int(str(text).strip())
+
+
+def parse_eps(text) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("not a finite number")
+    return value
+
+
+def parse_image(text) -> int:
+    value = int(str(text).strip())
+    if value < 0:
+        raise ValueError("negative")
+    return value
+
+
+def parse_flag(text) -> bool:
+    lowered = str(text).strip().lower()
+    if lowered not in {"0", "1", "true", "false", "on", "off"}:
+        raise ValueError("not on/off")
+    return lowered in {"1", "true", "on"}
+
+
+URL_PARSERS = {"source": parse_digit, "target": parse_digit, "image": parse_image, "eps": parse_eps, "clip": parse_flag}
+
+
+def clamp(value, low, high):
+    return min(max(value, low), high)
+
+
+def snap_eps(minimal: float) -> float:
+    """The first slider stop strictly above the exact minimal epsilon (where the model is fooled)."""
+    if not math.isfinite(minimal):
+        return MAX_EPS
+    stop = math.ceil(round(minimal / EPS_STEP, 9)) * EPS_STEP
+    if stop <= minimal:
+        stop += EPS_STEP
+    return round(min(stop, MAX_EPS), 6)
+
+
+def init_state() -> None:
+    """Fill the session state once per session: defaults, then valid values from the URL."""
+    state = st.session_state
+    if state.get("_initialized"):
+        return
+    for key, value in DEFAULTS.items():
+        state.setdefault(key, value)
+    params = st.query_params
+    for key in URL_KEYS:
+        if key not in params:
+            continue
+        raw = params[key]
+        try:
+            state[key] = URL_PARSERS[key](raw)
+        except (TypeError, ValueError) as error:
+            default = DEFAULTS[key]
+            notice(f"The link's `{key}={raw[:20]}` was ignored ({error}); using {default if default is not None else 'the default'}.")
+    if state["eps"] is not None and not 0.0 <= state["eps"] <= MAX_EPS:
+        corrected = clamp(state["eps"], 0.0, MAX_EPS)
+        notice(f"The link's epsilon {state['eps']:g} is outside [0, {MAX_EPS:g}]; using {corrected:g}.")
+        state["eps"] = corrected
+    if state["source"] == state["target"]:
+        fixed = DEFAULTS["target"] if state["source"] != DEFAULTS["target"] else DEFAULTS["source"]
+        notice(f"The link's source and target are both {state['source']}; the target is now {fixed}.")
+        state["target"] = fixed
+    state["_initialized"] = True
+
+
+def sync_url(page_key: str) -> None:
+    """Write the current view into the URL so a copied link reproduces it."""
+    state = st.session_state
+    wanted = {"page": page_key, "source": str(state["source"]), "target": str(state["target"])}
+    wanted["clip"] = "1" if state["clip"] else "0"
+    if page_key in ("attack", "epsilon"):
+        wanted["image"] = str(state["image"])
+        if state["eps"] is not None:
+            wanted["eps"] = f"{state['eps']:g}"
+    if dict(st.query_params) != wanted:
+        st.query_params.from_dict(wanted)
+
+
+# --- widgets bound to persistent state ---------------------------------------------------------
+
+
+def _copy_back(widget_key: str, key: str, check) -> None:
+    value = st.session_state[widget_key]
+    if check is not None:
+        problem = check(value)
+        if problem:
+            notice(problem)
+            return
+    st.session_state[key] = value
+    if key in ("source", "target", "image", "clip", "dataset"):
+        st.session_state["eps"] = None  # a new image or attack starts at its minimal epsilon
+    if key == "source":
+        st.session_state["image"] = 0
+
+
+def bind(key: str, suffix: str = "", check=None) -> dict:
+    """Widget keyword arguments that show and update ``st.session_state[key]``.
+
+    Streamlit forgets the state of widgets that a page does not draw; the
+    value lives under ``key`` and each widget gets its own key, so pages can
+    share it. ``check(value)`` may return a message to refuse a value.
+    """
+    widget_key = f"_widget_{key}{suffix}"
+    st.session_state[widget_key] = st.session_state[key]
+    return {"key": widget_key, "on_change": _copy_back, "args": (widget_key, key, check)}
+
+
+def _target_differs(value) -> str | None:
+    if value == st.session_state["source"]:
+        return f"The target must differ from the source ({value}); the target stays {st.session_state['target']}."
+    return None
+
+
+def _source_differs(value) -> str | None:
+    if value == st.session_state["target"]:
+        return f"The source must differ from the target ({value}); the source stays {st.session_state['source']}."
+    return None
+
+
+# --- datasets and models, shared by all sessions ------------------------------------------------
+
+
+def configured_idx_folders() -> list[str]:
+    """IDX folders the operator offers: ``$ADVERSARIAL_DIGITS_IDX_FOLDERS`` or ``idx_folders`` in secrets."""
+    folders = [f for f in os.environ.get(IDX_FOLDERS_VARIABLE, "").split(os.pathsep) if f.strip()]
+    try:
+        folders += list(st.secrets.get("idx_folders", []))
+    except Exception:  # no secrets file is the normal case
+        pass
+    return [f"idx:{Path(f).expanduser()}" for f in dict.fromkeys(folders)]
+
+
+def dataset_label(name: str) -> str:
+    if name == "mnist-5k":
+        return "MNIST subset · 5,000 digits (embedded)"
+    if name == "mnist":
+        return "MNIST · 70,000 digits (downloads once)"
+    return f"IDX · {Path(name[4:]).name}"
+
+
+@st.cache_resource(show_spinner="Loading the dataset…", max_entries=4)
+def dataset(name: str) -> Dataset:
+    return load_dataset(name)
+
+
+def usable_dataset(name: str) -> str:
+    """``name`` if it loads, else the embedded subset, with a notice saying why."""
+    if name == DEFAULT_DATASET:
+        return name
+    try:
+        dataset(name)
+        return name
+    except DatasetUnavailable as error:
+        log.warning("dataset %s unavailable: %s", name, error)
+        shown = "Full MNIST" if name == "mnist" else f"The IDX folder {Path(name[4:]).name}"
+        notice(f"{shown} cannot be loaded: {error}. Showing the embedded 5,000-digit MNIST subset instead.")
+        return DEFAULT_DATASET
+
+
+class _TrainingStore:
+    """Trained models shared by every session, in memory (bounded) and on disk."""
+
+    def __init__(self, capacity: int = 16):
+        self.results: OrderedDict[TrainingSettings, TrainingResult] = OrderedDict()
+        self.capacity = capacity
+        self.lock = threading.Lock()
+
+    def get(self, settings: TrainingSettings, progress) -> TrainingResult:
+        with self.lock:  # one training at a time: concurrent visitors wait for it instead of repeating it
+            result = self.results.get(settings) or load_saved(settings)
+            if result is None:
+                result = train_softmax(dataset(settings.dataset), on_epoch=progress, **_training_kwargs(settings))
+                save(settings, result)
+            self.results[settings] = result
+            self.results.move_to_end(settings)
+            while len(self.results) > self.capacity:
+                self.results.popitem(last=False)
+            return result
+
+
+def _training_kwargs(settings: TrainingSettings) -> dict:
+    kwargs = asdict(settings)
+    kwargs.pop("dataset")
+    return kwargs
+
+
+@st.cache_resource(show_spinner=False)
+def _store() -> _TrainingStore:
+    return _TrainingStore()
+
+
+def models_folder() -> Path:
+    return default_home() / "models"
+
+
+def save(settings: TrainingSettings, result: TrainingResult) -> None:
+    """Keep the weights on disk so a restarted server does not retrain; failures only cost time."""
+    path = models_folder() / f"{settings.file_key()}.npz"
+    history = np.array([[h.epoch, h.loss, h.train_accuracy, h.test_accuracy] for h in result.history])
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp.npz")
+        np.savez(
+            temporary, W=result.model.W, b=result.model.b, history=history, per_class=result.per_class_accuracy,
+            confusion=result.confusion, seconds=result.seconds, solver=result.solver,
+        )  # fmt: skip
+        temporary.replace(path)
+    except OSError as error:
+        log.warning("could not save the model to %s: %s", path, error)
+
+
+def load_saved(settings: TrainingSettings) -> TrainingResult | None:
+    path = models_folder() / f"{settings.file_key()}.npz"
+    if not path.exists():
+        return None
+    try:
+        with np.load(path) as saved:
+            history = tuple(
+                EpochMetrics(int(e), float(loss), float(train), float(test)) for e, loss, train, test in saved["history"]
+            )
+            return TrainingResult(
+                model=SoftmaxModel(saved["W"], saved["b"]),
+                solver=str(saved["solver"]),
+                history=history,
+                train_accuracy=history[-1].train_accuracy,
+                test_accuracy=history[-1].test_accuracy,
+                per_class_accuracy=saved["per_class"].copy(),
+                confusion=saved["confusion"].copy(),
+                seconds=float(saved["seconds"]),
+            )
+    except (OSError, ValueError, KeyError, IndexError) as error:
+        log.warning("ignoring the unreadable saved model %s: %s", path, error)
+        return None
+
+
+def training(settings: TrainingSettings) -> TrainingResult:
+    """The trained model for ``settings``: from memory, from disk, or trained now with a progress bar."""
+    store = _store()
+    if settings in store.results:
+        return store.results[settings]
+    bar = st.progress(0.0, text="Training the softmax classifier…")
+
+    def progress(epoch: int, total: int, metrics: EpochMetrics) -> None:
+        bar.progress(epoch / total, text=f"Training: epoch {epoch} of {total}, test accuracy {metrics.test_accuracy:.1%}")
+
+    try:
+        return store.get(settings, progress)
+    finally:
+        bar.empty()
+
+
+# --- derived results, cached per view -------------------------------------------------------------
+
+
+def source_images(view: View) -> tuple[np.ndarray, np.ndarray]:
+    """Test-set positions and images of the source digit."""
+    data = dataset(view.training.dataset)
+    indices = data.test_indices(view.source)
+    return indices, data.x_test[indices]
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def minimal_epsilons(view: View) -> np.ndarray:
+    """The exact minimal epsilon of every test image of the source digit (read-only)."""
+    _, images = source_images(view)
+    result = minimal_epsilon(training(view.training).model, images, view.target, clip=view.clip_range)
+    result.flags.writeable = False
+    return result
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def success(view: View, low: float, high: float, points: int):
+    """The success curve of all test images of the source digit on a grid."""
+    _, images = source_images(view)
+    grid = np.linspace(low, high, points)
+    curve = success_curve(training(view.training).model, images, view.target, grid, clip=view.clip_range)
+    for array in (curve.eps, curve.fooled_share, curve.mean_target_probability):
+        array.flags.writeable = False
+    return curve
+
+
+# --- the shared sidebar -----------------------------------------------------------------------------
+
+
+def _number(label: str, key: str, *, step, fmt: str, help: str | None = None):
+    low, high = LIMITS[key]
+    kind = int if isinstance(step, int) else float
+    st.session_state[key] = kind(clamp(st.session_state[key], low, high))
+    return st.number_input(label, kind(low), kind(high), step=step, format=fmt, help=help, **bind(key))
+
+
+def sidebar() -> View:
+    """Draw the sidebar shared by all pages and return the validated view it describes."""
+    state = st.session_state
+    with st.sidebar:
+        st.subheader("Attack")
+        left, right = st.columns(2)
+        left.selectbox("Source digit", range(10), help="The digit to disguise", **bind("source", check=_source_differs))
+        right.selectbox("Target digit", range(10), help="What the model should see", **bind("target", check=_target_differs))
+        st.toggle("Clip pixels to [0, 1]", help="Off reproduces the seed: pixels may leave the valid range", **bind("clip"))
+
+        st.subheader("Model")
+        options = [DEFAULT_DATASET, "mnist", *configured_idx_folders()]
+        if state["dataset"] not in options:
+            state["dataset"] = DEFAULT_DATASET
+        st.selectbox("Dataset", options, format_func=dataset_label, **bind("dataset"))
+        with st.expander("Training settings", expanded=False):
+            st.radio(
+                "Solver", ["sgd", "lbfgs"], horizontal=True,
+                format_func={"sgd": "SGD (seed recipe)", "lbfgs": "L-BFGS (converged)"}.get, **bind("solver"),
+            )  # fmt: skip
+            if state["solver"] == "sgd":
+                _number("Epochs", "epochs", step=1, fmt="%d")
+                _number("Learning rate", "learning_rate", step=0.01, fmt="%.4f")
+                _number("Batch size", "batch_size", step=10, fmt="%d")
+            else:
+                _number("Max iterations ÷ 20", "epochs", step=1, fmt="%d")
+                _number("C (inverse L2 strength)", "C", step=0.1, fmt="%.3f")
+            _number("Random seed", "seed", step=1, fmt="%d", help="Seeds the order of the SGD mini-batches")
+
+    state["dataset"] = usable_dataset(state["dataset"])
+    settings = TrainingSettings(
+        dataset=state["dataset"],
+        solver=state["solver"],
+        epochs=int(state["epochs"]),
+        learning_rate=float(state["learning_rate"]),
+        batch_size=int(state["batch_size"]),
+        C=float(state["C"]),
+        seed=int(state["seed"]),
+    ).normalized()
+    return View(training=settings, source=int(state["source"]), target=int(state["target"]), clip=bool(state["clip"]))
+
+
+def chosen_image(view: View) -> int:
+    """The chosen image position among the source digit's test images, clamped with a notice."""
+    count = len(source_images(view)[0])
+    image = st.session_state["image"]
+    if not 0 <= image < count:
+        corrected = clamp(image, 0, count - 1)
+        notice(f"There is no test image #{image} of digit {view.source} (there are {count}); showing #{corrected}.")
+        st.session_state["image"] = image = corrected
+        show_notices()
+    return image
+
+
+def chosen_eps(view: View, image: int) -> tuple[float, float]:
+    """``(eps, minimal)``: the chosen epsilon (the image's minimal one unless the user moved it)."""
+    minimal = float(minimal_epsilons(view)[image])
+    eps = st.session_state["eps"]
+    return (snap_eps(minimal) if eps is None else float(eps)), minimal
+
+
+def snap_to_minimal() -> None:
+    st.session_state["eps"] = None
+
+
+def eps_slider(view: View, image: int, *, key_suffix: str) -> tuple[float, float]:
+    """The epsilon slider shared by the attack and chart pages; returns ``(eps, minimal)``."""
+    eps, minimal = chosen_eps(view, image)
+    widget_key = f"_widget_eps{key_suffix}"
+    st.session_state[widget_key] = eps
+    st.slider(
+        "Epsilon: how far each pixel may move",
+        0.0, MAX_EPS, step=EPS_STEP, format="%.3f", key=widget_key,
+        on_change=_copy_back, args=(widget_key, "eps", None),
+        help="Every pixel moves by at most epsilon (in units of the full 0-1 range) in the direction of the "
+        "gradient sign. The slider starts at the first stop above this image's exact minimal epsilon.",
+    )  # fmt: skip
+    return eps, minimal
+
+
+def image_picker(view: View, *, key_suffix: str) -> int:
+    """Pick a test image of the source digit by its position; returns the clamped position."""
+    count = len(source_images(view)[0])
+    image = chosen_image(view)
+    st.number_input(
+        f"Test image of digit {view.source} (0-{count - 1})", 0, count - 1, step=1, **bind("image", key_suffix)
+    )
+    return image

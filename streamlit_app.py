@@ -1,0 +1,54 @@
+"""Adversarial Digits: train a softmax classifier on MNIST, then fool it with the gradient sign method.
+
+Run with ``streamlit run streamlit_app.py``.
+"""
+
+import streamlit as st
+
+import dashboard
+
+st.set_page_config(page_title="Adversarial Digits", page_icon="🎯", layout="wide")
+
+PAGES = {
+    "training": ("app_pages/training.py", "Training accuracy", ":material/model_training:"),
+    "attack": ("app_pages/attack.py", "Per-image attack", ":material/target:"),
+    "epsilon": ("app_pages/epsilon.py", "Epsilon chart", ":material/show_chart:"),
+}
+START_PAGE = "attack"
+
+
+def navigation() -> tuple[st.navigation, str]:
+    """The three pages; a link's ``?page=`` picks the one opened at the site's root."""
+    if "_start_page" not in st.session_state:
+        wanted = st.query_params.get("page", START_PAGE)
+        if wanted not in PAGES:
+            dashboard.notice(f"The link's `page={wanted[:20]}` is not a page here; opening {PAGES[START_PAGE][1]}.")
+            wanted = START_PAGE
+        st.session_state["_start_page"] = wanted
+    start = st.session_state["_start_page"]
+    pages = {
+        key: st.Page(path, title=title, icon=icon, url_path=key, default=key == start)
+        for key, (path, title, icon) in PAGES.items()
+    }
+    current = st.navigation(list(pages.values()))
+    key = next(key for key, page in pages.items() if page.title == current.title)
+    return current, key
+
+
+def main() -> None:
+    dashboard.init_state()
+    st.session_state["_view"] = dashboard.sidebar()
+    current, key = navigation()
+    with st.sidebar:
+        st.caption(
+            "Linear models are easy to fool: the same small, structured nudge works on almost every image. "
+            "Every epsilon here is exact, not searched."
+        )
+    dashboard.show_notices()
+    try:
+        current.run()
+    finally:
+        dashboard.sync_url(key)
+
+
+main()
