@@ -171,8 +171,8 @@ def init_state() -> None:
         try:
             state[key] = URL_PARSERS[key](raw)
         except (TypeError, ValueError) as error:
-            default = DEFAULTS[key]
-            notice(f"The link's `{key}={raw[:20]}` was ignored ({error}); using {default if default is not None else 'the default'}.")
+            fallback = "the default" if DEFAULTS[key] is None else DEFAULTS[key]
+            notice(f"The link's `{key}={raw[:20]}` was ignored ({error}); using {fallback}.")
     if state["eps"] is not None and not 0.0 <= state["eps"] <= MAX_EPS:
         corrected = clamp(state["eps"], 0.0, MAX_EPS)
         notice(f"The link's epsilon {state['eps']:g} is outside [0, {MAX_EPS:g}]; using {corrected:g}.")
@@ -264,18 +264,26 @@ def dataset(name: str) -> Dataset:
     return load_dataset(name)
 
 
-def usable_dataset(name: str) -> str:
-    """``name`` if it loads, else the embedded subset, with a notice saying why."""
+def dataset_problem(name: str) -> str | None:
+    """Why ``name`` cannot be loaded (for a notice), or None when it loads."""
     if name == DEFAULT_DATASET:
-        return name
+        return None
     try:
         dataset(name)
-        return name
+        return None
     except DatasetUnavailable as error:
         log.warning("dataset %s unavailable: %s", name, error)
         shown = "Full MNIST" if name == "mnist" else f"The IDX folder {Path(name[4:]).name}"
-        notice(f"{shown} cannot be loaded: {error}. Showing the embedded 5,000-digit MNIST subset instead.")
+        return f"{shown} cannot be loaded: {error}. Showing the embedded 5,000-digit MNIST subset instead."
+
+
+def usable_dataset(name: str) -> str:
+    """``name`` if it loads, else the embedded subset, with a notice saying why."""
+    problem = dataset_problem(name)
+    if problem:
+        notice(problem)
         return DEFAULT_DATASET
+    return name
 
 
 class _TrainingStore:
@@ -322,9 +330,15 @@ def save(settings: TrainingSettings, result: TrainingResult) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_suffix(".tmp.npz")
         np.savez(
-            temporary, W=result.model.W, b=result.model.b, history=history, per_class=result.per_class_accuracy,
-            confusion=result.confusion, seconds=result.seconds, solver=result.solver,
-        )  # fmt: skip
+            temporary,
+            W=result.model.W,
+            b=result.model.b,
+            history=history,
+            per_class=result.per_class_accuracy,
+            confusion=result.confusion,
+            seconds=result.seconds,
+            solver=result.solver,
+        )
         temporary.replace(path)
     except OSError as error:
         log.warning("could not save the model to %s: %s", path, error)
@@ -337,7 +351,8 @@ def load_saved(settings: TrainingSettings) -> TrainingResult | None:
     try:
         with np.load(path) as saved:
             history = tuple(
-                EpochMetrics(int(e), float(loss), float(train), float(test)) for e, loss, train, test in saved["history"]
+                EpochMetrics(int(e), float(loss), float(train), float(test))
+                for e, loss, train, test in saved["history"]
             )
             return TrainingResult(
                 model=SoftmaxModel(saved["W"], saved["b"]),
@@ -362,7 +377,9 @@ def training(settings: TrainingSettings) -> TrainingResult:
     bar = st.progress(0.0, text="Training the softmax classifier…")
 
     def progress(epoch: int, total: int, metrics: EpochMetrics) -> None:
-        bar.progress(epoch / total, text=f"Training: epoch {epoch} of {total}, test accuracy {metrics.test_accuracy:.1%}")
+        bar.progress(
+            epoch / total, text=f"Training: epoch {epoch} of {total}, test accuracy {metrics.test_accuracy:.1%}"
+        )
 
     try:
         return store.get(settings, progress)
@@ -417,19 +434,26 @@ def sidebar() -> View:
         st.subheader("Attack")
         left, right = st.columns(2)
         left.selectbox("Source digit", range(10), help="The digit to disguise", **bind("source", check=_source_differs))
-        right.selectbox("Target digit", range(10), help="What the model should see", **bind("target", check=_target_differs))
-        st.toggle("Clip pixels to [0, 1]", help="Off reproduces the seed: pixels may leave the valid range", **bind("clip"))
+        right.selectbox(
+            "Target digit", range(10), help="What the model should see", **bind("target", check=_target_differs)
+        )
+        st.toggle(
+            "Clip pixels to [0, 1]", help="Off reproduces the seed: pixels may leave the valid range", **bind("clip")
+        )
 
         st.subheader("Model")
         options = [DEFAULT_DATASET, "mnist", *configured_idx_folders()]
         if state["dataset"] not in options:
             state["dataset"] = DEFAULT_DATASET
-        st.selectbox("Dataset", options, format_func=dataset_label, **bind("dataset"))
+        st.selectbox("Dataset", options, format_func=dataset_label, **bind("dataset", check=dataset_problem))
         with st.expander("Training settings", expanded=False):
             st.radio(
-                "Solver", ["sgd", "lbfgs"], horizontal=True,
-                format_func={"sgd": "SGD (seed recipe)", "lbfgs": "L-BFGS (converged)"}.get, **bind("solver"),
-            )  # fmt: skip
+                "Solver",
+                ["sgd", "lbfgs"],
+                horizontal=True,
+                format_func={"sgd": "SGD (seed recipe)", "lbfgs": "L-BFGS (converged)"}.get,
+                **bind("solver"),
+            )
             if state["solver"] == "sgd":
                 _number("Epochs", "epochs", step=1, fmt="%d")
                 _number("Learning rate", "learning_rate", step=0.01, fmt="%.4f")
@@ -482,11 +506,16 @@ def eps_slider(view: View, image: int, *, key_suffix: str) -> tuple[float, float
     st.session_state[widget_key] = eps
     st.slider(
         "Epsilon: how far each pixel may move",
-        0.0, MAX_EPS, step=EPS_STEP, format="%.3f", key=widget_key,
-        on_change=_copy_back, args=(widget_key, "eps", None),
+        0.0,
+        MAX_EPS,
+        step=EPS_STEP,
+        format="%.3f",
+        key=widget_key,
+        on_change=_copy_back,
+        args=(widget_key, "eps", None),
         help="Every pixel moves by at most epsilon (in units of the full 0-1 range) in the direction of the "
         "gradient sign. The slider starts at the first stop above this image's exact minimal epsilon.",
-    )  # fmt: skip
+    )
     return eps, minimal
 
 

@@ -30,10 +30,13 @@ def picker_ui(view, images) -> int:
         current = st.session_state["image"]
         st.session_state["_widget_pick"] = current if current in first_ten else None
         st.segmented_control(
-            "Pick one of the first ten", first_ten, key="_widget_pick",
-            on_change=lambda: st.session_state["_widget_pick"] is not None
-            and dashboard._copy_back("_widget_pick", "image", None),
-        )  # fmt: skip
+            "Pick one of the first ten",
+            first_ten,
+            key="_widget_pick",
+            on_change=lambda: (
+                st.session_state["_widget_pick"] is not None and dashboard._copy_back("_widget_pick", "image", None)
+            ),
+        )
     with right:
         return dashboard.image_picker(view, key_suffix="_attack")
 
@@ -63,9 +66,11 @@ def outcome_ui(view, before, after, delta_class, changed):
     predicted_before, predicted_after = int(before.argmax()), int(after.argmax())
     columns = st.columns(4)
     columns[0].metric(
-        "Model's answer", f"{predicted_after}", f"was {predicted_before}",
+        "Model's answer",
+        f"{predicted_after}",
+        f"was {predicted_before}",
         delta_color="normal" if predicted_after == target else "off",
-    )  # fmt: skip
+    )
     columns[1].metric(
         f"Confidence of {target}", f"{after[target]:.1%}", f"{(after[target] - before[target]) * 100:+.1f} pp"
     )
@@ -77,10 +82,17 @@ def download_ui(adversarial, view, image_index, eps, clip):
     picture_uint8 = to_uint8(adversarial) if clip else to_uint8(adversarial, None, None)
     name = f"adversarial-{view.source}-to-{view.target}-test{image_index}-eps{eps:.3f}"
     left, right = st.columns(2)
-    left.download_button("Download PNG (28×28)", png_bytes(picture_uint8), f"{name}.png", "image/png",
-                         on_click="ignore", width="stretch")  # fmt: skip
-    right.download_button("Download PNG (224×224)", png_bytes(picture_uint8, SCALE), f"{name}-x8.png", "image/png",
-                          on_click="ignore", width="stretch")  # fmt: skip
+    left.download_button(
+        "Download PNG (28×28)", png_bytes(picture_uint8), f"{name}.png", "image/png", on_click="ignore", width="stretch"
+    )
+    right.download_button(
+        "Download PNG (224×224)",
+        png_bytes(picture_uint8, SCALE),
+        f"{name}-x8.png",
+        "image/png",
+        on_click="ignore",
+        width="stretch",
+    )
 
 
 def grid_ui(view, model, images, minimal_all, eps):
@@ -95,11 +107,18 @@ def grid_ui(view, model, images, minimal_all, eps):
     columns = st.columns(count)
     for i, column in enumerate(columns):
         column.image(
-            [picture(images[i], True), upscale(direction_to_uint8(directions[i]), 4), picture(adversarial[i], view.clip)],
-            caption=[f"p({view.target}) {before[i]:.1%}", "direction", f"→ {after[i].argmax()}, p({view.target}) "
-                     f"{after[i, view.target]:.1%}"],
+            [
+                picture(images[i], True),
+                upscale(direction_to_uint8(directions[i]), 4),
+                picture(adversarial[i], view.clip),
+            ],
+            caption=[
+                f"p({view.target}) {before[i]:.1%}",
+                "direction",
+                f"→ {after[i].argmax()}, p({view.target}) {after[i, view.target]:.1%}",
+            ],
             width="stretch",
-        )  # fmt: skip
+        )
     st.caption(
         f"Rows: original with its confidence of {view.target}; the attack direction; the adversarial image at "
         f"{'its own minimal ε' if own else f'ε = {eps:.3f}'} with the model's answer."
@@ -119,9 +138,7 @@ def main():
     eps, minimal = dashboard.eps_slider(view, image, key_suffix="_attack")
     left, right = st.columns([3, 1], vertical_alignment="center")
     if np.isfinite(minimal):
-        left.markdown(
-            f"Exact minimal ε for this image: **{minimal:.5f}**. Above it the model answers {view.target}."
-        )
+        left.markdown(f"Exact minimal ε for this image: **{minimal:.5f}**. Above it the model answers {view.target}.")
     else:
         left.markdown(f"No ε up to 1 makes the model answer {view.target} for this image.")
     right.button("Snap to minimal ε", on_click=dashboard.snap_to_minimal, width="stretch")

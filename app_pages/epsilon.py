@@ -36,9 +36,14 @@ def main():
     sweep = score_sweep(model, images[image], view.target, grid, clip=view.clip_range)
     scores = sweep.logits if scale == "logits" else sweep.probabilities
     chart = charts.class_scores_chart(
-        grid, scores, source=view.source, target=view.target, score_name="logit" if scale == "logits" else "probability",
-        minimal_eps=minimal, chosen_eps=eps,
-    )  # fmt: skip
+        grid,
+        scores,
+        source=view.source,
+        target=view.target,
+        score_name="logit" if scale == "logits" else "probability",
+        minimal_eps=minimal,
+        chosen_eps=eps,
+    )
     st.altair_chart(chart, width="stretch")
     st.caption(
         f"Test image #{image} of digit {view.source}. Each line is one class's score as every pixel moves by ε; "
@@ -60,11 +65,15 @@ def main():
     with left:
         st.altair_chart(
             charts.success_chart(
-                curve.eps, curve.fooled_share, curve.mean_target_probability, target=view.target,
-                median_eps=median, chosen_eps=eps,
+                curve.eps,
+                curve.fooled_share,
+                curve.mean_target_probability,
+                target=view.target,
+                median_eps=median,
+                chosen_eps=eps,
             ),
             width="stretch",
-        )  # fmt: skip
+        )
         st.caption(f"Share of images the model calls {view.target}, and its mean confidence, at each ε (201 points).")
     with right:
         st.altair_chart(charts.minimal_eps_histogram(minimal_all, target=view.target, chosen_eps=eps), width="stretch")

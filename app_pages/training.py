@@ -5,7 +5,6 @@ import streamlit as st
 
 import dashboard
 from core import charts
-from core.imaging import upscale
 
 
 def template_picture(weights: np.ndarray, scale: int = 6):

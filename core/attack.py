@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from core.checks import N_CLASSES, as_clip, as_digit, as_eps, as_images, as_labels
-from core.model import SoftmaxModel, softmax
+from core.model import SoftmaxModel
 
 MAX_EPS = 1.0  # pixels live in [0, 1]: a larger step changes nothing once clipped
 _CHUNK = 128  # images per block in minimal_epsilon: (128, 785, 10) float64 is 8 MB

@@ -13,9 +13,17 @@ import numpy as np
 import pandas as pd
 
 DIGIT_COLOURS = [
-    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
-    "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
-]  # fmt: skip
+    "#4e79a7",
+    "#f28e2b",
+    "#e15759",
+    "#76b7b2",
+    "#59a14f",
+    "#edc948",
+    "#b07aa1",
+    "#ff9da7",
+    "#9c755f",
+    "#bab0ac",
+]
 CHOSEN_COLOUR = "#e8384f"  # the chosen epsilon, as in Streamlit's demos
 MINIMAL_COLOUR = "#888888"
 DIGITS = [str(d) for d in range(10)]
@@ -25,18 +33,28 @@ def _digit_colour(title: str = "digit") -> alt.Color:
     return alt.Color("digit:N", scale=alt.Scale(domain=DIGITS, range=DIGIT_COLOURS), title=title)
 
 
-def _rule(eps: float | None, colour: str, label: str, dash=None) -> list[alt.Chart]:
-    """A vertical rule at ``eps`` with a small label on top; nothing when eps is None or inf."""
+def _rule(eps: float | None, colour: str, label: str, dash=None, side: str = "right") -> list[alt.Chart]:
+    """A vertical rule at ``eps`` labelled on one ``side``; nothing when eps is None or inf.
+
+    Two rules close together (minimal and chosen epsilon) keep readable
+    labels by putting them on opposite sides.
+    """
     if eps is None or not np.isfinite(eps):
         return []
-    frame = pd.DataFrame({"eps": [float(eps)], "label": [f"{label} {eps:.4f}"]})
+    frame = pd.DataFrame({"eps": [float(eps)], "label": [f"{label} {eps:.3f}"]})
     base = alt.Chart(frame)
     rule = base.mark_rule(color=colour, strokeWidth=2, strokeDash=dash or []).encode(
         x="eps:Q", tooltip=[alt.Tooltip("label:N", title="")]
     )
-    text = base.mark_text(color=colour, align="left", dx=4, dy=-4, baseline="bottom", fontSize=11).encode(
-        x="eps:Q", y=alt.value(0), text="label:N"
-    )
+    text = base.mark_text(
+        color=colour,
+        align="left" if side == "right" else "right",
+        dx=5 if side == "right" else -5,
+        baseline="top",
+        dy=4,
+        fontSize=11,
+        fontWeight="bold",
+    ).encode(x="eps:Q", y=alt.value(0), text="label:N")
     return [rule, text]
 
 
@@ -129,7 +147,9 @@ def probability_bars(before: np.ndarray, after: np.ndarray, source: int, target:
                 "image:N",
                 title="",
                 sort=["original", "adversarial"],
-                scale=alt.Scale(domain=["original", "adversarial"], range=[DIGIT_COLOURS[source], DIGIT_COLOURS[target]]),
+                scale=alt.Scale(
+                    domain=["original", "adversarial"], range=[DIGIT_COLOURS[source], DIGIT_COLOURS[target]]
+                ),
             ),
             tooltip=["image:N", "digit:N", alt.Tooltip("probability:Q", format=".2%")],
         )
@@ -179,10 +199,13 @@ def class_scores_chart(
     )
     score_format = ".2%" if is_probability else ".3f"
     tooltip = [alt.Tooltip("eps:Q", format=".3f", title="epsilon")] + [
-        alt.Tooltip(f"{d}:Q", format=score_format, title=f"{d}{' (source)' if int(d) == source else ''}"
-                    f"{' (target)' if int(d) == target else ''}")
+        alt.Tooltip(
+            f"{d}:Q",
+            format=score_format,
+            title=f"{d}{' (source)' if int(d) == source else ''}{' (target)' if int(d) == target else ''}",
+        )
         for d in DIGITS
-    ]  # fmt: skip
+    ]
     wide = frame.pivot(index="eps", columns="digit", values="score").reset_index()
     hover_rule = (
         alt.Chart(wide)
@@ -193,8 +216,11 @@ def class_scores_chart(
     dots = base.mark_point(filled=True, size=40).encode(opacity=alt.condition(hover, alt.value(1), alt.value(0)))
     dots = dots.transform_filter(hover)
     layers = [lines, hover_rule, dots]
-    layers += _rule(minimal_eps, MINIMAL_COLOUR, "minimal ε", dash=[6, 4])
-    layers += _rule(chosen_eps, CHOSEN_COLOUR, "chosen ε")
+    chosen_side = "right" if chosen_eps is None or minimal_eps is None or chosen_eps >= minimal_eps else "left"
+    layers += _rule(
+        minimal_eps, MINIMAL_COLOUR, "minimal ε", dash=[6, 4], side="left" if chosen_side == "right" else "right"
+    )
+    layers += _rule(chosen_eps, CHOSEN_COLOUR, "chosen ε", side=chosen_side)
     return alt.layer(*layers).properties(height=420)
 
 
@@ -212,16 +238,33 @@ def success_chart(eps, fooled_share, mean_target_probability, *, target: int, me
         .mark_line(strokeWidth=2.5)
         .encode(
             x=alt.X("eps:Q", title="epsilon"),
-            y=alt.Y("value:Q", title="share of images / probability", scale=alt.Scale(domain=[0, 1]),
-                    axis=alt.Axis(format=".0%")),
-            color=alt.Color("measure:N", title="", scale=alt.Scale(range=[DIGIT_COLOURS[target], "#4e79a7"])),
-            strokeDash=alt.StrokeDash("measure:N", title="", scale=alt.Scale(range=[[1, 0], [5, 3]])),
-            tooltip=[alt.Tooltip("eps:Q", format=".3f", title="epsilon"), "measure:N",
-                     alt.Tooltip("value:Q", format=".1%")],
+            y=alt.Y(
+                "value:Q",
+                title="share of images / probability",
+                scale=alt.Scale(domain=[0, 1]),
+                axis=alt.Axis(format=".0%"),
+            ),
+            color=alt.Color(
+                "measure:N",
+                title="",
+                scale=alt.Scale(range=[DIGIT_COLOURS[target], "#4e79a7"]),
+                legend=alt.Legend(orient="bottom"),
+            ),
+            strokeDash=alt.StrokeDash(
+                "measure:N", title="", scale=alt.Scale(range=[[1, 0], [5, 3]]), legend=alt.Legend(orient="bottom")
+            ),
+            tooltip=[
+                alt.Tooltip("eps:Q", format=".3f", title="epsilon"),
+                "measure:N",
+                alt.Tooltip("value:Q", format=".1%"),
+            ],
         )
-    )  # fmt: skip
-    layers = [lines] + _rule(median_eps, MINIMAL_COLOUR, "median minimal ε", dash=[6, 4])
-    layers += _rule(chosen_eps, CHOSEN_COLOUR, "chosen ε")
+    )
+    chosen_side = "right" if chosen_eps is None or median_eps is None or chosen_eps >= median_eps else "left"
+    layers = [lines] + _rule(
+        median_eps, MINIMAL_COLOUR, "median", dash=[6, 4], side="left" if chosen_side == "right" else "right"
+    )
+    layers += _rule(chosen_eps, CHOSEN_COLOUR, "chosen ε", side=chosen_side)
     return alt.layer(*layers).properties(height=320)
 
 
@@ -241,10 +284,13 @@ def minimal_eps_histogram(minimal: np.ndarray, *, target: int, chosen_eps=None, 
             x=alt.X("start:Q", bin="binned", title="minimal epsilon"),
             x2="end:Q",
             y=alt.Y("images:Q", title="images"),
-            tooltip=[alt.Tooltip("start:Q", format=".3f", title="from"), alt.Tooltip("end:Q", format=".3f", title="to"),
-                     "images:Q"],
+            tooltip=[
+                alt.Tooltip("start:Q", format=".3f", title="from"),
+                alt.Tooltip("end:Q", format=".3f", title="to"),
+                "images:Q",
+            ],
         )
-    )  # fmt: skip
+    )
     return alt.layer(bars, *_rule(chosen_eps, CHOSEN_COLOUR, "chosen ε")).properties(height=320)
 
 

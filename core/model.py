@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -181,9 +181,7 @@ def train_softmax(
     start = time.perf_counter()
 
     def record(epoch: int, total: int, model: SoftmaxModel, loss: float) -> None:
-        metrics = EpochMetrics(
-            epoch, float(loss), _accuracy(model, x_train, y_train), _accuracy(model, x_test, y_test)
-        )
+        metrics = EpochMetrics(epoch, float(loss), _accuracy(model, x_train, y_train), _accuracy(model, x_test, y_test))
         history.append(metrics)
         if on_epoch is not None:
             on_epoch(epoch, total, metrics)

@@ -96,7 +96,9 @@ def success_curve(model: SoftmaxModel, x, target, eps_grid, *, clip=(0.0, 1.0)) 
         np.exp(logits, out=logits)
         probability += (logits[:, :, target] / logits.sum(axis=2)).sum(axis=0)
     n = max(len(images), 1)
-    return SuccessCurve(eps=grid, fooled_share=fooled / n, mean_target_probability=probability / n, n_images=len(images))
+    return SuccessCurve(
+        eps=grid, fooled_share=fooled / n, mean_target_probability=probability / n, n_images=len(images)
+    )
 
 
 def grid_logits(model: SoftmaxModel, images: np.ndarray, target: int, grid: np.ndarray, clip) -> np.ndarray:

@@ -52,9 +52,7 @@ def test_unclipped_fgsm_reproduces_the_seed(model, twos):
 def test_untargeted_fgsm_moves_away_from_the_label(model, twos):
     adversarial = fgsm(model, twos, 0.25, labels=2)
     assert np.mean(model.predict(adversarial) != 2) > 0.9
-    np.testing.assert_allclose(
-        fgsm(model, twos[:4], 0.1), fgsm(model, twos[:4], 0.1, labels=model.predict(twos[:4]))
-    )
+    np.testing.assert_allclose(fgsm(model, twos[:4], 0.1), fgsm(model, twos[:4], 0.1, labels=model.predict(twos[:4])))
 
 
 def test_per_image_eps_and_float32_input(model, dataset):

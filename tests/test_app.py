@@ -1,0 +1,174 @@
+"""The dashboard driven through Streamlit's AppTest: every page, shared state, the URL, refusals."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import data
+from core.attack import minimal_epsilon
+from core.data import load_dataset
+
+APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+PAGES = ["app_pages/training.py", "app_pages/attack.py", "app_pages/epsilon.py"]
+
+
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path_factory, monkeypatch):
+    """Models are saved under a cache folder the test owns; full MNIST is unreachable."""
+    monkeypatch.setenv(data.HOME_VARIABLE, str(tmp_path_factory.getbasetemp() / "app-home"))
+    monkeypatch.setattr(data, "OPENML_HOST", ("127.0.0.1", 9))
+
+
+def start(query: dict | None = None) -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.query_params.update(query or {})
+    return app.run()
+
+
+def assert_clean(app: AppTest) -> None:
+    assert not app.exception, [e.value for e in app.exception]
+    assert not app.error, [e.value for e in app.error]
+
+
+def metric(app: AppTest, label: str) -> str:
+    return next(m.value for m in app.metric if m.label == label)
+
+
+def widget(app: AppTest, kind: str, prefix: str):
+    return next(w for w in getattr(app, kind) if w.key and w.key.startswith(prefix))
+
+
+@pytest.fixture(scope="module")
+def minimal_twos():
+    """Independent of the app: the minimal epsilons from core with the default recipe."""
+    from core.model import train_softmax
+
+    dataset = load_dataset("mnist-5k")
+    model = train_softmax(dataset).model
+    return minimal_epsilon(model, dataset.x_test[dataset.test_indices(2)], 6)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_runs_on_the_defaults(page):
+    app = start()
+    app.switch_page(page).run()
+    assert_clean(app)
+    assert app.title and app.metric
+
+
+def test_opens_on_the_attack_page_fooled_at_the_minimal_epsilon(minimal_twos):
+    app = start()
+    assert_clean(app)
+    assert app.title[0].value == "Turn a 2 into a 6"
+    eps_slider = widget(app, "slider", "_widget_eps")
+    assert minimal_twos[0] < eps_slider.value <= minimal_twos[0] + 0.001 + 1e-9
+    assert metric(app, "Model's answer") == "6"
+    assert app.query_params["page"] == "attack" and app.query_params["image"] == "0"
+
+
+def test_moving_the_slider_past_the_minimal_epsilon_flips_the_prediction(minimal_twos):
+    app = start()
+    index = 3
+    widget(app, "number_input", "_widget_image").set_value(index).run()
+    below = round(minimal_twos[index] - 0.01, 3)
+    widget(app, "slider", "_widget_eps").set_value(below).run()
+    assert_clean(app)
+    assert metric(app, "Model's answer") != "6"
+    above = round(minimal_twos[index] + 0.002, 3)
+    widget(app, "slider", "_widget_eps").set_value(above).run()
+    assert metric(app, "Model's answer") == "6"
+    assert app.query_params["eps"] == f"{above:g}"
+
+
+def test_switching_pages_keeps_the_image_and_epsilon():
+    app = start()
+    widget(app, "number_input", "_widget_image").set_value(7).run()
+    widget(app, "slider", "_widget_eps").set_value(0.321).run()
+    app.switch_page("app_pages/epsilon.py").run()
+    assert_clean(app)
+    assert widget(app, "number_input", "_widget_image").value == 7
+    assert widget(app, "slider", "_widget_eps").value == pytest.approx(0.321)
+    app.switch_page("app_pages/training.py").run()
+    app.switch_page("app_pages/attack.py").run()
+    assert widget(app, "number_input", "_widget_image").value == 7
+    assert widget(app, "slider", "_widget_eps").value == pytest.approx(0.321)
+
+
+def test_snap_button_returns_to_the_minimal_epsilon(minimal_twos):
+    app = start()
+    widget(app, "slider", "_widget_eps").set_value(0.5).run()
+    next(b for b in app.button if b.label == "Snap to minimal ε").click().run()
+    assert widget(app, "slider", "_widget_eps").value == pytest.approx(np.ceil(minimal_twos[0] * 1000) / 1000)
+
+
+def test_source_equal_to_target_is_refused_with_a_message():
+    app = start()
+    widget(app, "selectbox", "_widget_target").set_value(2).run()
+    assert_clean(app)
+    assert any("must differ" in w.value for w in app.warning)
+    assert widget(app, "selectbox", "_widget_target").value == 6
+    assert app.title[0].value == "Turn a 2 into a 6"
+
+
+def test_changing_the_digits_changes_the_attack():
+    app = start()
+    widget(app, "selectbox", "_widget_source").set_value(3).run()
+    widget(app, "selectbox", "_widget_target").set_value(8).run()
+    assert_clean(app)
+    assert app.title[0].value == "Turn a 3 into a 8"
+    assert app.query_params["source"] == "3" and app.query_params["target"] == "8"
+
+
+def test_garbage_in_the_url_gives_notices_not_a_crash():
+    app = start({"eps": "abc", "image": "99999", "target": "12", "clip": "maybe", "page": "nowhere"})
+    assert_clean(app)
+    notices = " ".join(w.value for w in app.warning)
+    for fragment in ("eps=abc", "target=12", "clip=maybe", "page=nowhere", "#99999"):
+        assert fragment in notices
+    assert widget(app, "number_input", "_widget_image").value == 99  # clamped to the last of 100
+    assert metric(app, "Model's answer") == "6"
+
+
+def test_a_shared_link_reproduces_the_view():
+    app = start({"page": "epsilon", "source": "7", "target": "1", "image": "4", "eps": "0.25", "clip": "0"})
+    assert_clean(app)
+    assert app.title[0].value.startswith("Class scores against epsilon: 7 → 1")
+    assert widget(app, "number_input", "_widget_image").value == 4
+    assert widget(app, "slider", "_widget_eps").value == pytest.approx(0.25)
+    assert widget(app, "toggle", "_widget_clip").value is False
+    assert not app.warning
+
+
+def test_out_of_range_epsilon_in_the_url_is_clamped_with_a_notice():
+    app = start({"eps": "7.5"})
+    assert_clean(app)
+    assert any("outside [0, 1]" in w.value for w in app.warning)
+    assert widget(app, "slider", "_widget_eps").value == pytest.approx(1.0)
+
+
+def test_offline_full_mnist_warns_and_falls_back():
+    app = start()
+    widget(app, "selectbox", "_widget_dataset").set_value("mnist").run()
+    assert_clean(app)
+    assert any("Full MNIST cannot be loaded" in w.value and "internet" in w.value for w in app.warning)
+    assert widget(app, "selectbox", "_widget_dataset").value == "mnist-5k"
+    assert metric(app, "Model's answer") == "6"
+
+
+def test_training_settings_retrain_and_show_new_numbers():
+    app = start()
+    app.switch_page("app_pages/training.py").run()
+    default_accuracy = metric(app, "Test accuracy")
+    widget(app, "number_input", "_widget_epochs").set_value(2).run()
+    assert_clean(app)
+    assert metric(app, "Test accuracy") != default_accuracy
+    assert len(app.get("vega_lite_chart")) == 4
+
+
+def test_every_chart_is_an_altair_vega_lite_chart():
+    app = start()
+    assert len(app.get("vega_lite_chart")) == 1  # probability bars
+    app.switch_page("app_pages/epsilon.py").run()
+    assert len(app.get("vega_lite_chart")) == 3  # class scores, success curve, histogram
