@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.checks import N_CLASSES, as_clip, as_digit, as_eps, as_images, as_labels
+from core.checks import as_clip, as_digit, as_eps, as_images, as_labels
 from core.model import SoftmaxModel
+from core.path import PARALLEL, Path, walk_minimal_epsilon
 
 MAX_EPS = 1.0  # pixels live in [0, 1]: a larger step changes nothing once clipped
-_CHUNK = 128  # images per block in minimal_epsilon: (128, 785, 10) float64 is 8 MB
+_CHUNK = 1024  # images prepared at once by minimal_epsilon
 
 
 def input_gradient(model: SoftmaxModel, x, labels) -> np.ndarray:
@@ -113,25 +114,15 @@ def _check_clip(clip):
     return clip
 
 
-def stopping_points(direction: np.ndarray, images: np.ndarray, clip) -> np.ndarray:
-    """``tau``: the ``eps`` at which each pixel reaches the clip range and stops.
-
-    ``inf`` everywhere without clipping; 0 where a pixel does not move.
-    """
-    if clip is None:
-        return np.where(direction != 0, np.inf, 0.0)
-    low, high = clip
-    return np.where(direction > 0, high - images, np.where(direction < 0, images - low, 0.0))
-
-
 def minimal_epsilon(model: SoftmaxModel, x, target, *, clip=(0.0, 1.0), max_eps: float = MAX_EPS) -> np.ndarray:
     """The exact smallest ``eps >= 0`` at which the attacked image is classified as ``target``.
 
     "Classified as" means the target's score is strictly the highest; the
-    answer is the infimum of such ``eps`` (the model is fooled just above it).
-    Exact: the logits are piecewise linear in ``eps`` with a breakpoint where
-    each pixel stops at the clip range; on each piece the condition is a few
-    linear inequalities. Vectorized over images, in blocks.
+    answer is the infimum of such ``eps`` (the model is fooled just above it,
+    and the target ties the best other class at it). Exact: the logits are
+    piecewise linear in ``eps``, with a breakpoint where a pixel stops at the
+    clip range; on each piece the condition is a few linear inequalities.
+    See :mod:`core.path`; compiled and run over images in parallel.
 
     Parameters
     ----------
@@ -139,7 +130,7 @@ def minimal_epsilon(model: SoftmaxModel, x, target, *, clip=(0.0, 1.0), max_eps:
     x : ndarray of shape (n, 784) or (784,)
     target : int
     clip : (low, high) or None
-    max_eps : float
+    max_eps : float in [0, 1]
         Search up to this value; beyond it the answer is ``inf``.
 
     Returns
@@ -150,47 +141,11 @@ def minimal_epsilon(model: SoftmaxModel, x, target, *, clip=(0.0, 1.0), max_eps:
     images, single = as_images(x)
     target = as_digit(target, "target")
     clip = _check_clip(clip)
-    if not np.isfinite(max_eps) or max_eps < 0:
-        raise ValueError(f"max_eps must be a finite number >= 0, got {max_eps!r}")
+    if not (np.isfinite(max_eps) and 0 <= max_eps <= MAX_EPS):
+        raise ValueError(f"max_eps must be in [0, {MAX_EPS:g}], got {max_eps!r}")
     result = np.empty(len(images))
-    for start in range(0, len(images), _CHUNK):
-        block = images[start : start + _CHUNK]
-        result[start : start + _CHUNK] = _minimal_epsilon_block(model, block, target, clip, max_eps)
+    with PARALLEL:
+        for start in range(0, len(images), _CHUNK):
+            path = Path(model, images[start : start + _CHUNK], target, clip)
+            result[start : start + _CHUNK] = walk_minimal_epsilon(*path.arguments, target, float(max_eps))
     return float(result[0]) if single else result
-
-
-def _minimal_epsilon_block(model, images, target, clip, max_eps) -> np.ndarray:
-    n = len(images)
-    z0 = model.logits(images)
-    direction = attack_direction(model, images, target)
-    tau = stopping_points(direction, images, clip)
-    if clip is None:  # one linear piece: z(eps) = z0 + eps * v
-        intercept, slope = z0[:, None, :], (direction @ model.W.T)[:, None, :]
-        starts = np.zeros((n, 1))
-        ends = np.full((n, 1), np.inf)
-    else:
-        order = np.argsort(tau, axis=1, kind="stable")
-        tau_sorted = np.take_along_axis(tau, order, axis=1)
-        moving = np.take_along_axis(direction, order, axis=1)[:, :, None] * model.W.T[order]  # (n, 784, 10)
-        zeros = np.zeros((n, 1, N_CLASSES))
-        stopped_rate = np.concatenate([zeros, np.cumsum(moving, axis=1)], axis=1)  # pixels stopped before piece k
-        stopped_shift = np.concatenate([zeros, np.cumsum(moving * tau_sorted[:, :, None], axis=1)], axis=1)
-        intercept = z0[:, None, :] + stopped_shift
-        slope = stopped_rate[:, -1:, :] - stopped_rate
-        starts = np.concatenate([np.zeros((n, 1)), tau_sorted], axis=1)
-        ends = np.concatenate([tau_sorted, np.full((n, 1), np.inf)], axis=1)
-    # margin of the target over class j on a piece: d + eps * e, must be > 0 for every j != target
-    d = intercept[:, :, target, None] - intercept
-    e = slope[:, :, target, None] - slope
-    others = np.arange(N_CLASSES) != target
-    d, e = d[:, :, others], e[:, :, others]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        root = -d / e
-    lower = np.where(e > 0, root, -np.inf).max(axis=2)
-    upper = np.where(e < 0, root, np.inf).min(axis=2)
-    never = ((e == 0) & (d <= 0)).any(axis=2)
-    first = np.maximum(lower, starts)
-    feasible = (first < np.minimum(upper, ends)) & ~never & (first <= max_eps)
-    found = feasible.any(axis=1)
-    piece = feasible.argmax(axis=1)
-    return np.where(found, first[np.arange(n), piece], np.inf)

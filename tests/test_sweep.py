@@ -33,7 +33,7 @@ def test_success_curve_in_many_small_blocks(model, dataset, monkeypatch):
     x = dataset.x_test[:300]
     grid = np.linspace(-0.5, 0.5, 51)
     whole = success_curve(model, x, TARGET, grid)
-    monkeypatch.setattr(sweep, "_MAX_LOGIT_VALUES", 51 * 10 * 7)  # blocks of 7 images
+    monkeypatch.setattr(sweep, "_CHUNK", 7)  # chunks of 7 images
     blocks = success_curve(model, x, TARGET, grid)
     np.testing.assert_array_equal(whole.fooled_share, blocks.fooled_share)
     np.testing.assert_allclose(whole.mean_target_probability, blocks.mean_target_probability)
@@ -65,7 +65,9 @@ def test_score_sweep_clipped_matches_fgsm(model, twos):
         np.testing.assert_allclose(scores.probabilities[k], expected, atol=1e-12)
 
 
-@pytest.mark.parametrize("grid, message", [([0.2, 0.1], "increasing"), ([], "non-empty"), ([0, np.inf], "finite")])
+@pytest.mark.parametrize(
+    "grid, message", [([0.2, 0.1], "increasing"), ([], "non-empty"), ([0, np.inf], "finite"), ([0, 1.5], r"\[-1, 1\]")]
+)
 def test_bad_grids_are_refused(model, twos, grid, message):
     with pytest.raises(ValueError, match=message):
         success_curve(model, twos, TARGET, grid)

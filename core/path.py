@@ -1,0 +1,220 @@
+"""The exact attack path of a linear model, and compiled walks along it.
+
+Along ``clip(x + eps * d)`` (``d`` the attack direction, +-1 or 0 per pixel)
+each pixel moves at unit speed until it reaches the clip range at
+``eps = tau`` and stops, so every logit is piecewise linear in ``eps``:
+
+    z(eps) = z0 + eps * R - sum over stopped pixels of W_i d_i (eps - tau_i)
+
+with ``R = W m`` the rate of all pixels that move at all. Since |eps| <= 1,
+a pixel already at an edge of the clip range either never moves or moves
+all the way, so only the grey pixels (strictly inside the range) stop
+along the way. :class:`Path` prepares a block of images in numpy (two thin
+matrix products and one pass over the pixels); the walks, compiled with
+numba, visit each image's grey pixels in order of ``tau``: one pass over the
+image data, then ten logits per epsilon.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from numba import njit, prange
+
+from core.model import softmax
+
+# Numba's thread pool must not be entered by two threads at once, and the app serves many sessions.
+PARALLEL = threading.Lock()
+
+
+class Path:
+    """The attack path of a block of images, ready for the compiled walks.
+
+    Positive eps moves pixel i by ``d_i`` (the attack direction), negative eps
+    by ``-d_i``; either way at unit speed until the pixel reaches the clip
+    range and stops. Since |eps| <= 1, a pixel already at an edge either never
+    moves on a side or moves all the way (it stops at |eps| = high - low >= 1),
+    so only the grey pixels, strictly inside the clip range, can stop inside
+    the grid. This keeps, for each side, the rate ``R = W m`` of every pixel
+    that moves at all, and per image (CSR-style) the grey pixels: column,
+    direction, and ``tau``, where positive eps stops them.
+    """
+
+    def __init__(self, model, images: np.ndarray, target: int, clip):
+        n = len(images)
+        z0 = model.logits(images)
+        residual = softmax(z0.copy())
+        residual[:, target] -= 1.0
+        direction = -np.sign(residual @ model.W).astype(np.int8)  # attack_direction, reusing the logits
+        if clip is None:  # nothing ever stops: z(eps) = z0 + eps * W d
+            rate = direction @ model.W.T
+            rate_positive, rate_negative, span = rate, -rate, np.inf
+            pointer, tau, column, sign = np.zeros(n + 1, np.int64), np.zeros(0), np.zeros(0, np.int64), np.zeros(0)
+        else:
+            low, high = clip
+            span = high - low
+            at_low, at_high = images <= low, images >= high
+            down, up = direction < 0, direction > 0
+            # at an edge, a pixel moves on the side that takes it away from that edge
+            rate_positive = np.where(at_low & down | at_high & up, 0, direction) @ model.W.T
+            rate_negative = -(np.where(at_low & up | at_high & down, 0, direction) @ model.W.T)
+            rows, cols = np.nonzero(~(at_low | at_high) & (direction != 0))
+            pointer = np.searchsorted(rows, np.arange(n + 1))
+            pixel, sign = images[rows, cols].astype(np.float64), direction[rows, cols].astype(np.float64)
+            tau, column = np.where(sign > 0, high - pixel, pixel - low), cols.astype(np.int64)
+        self.arguments = (
+            z0,
+            rate_positive,
+            rate_negative,
+            pointer,
+            tau,
+            column,
+            sign,
+            np.ascontiguousarray(model.W.T),
+            span,
+        )
+
+
+@njit(cache=True, nogil=True)
+def _walk_image(z0, rate, tau, column, sign, order, WT, steps, out):
+    """Logits of one image along one side at ``steps`` (ascending, > 0) into ``out`` (k, 10).
+
+    ``order`` visits the grey pixels by increasing ``tau``; once eps passes a
+    pixel's ``tau`` it stops: its rate leaves the moving rate and its final
+    displacement joins the shift.
+    """
+    moving = rate.copy()
+    shift = z0.copy()
+    next_stop = 0
+    for j in range(steps.shape[0]):
+        e = steps[j]
+        while next_stop < order.shape[0] and tau[order[next_stop]] <= e:
+            i = order[next_stop]
+            for c in range(10):
+                contribution = sign[i] * WT[column[i], c]
+                moving[c] -= contribution
+                shift[c] += contribution * tau[i]
+            next_stop += 1
+        for c in range(10):
+            out[j, c] = shift[c] + e * moving[c]
+
+
+@njit(cache=True, nogil=True)
+def _walk_both_sides(z0, rate_positive, rate_negative, pointer, tau, column, sign, WT, span, grid, image, out):
+    """Logits of one image at every grid epsilon into ``out`` (K, 10)."""
+    a, b = pointer[image], pointer[image + 1]
+    tau_image = tau[a:b]
+    order = np.argsort(tau_image)
+    zero = np.searchsorted(grid, 0.0)  # first index with eps >= 0
+    first_positive = np.searchsorted(grid, 0.0, side="right")
+    for j in range(zero, first_positive):
+        out[j] = z0[image]
+    if first_positive < grid.shape[0]:
+        _walk_image(
+            z0[image],
+            rate_positive[image],
+            tau_image,
+            column[a:b],
+            sign[a:b],
+            order,
+            WT,
+            grid[first_positive:],
+            out[first_positive:],
+        )
+    if zero > 0:
+        # away from the target each grey pixel stops at span - tau, in the reverse order
+        backwards = -grid[:zero][::-1]
+        flipped = np.empty((zero, 10))
+        _walk_image(
+            z0[image],
+            rate_negative[image],
+            span - tau_image,
+            column[a:b],
+            -sign[a:b],
+            order[::-1],
+            WT,
+            backwards,
+            flipped,
+        )
+        out[:zero] = flipped[::-1]
+
+
+@njit(cache=True, nogil=True)
+def walk_logits(z0, rate_positive, rate_negative, pointer, tau, column, sign, WT, span, grid):
+    """Logits of every image at every grid epsilon: (n, K, 10)."""
+    out = np.empty((z0.shape[0], grid.shape[0], 10))
+    for image in range(z0.shape[0]):
+        _walk_both_sides(
+            z0, rate_positive, rate_negative, pointer, tau, column, sign, WT, span, grid, image, out[image]
+        )
+    return out
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def walk_totals(z0, rate_positive, rate_negative, pointer, tau, column, sign, WT, span, grid, target):
+    """For every image and grid epsilon: classified as ``target`` (0/1), and p(target). Images run in parallel."""
+    n, k = z0.shape[0], grid.shape[0]
+    fooled = np.zeros((n, k))
+    probability = np.zeros((n, k))
+    for image in prange(n):
+        logits = np.empty((k, 10))
+        _walk_both_sides(z0, rate_positive, rate_negative, pointer, tau, column, sign, WT, span, grid, image, logits)
+        for j in range(k):
+            best = 0
+            for c in range(1, 10):
+                if logits[j, c] > logits[j, best]:  # the first maximum, as argmax
+                    best = c
+            fooled[image, j] = best == target
+            total = 0.0
+            for c in range(10):  # p(target) = 1 / sum_c exp(z_c - z_target); an overflow gives 0
+                total += np.exp(logits[j, c] - logits[j, target])
+            probability[image, j] = 1.0 / total
+    return fooled, probability
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def walk_minimal_epsilon(z0, rate_positive, rate_negative, pointer, tau, column, sign, WT, span, target, max_eps):
+    """Per image, the smallest eps in [0, max_eps] past which ``target`` scores strictly highest; inf if none.
+
+    On each linear piece between consecutive stops the condition
+    ``z_target(e) > z_j(e)`` for every other j is a set of linear
+    inequalities whose solutions form an interval; the first piece where it
+    is not empty gives the answer (the infimum: the target ties at it).
+    """
+    n = z0.shape[0]
+    result = np.full(n, np.inf)
+    for image in prange(n):
+        a, b = pointer[image], pointer[image + 1]
+        tau_image = tau[a:b]
+        order = np.argsort(tau_image)
+        moving = rate_positive[image].copy()
+        shift = z0[image].copy()
+        start = 0.0
+        for piece in range(order.shape[0] + 1):
+            end = tau_image[order[piece]] if piece < order.shape[0] else np.inf
+            lower, upper, possible = start, end, True
+            for j in range(10):
+                if j == target:
+                    continue
+                margin = shift[target] - shift[j]  # target minus j at eps = 0 of this piece's line
+                slope = moving[target] - moving[j]
+                if slope > 0:
+                    lower = max(lower, -margin / slope)
+                elif slope < 0:
+                    upper = min(upper, -margin / slope)
+                elif margin <= 0:
+                    possible = False
+            if possible and lower < upper:
+                if lower <= max_eps:
+                    result[image] = lower
+                break
+            if start > max_eps or piece == order.shape[0]:
+                break
+            i = a + order[piece]
+            for c in range(10):
+                contribution = sign[i] * WT[column[i], c]
+                moving[c] -= contribution
+                shift[c] += contribution * tau[i]
+            start = end
+    return result
