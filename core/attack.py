@@ -20,7 +20,7 @@ import numpy as np
 
 from core.checks import as_clip, as_digit, as_eps, as_images, as_labels
 from core.model import SoftmaxModel
-from core.path import PARALLEL, Path, walk_minimal_epsilon
+from core.path import Path, in_parallel, walk_minimal_epsilon
 
 MAX_EPS = 1.0  # pixels live in [0, 1]: a larger step changes nothing once clipped
 _CHUNK = 1024  # images prepared at once by minimal_epsilon
@@ -122,7 +122,7 @@ def minimal_epsilon(model: SoftmaxModel, x, target, *, clip=(0.0, 1.0), max_eps:
     and the target ties the best other class at it). Exact: the logits are
     piecewise linear in ``eps``, with a breakpoint where a pixel stops at the
     clip range; on each piece the condition is a few linear inequalities.
-    See :mod:`core.path`; compiled and run over images in parallel.
+    See :mod:`core.path`; compiled, and run on all cores.
 
     Parameters
     ----------
@@ -144,8 +144,8 @@ def minimal_epsilon(model: SoftmaxModel, x, target, *, clip=(0.0, 1.0), max_eps:
     if not (np.isfinite(max_eps) and 0 <= max_eps <= MAX_EPS):
         raise ValueError(f"max_eps must be in [0, {MAX_EPS:g}], got {max_eps!r}")
     result = np.empty(len(images))
-    with PARALLEL:
-        for start in range(0, len(images), _CHUNK):
-            path = Path(model, images[start : start + _CHUNK], target, clip)
-            result[start : start + _CHUNK] = walk_minimal_epsilon(*path.arguments, target, float(max_eps))
+    for start in range(0, len(images), _CHUNK):
+        path = Path(model, images[start : start + _CHUNK], target, clip)
+        parts = in_parallel(walk_minimal_epsilon, path.arguments, path.n, target, float(max_eps))
+        result[start : start + _CHUNK] = np.concatenate(parts)
     return float(result[0]) if single else result

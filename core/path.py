@@ -17,15 +17,27 @@ image data, then ten logits per epsilon.
 
 from __future__ import annotations
 
-import threading
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from core.model import softmax
 
-# Numba's thread pool must not be entered by two threads at once, and the app serves many sessions.
-PARALLEL = threading.Lock()
+WORKERS = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="attack-path")
+
+
+def in_parallel(kernel, arguments: tuple, n: int, *extra):
+    """Run a compiled ``kernel(*arguments, *extra, first, last)`` over image ranges on all cores.
+
+    The kernels release the GIL (``nogil``), so plain threads run them side
+    by side, and any number of app sessions may call this at once.
+    """
+    parts = min(WORKERS._max_workers, max(1, n // 64))
+    bounds = np.linspace(0, n, parts + 1).astype(np.int64)
+    futures = [WORKERS.submit(kernel, *arguments, *extra, bounds[p], bounds[p + 1]) for p in range(parts)]
+    return [future.result() for future in futures]
 
 
 class Path:
@@ -63,6 +75,7 @@ class Path:
             pointer = np.searchsorted(rows, np.arange(n + 1))
             pixel, sign = images[rows, cols].astype(np.float64), direction[rows, cols].astype(np.float64)
             tau, column = np.where(sign > 0, high - pixel, pixel - low), cols.astype(np.int64)
+        self.n = n
         self.arguments = (
             z0,
             rate_positive,
@@ -151,30 +164,33 @@ def walk_logits(z0, rate_positive, rate_negative, pointer, tau, column, sign, WT
     return out
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def walk_totals(z0, rate_positive, rate_negative, pointer, tau, column, sign, WT, span, grid, target):
-    """For every image and grid epsilon: classified as ``target`` (0/1), and p(target). Images run in parallel."""
-    n, k = z0.shape[0], grid.shape[0]
-    fooled = np.zeros((n, k))
-    probability = np.zeros((n, k))
-    for image in prange(n):
-        logits = np.empty((k, 10))
+@njit(cache=True, nogil=True)
+def walk_totals(z0, rate_positive, rate_negative, pointer, tau, column, sign, WT, span, grid, target, first, last):
+    """For every grid epsilon: how many of images ``first:last`` the model calls ``target``, and their p(target) sum."""
+    k = grid.shape[0]
+    fooled = np.zeros(k)
+    probability = np.zeros(k)
+    logits = np.empty((k, 10))
+    for image in range(first, last):
         _walk_both_sides(z0, rate_positive, rate_negative, pointer, tau, column, sign, WT, span, grid, image, logits)
         for j in range(k):
             best = 0
             for c in range(1, 10):
                 if logits[j, c] > logits[j, best]:  # the first maximum, as argmax
                     best = c
-            fooled[image, j] = best == target
+            if best == target:
+                fooled[j] += 1.0
             total = 0.0
             for c in range(10):  # p(target) = 1 / sum_c exp(z_c - z_target); an overflow gives 0
                 total += np.exp(logits[j, c] - logits[j, target])
-            probability[image, j] = 1.0 / total
+            probability[j] += 1.0 / total
     return fooled, probability
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def walk_minimal_epsilon(z0, rate_positive, rate_negative, pointer, tau, column, sign, WT, span, target, max_eps):
+@njit(cache=True, nogil=True)
+def walk_minimal_epsilon(
+    z0, rate_positive, rate_negative, pointer, tau, column, sign, WT, span, target, max_eps, first, last
+):
     """Per image, the smallest eps in [0, max_eps] past which ``target`` scores strictly highest; inf if none.
 
     On each linear piece between consecutive stops the condition
@@ -182,9 +198,8 @@ def walk_minimal_epsilon(z0, rate_positive, rate_negative, pointer, tau, column,
     inequalities whose solutions form an interval; the first piece where it
     is not empty gives the answer (the infimum: the target ties at it).
     """
-    n = z0.shape[0]
-    result = np.full(n, np.inf)
-    for image in prange(n):
+    result = np.full(last - first, np.inf)
+    for image in range(first, last):
         a, b = pointer[image], pointer[image + 1]
         tau_image = tau[a:b]
         order = np.argsort(tau_image)
@@ -207,7 +222,7 @@ def walk_minimal_epsilon(z0, rate_positive, rate_negative, pointer, tau, column,
                     possible = False
             if possible and lower < upper:
                 if lower <= max_eps:
-                    result[image] = lower
+                    result[image - first] = lower
                 break
             if start > max_eps or piece == order.shape[0]:
                 break

@@ -21,7 +21,7 @@ from threadpoolctl import ThreadpoolController
 from core.attack import MAX_EPS, _check_clip, attack_direction
 from core.checks import as_digit, as_eps_grid, as_images
 from core.model import SoftmaxModel, softmax
-from core.path import PARALLEL, Path, walk_logits, walk_totals
+from core.path import Path, in_parallel, walk_logits, walk_totals
 
 _CHUNK = 1024  # images prepared at once: a few (1024, 784) arrays, small enough to reuse memory
 
@@ -91,12 +91,12 @@ def success_curve(model: SoftmaxModel, x, target, eps_grid, *, clip=(0.0, 1.0)) 
     probability = np.zeros(len(grid))
     # The matrix products here are thin (10 columns): BLAS threads gain nothing and, spinning
     # between calls, slow down the compiled walk's threads; one BLAS thread is fastest.
-    with PARALLEL, _blas_threads().limit(limits=1, user_api="blas"):
+    with _blas_threads().limit(limits=1, user_api="blas"):
         for start in range(0, len(images), _CHUNK):
             path = Path(model, images[start : start + _CHUNK], target, clip)
-            counts, sums = walk_totals(*path.arguments, grid, target)
-            fooled += counts.sum(axis=0)
-            probability += sums.sum(axis=0)
+            for counts, sums in in_parallel(walk_totals, path.arguments, path.n, grid, target):
+                fooled += counts
+                probability += sums
     n = max(len(images), 1)
     return SuccessCurve(
         eps=grid, fooled_share=fooled / n, mean_target_probability=probability / n, n_images=len(images)
