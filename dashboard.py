@@ -40,8 +40,9 @@ LIMITS = {
     "C": (1e-3, 1e3),
     "seed": (0, 9999),
 }
+DATASET_VARIABLE = "ADVERSARIAL_DIGITS_DATASET"  # the operator may open the app on another dataset
 DEFAULTS = {
-    "dataset": DEFAULT_DATASET,
+    "dataset": os.environ.get(DATASET_VARIABLE, DEFAULT_DATASET),
     "solver": "sgd",
     "epochs": 25,
     "learning_rate": 0.05,
@@ -385,6 +386,27 @@ def training(settings: TrainingSettings) -> TrainingResult:
         return store.get(settings, progress)
     finally:
         bar.empty()
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up_in_background() -> threading.Thread:
+    """Compile the attack-path kernels once per server process, off the request path.
+
+    Numba caches compiled code on disk, so only a fresh deployment pays the
+    few seconds; this starts that work after the first page is drawn.
+    """
+
+    def compile_kernels():
+        model = SoftmaxModel(np.zeros((10, 784)), np.zeros(10))
+        images = np.full((2, 784), 0.5, dtype=np.float32)
+        try:
+            success_curve(model, images, 1, np.linspace(-1, 1, 5))
+        except RuntimeError:  # the interpreter is shutting down: nothing to warm up for
+            pass
+
+    thread = threading.Thread(target=compile_kernels, name="warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 # --- derived results, cached per view -------------------------------------------------------------

@@ -49,6 +49,7 @@ def main() -> None:
         current.run()
     finally:
         dashboard.sync_url(key)
+    dashboard.warm_up_in_background()
 
 
 main()
