@@ -22,7 +22,8 @@ import streamlit as st
 
 from core.attack import MAX_EPS, minimal_epsilon
 from core.data import DEFAULT_DATASET, Dataset, default_home, load_dataset
-from core.errors import DatasetUnavailable
+from core.errors import DatasetUnavailable, ImageRejected
+from core.imaging import preprocess_upload
 from core.model import EpochMetrics, SoftmaxModel, TrainingResult, train_softmax
 from core.sweep import success_curve
 
@@ -53,6 +54,7 @@ DEFAULTS = {
     "target": 6,
     "clip": True,
     "image": 0,
+    "own_digit": False,
     "eps": None,  # None: the chosen image's own minimal epsilon
 }
 URL_KEYS = ("source", "target", "image", "eps", "clip")
@@ -510,20 +512,19 @@ def chosen_image(view: View) -> int:
     return image
 
 
-def chosen_eps(view: View, image: int) -> tuple[float, float]:
-    """``(eps, minimal)``: the chosen epsilon (the image's minimal one unless the user moved it)."""
-    minimal = float(minimal_epsilons(view)[image])
+def chosen_eps(minimal: float) -> float:
+    """The chosen epsilon: the first slider stop past ``minimal`` unless the user moved the slider."""
     eps = st.session_state["eps"]
-    return (snap_eps(minimal) if eps is None else float(eps)), minimal
+    return snap_eps(minimal) if eps is None else float(eps)
 
 
 def snap_to_minimal() -> None:
     st.session_state["eps"] = None
 
 
-def eps_slider(view: View, image: int, *, key_suffix: str) -> tuple[float, float]:
-    """The epsilon slider shared by the attack and chart pages; returns ``(eps, minimal)``."""
-    eps, minimal = chosen_eps(view, image)
+def eps_slider(minimal: float, *, key_suffix: str) -> float:
+    """The epsilon slider shared by the attack and chart pages; returns the chosen epsilon."""
+    eps = chosen_eps(minimal)
     widget_key = f"_widget_eps{key_suffix}"
     st.session_state[widget_key] = eps
     st.slider(
@@ -538,7 +539,45 @@ def eps_slider(view: View, image: int, *, key_suffix: str) -> tuple[float, float
         help="Every pixel moves by at most epsilon (in units of the full 0-1 range) in the direction of the "
         "gradient sign. The slider starts at the first stop above this image's exact minimal epsilon.",
     )
-    return eps, minimal
+    return eps
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """The image both attack pages show: a test image of the source digit, or the visitor's own."""
+
+    pixels: np.ndarray  # (784,) in [0, 1]
+    label: str
+    minimal: float  # exact minimal epsilon toward the target
+    own: bool
+
+
+def chosen(view: View, image: int) -> Chosen:
+    state = st.session_state
+    if state.get("own_digit") and state.get("upload") is not None:
+        pixels = state["upload"]
+        minimal = float(minimal_epsilon(training(view.training).model, pixels, view.target, clip=view.clip_range))
+        return Chosen(pixels, f"your digit ({state.get('upload_name', 'upload')})", minimal, True)
+    indices, images = source_images(view)
+    label = f"test image #{image} of digit {view.source} (test-set index {indices[image]})"
+    return Chosen(images[image], label, float(minimal_epsilons(view)[image]), False)
+
+
+def receive_upload() -> None:
+    """File uploader callback: preprocess once, keep the 28x28 result in this session only (never on disk)."""
+    state = st.session_state
+    upload = state.get("_widget_upload")
+    state["upload_error"] = None
+    if upload is None:
+        state["upload"] = None
+        return
+    try:
+        pixels = preprocess_upload(upload.getvalue())
+    except ImageRejected as error:
+        state["upload"], state["upload_error"] = None, f"{upload.name}: {error}"
+        return
+    pixels.flags.writeable = False
+    state["upload"], state["upload_name"], state["eps"] = pixels, upload.name, None
 
 
 def image_picker(view: View, *, key_suffix: str) -> int:

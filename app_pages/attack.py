@@ -22,6 +22,31 @@ def thumbnail_strip(images: np.ndarray, count: int = 10) -> np.ndarray:
     return np.hstack(tiles)
 
 
+def own_digit_ui(model, view) -> None:
+    """Upload a picture of a digit; show what the model will see and what it says."""
+    st.file_uploader(
+        "A photo or scan of one handwritten digit (PNG, JPEG, BMP or GIF)",
+        type=["png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff"],
+        key="_widget_upload",
+        on_change=dashboard.receive_upload,
+    )
+    state = st.session_state
+    if state.get("upload_error"):
+        st.error(state["upload_error"], icon="🚫")
+    elif state.get("upload") is not None:
+        pixels = state["upload"]
+        probabilities = model.predict_proba(pixels)
+        left, right = st.columns([1, 4], vertical_alignment="center")
+        left.image(upscale(to_uint8(pixels), 4), caption="What the model sees (28×28)")
+        right.markdown(
+            f"Prepared like MNIST: inverted if needed, cropped, fitted into 20×20 and centred. "
+            f"The model reads it as **{probabilities.argmax()}** ({probabilities.max():.0%}). "
+            f"Below, it is attacked toward {view.target}."
+        )
+    else:
+        st.caption("Nothing you upload is stored: it lives in this browser session only.")
+
+
 def picker_ui(view, images) -> int:
     st.image(upscale(thumbnail_strip(images), 3), caption=f"The first ten test images of digit {view.source}: 0 to 9")
     first_ten = list(range(min(10, len(images))))
@@ -78,9 +103,9 @@ def outcome_ui(view, before, after, delta_class, changed):
     columns[3].metric("Pixels changed", f"{changed} of 784")
 
 
-def download_ui(adversarial, view, image_index, eps, clip):
+def download_ui(adversarial, view, image_name: str, eps, clip):
     picture_uint8 = to_uint8(adversarial) if clip else to_uint8(adversarial, None, None)
-    name = f"adversarial-{view.source}-to-{view.target}-test{image_index}-eps{eps:.3f}"
+    name = f"adversarial-{view.source}-to-{view.target}-{image_name}-eps{eps:.3f}"
     left, right = st.columns(2)
     left.download_button(
         "Download PNG (28×28)", png_bytes(picture_uint8), f"{name}.png", "image/png", on_click="ignore", width="stretch"
@@ -134,8 +159,15 @@ def main():
     )
     model = dashboard.training(view.training).model
     indices, images = dashboard.source_images(view)
-    image = picker_ui(view, images)
-    eps, minimal = dashboard.eps_slider(view, image, key_suffix="_attack")
+    own = st.toggle("Use your own digit", help="Upload a picture of a handwritten digit", **dashboard.bind("own_digit"))
+    if own:
+        own_digit_ui(model, view)
+        image = dashboard.chosen_image(view)
+    else:
+        image = picker_ui(view, images)
+    selected = dashboard.chosen(view, image)
+    minimal = selected.minimal
+    eps = dashboard.eps_slider(minimal, key_suffix="_attack")
     left, right = st.columns([3, 1], vertical_alignment="center")
     if np.isfinite(minimal):
         left.markdown(f"Exact minimal ε for this image: **{minimal:.5f}**. Above it the model answers {view.target}.")
@@ -143,7 +175,7 @@ def main():
         left.markdown(f"No ε up to 1 makes the model answer {view.target} for this image.")
     right.button("Snap to minimal ε", on_click=dashboard.snap_to_minimal, width="stretch")
 
-    x = images[image].astype(np.float64)
+    x = selected.pixels.astype(np.float64)
     adversarial = fgsm(model, x, eps, target=view.target, clip=view.clip_range)
     direction = attack_direction(model, x, view.target)
     before, after = model.predict_proba(x), model.predict_proba(adversarial)
@@ -156,11 +188,11 @@ def main():
         st.altair_chart(charts.probability_bars(before, after, view.source, view.target), width="stretch")
     with right:
         st.markdown(
-            f"**Test image #{image}** of digit {view.source} (test-set index {indices[image]}).\n\n"
+            f"**{selected.label[0].upper()}{selected.label[1:]}**.\n\n"
             f"The largest change to any pixel is ε = {eps:.3f}; the mean absolute change is "
             f"{np.abs(adversarial - x).mean():.4f}."
         )
-        download_ui(adversarial, view, int(indices[image]), eps, view.clip)
+        download_ui(adversarial, view, "own" if selected.own else f"test{indices[image]}", eps, view.clip)
     grid_ui(view, model, images, dashboard.minimal_epsilons(view), eps)
 
 

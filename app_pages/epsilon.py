@@ -27,13 +27,19 @@ def main():
     indices, images = dashboard.source_images(view)
     left, right = st.columns([1, 3], vertical_alignment="bottom")
     with left:
-        image = dashboard.image_picker(view, key_suffix="_epsilon")
+        if st.session_state.get("own_digit") and st.session_state.get("upload") is not None:
+            image = dashboard.chosen_image(view)
+            st.info("Showing your uploaded digit (switch on the attack page).")
+        else:
+            image = dashboard.image_picker(view, key_suffix="_epsilon")
+    selected = dashboard.chosen(view, image)
+    minimal = selected.minimal
     with right:
-        eps, minimal = dashboard.eps_slider(view, image, key_suffix="_epsilon")
+        eps = dashboard.eps_slider(minimal, key_suffix="_epsilon")
 
     low, high, points, scale = sweep_controls()
     grid = np.linspace(low, high, points)
-    sweep = score_sweep(model, images[image], view.target, grid, clip=view.clip_range)
+    sweep = score_sweep(model, selected.pixels, view.target, grid, clip=view.clip_range)
     scores = sweep.logits if scale == "logits" else sweep.probabilities
     chart = charts.class_scores_chart(
         grid,
@@ -46,7 +52,7 @@ def main():
     )
     st.altair_chart(chart, width="stretch")
     st.caption(
-        f"Test image #{image} of digit {view.source}. Each line is one class's score as every pixel moves by ε; "
+        f"{selected.label[0].upper()}{selected.label[1:]}. Each line is one class's score as every pixel moves by ε; "
         f"the {view.target} line overtakes the rest at the dashed rule, the exact minimal ε"
         + (" (clipping bends the lines where pixels hit 0 or 1)." if view.clip else " (no clipping: straight lines).")
     )

@@ -19,6 +19,7 @@ from core.checks import N_CLASSES, N_PIXELS, as_images
 from core.data import Dataset
 
 SOLVERS = ("sgd", "lbfgs")
+_LOGIT_BLOCK = 4096  # images per matrix product in SoftmaxModel.logits
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -55,7 +56,10 @@ class SoftmaxModel:
     def logits(self, x) -> np.ndarray:
         """Class scores ``W x + b``: shape (n, 10), or (10,) for one image."""
         images, single = as_images(x, unit_range=False)
-        z = images @ self.W.T + self.b
+        z = np.empty((len(images), N_CLASSES))
+        for start in range(0, len(images), _LOGIT_BLOCK):  # bounded float64 copies of float32 images
+            np.matmul(images[start : start + _LOGIT_BLOCK], self.W.T, out=z[start : start + _LOGIT_BLOCK])
+        z += self.b
         return z[0] if single else z
 
     def predict_proba(self, x) -> np.ndarray:

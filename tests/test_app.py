@@ -172,3 +172,85 @@ def test_every_chart_is_an_altair_vega_lite_chart():
     assert len(app.get("vega_lite_chart")) == 1  # probability bars
     app.switch_page("app_pages/epsilon.py").run()
     assert len(app.get("vega_lite_chart")) == 3  # class scores, success curve, histogram
+
+
+def digit_png(dataset, position: int = 0) -> bytes:
+    """A real test-set 2, drawn dark on light and enlarged, as a PNG file."""
+    import io
+
+    from PIL import Image
+
+    from core.imaging import to_uint8
+
+    picture = 255 - to_uint8(dataset.x_test[dataset.test_indices(2)[position]])
+    buffer = io.BytesIO()
+    Image.fromarray(picture).resize((140, 140)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_uploading_your_own_digit_attacks_it():
+    dataset = load_dataset("mnist-5k")
+    app = start()
+    widget(app, "toggle", "_widget_own_digit").set_value(True).run()
+    assert_clean(app)
+    app.get("file_uploader")[0].upload("my-two.png", digit_png(dataset), "image/png").run()
+    assert_clean(app)
+    assert any("reads it as **2**" in m.value for m in app.markdown)
+    assert metric(app, "Model's answer") == "6"  # attacked at its own minimal epsilon
+    assert any("Your digit (my-two.png)" in m.value for m in app.markdown)
+    app.switch_page("app_pages/epsilon.py").run()
+    assert_clean(app)
+    assert any("uploaded digit" in i.value for i in app.info)
+
+
+def test_a_bad_upload_gets_a_message_and_the_page_keeps_working():
+    app = start()
+    widget(app, "toggle", "_widget_own_digit").set_value(True).run()
+    app.get("file_uploader")[0].upload("notes.png", b"these are not pixels", "image/png").run()
+    assert not app.exception
+    assert any("not an image" in e.value for e in app.error)
+    assert metric(app, "Model's answer") == "6"  # still attacking the chosen test image
+    widget(app, "toggle", "_widget_own_digit").set_value(False).run()
+    assert_clean(app)
+
+
+def test_no_page_mutates_the_shared_caches():
+    """Cached objects are shared by every session: they are read-only, and running every page changes nothing."""
+    import dashboard
+
+    app = start()
+    view = app.session_state["_view"]
+    data = dashboard.dataset("mnist-5k")
+    result = dashboard.training(view.training)
+    minimal = dashboard.minimal_epsilons(view)
+    curve = dashboard.success(view, 0.0, 1.0, 201)
+    shared = [
+        data.x_train,
+        data.y_train,
+        data.x_test,
+        data.y_test,
+        result.model.W,
+        result.model.b,
+        result.per_class_accuracy,
+        result.confusion,
+        minimal,
+        curve.fooled_share,
+        curve.mean_target_probability,
+    ]
+    before = [array.copy() for array in shared]
+    for array in shared:
+        with pytest.raises(ValueError, match="read-only"):
+            array.flat[0] = 123
+    for page in PAGES:
+        app.switch_page(page).run()
+        widget(app, "toggle", "_widget_clip").set_value(False).run()
+        widget(app, "toggle", "_widget_clip").set_value(True).run()
+    for array, copy in zip(shared, before):
+        np.testing.assert_array_equal(array, copy)
+
+
+def test_no_html_from_users_is_ever_rendered():
+    root = Path(APP).parent
+    sources = [root / "streamlit_app.py", root / "dashboard.py", *sorted((root / "app_pages").glob("*.py"))]
+    for source in sources:
+        assert "unsafe_allow_html" not in source.read_text(), source

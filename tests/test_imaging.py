@@ -1,0 +1,153 @@
+"""Uploads: real files of every kind made here, good and bad, through core.imaging.preprocess_upload."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.errors import ImageRejected
+from core.imaging import MAX_UPLOAD_BYTES, png_bytes, preprocess_upload, to_uint8, upscale
+
+
+def save(image: Image.Image, fmt: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def paper(dataset):
+    """A test-set 2 as a person would photograph it: dark ink on light paper, 6x larger, off-centre."""
+    digit = to_uint8(dataset.x_test[dataset.test_indices(2)[0]])
+    sheet = Image.new("L", (260, 220), 235)
+    sheet.paste(Image.fromarray(255 - digit).resize((168, 168), Image.Resampling.BILINEAR), (70, 20))
+    return sheet
+
+
+def assert_mnist_like(x: np.ndarray) -> None:
+    assert x.shape == (784,) and x.dtype == np.float32
+    assert x.min() >= 0 and x.max() == pytest.approx(1.0)
+    image = x.reshape(28, 28)
+    rows, cols = np.nonzero(image > 0.1)
+    assert rows.max() - rows.min() <= 21 and cols.max() - cols.min() <= 21  # fitted into 20x20
+    mass = image.sum()
+    centre = ((image.sum(1) * np.arange(28)).sum() / mass, (image.sum(0) * np.arange(28)).sum() / mass)
+    assert abs(centre[0] - 13.5) < 1.0 and abs(centre[1] - 13.5) < 1.0
+    assert image[0].max() == 0 and image[:, 0].max() == 0  # background stays black
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "BMP", "GIF", "WEBP", "TIFF"])
+def test_a_photographed_digit_becomes_mnist_like_and_is_recognised(paper, model, dataset, fmt):
+    x = preprocess_upload(save(paper.convert("RGB") if fmt == "JPEG" else paper, fmt))
+    assert_mnist_like(x)
+    original = dataset.x_test[dataset.test_indices(2)[0]]
+    assert np.corrcoef(x, original)[0, 1] > 0.7
+    assert model.predict(x) == 2
+
+
+def test_white_ink_on_black_is_not_inverted(paper):
+    inverted = Image.eval(paper, lambda v: 255 - v)
+    np.testing.assert_allclose(
+        preprocess_upload(save(inverted, "PNG")), preprocess_upload(save(paper, "PNG")), atol=0.02
+    )
+
+
+def test_animated_gif_uses_its_first_frame(paper):
+    others = [Image.new("L", paper.size, shade) for shade in (235, 120)]
+    animated = save(paper, "GIF", save_all=True, append_images=others, duration=100, loop=0)
+    assert Image.open(io.BytesIO(animated)).n_frames == 3
+    np.testing.assert_allclose(preprocess_upload(animated), preprocess_upload(save(paper, "GIF")), atol=1e-6)
+
+
+def test_sixteen_bit_palette_cmyk_and_rgb(paper):
+    reference = preprocess_upload(save(paper, "PNG"))
+    sixteen = Image.fromarray(np.asarray(paper, dtype=np.uint16) * 257)
+    assert sixteen.mode.startswith("I;16")
+    palette = paper.convert("RGB").convert("P", palette=Image.Palette.ADAPTIVE, colors=64)
+    cmyk = paper.convert("CMYK")
+    for image, fmt in ((sixteen, "PNG"), (palette, "PNG"), (cmyk, "JPEG"), (paper.convert("RGB"), "PNG")):
+        np.testing.assert_allclose(preprocess_upload(save(image, fmt)), reference, atol=0.06, err_msg=image.mode)
+
+
+@pytest.mark.parametrize("ink", [0, 255])
+def test_strokes_on_a_transparent_canvas(paper, ink):
+    mask = Image.eval(paper, lambda v: 255 - v)  # opaque where the ink is
+    canvas = Image.new("RGBA", paper.size, (0, 0, 0, 0))
+    canvas.paste(Image.new("RGBA", paper.size, (ink, ink, ink, 255)), (0, 0), mask)
+    x = preprocess_upload(save(canvas, "PNG"))
+    assert_mnist_like(x)
+    assert np.corrcoef(x, preprocess_upload(save(paper, "PNG")))[0, 1] > 0.95
+
+
+def test_exif_rotated_photo_is_turned_upright(paper):
+    sideways = paper.convert("RGB").rotate(90, expand=True)  # the camera stored it lying on its side
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to display
+    rotated = preprocess_upload(save(sideways, "JPEG", exif=exif, quality=95))
+    upright = preprocess_upload(save(paper.convert("RGB"), "JPEG", quality=95))
+    assert np.corrcoef(rotated, upright)[0, 1] > 0.95
+
+
+def test_round_trip_of_a_downloaded_adversarial_png(dataset):
+    x = dataset.x_test[5]
+    again = preprocess_upload(png_bytes(to_uint8(x), 8))
+    assert_mnist_like(again)
+    assert np.corrcoef(again, x)[0, 1] > 0.8
+
+
+# --- refusals: each with a message a person can act on ---------------------------------------------
+
+
+def expect_refusal(data, message: str):
+    with pytest.raises(ImageRejected, match=message) as error:
+        preprocess_upload(data)
+    assert isinstance(error.value, ValueError)
+    return str(error.value)
+
+
+def test_bytes_that_are_not_an_image():
+    expect_refusal(b"%PDF-1.4 this is a document, not a picture", "not an image")
+    expect_refusal(b"a string" * 10, "not an image")
+
+
+def test_empty_file():
+    expect_refusal(b"", "empty")
+
+
+def test_truncated_file(paper):
+    data = save(paper, "PNG")
+    expect_refusal(data[: len(data) // 2], "truncated or corrupt")
+    jpeg = save(paper.convert("RGB"), "JPEG")
+    expect_refusal(jpeg[: len(jpeg) // 3], "truncated or corrupt")
+
+
+@pytest.mark.parametrize("shade", [255, 0, 128])
+def test_blank_images(shade):
+    expect_refusal(save(Image.new("L", (100, 100), shade), "PNG"), "blank")
+
+
+def test_decompression_bomb_is_refused_before_decoding():
+    bomb = save(Image.new("1", (12000, 12000), 1), "PNG")  # a few kB that would decode to 144 megapixels
+    assert len(bomb) < 100_000
+    expect_refusal(bomb, "12000x12000 pixels")
+
+
+def test_file_over_the_size_limit():
+    expect_refusal(b"\x89PNG" + bytes(MAX_UPLOAD_BYTES), "at most")
+
+
+def test_unsupported_format(paper):
+    expect_refusal(save(paper.resize((64, 64)), "ICO"), "not supported")
+
+
+def test_not_bytes():
+    expect_refusal(np.zeros(784), "bytes")
+
+
+def test_upscale_keeps_pixels_crisp():
+    picture = np.zeros((28, 28), np.uint8)
+    picture[3, 4] = 255
+    big = np.asarray(upscale(picture, 8))
+    assert big.shape == (224, 224)
+    assert (big[24:32, 32:40] == 255).all() and big.sum() == 255 * 64
