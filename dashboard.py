@@ -188,9 +188,9 @@ def init_state() -> None:
 
 
 def sync_url(page_key: str) -> None:
-    """Write the current view into the URL so a copied link reproduces it."""
+    """Write the current view into the URL (the page is its path) so a copied link reproduces it."""
     state = st.session_state
-    wanted = {"page": page_key, "source": str(state["source"]), "target": str(state["target"])}
+    wanted = {"source": str(state["source"]), "target": str(state["target"])}
     wanted["clip"] = "1" if state["clip"] else "0"
     if page_key in ("attack", "epsilon"):
         wanted["image"] = str(state["image"])

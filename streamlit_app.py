@@ -17,22 +17,21 @@ PAGES = {
 START_PAGE = "attack"
 
 
-def navigation() -> tuple[st.navigation, str]:
-    """The three pages; a link's ``?page=`` picks the one opened at the site's root."""
-    if "_start_page" not in st.session_state:
+def navigation() -> tuple[st.navigation, str | None]:
+    """The three pages, each at its own path; the site's root opens the one a link's ``?page=`` names."""
+    pages = {key: st.Page(path, title=title, icon=icon, url_path=key) for key, (path, title, icon) in PAGES.items()}
+
+    def home():
         wanted = st.query_params.get("page", START_PAGE)
         if wanted not in PAGES:
             dashboard.notice(f"The link's `page={wanted[:20]}` is not a page here; opening {PAGES[START_PAGE][1]}.")
             wanted = START_PAGE
-        st.session_state["_start_page"] = wanted
-    start = st.session_state["_start_page"]
-    pages = {
-        key: st.Page(path, title=title, icon=icon, url_path=key, default=key == start)
-        for key, (path, title, icon) in PAGES.items()
-    }
-    current = st.navigation(list(pages.values()))
-    key = next(key for key, page in pages.items() if page.title == current.title)
-    return current, key
+        kept = {key: value for key, value in st.query_params.items() if key != "page"}
+        st.switch_page(pages[wanted], query_params=kept)
+
+    root = st.Page(home, title="Adversarial Digits", url_path="home", default=True, visibility="hidden")
+    current = st.navigation([root, *pages.values()])
+    return current, next((key for key, page in pages.items() if page.url_path == current.url_path), None)
 
 
 def main() -> None:
@@ -44,6 +43,9 @@ def main() -> None:
             "Linear models are easy to fool: the same small, structured nudge works on almost every image. "
             "Every epsilon here is exact, not searched."
         )
+    if key is None:  # the root: on to the right page (notices wait for it)
+        current.run()
+        return
     dashboard.show_notices()
     try:
         current.run()

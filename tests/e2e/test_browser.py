@@ -1,0 +1,174 @@
+"""End to end in Chromium: every page renders its charts, the slider flips the answer, uploads, deep links."""
+
+import asyncio
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.e2e.conftest import CHROMIUM, FLAGS, OUTPUT
+
+pytestmark = pytest.mark.e2e
+
+PAGES = {"training": 4, "attack": 1, "epsilon": 3}  # page -> Altair charts on it
+CHARTS_DRAWN = """n => {
+    const charts = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')];
+    const drawn = charts.filter(c => [...c.querySelectorAll('canvas')].some(x => x.width > 0 && x.height > 0)
+                                  || c.querySelectorAll('svg .mark-line, svg .mark-rect, svg path').length > 0);
+    return drawn.length >= n;
+}"""
+
+
+def wait_for_page(page, charts: int) -> None:
+    page.wait_for_selector("[data-testid='stMetricValue']")
+    page.wait_for_function(CHARTS_DRAWN, arg=charts)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+
+
+def assert_no_errors(page) -> None:
+    assert page.locator("[data-testid='stException']").count() == 0
+    text = page.locator("body").inner_text()
+    assert "Traceback" not in text and "Error:" not in text.replace("IDX", "")
+
+
+def metric(page, label: str) -> str:
+    card = page.locator("[data-testid='stMetric']", has_text=label).first
+    return card.locator("[data-testid='stMetricValue']").inner_text().strip()
+
+
+def wait_for_metric(page, label: str, value: str) -> None:
+    page.wait_for_function(
+        """([label, value]) => [...document.querySelectorAll('[data-testid="stMetric"]')].some(m =>
+            m.innerText.includes(label)
+            && m.querySelector('[data-testid="stMetricValue"]').innerText.trim() === value)""",
+        arg=[label, value],
+    )
+
+
+def eps_slider(page):
+    return page.locator("[data-testid='stSlider']", has_text="Epsilon: how far").locator("input[type=range]")
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_every_page_renders_its_charts(server, page, name):
+    page.goto(f"{server.url}/{name}")
+    wait_for_page(page, PAGES[name])
+    assert_no_errors(page)
+    page.screenshot(path=OUTPUT / f"{name}.png", full_page=True)
+
+
+def test_moving_the_slider_flips_the_answer(server, page):
+    page.goto(f"{server.url}/attack")
+    wait_for_page(page, 1)
+    assert metric(page, "Model's answer") == "6"  # opens at the minimal epsilon, fooled
+    slider = eps_slider(page)
+    slider.focus()
+    page.keyboard.press("Home")  # epsilon 0: the untouched image
+    wait_for_metric(page, "Model's answer", "2")
+    assert metric(page, "Model's answer") == "2"
+    assert float(slider.input_value()) == 0
+    slider.focus()
+    page.keyboard.press("End")  # epsilon 1
+    wait_for_metric(page, "Model's answer", "6")
+    assert metric(page, "Model's answer") == "6"
+    page.wait_for_url(re.compile(r"eps=1(&|$)"))
+    assert_no_errors(page)
+
+
+def test_uploading_a_digit(server, page, tmp_path, dataset):
+    from core.imaging import to_uint8
+
+    digit = 255 - to_uint8(dataset.x_test[dataset.test_indices(2)[0]])
+    path = tmp_path / "my-digit.png"
+    Image.fromarray(digit).resize((200, 200)).save(path)
+    page.goto(f"{server.url}/attack")
+    wait_for_page(page, 1)
+    page.get_by_text("Use your own digit").click()
+    page.locator("[data-testid='stFileUploader'] input[type=file]").set_input_files(str(path))
+    page.get_by_text("What the model sees").wait_for()
+    page.get_by_text("Your digit (my-digit.png)").wait_for()
+    assert "reads it as 2" in page.locator("body").inner_text()
+    assert metric(page, "Model's answer") == "6"
+    assert_no_errors(page)
+    page.screenshot(path=OUTPUT / "upload.png", full_page=True)
+
+
+def test_a_bad_upload_is_explained(server, page, tmp_path):
+    path = tmp_path / "broken.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    page.goto(f"{server.url}/attack")
+    wait_for_page(page, 1)
+    page.get_by_text("Use your own digit").click()
+    page.locator("[data-testid='stFileUploader'] input[type=file]").set_input_files(str(path))
+    page.get_by_text("broken.png:").wait_for()
+    assert page.locator("[data-testid='stException']").count() == 0
+    assert metric(page, "Model's answer") == "6"
+
+
+def test_a_deep_link_reproduces_the_view(server, page):
+    page.goto(f"{server.url}/epsilon?source=7&target=1&image=4&eps=0.25&clip=0")
+    wait_for_page(page, 3)
+    assert page.locator("h1").first.inner_text().startswith("Class scores against epsilon: 7 → 1")
+    assert float(eps_slider(page).input_value()) == 0.25
+    assert page.locator("[data-testid='stAlert']").count() == 0
+    assert_no_errors(page)
+
+
+def test_a_tampered_link_gets_notices_not_a_crash(server, page):
+    page.goto(f"{server.url}/attack?eps=abc&image=99999&target=12")
+    wait_for_page(page, 1)
+    alerts = page.locator("[data-testid='stAlert']").all_inner_texts()
+    assert any("eps=abc" in a for a in alerts) and any("target=12" in a for a in alerts)
+    assert any("#99999" in a for a in alerts)
+    assert_no_errors(page)
+
+
+def test_eight_sessions_at_once(server):
+    """Eight browser sessions on one server, each moving its own slider on its own page, all render."""
+
+    async def session(browser, number: int) -> dict:
+        name = list(PAGES)[number % 3]
+        context = await browser.new_context(viewport={"width": 1200, "height": 900})
+        page = await context.new_page()
+        page.set_default_timeout(120_000)
+        image = number % 5
+        await page.goto(f"{server.url}/{name}?image={image}")
+        await page.wait_for_selector("[data-testid='stMetricValue']")
+        await page.wait_for_function(CHARTS_DRAWN, arg=PAGES[name])
+        moved = None
+        if name != "training":
+            slider = page.locator("[data-testid='stSlider']", has_text="Epsilon: how far").locator("input[type=range]")
+            await slider.focus()
+            for _ in range(number + 1):
+                await page.keyboard.press("PageUp")
+            await page.wait_for_function(
+                "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=120_000
+            )
+            moved = await slider.input_value()
+        await page.wait_for_function(CHARTS_DRAWN, arg=PAGES[name])
+        errors = await page.locator("[data-testid='stException']").count()
+        await page.screenshot(path=OUTPUT / f"session-{number}.png")
+        await context.close()
+        return {"page": name, "image": image, "eps": moved, "errors": errors}
+
+    async def main():
+        from playwright.async_api import async_playwright
+
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            results = await asyncio.gather(*(session(browser, n) for n in range(8)))
+            await browser.close()
+            return results
+
+    # the session's synchronous Playwright owns this thread's event loop: run these in a thread of their own
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        results = thread.submit(asyncio.run, main()).result()
+    peak = server.peak_memory_mb()
+    (OUTPUT / "concurrency.json").write_text(json.dumps({"sessions": results, "server_peak_mb": peak}, indent=2))
+    print(f"8 sessions, server peak memory {peak:.0f} MB")
+    assert len(results) == 8 and all(r["errors"] == 0 for r in results)
+    moved = [float(r["eps"]) for r in results if r["eps"] is not None]
+    assert len(moved) >= 5 and len(set(np.round(moved, 3))) > 1  # each session kept its own epsilon
