@@ -483,7 +483,9 @@ def sidebar() -> View:
                 _number("Learning rate", "learning_rate", step=0.01, fmt="%.4f")
                 _number("Batch size", "batch_size", step=10, fmt="%d")
             else:
-                _number("Max iterations ÷ 20", "epochs", step=1, fmt="%d")
+                _number(
+                    "Iterations ÷ 4", "epochs", step=1, fmt="%d", help="L-BFGS runs at most 4 × this many iterations"
+                )
                 _number("C (inverse L2 strength)", "C", step=0.1, fmt="%.3f")
             _number("Random seed", "seed", step=1, fmt="%d", help="Seeds the order of the SGD mini-batches")
 

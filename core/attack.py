@@ -20,10 +20,9 @@ import numpy as np
 
 from core.checks import as_clip, as_digit, as_eps, as_images, as_labels
 from core.model import SoftmaxModel
-from core.path import Path, in_parallel, walk_minimal_epsilon
+from core.path import over_blocks, walk_minimal_epsilon
 
 MAX_EPS = 1.0  # pixels live in [0, 1]: a larger step changes nothing once clipped
-_CHUNK = 1024  # images prepared at once by minimal_epsilon
 
 
 def input_gradient(model: SoftmaxModel, x, labels) -> np.ndarray:
@@ -143,9 +142,6 @@ def minimal_epsilon(model: SoftmaxModel, x, target, *, clip=(0.0, 1.0), max_eps:
     clip = _check_clip(clip)
     if not (np.isfinite(max_eps) and 0 <= max_eps <= MAX_EPS):
         raise ValueError(f"max_eps must be in [0, {MAX_EPS:g}], got {max_eps!r}")
-    result = np.empty(len(images))
-    for start in range(0, len(images), _CHUNK):
-        path = Path(model, images[start : start + _CHUNK], target, clip)
-        parts = in_parallel(walk_minimal_epsilon, path.arguments, path.n, target, float(max_eps))
-        result[start : start + _CHUNK] = np.concatenate(parts)
+    blocks = over_blocks(model, images, target, clip, walk_minimal_epsilon, target, float(max_eps))
+    result = np.concatenate(blocks) if blocks else np.zeros(0)
     return float(result[0]) if single else result

@@ -170,7 +170,7 @@ def train_softmax(
         ``partial_fit`` per epoch. ``"lbfgs"`` is scikit-learn's
         ``LogisticRegression`` (multinomial, L2 strength ``C``), a converged optimum.
     epochs : int
-        SGD passes over the training set (``lbfgs``: at most ``20 * epochs`` iterations).
+        SGD passes over the training set (``lbfgs``: at most ``4 * epochs`` iterations).
     learning_rate, batch_size : SGD settings.
     C : float
         Inverse L2 strength for ``lbfgs``.
@@ -201,7 +201,7 @@ def train_softmax(
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.linear_model import LogisticRegression
 
-        classifier = LogisticRegression(C=C, max_iter=20 * epochs, tol=1e-4)
+        classifier = LogisticRegression(C=C, max_iter=4 * epochs, tol=1e-4)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)  # max_iter is the user's budget
             classifier.fit(x_train, y_train)

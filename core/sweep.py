@@ -12,18 +12,14 @@ the image data, then ten logits per epsilon. Exact, not an approximation.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
 from core.attack import MAX_EPS, _check_clip, attack_direction
 from core.checks import as_digit, as_eps_grid, as_images
 from core.model import SoftmaxModel, softmax
-from core.path import Path, in_parallel, walk_logits, walk_totals
-
-_CHUNK = 1024  # images prepared at once: a few (1024, 784) arrays, small enough to reuse memory
+from core.path import Path, over_blocks, walk_logits, walk_totals
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,7 +70,7 @@ def success_curve(model: SoftmaxModel, x, target, eps_grid, *, clip=(0.0, 1.0)) 
     Equal to looping over the grid with :func:`core.attack.fgsm` and
     ``model.predict``, but the sign direction is computed once per image and
     every epsilon is evaluated from the piecewise-linear form, by a compiled
-    walk along each image's path. Memory stays bounded: images are prepared in chunks.
+    walk along each image's path. Memory stays bounded: images are prepared in blocks.
 
     Parameters
     ----------
@@ -87,25 +83,13 @@ def success_curve(model: SoftmaxModel, x, target, eps_grid, *, clip=(0.0, 1.0)) 
     target = as_digit(target, "target")
     grid = _check_grid(eps_grid)
     clip = _check_clip(clip)
-    fooled = np.zeros(len(grid))
-    probability = np.zeros(len(grid))
-    # The matrix products here are thin (10 columns): BLAS threads gain nothing and, spinning
-    # between calls, slow down the compiled walk's threads; one BLAS thread is fastest.
-    with _blas_threads().limit(limits=1, user_api="blas"):
-        for start in range(0, len(images), _CHUNK):
-            path = Path(model, images[start : start + _CHUNK], target, clip)
-            for counts, sums in in_parallel(walk_totals, path.arguments, path.n, grid, target):
-                fooled += counts
-                probability += sums
+    totals = over_blocks(model, images, target, clip, walk_totals, grid, target)
+    fooled = sum((counts for counts, _ in totals), np.zeros(len(grid)))
+    probability = sum((sums for _, sums in totals), np.zeros(len(grid)))
     n = max(len(images), 1)
     return SuccessCurve(
         eps=grid, fooled_share=fooled / n, mean_target_probability=probability / n, n_images=len(images)
     )
-
-
-@functools.cache
-def _blas_threads() -> ThreadpoolController:
-    return ThreadpoolController()
 
 
 def grid_logits(model: SoftmaxModel, images: np.ndarray, target: int, grid: np.ndarray, clip) -> np.ndarray:

@@ -139,3 +139,7 @@ def test_direction_and_its_class(model, twos):
     predicted = delta_prediction(model, twos[:10], TARGET)
     assert predicted.shape == (10,)
     assert np.mean(predicted == TARGET) >= 0.8  # the perturbation alone already looks like a 6 to the model
+
+
+def test_no_images_is_no_work(model):
+    assert minimal_epsilon(model, np.zeros((0, 784)), TARGET).shape == (0,)

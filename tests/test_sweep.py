@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from core import sweep
+from core import path, sweep
 from core.attack import fgsm
 from core.sweep import grid_logits, score_sweep, success_curve
 
@@ -33,7 +33,7 @@ def test_success_curve_in_many_small_blocks(model, dataset, monkeypatch):
     x = dataset.x_test[:300]
     grid = np.linspace(-0.5, 0.5, 51)
     whole = success_curve(model, x, TARGET, grid)
-    monkeypatch.setattr(sweep, "_CHUNK", 7)  # chunks of 7 images
+    monkeypatch.setattr(path, "BLOCK", 7)  # blocks of 7 images
     blocks = success_curve(model, x, TARGET, grid)
     np.testing.assert_array_equal(whole.fooled_share, blocks.fooled_share)
     np.testing.assert_allclose(whole.mean_target_probability, blocks.mean_target_probability)
