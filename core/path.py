@@ -22,10 +22,16 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from numba import njit
-from threadpoolctl import ThreadpoolController
 
-from core.model import softmax
+from core.data import default_home
+
+# compiled kernels are cached on disk in the app's own cache folder, not beside the source
+os.environ.setdefault("NUMBA_CACHE_DIR", str(default_home() / "numba"))
+
+from numba import njit  # noqa: E402
+from threadpoolctl import ThreadpoolController  # noqa: E402
+
+from core.model import softmax  # noqa: E402
 
 WORKERS = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="attack-path")
 BLOCK = 1024  # images prepared at once: a few (1024, 784) arrays, small enough to reuse memory
