@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import os
+import tempfile
 import threading
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, replace
@@ -24,8 +25,9 @@ from core.attack import MAX_EPS, minimal_epsilon
 from core.data import DEFAULT_DATASET, Dataset, default_home, load_dataset
 from core.errors import DatasetUnavailable, ImageRejected
 from core.imaging import preprocess_upload
-from core.model import EpochMetrics, SoftmaxModel, TrainingResult, train_softmax
+from core.model import EpochMetrics, SoftmaxModel, TrainingResult, load_training
 from core.sweep import success_curve
+from core.training_process import train_in_child
 
 log = logging.getLogger("adversarial_digits")
 
@@ -290,7 +292,7 @@ def usable_dataset(name: str) -> str:
 
 
 class _TrainingStore:
-    """Trained models shared by every session, in memory (bounded) and on disk."""
+    """Trained models shared by every session: in memory (bounded), on disk, or trained in a child process."""
 
     def __init__(self, capacity: int = 16):
         self.results: OrderedDict[TrainingSettings, TrainingResult] = OrderedDict()
@@ -301,8 +303,8 @@ class _TrainingStore:
         with self.lock:  # one training at a time: concurrent visitors wait for it instead of repeating it
             result = self.results.get(settings) or load_saved(settings)
             if result is None:
-                result = train_softmax(dataset(settings.dataset), on_epoch=progress, **_training_kwargs(settings))
-                save(settings, result)
+                kwargs = asdict(settings)
+                result = train_in_child(kwargs.pop("dataset"), kwargs, model_path(settings), progress)
             self.results[settings] = result
             self.results.move_to_end(settings)
             while len(self.results) > self.capacity:
@@ -310,65 +312,31 @@ class _TrainingStore:
             return result
 
 
-def _training_kwargs(settings: TrainingSettings) -> dict:
-    kwargs = asdict(settings)
-    kwargs.pop("dataset")
-    return kwargs
-
-
 @st.cache_resource(show_spinner=False)
 def _store() -> _TrainingStore:
     return _TrainingStore()
 
 
-def models_folder() -> Path:
-    return default_home() / "models"
-
-
-def save(settings: TrainingSettings, result: TrainingResult) -> None:
-    """Keep the weights on disk so a restarted server does not retrain; failures only cost time."""
-    path = models_folder() / f"{settings.file_key()}.npz"
-    history = np.array([[h.epoch, h.loss, h.train_accuracy, h.test_accuracy] for h in result.history])
+def model_path(settings: TrainingSettings) -> Path:
+    """Where the weights for ``settings`` are kept, so a restarted server does not retrain."""
+    folder = default_home() / "models"
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(".tmp.npz")
-        np.savez(
-            temporary,
-            W=result.model.W,
-            b=result.model.b,
-            history=history,
-            per_class=result.per_class_accuracy,
-            confusion=result.confusion,
-            seconds=result.seconds,
-            solver=result.solver,
-        )
-        temporary.replace(path)
-    except OSError as error:
-        log.warning("could not save the model to %s: %s", path, error)
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:  # a read-only home: keep the weights for this process only
+        log.warning("cannot create %s (%s); using a temporary folder", folder, error)
+        folder = Path(tempfile.gettempdir()) / "adversarial-digits-models"
+        folder.mkdir(exist_ok=True)
+    return folder / f"{settings.file_key()}.npz"
 
 
 def load_saved(settings: TrainingSettings) -> TrainingResult | None:
-    path = models_folder() / f"{settings.file_key()}.npz"
+    path = model_path(settings)
     if not path.exists():
         return None
     try:
-        with np.load(path) as saved:
-            history = tuple(
-                EpochMetrics(int(e), float(loss), float(train), float(test))
-                for e, loss, train, test in saved["history"]
-            )
-            return TrainingResult(
-                model=SoftmaxModel(saved["W"], saved["b"]),
-                solver=str(saved["solver"]),
-                history=history,
-                train_accuracy=history[-1].train_accuracy,
-                test_accuracy=history[-1].test_accuracy,
-                per_class_accuracy=saved["per_class"].copy(),
-                confusion=saved["confusion"].copy(),
-                seconds=float(saved["seconds"]),
-            )
-    except (OSError, ValueError, KeyError, IndexError) as error:
-        log.warning("ignoring the unreadable saved model %s: %s", path, error)
+        return load_training(path)
+    except ValueError as error:
+        log.warning("ignoring the unreadable saved model: %s", error)
         return None
 
 

@@ -227,3 +227,39 @@ def train_softmax(
         confusion=confusion,
         seconds=seconds,
     )
+
+
+def save_training(result: TrainingResult, path) -> None:
+    """Write a training result to an ``.npz`` file (atomically: a partial file is never read)."""
+    from pathlib import Path
+
+    path = Path(path)
+    history = np.array([[h.epoch, h.loss, h.train_accuracy, h.test_accuracy] for h in result.history])
+    temporary = path.with_suffix(".partial.npz")
+    np.savez(
+        temporary, W=result.model.W, b=result.model.b, history=history, per_class=result.per_class_accuracy,
+        confusion=result.confusion, seconds=result.seconds, solver=result.solver,
+    )  # fmt: skip
+    temporary.replace(path)
+
+
+def load_training(path) -> TrainingResult:
+    """Read what :func:`save_training` wrote; ``ValueError`` if the file is not such a result."""
+    try:
+        with np.load(path) as saved:
+            history = tuple(
+                EpochMetrics(int(e), float(loss), float(train), float(test))
+                for e, loss, train, test in saved["history"]
+            )
+            return TrainingResult(
+                model=SoftmaxModel(saved["W"], saved["b"]),
+                solver=str(saved["solver"]),
+                history=history,
+                train_accuracy=history[-1].train_accuracy,
+                test_accuracy=history[-1].test_accuracy,
+                per_class_accuracy=saved["per_class"].copy(),
+                confusion=saved["confusion"].copy(),
+                seconds=float(saved["seconds"]),
+            )
+    except (OSError, KeyError, IndexError, EOFError, ValueError) as error:
+        raise ValueError(f"{path} is not a saved training result ({error})") from None

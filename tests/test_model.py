@@ -95,3 +95,36 @@ def test_bad_hyperparameters_are_refused(dataset, settings, message):
 def test_bad_weights_are_refused():
     with pytest.raises(ValueError, match="W must be"):
         SoftmaxModel(np.zeros((10, 10)), np.zeros(10))
+
+
+def test_save_and_load_round_trip(training, tmp_path):
+    from core.model import load_training, save_training
+
+    save_training(training, tmp_path / "model.npz")
+    again = load_training(tmp_path / "model.npz")
+    np.testing.assert_array_equal(again.model.W, training.model.W)
+    assert again.history == training.history and again.test_accuracy == training.test_accuracy
+    np.testing.assert_array_equal(again.confusion, training.confusion)
+    (tmp_path / "bad.npz").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="not a saved training result"):
+        load_training(tmp_path / "bad.npz")
+
+
+def test_training_in_a_child_process_equals_training_here(dataset, tmp_path):
+    from core.training_process import train_in_child
+
+    progress = []
+    child = train_in_child("mnist-5k", {"epochs": 3, "seed": 4}, tmp_path / "m.npz", lambda e, t, m: progress.append(e))
+    here = train_softmax(dataset, epochs=3, seed=4)
+    np.testing.assert_array_equal(child.model.W, here.model.W)  # deterministic for a seed, in any process
+    assert progress == [1, 2, 3]
+
+
+def test_child_process_errors_come_back_named(tmp_path):
+    from core.errors import DatasetUnavailable
+    from core.training_process import train_in_child
+
+    with pytest.raises(DatasetUnavailable, match="does not exist"):
+        train_in_child(f"idx:{tmp_path / 'none'}", {}, tmp_path / "m.npz")
+    with pytest.raises(ValueError, match="epochs"):
+        train_in_child("mnist-5k", {"epochs": 0}, tmp_path / "m.npz")
