@@ -101,7 +101,10 @@ def per_class_accuracy_chart(per_class: np.ndarray, highlight=()) -> alt.Chart:
         color=_digit_colour(),
         opacity=alt.condition("datum.emphasis", alt.value(1.0), alt.value(0.55)),
     )
-    labels = base.mark_text(dy=-6, fontSize=11).encode(text=alt.Text("accuracy:Q", format=".0%"))
+    labels = base.mark_text(dy=-6, fontSize=11, fontWeight="bold").encode(
+        text=alt.Text("accuracy:Q", format=".0%"),
+        color=alt.Color("digit:N", scale=alt.Scale(domain=DIGITS, range=DIGIT_COLOURS), legend=None),
+    )  # in the bar's own colour: readable on light and dark backgrounds
     return (bars + labels).properties(height=280)
 
 
@@ -265,7 +268,7 @@ def success_chart(eps, fooled_share, mean_target_probability, *, target: int, me
         median_eps, MINIMAL_COLOUR, "median", dash=[6, 4], side="left" if chosen_side == "right" else "right"
     )
     layers += _rule(chosen_eps, CHOSEN_COLOUR, "chosen ε", side=chosen_side)
-    return alt.layer(*layers).properties(height=320)
+    return alt.layer(*layers).properties(height=320, width="container")
 
 
 def minimal_eps_histogram(minimal: np.ndarray, *, target: int, chosen_eps=None, bins: int = 30) -> alt.LayerChart:

@@ -54,10 +54,11 @@ def eps_slider(page):
 
 @pytest.mark.parametrize("name", list(PAGES))
 def test_every_page_renders_its_charts(server, page, name):
+    page.set_viewport_size({"width": 1400, "height": 2200})  # Streamlit scrolls inside the page: show it all
     page.goto(f"{server.url}/{name}")
     wait_for_page(page, PAGES[name])
     assert_no_errors(page)
-    page.screenshot(path=OUTPUT / f"{name}.png", full_page=True)
+    page.screenshot(path=OUTPUT / f"{name}.png")
 
 
 def test_moving_the_slider_flips_the_answer(server, page):
@@ -93,7 +94,7 @@ def test_uploading_a_digit(server, page, tmp_path, dataset):
     assert "reads it as 2" in page.locator("body").inner_text()
     assert metric(page, "Model's answer") == "6"
     assert_no_errors(page)
-    page.screenshot(path=OUTPUT / "upload.png", full_page=True)
+    page.screenshot(path=OUTPUT / "upload.png")
 
 
 def test_a_bad_upload_is_explained(server, page, tmp_path):
