@@ -138,15 +138,15 @@ def grid_ui(view, model, images, minimal_all, eps):
                 picture(adversarial[i], view.clip),
             ],
             caption=[
-                f"p({view.target}) {before[i]:.1%}",
+                f"confidence of {view.target}: {before[i]:.1%}",
                 "direction",
-                f"→ {after[i].argmax()}, p({view.target}) {after[i, view.target]:.1%}",
+                f"confidence of {view.target}: {after[i, view.target]:.1%} (says {after[i].argmax()})",
             ],
             width="stretch",
         )
     st.caption(
-        f"Rows: original with its confidence of {view.target}; the attack direction; the adversarial image at "
-        f"{'its own minimal ε' if own else f'ε = {eps:.3f}'} with the model's answer."
+        f"Rows: the original; the attack direction; the adversarial image at "
+        f"{'its own minimal ε' if own else f'ε = {eps:.3f}'}, with what the model says."
     )
 
 

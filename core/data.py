@@ -14,7 +14,9 @@ import os
 import socket
 import struct
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import InitVar, dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 
 import numpy as np
@@ -46,18 +48,25 @@ class Dataset:
         Provenance and licence in one line.
     x_train, x_test : ndarray of shape (n, 784), float32 in [0, 1], read-only
     y_train, y_test : ndarray of shape (n,), int64 digits, read-only
+
+    ``x_train`` may be given as a function that reads it: the training images
+    are then read on first use only (an app that trains elsewhere never holds
+    60,000 of them).
     """
 
     name: str
     description: str
-    x_train: np.ndarray
+    x_train: InitVar[np.ndarray | Callable[[], np.ndarray]]
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
+    _train_images: list = dataclass_field(default_factory=list, init=False, repr=False)
+    _lock: threading.Lock = dataclass_field(default_factory=threading.Lock, init=False, repr=False)
 
-    def __post_init__(self):
-        for field in ("x_train", "y_train", "x_test", "y_test"):
-            getattr(self, field).flags.writeable = False
+    def __post_init__(self, x_train):
+        for array in (self.y_train, self.x_test, self.y_test):
+            array.flags.writeable = False
+        self._train_images.append(x_train)
 
     @property
     def n_train(self) -> int:
@@ -70,6 +79,21 @@ class Dataset:
     def test_indices(self, digit: int) -> np.ndarray:
         """Positions in the test set of the images labelled ``digit``, in order."""
         return np.flatnonzero(self.y_test == as_digit(digit))
+
+
+def _training_images(self: Dataset) -> np.ndarray:
+    with self._lock:
+        if callable(self._train_images[0]):
+            images = self._train_images[0]()
+            if images.shape != (self.n_train, N_PIXELS):
+                raise DatasetUnavailable(f"{self.name}: the training images changed on disk; load the dataset again")
+            self._train_images[0] = images
+        self._train_images[0].flags.writeable = False
+        return self._train_images[0]
+
+
+# Set after the class is made: in the class body, dataclass would take the property for x_train's default.
+Dataset.x_train = property(_training_images, doc="Training images (n, 784), float32 in [0, 1], read-only.")
 
 
 def default_home() -> Path:
@@ -287,16 +311,48 @@ def read_idx(path: Path, *, images: bool) -> np.ndarray:
     return out
 
 
+def _idx_image_count(path: Path) -> int:
+    """The number of images an IDX image file holds, checked against its size, without reading the pixels."""
+    try:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as handle:
+            header = handle.read(16)
+            if len(header) < 16:
+                raise DatasetUnavailable(f"{path}: too short for an IDX header ({len(header)} bytes)")
+            magic, count, rows, cols = struct.unpack(">4I", header)
+            if magic != 0x0803:
+                raise DatasetUnavailable(
+                    f"{path}: bad magic number 0x{magic:08x}, expected 0x00000803 (unsigned-byte images)"
+                )
+            if (rows, cols) != (28, 28):
+                raise DatasetUnavailable(f"{path}: images are {rows}x{cols}, expected 28x28")
+            if path.suffix != ".gz":
+                size = path.stat().st_size - 16
+            else:  # a gzip file keeps the uncompressed size (mod 2**32) in its last four bytes
+                with open(path, "rb") as raw:
+                    raw.seek(-4, os.SEEK_END)
+                    size = struct.unpack("<I", raw.read(4))[0] - 16
+            if size != count * N_PIXELS:
+                raise DatasetUnavailable(
+                    f"{path}: holds {size} bytes of data, the header promises {count * N_PIXELS} "
+                    f"({'truncated' if size < count * N_PIXELS else 'trailing bytes'})"
+                )
+            return count
+    except (OSError, EOFError, gzip.BadGzipFile, struct.error) as error:
+        raise DatasetUnavailable(f"{path}: cannot read ({error})") from None
+
+
 def load_idx_folder(folder: Path, *, name: str | None = None) -> Dataset:
     """Load the four standard IDX files (plain or ``.gz``) from ``folder``."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DatasetUnavailable(f"IDX folder {folder} does not exist")
-    arrays = {
-        key: read_idx(_find_idx_file(folder, stem), images=key.startswith("x")) for key, stem in IDX_FILES.items()
-    }
+    files = {key: _find_idx_file(folder, stem) for key, stem in IDX_FILES.items()}
+    arrays = {key: read_idx(path, images=key.startswith("x")) for key, path in files.items() if key != "x_train"}
+    arrays["x_train"] = _idx_image_count(files["x_train"])
     for split in ("train", "test"):
-        n_images, n_labels = len(arrays[f"x_{split}"]), len(arrays[f"y_{split}"])
+        n_images = arrays["x_train"] if split == "train" else len(arrays["x_test"])
+        n_labels = len(arrays[f"y_{split}"])
         if n_images != n_labels:
             raise DatasetUnavailable(f"{folder}: {split} set has {n_images} images but {n_labels} labels")
         if n_images == 0:
@@ -306,7 +362,7 @@ def load_idx_folder(folder: Path, *, name: str | None = None) -> Dataset:
     return Dataset(
         name=name or f"idx:{folder}",
         description=f"IDX files from {folder}: {len(arrays['y_train']):,} train / {len(arrays['y_test']):,} test",
-        x_train=arrays["x_train"],
+        x_train=lambda: read_idx(files["x_train"], images=True),  # read when training needs it
         y_train=arrays["y_train"].astype(np.int64),
         x_test=arrays["x_test"],
         y_test=arrays["y_test"].astype(np.int64),

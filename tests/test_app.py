@@ -254,3 +254,18 @@ def test_no_html_from_users_is_ever_rendered():
     sources = [root / "streamlit_app.py", root / "dashboard.py", *sorted((root / "app_pages").glob("*.py"))]
     for source in sources:
         assert "unsafe_allow_html" not in source.read_text(), source
+
+
+def test_a_broken_idx_folder_offered_by_the_operator_is_reported_and_skipped(tmp_path, monkeypatch, caplog):
+    broken = tmp_path / "broken-idx"
+    broken.mkdir()
+    (broken / "train-images-idx3-ubyte").write_bytes(b"not idx at all")
+    monkeypatch.setenv("ADVERSARIAL_DIGITS_IDX_FOLDERS", str(broken))
+    app = start()
+    option = f"idx:{broken}"
+    assert option in widget(app, "selectbox", "_widget_dataset").options
+    widget(app, "selectbox", "_widget_dataset").set_value(option).run()
+    assert_clean(app)
+    assert any("broken-idx cannot be loaded" in w.value for w in app.warning)
+    assert widget(app, "selectbox", "_widget_dataset").value == "mnist-5k"
+    assert any(str(broken) in record.getMessage() for record in caplog.records)  # the operator's log names it

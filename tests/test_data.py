@@ -196,3 +196,14 @@ def test_corrupt_mnist_cache_is_reported(tmp_path):
     (tmp_path / "mnist_784.npz").write_bytes(b"not a zip file")
     with pytest.raises(DatasetUnavailable, match="corrupt"):
         load_dataset("mnist", data_home=tmp_path)
+
+
+def test_idx_training_images_are_read_only_when_needed(tmp_path, dataset):
+    write_idx_folder(tmp_path, dataset, compress=True)
+    loaded = load_dataset(f"idx:{tmp_path}")
+    assert callable(loaded._train_images[0])  # not read yet: only the count and size were checked
+    assert loaded.n_train == 300
+    images = loaded.x_train
+    assert images.shape == (300, 784) and not images.flags.writeable
+    assert loaded.x_train is images  # read once
+    np.testing.assert_allclose(images, dataset.x_train[:300], atol=1e-6)
