@@ -113,6 +113,39 @@ class Path:
 
 
 @njit(cache=True, nogil=True)
+def _order_by_tau(tau, span):
+    """Indices that sort ``tau`` (values in [0, span]) ascending: a bucket sort, exact and linear.
+
+    Bucket keys grow with ``tau``; inside a bucket an insertion sort puts
+    the exact values in order (8-bit images put one value in a bucket).
+    """
+    n = tau.shape[0]
+    buckets = 512
+    scale = buckets / span if span > 0 else 0.0
+    keys = np.empty(n, np.int64)
+    starts = np.zeros(buckets + 1, np.int64)
+    for i in range(n):
+        key = min(max(int(tau[i] * scale), 0), buckets - 1)
+        keys[i] = key
+        starts[key + 1] += 1
+    for b in range(buckets):
+        starts[b + 1] += starts[b]
+    fill = starts[:-1].copy()
+    order = np.empty(n, np.int64)
+    for i in range(n):
+        order[fill[keys[i]]] = i
+        fill[keys[i]] += 1
+    for b in range(buckets):
+        for j in range(starts[b] + 1, starts[b + 1]):
+            item, m = order[j], j - 1
+            while m >= starts[b] and tau[order[m]] > tau[item]:
+                order[m + 1] = order[m]
+                m -= 1
+            order[m + 1] = item
+    return order
+
+
+@njit(cache=True, nogil=True)
 def _walk_image(z0, rate, tau, column, sign, order, WT, steps, out):
     """Logits of one image along one side at ``steps`` (ascending, > 0) into ``out`` (k, 10).
 
@@ -141,7 +174,7 @@ def _walk_both_sides(z0, rate_positive, rate_negative, pointer, tau, column, sig
     """Logits of one image at every grid epsilon into ``out`` (K, 10)."""
     a, b = pointer[image], pointer[image + 1]
     tau_image = tau[a:b]
-    order = np.argsort(tau_image)
+    order = _order_by_tau(tau_image, span)
     zero = np.searchsorted(grid, 0.0)  # first index with eps >= 0
     first_positive = np.searchsorted(grid, 0.0, side="right")
     for j in range(zero, first_positive):
@@ -227,7 +260,7 @@ def walk_minimal_epsilon(
     for image in range(first, last):
         a, b = pointer[image], pointer[image + 1]
         tau_image = tau[a:b]
-        order = np.argsort(tau_image)
+        order = _order_by_tau(tau_image, span)
         moving = rate_positive[image].copy()
         shift = z0[image].copy()
         start = 0.0
