@@ -7,33 +7,29 @@ clamped or refused with a visible notice.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
 import os
-import tempfile
 import threading
 from collections import OrderedDict
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
 from core.attack import MAX_EPS, minimal_epsilon
-from core.data import DEFAULT_DATASET, Dataset, default_home, load_dataset
+from core.data import DEFAULT_DATASET, Dataset, load_dataset
 from core.errors import DatasetUnavailable, ImageRejected
 from core.imaging import preprocess_upload
 from core.model import EpochMetrics, SoftmaxModel, TrainingResult, load_training
 from core.sweep import success_curve
-from core.training_process import train_in_child
+from core.training_process import TrainingSettings, train_in_child
 
 log = logging.getLogger("adversarial_digits")
 
 IDX_FOLDERS_VARIABLE = "ADVERSARIAL_DIGITS_IDX_FOLDERS"
 EPS_STEP = 0.001  # slider resolution
-MODEL_FORMAT = 1  # bump when the saved-model layout changes
 
 # Bounds that keep a shared public server responsive: no one can ask for an hour of training.
 LIMITS = {
@@ -43,9 +39,8 @@ LIMITS = {
     "C": (1e-3, 1e3),
     "seed": (0, 9999),
 }
-DATASET_VARIABLE = "ADVERSARIAL_DIGITS_DATASET"  # the operator may open the app on another dataset
 DEFAULTS = {
-    "dataset": os.environ.get(DATASET_VARIABLE, DEFAULT_DATASET),
+    "dataset": TrainingSettings.first_visit().dataset,
     "solver": "sgd",
     "epochs": 25,
     "learning_rate": 0.05,
@@ -63,29 +58,6 @@ URL_KEYS = ("source", "target", "image", "eps", "clip")
 
 
 # --- settings -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TrainingSettings:
-    """Everything that decides the trained weights; the key of the model caches."""
-
-    dataset: str = DEFAULT_DATASET
-    solver: str = "sgd"
-    epochs: int = 25
-    learning_rate: float = 0.05
-    batch_size: int = 100
-    C: float = 1.0
-    seed: int = 0
-
-    def normalized(self) -> TrainingSettings:
-        """Blank out the settings the solver ignores, so they do not cause a retrain."""
-        if self.solver == "sgd":
-            return replace(self, C=1.0)
-        return replace(self, learning_rate=0.05, batch_size=100, seed=0)
-
-    def file_key(self) -> str:
-        text = json.dumps({"format": MODEL_FORMAT, **asdict(self)}, sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
 @dataclass(frozen=True)
@@ -219,6 +191,12 @@ def _copy_back(widget_key: str, key: str, check) -> None:
         st.session_state["image"] = 0
 
 
+def pick_image() -> None:
+    """Callback of the first-ten picker: a click on the selected one deselects it, which changes nothing."""
+    if st.session_state["_widget_pick"] is not None:
+        _copy_back("_widget_pick", "image", None)
+
+
 def bind(key: str, suffix: str = "", check=None) -> dict:
     """Widget keyword arguments that show and update ``st.session_state[key]``.
 
@@ -303,8 +281,7 @@ class _TrainingStore:
         with self.lock:  # one training at a time: concurrent visitors wait for it instead of repeating it
             result = self.results.get(settings) or load_saved(settings)
             if result is None:
-                kwargs = asdict(settings)
-                result = train_in_child(kwargs.pop("dataset"), kwargs, model_path(settings), progress)
+                result = train_in_child(settings, progress)
             self.results[settings] = result
             self.results.move_to_end(settings)
             while len(self.results) > self.capacity:
@@ -317,20 +294,8 @@ def _store() -> _TrainingStore:
     return _TrainingStore()
 
 
-def model_path(settings: TrainingSettings) -> Path:
-    """Where the weights for ``settings`` are kept, so a restarted server does not retrain."""
-    folder = default_home() / "models"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:  # a read-only home: keep the weights for this process only
-        log.warning("cannot create %s (%s); using a temporary folder", folder, error)
-        folder = Path(tempfile.gettempdir()) / "adversarial-digits-models"
-        folder.mkdir(exist_ok=True)
-    return folder / f"{settings.file_key()}.npz"
-
-
 def load_saved(settings: TrainingSettings) -> TrainingResult | None:
-    path = model_path(settings)
+    path = settings.model_path()
     if not path.exists():
         return None
     try:

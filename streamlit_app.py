@@ -5,7 +5,12 @@ Run with ``streamlit run streamlit_app.py``.
 
 import streamlit as st
 
-import dashboard
+from core.training_process import TrainingSettings, prefetch
+
+# A first visit needs the default model: start training it now, while the rest of the app loads.
+prefetch(TrainingSettings.first_visit())
+
+import dashboard  # noqa: E402
 
 st.set_page_config(page_title="Adversarial Digits", page_icon="🎯", layout="wide")
 

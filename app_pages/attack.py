@@ -54,14 +54,7 @@ def picker_ui(view, images) -> int:
     with left:
         current = st.session_state["image"]
         st.session_state["_widget_pick"] = current if current in first_ten else None
-        st.segmented_control(
-            "Pick one of the first ten",
-            first_ten,
-            key="_widget_pick",
-            on_change=lambda: (
-                st.session_state["_widget_pick"] is not None and dashboard._copy_back("_widget_pick", "image", None)
-            ),
-        )
+        st.segmented_control("Pick one of the first ten", first_ten, key="_widget_pick", on_change=dashboard.pick_image)
     with right:
         return dashboard.image_picker(view, key_suffix="_attack")
 

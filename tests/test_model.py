@@ -110,21 +110,41 @@ def test_save_and_load_round_trip(training, tmp_path):
         load_training(tmp_path / "bad.npz")
 
 
-def test_training_in_a_child_process_equals_training_here(dataset, tmp_path):
-    from core.training_process import train_in_child
+def test_training_in_a_child_process_equals_training_here(dataset, tmp_path, monkeypatch):
+    from core.training_process import TrainingSettings, train_in_child
 
+    monkeypatch.setenv("ADVERSARIAL_DIGITS_HOME", str(tmp_path))
     progress = []
-    child = train_in_child("mnist-5k", {"epochs": 3, "seed": 4}, tmp_path / "m.npz", lambda e, t, m: progress.append(e))
+    child = train_in_child(TrainingSettings(epochs=3, seed=4), lambda e, t, m: progress.append(e))
     here = train_softmax(dataset, epochs=3, seed=4)
     np.testing.assert_array_equal(child.model.W, here.model.W)  # deterministic for a seed, in any process
     assert progress == [1, 2, 3]
+    assert TrainingSettings(epochs=3, seed=4).model_path().parent == tmp_path / "models"
 
 
-def test_child_process_errors_come_back_named(tmp_path):
+def test_a_prefetched_training_is_joined_not_repeated(tmp_path, monkeypatch):
+    from core import training_process
+    from core.training_process import TrainingSettings, prefetch, train_in_child
+
+    monkeypatch.setenv("ADVERSARIAL_DIGITS_HOME", str(tmp_path))
+    settings = TrainingSettings(epochs=2, seed=9)
+    prefetch(settings)
+    prefetch(settings)  # a second call starts nothing more
+    assert list(training_process._started) == [settings.model_path()]
+    progress = []
+    result = train_in_child(settings, lambda e, t, m: progress.append(e))
+    assert progress == [1, 2] and not training_process._started
+    assert len(result.history) == 2
+    prefetch(settings)  # saved now: nothing to start
+    assert not training_process._started
+
+
+def test_child_process_errors_come_back_named(tmp_path, monkeypatch):
     from core.errors import DatasetUnavailable
-    from core.training_process import train_in_child
+    from core.training_process import TrainingSettings, train_in_child
 
+    monkeypatch.setenv("ADVERSARIAL_DIGITS_HOME", str(tmp_path))
     with pytest.raises(DatasetUnavailable, match="does not exist"):
-        train_in_child(f"idx:{tmp_path / 'none'}", {}, tmp_path / "m.npz")
+        train_in_child(TrainingSettings(dataset=f"idx:{tmp_path / 'none'}"))
     with pytest.raises(ValueError, match="epochs"):
-        train_in_child("mnist-5k", {"epochs": 0}, tmp_path / "m.npz")
+        train_in_child(TrainingSettings(epochs=0))
