@@ -77,6 +77,12 @@ class View:
 # --- notices: short messages shown once at the top of the page ---------------------------
 
 
+def plain(text: str, limit: int = 40) -> str:
+    """Visitor-supplied text (a URL value, a file name) made safe to show in Markdown: shortened, escaped."""
+    text = str(text)[:limit]
+    return "".join("\\" + c if c in "\\`*_{}[]()<>#+-.!|~$:" else c for c in text)
+
+
 def notice(message: str, kind: str = "warning") -> None:
     st.session_state.setdefault("_notices", []).append((kind, message))
 
@@ -149,7 +155,7 @@ def init_state() -> None:
             state[key] = URL_PARSERS[key](raw)
         except (TypeError, ValueError) as error:
             fallback = "the default" if DEFAULTS[key] is None else DEFAULTS[key]
-            notice(f"The link's `{key}={raw[:20]}` was ignored ({error}); using {fallback}.")
+            notice(f"The link's {key}={plain(raw, 20)} was ignored ({error}); using {fallback}.")
     if state["eps"] is not None and not 0.0 <= state["eps"] <= MAX_EPS:
         corrected = clamp(state["eps"], 0.0, MAX_EPS)
         notice(f"The link's epsilon {state['eps']:g} is outside [0, {MAX_EPS:g}]; using {corrected:g}.")
@@ -492,7 +498,7 @@ def chosen(view: View, image: int) -> Chosen:
     if state.get("own_digit") and state.get("upload") is not None:
         pixels = state["upload"]
         minimal = float(minimal_epsilon(training(view.training).model, pixels, view.target, clip=view.clip_range))
-        return Chosen(pixels, f"your digit ({state.get('upload_name', 'upload')})", minimal, True)
+        return Chosen(pixels, f"your digit ({plain(state.get('upload_name', 'upload'))})", minimal, True)
     indices, images = source_images(view)
     label = f"test image #{image} of digit {view.source} (test-set index {indices[image]})"
     return Chosen(images[image], label, float(minimal_epsilons(view)[image]), False)
@@ -509,7 +515,7 @@ def receive_upload() -> None:
     try:
         pixels = preprocess_upload(upload.getvalue())
     except ImageRejected as error:
-        state["upload"], state["upload_error"] = None, f"{upload.name}: {error}"
+        state["upload"], state["upload_error"] = None, f"{plain(upload.name)}: {error}"
         return
     pixels.flags.writeable = False
     state["upload"], state["upload_name"], state["eps"] = pixels, upload.name, None

@@ -57,8 +57,8 @@ def machine() -> str:
     import numba
 
     return (
-        f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB RAM; {platform.platform()}; Python {platform.python_version()}, "
-        f"numpy {np.__version__}, numba {numba.__version__}"
+        f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB RAM; {platform.platform()}; "
+        f"Python {platform.python_version()}, numpy {np.__version__}, numba {numba.__version__}"
     )
 
 
@@ -279,8 +279,8 @@ def wait_rendered(page, charts: int = 1, timeout: float = 120_000) -> None:
     """Until the attack page shows its metrics and its chart has drawn."""
     page.wait_for_selector("[data-testid='stMetricValue']", timeout=timeout)
     page.wait_for_function(
-        f"document.querySelectorAll('[data-testid=\"stVegaLiteChart\"] canvas, "
-        f"[data-testid=\"stVegaLiteChart\"] svg').length >= {charts}",
+        f'document.querySelectorAll(\'[data-testid="stVegaLiteChart"] canvas, '
+        f'[data-testid="stVegaLiteChart"] svg\').length >= {charts}',
         timeout=timeout,
     )
 
@@ -313,7 +313,8 @@ def compile_kernels(env: dict) -> None:
     code = (
         "import numpy as np; from core.model import SoftmaxModel; from core.sweep import success_curve; "
         "from core.attack import minimal_epsilon; m = SoftmaxModel(np.zeros((10, 784)), np.zeros(10)); "
-        "x = np.full((2, 784), 0.5, np.float32); success_curve(m, x, 1, np.linspace(-1, 1, 5)); minimal_epsilon(m, x, 1)"
+        "x = np.full((2, 784), 0.5, np.float32); success_curve(m, x, 1, np.linspace(-1, 1, 5)); "
+        "minimal_epsilon(m, x, 1)"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True)
 
@@ -345,7 +346,11 @@ def app(report: Report, quick: bool) -> None:
         report.add(section, "cold start of a restarted server (weights and kernels cached)", f"{warm:.2f} s",
                    "< 5 s", warm < 5)  # fmt: skip
         if FASHION.is_dir() and not quick:
-            env = {**env, "ADVERSARIAL_DIGITS_IDX_FOLDERS": str(FASHION), "ADVERSARIAL_DIGITS_DATASET": f"idx:{FASHION}"}
+            env = {
+                **env,
+                "ADVERSARIAL_DIGITS_IDX_FOLDERS": str(FASHION),
+                "ADVERSARIAL_DIGITS_DATASET": f"idx:{FASHION}",
+            }
             port = free_port()
             server = start_server(port, env)
             try:

@@ -197,7 +197,7 @@ def test_uploading_your_own_digit_attacks_it():
     assert_clean(app)
     assert any("reads it as **2**" in m.value for m in app.markdown)
     assert metric(app, "Model's answer") == "6"  # attacked at its own minimal epsilon
-    assert any("Your digit (my-two.png)" in m.value for m in app.markdown)
+    assert any("Your digit (my\\-two\\.png)" in m.value for m in app.markdown)  # the name, Markdown-escaped
     app.switch_page("app_pages/epsilon.py").run()
     assert_clean(app)
     assert any("uploaded digit" in i.value for i in app.info)
@@ -269,3 +269,11 @@ def test_a_broken_idx_folder_offered_by_the_operator_is_reported_and_skipped(tmp
     assert any("broken-idx cannot be loaded" in w.value for w in app.warning)
     assert widget(app, "selectbox", "_widget_dataset").value == "mnist-5k"
     assert any(str(broken) in record.getMessage() for record in caplog.records)  # the operator's log names it
+
+
+def test_link_values_cannot_inject_markdown():
+    app = start({"eps": "[click me](https://example.com)", "target": "`x`"})
+    assert_clean(app)
+    shown = " ".join(w.value for w in app.warning)
+    assert "\\[click me\\]\\(https" in shown  # escaped: shown as text, never a link
+    assert "\\`x\\`" in shown
