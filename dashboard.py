@@ -12,7 +12,7 @@ import math
 import os
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -40,13 +40,7 @@ LIMITS = {
     "seed": (0, 9999),
 }
 DEFAULTS = {
-    "dataset": TrainingSettings.first_visit().dataset,
-    "solver": "sgd",
-    "epochs": 25,
-    "learning_rate": 0.05,
-    "batch_size": 100,
-    "C": 1.0,
-    "seed": 0,
+    **asdict(TrainingSettings.first_visit()),  # dataset, solver and its settings, seed
     "source": 2,
     "target": 6,
     "clip": True,
@@ -325,6 +319,14 @@ def training(settings: TrainingSettings) -> TrainingResult:
 
     try:
         return store.get(settings, progress)
+    except (DatasetUnavailable, ValueError) as error:  # e.g. training images that turn out to be corrupt
+        log.warning("training %s failed: %s", settings, error)
+        if settings.dataset == DEFAULT_DATASET:
+            st.error(f"Training failed: {error}")
+            st.stop()
+        notice(f"Training on {dataset_label(settings.dataset)} failed: {error}. Back to the embedded MNIST subset.")
+        st.session_state["dataset"] = DEFAULT_DATASET
+        st.rerun()
     finally:
         bar.empty()
 

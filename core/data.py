@@ -14,6 +14,7 @@ import os
 import socket
 import struct
 import threading
+import zlib
 from collections.abc import Callable
 from dataclasses import InitVar, dataclass
 from dataclasses import field as dataclass_field
@@ -336,7 +337,7 @@ def read_idx(path: Path, *, images: bool) -> np.ndarray:
                     out[start : start + block] = pixels
             if handle.read(1):
                 raise DatasetUnavailable(f"{path}: has trailing bytes after the {count * row} the header promises")
-    except (OSError, EOFError, gzip.BadGzipFile) as error:
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as error:
         raise DatasetUnavailable(f"{path}: cannot read ({error})") from None
     return out
 

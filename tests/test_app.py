@@ -277,3 +277,28 @@ def test_link_values_cannot_inject_markdown():
     shown = " ".join(w.value for w in app.warning)
     assert "\\[click me\\]\\(https" in shown  # escaped: shown as text, never a link
     assert "\\`x\\`" in shown
+
+
+def test_training_images_that_turn_out_corrupt_fall_back_with_a_notice(tmp_path, monkeypatch):
+    """The server checks headers and sizes; the training child finds the damage inside and the app recovers."""
+    import gzip
+    import zlib
+
+    from tests.test_data import write_idx_folder
+
+    folder = tmp_path / "damaged"
+    write_idx_folder(folder, load_dataset("mnist-5k"), compress=True)
+    images = folder / "train-images-idx3-ubyte.gz"
+    data = bytearray(images.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 64] = bytes(64)  # damage the compressed stream, keep the header and the size trailer
+    images.write_bytes(bytes(data))
+    with pytest.raises((gzip.BadGzipFile, zlib.error, EOFError)):  # really damaged
+        gzip.decompress(bytes(data))
+    monkeypatch.setenv("ADVERSARIAL_DIGITS_IDX_FOLDERS", str(folder))
+    app = start()
+    widget(app, "selectbox", "_widget_dataset").set_value(f"idx:{folder}").run()
+    assert not app.exception
+    assert any("Training on IDX · damaged failed" in w.value for w in app.warning)
+    assert widget(app, "selectbox", "_widget_dataset").value == "mnist-5k"
+    assert metric(app, "Model's answer") == "6"
