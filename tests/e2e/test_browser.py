@@ -22,10 +22,16 @@ CHARTS_DRAWN = """n => {
 }"""
 
 
+IMAGES_LOADED = (
+    "() => [...document.querySelectorAll('[data-testid=\"stImage\"] img')].every(i => i.complete && i.naturalWidth > 0)"
+)
+
+
 def wait_for_page(page, charts: int) -> None:
     page.wait_for_selector("[data-testid='stMetricValue']")
     page.wait_for_function(CHARTS_DRAWN, arg=charts)
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+    page.wait_for_function(IMAGES_LOADED)  # every picture arrived and decoded
 
 
 def assert_no_errors(page) -> None:
@@ -94,6 +100,7 @@ def test_uploading_a_digit(server, page, tmp_path, dataset):
     assert "reads it as 2" in page.locator("body").inner_text()
     assert metric(page, "Model's answer") == "6"
     assert_no_errors(page)
+    page.wait_for_function(IMAGES_LOADED)
     page.screenshot(path=OUTPUT / "upload.png")
 
 
