@@ -171,15 +171,20 @@ def _walk_image(z0, rate, tau, column, sign, order, WT, steps, out):
 
 @njit(cache=True, nogil=True)
 def _walk_both_sides(z0, rate_positive, rate_negative, pointer, tau, column, sign, WT, span, grid, image, out):
-    """Logits of one image at every grid epsilon into ``out`` (K, 10)."""
+    """Logits of one image at every grid epsilon (ascending) into ``out`` (K, 10)."""
     a, b = pointer[image], pointer[image + 1]
     tau_image = tau[a:b]
     order = _order_by_tau(tau_image, span)
-    zero = np.searchsorted(grid, 0.0)  # first index with eps >= 0
-    first_positive = np.searchsorted(grid, 0.0, side="right")
-    for j in range(zero, first_positive):
-        out[j] = z0[image]
-    if first_positive < grid.shape[0]:
+    k = grid.shape[0]
+    zero = 0  # the first index with eps >= 0, then the first with eps > 0: plain loops compile fast
+    while zero < k and grid[zero] < 0.0:
+        zero += 1
+    first_positive = zero
+    while first_positive < k and grid[first_positive] == 0.0:
+        for c in range(10):
+            out[first_positive, c] = z0[image, c]
+        first_positive += 1
+    if first_positive < k:
         _walk_image(
             z0[image],
             rate_positive[image],
@@ -193,7 +198,9 @@ def _walk_both_sides(z0, rate_positive, rate_negative, pointer, tau, column, sig
         )
     if zero > 0:
         # away from the target each grey pixel stops at span - tau, in the reverse order
-        backwards = -grid[:zero][::-1]
+        backwards = np.empty(zero)
+        for j in range(zero):
+            backwards[j] = -grid[zero - 1 - j]
         flipped = np.empty((zero, 10))
         _walk_image(
             z0[image],
@@ -201,12 +208,14 @@ def _walk_both_sides(z0, rate_positive, rate_negative, pointer, tau, column, sig
             span - tau_image,
             column[a:b],
             -sign[a:b],
-            order[::-1],
+            order[::-1].copy(),
             WT,
             backwards,
             flipped,
         )
-        out[:zero] = flipped[::-1]
+        for j in range(zero):
+            for c in range(10):
+                out[j, c] = flipped[zero - 1 - j, c]
 
 
 @njit(cache=True, nogil=True)
