@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from core.checks import as_clip, as_digit, as_eps, as_images, as_labels
-from core.model import SoftmaxModel
+from core.model import SoftmaxModel, gradient_from_logits
 from core.path import over_blocks, walk_minimal_epsilon
 
 MAX_EPS = 1.0  # pixels live in [0, 1]: a larger step changes nothing once clipped
@@ -42,9 +42,7 @@ def input_gradient(model: SoftmaxModel, x, labels) -> np.ndarray:
     """
     images, single = as_images(x)
     labels = as_labels(labels, len(images))
-    residual = model.predict_proba(images)
-    residual[np.arange(len(images)), labels] -= 1.0
-    gradient = residual @ model.W
+    gradient = gradient_from_logits(model.W, model.logits(images), labels)
     return gradient[0] if single else gradient
 
 

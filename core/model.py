@@ -30,6 +30,13 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return shifted
 
 
+def gradient_from_logits(W: np.ndarray, logits: np.ndarray, labels) -> np.ndarray:
+    """The cross-entropy's gradient with respect to the input, ``W^T (softmax(z) - onehot(labels))`` per row."""
+    residual = softmax(logits)
+    residual[np.arange(len(residual)), labels] -= 1.0
+    return residual @ W
+
+
 @dataclass(frozen=True, eq=False)
 class SoftmaxModel:
     """A fitted multinomial logistic regression ``softmax(W x + b)``.

@@ -31,7 +31,7 @@ os.environ.setdefault("NUMBA_CACHE_DIR", str(default_home() / "numba"))
 from numba import njit  # noqa: E402
 from threadpoolctl import ThreadpoolController  # noqa: E402
 
-from core.model import softmax  # noqa: E402
+from core.model import gradient_from_logits  # noqa: E402
 
 WORKERS = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="attack-path")
 BLOCK = 1024  # images prepared at once: a few (1024, 784) arrays, small enough to reuse memory
@@ -77,9 +77,7 @@ class Path:
     def __init__(self, model, images: np.ndarray, target: int, clip):
         n = len(images)
         z0 = model.logits(images)
-        residual = softmax(z0.copy())
-        residual[:, target] -= 1.0
-        direction = -np.sign(residual @ model.W).astype(np.int8)  # attack_direction, reusing the logits
+        direction = -np.sign(gradient_from_logits(model.W, z0, target)).astype(np.int8)  # attack_direction
         if clip is None:  # nothing ever stops: z(eps) = z0 + eps * W d
             rate = direction @ model.W.T
             rate_positive, rate_negative, span = rate, -rate, np.inf
