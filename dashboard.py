@@ -197,28 +197,29 @@ def pick_image() -> None:
         _copy_back("_widget_pick", "image", None)
 
 
-def bind(key: str, suffix: str = "", check=None) -> dict:
+def bind(key: str, suffix: str = "", check=None, shown=None) -> dict:
     """Widget keyword arguments that show and update ``st.session_state[key]``.
 
     Streamlit forgets the state of widgets that a page does not draw; the
     value lives under ``key`` and each widget gets its own key, so pages can
-    share it. ``check(value)`` may return a message to refuse a value.
+    share it. ``check(value)`` may return a message to refuse a value;
+    ``shown`` is what the widget shows when the stored value is None.
     """
     widget_key = f"_widget_{key}{suffix}"
-    st.session_state[widget_key] = st.session_state[key]
+    value = st.session_state[key]
+    st.session_state[widget_key] = shown if value is None else value
     return {"key": widget_key, "on_change": _copy_back, "args": (widget_key, key, check)}
 
 
-def _target_differs(value) -> str | None:
-    if value == st.session_state["source"]:
-        return f"The target must differ from the source ({value}); the target stays {st.session_state['target']}."
-    return None
+def _differs_from(other: str, key: str):
+    """A ``bind`` check that refuses the value of ``other`` for ``key`` (source and target)."""
 
+    def check(value) -> str | None:
+        if value == st.session_state[other]:
+            return f"The {key} must differ from the {other} ({value}); the {key} stays {st.session_state[key]}."
+        return None
 
-def _source_differs(value) -> str | None:
-    if value == st.session_state["target"]:
-        return f"The source must differ from the target ({value}); the source stays {st.session_state['source']}."
-    return None
+    return check
 
 
 # --- datasets and models, shared by all sessions ------------------------------------------------
@@ -399,9 +400,17 @@ def sidebar() -> View:
     with st.sidebar:
         st.subheader("Attack")
         left, right = st.columns(2)
-        left.selectbox("Source digit", range(10), help="The digit to disguise", **bind("source", check=_source_differs))
+        left.selectbox(
+            "Source digit",
+            range(10),
+            help="The digit to disguise",
+            **bind("source", check=_differs_from("target", "source")),
+        )
         right.selectbox(
-            "Target digit", range(10), help="What the model should see", **bind("target", check=_target_differs)
+            "Target digit",
+            range(10),
+            help="What the model should see",
+            **bind("target", check=_differs_from("source", "target")),
         )
         st.toggle(
             "Clip pixels to [0, 1]", help="Off reproduces the seed: pixels may leave the valid range", **bind("clip")
@@ -469,17 +478,13 @@ def snap_to_minimal() -> None:
 def eps_slider(minimal: float, *, key_suffix: str) -> float:
     """The epsilon slider shared by the attack and chart pages; returns the chosen epsilon."""
     eps = chosen_eps(minimal)
-    widget_key = f"_widget_eps{key_suffix}"
-    st.session_state[widget_key] = eps
     st.slider(
         "Epsilon: how far each pixel may move",
         0.0,
         MAX_EPS,
         step=EPS_STEP,
         format="%.3f",
-        key=widget_key,
-        on_change=_copy_back,
-        args=(widget_key, "eps", None),
+        **bind("eps", key_suffix, shown=eps),
         help="Every pixel moves by at most epsilon (in units of the full 0-1 range) in the direction of the "
         "gradient sign. The slider starts at the first stop above this image's exact minimal epsilon.",
     )
