@@ -294,6 +294,25 @@ def _find_idx_file(folder: Path, stem: str) -> Path:
     raise DatasetUnavailable(f"{folder}: missing {stem} (or {stem}.gz)")
 
 
+def _idx_header(handle, path: Path, *, images: bool) -> tuple[int, ...]:
+    """Read and check the header of an unsigned-byte IDX file: the shape it promises, (n, 28, 28) or (n,)."""
+    dims = 3 if images else 1
+    expected_magic = 0x0800 + dims
+    header = handle.read(4 + 4 * dims)
+    if len(header) < 4 + 4 * dims:
+        raise DatasetUnavailable(f"{path}: too short for an IDX header ({len(header)} bytes)")
+    (magic,) = struct.unpack(">I", header[:4])
+    if magic != expected_magic:
+        raise DatasetUnavailable(
+            f"{path}: bad magic number 0x{magic:08x}, expected 0x{expected_magic:08x} "
+            f"(unsigned-byte {'images' if images else 'labels'})"
+        )
+    shape = struct.unpack(f">{dims}I", header[4:])
+    if images and shape[1:] != (28, 28):
+        raise DatasetUnavailable(f"{path}: images are {shape[1]}x{shape[2]}, expected 28x28")
+    return shape
+
+
 def read_idx(path: Path, *, images: bool) -> np.ndarray:
     """Read one IDX file of unsigned bytes: images (n, 28, 28) -> (n, 784) float32 in [0, 1], labels -> (n,) uint8.
 
@@ -302,24 +321,10 @@ def read_idx(path: Path, *, images: bool) -> np.ndarray:
     ``DatasetUnavailable`` naming the file for a bad magic number, wrong
     dimensions, or a size that does not match the header.
     """
-    dims = 3 if images else 1
-    expected_magic = 0x0800 + dims
     try:
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rb") as handle:
-            header = handle.read(4 + 4 * dims)
-            if len(header) < 4 + 4 * dims:
-                raise DatasetUnavailable(f"{path}: too short for an IDX header ({len(header)} bytes)")
-            (magic,) = struct.unpack(">I", header[:4])
-            if magic != expected_magic:
-                raise DatasetUnavailable(
-                    f"{path}: bad magic number 0x{magic:08x}, expected 0x{expected_magic:08x} "
-                    f"(unsigned-byte {'images' if images else 'labels'})"
-                )
-            shape = struct.unpack(f">{dims}I", header[4:])
-            if images and shape[1:] != (28, 28):
-                raise DatasetUnavailable(f"{path}: images are {shape[1]}x{shape[2]}, expected 28x28")
-            count, row = shape[0], N_PIXELS if images else 1
+            count, row = _idx_header(handle, path, images=images)[0], N_PIXELS if images else 1
             out = np.empty((count, N_PIXELS), np.float32) if images else np.empty(count, np.uint8)
             block = 8192
             for start in range(0, count, block):
@@ -347,16 +352,7 @@ def _idx_image_count(path: Path) -> int:
     try:
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rb") as handle:
-            header = handle.read(16)
-            if len(header) < 16:
-                raise DatasetUnavailable(f"{path}: too short for an IDX header ({len(header)} bytes)")
-            magic, count, rows, cols = struct.unpack(">4I", header)
-            if magic != 0x0803:
-                raise DatasetUnavailable(
-                    f"{path}: bad magic number 0x{magic:08x}, expected 0x00000803 (unsigned-byte images)"
-                )
-            if (rows, cols) != (28, 28):
-                raise DatasetUnavailable(f"{path}: images are {rows}x{cols}, expected 28x28")
+            count = _idx_header(handle, path, images=True)[0]
             if path.suffix != ".gz":
                 size = path.stat().st_size - 16
             else:  # a gzip file keeps the uncompressed size (mod 2**32) in its last four bytes
