@@ -11,7 +11,6 @@ import logging
 import math
 import os
 import threading
-from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -20,11 +19,12 @@ import streamlit as st
 
 from core.attack import MAX_EPS, minimal_epsilon
 from core.data import DEFAULT_DATASET, Dataset, load_dataset
-from core.errors import DatasetUnavailable, ImageRejected
+from core.errors import DatasetUnavailable, ImageRejected, TrainingFailed
 from core.imaging import preprocess_upload
-from core.model import EpochMetrics, SoftmaxModel, TrainingResult, load_training
+from core.model import SoftmaxModel, TrainingResult
 from core.sweep import success_curve
-from core.training_process import TrainingSettings, train_in_child
+from core.training_process import TrainingSettings
+from core.training_queue import ModelStore, TrainingStatus, shared_queue
 
 log = logging.getLogger("adversarial_digits")
 
@@ -270,66 +270,48 @@ def usable_dataset(name: str) -> str:
     return name
 
 
-class _TrainingStore:
-    """Trained models shared by every session: in memory (bounded), on disk, or trained in a child process."""
-
-    def __init__(self, capacity: int = 16):
-        self.results: OrderedDict[TrainingSettings, TrainingResult] = OrderedDict()
-        self.capacity = capacity
-        self.lock = threading.Lock()
-
-    def get(self, settings: TrainingSettings, progress) -> TrainingResult:
-        with self.lock:  # one training at a time: concurrent visitors wait for it instead of repeating it
-            result = self.results.get(settings) or load_saved(settings)
-            if result is None:
-                result = train_in_child(settings, progress)
-            self.results[settings] = result
-            self.results.move_to_end(settings)
-            while len(self.results) > self.capacity:
-                self.results.popitem(last=False)
-            return result
-
-
 @st.cache_resource(show_spinner=False)
-def _store() -> _TrainingStore:
-    return _TrainingStore()
+def _store() -> ModelStore:
+    return ModelStore(shared_queue())
 
 
-def load_saved(settings: TrainingSettings) -> TrainingResult | None:
-    path = settings.model_path()
-    if not path.exists():
-        return None
-    try:
-        return load_training(path)
-    except ValueError as error:
-        log.warning("ignoring the unreadable saved model: %s", error)
-        return None
+def _status_text(status: TrainingStatus) -> str:
+    if status.waiting_for > 0:
+        others = "training" if status.waiting_for == 1 else "trainings"
+        return f"Waiting for {status.waiting_for} other {others} on this server to finish…"
+    if status.metrics is None:
+        return "Training the softmax classifier…"
+    return f"Training: epoch {status.epoch} of {status.total}, test accuracy {status.metrics.test_accuracy:.1%}"
 
 
 def training(settings: TrainingSettings) -> TrainingResult:
     """The trained model for ``settings``: from memory, from disk, or trained now with a progress bar."""
     store = _store()
-    if settings in store.results:
-        return store.results[settings]
-    bar = st.progress(0.0, text="Training the softmax classifier…")
+    result = store.in_memory(settings)
+    if result is not None:
+        return result
+    bar = st.progress(0.0, text="Loading the model…")
 
-    def progress(epoch: int, total: int, metrics: EpochMetrics) -> None:
-        bar.progress(
-            epoch / total, text=f"Training: epoch {epoch} of {total}, test accuracy {metrics.test_accuracy:.1%}"
-        )
+    def progress(status: TrainingStatus) -> None:  # every poll: a visitor's rerun or a closed tab ends the wait here
+        bar.progress(status.epoch / max(status.total, 1), text=_status_text(status))
 
     try:
         return store.get(settings, progress)
     except (DatasetUnavailable, ValueError) as error:  # e.g. training images that turn out to be corrupt
-        log.warning("training %s failed: %s", settings, error)
-        if settings.dataset == DEFAULT_DATASET:
-            st.error(f"Training failed: {error}")
-            st.stop()
-        notice(f"Training on {dataset_label(settings.dataset)} failed: {error}. Back to the embedded MNIST subset.")
-        st.session_state["dataset"] = DEFAULT_DATASET
-        st.rerun()
+        if settings.dataset != DEFAULT_DATASET:
+            log.warning("training %s failed: %s", settings, error)
+            notice(f"Training on {dataset_label(settings.dataset)} failed: {error}. Back to the embedded MNIST subset.")
+            st.session_state["dataset"] = DEFAULT_DATASET
+            st.rerun()
+        failure = error
+    except TrainingFailed as error:
+        failure = error
     finally:
         bar.empty()
+    log.warning("training %s failed: %s", settings, failure)
+    st.error(f"The model could not be trained: {failure}.", icon="🚫")
+    st.button("Try again", icon=":material/refresh:")  # a click reruns the page, which asks again
+    st.stop()
 
 
 @st.cache_resource(show_spinner=False)

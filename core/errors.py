@@ -10,3 +10,11 @@ class DatasetUnavailable(RuntimeError):
 
 class ImageRejected(ValueError):
     """An uploaded image cannot be turned into a digit; the message says why."""
+
+
+class TrainingFailed(RuntimeError):
+    """A training did not finish: stopped when nobody waited for it, over its time limit, or its process died.
+
+    The message says what happened in plain words (never a server path);
+    asking again starts a fresh training.
+    """

@@ -76,10 +76,12 @@ def grid_figure(rows: list[tuple[list[np.ndarray], list[str]]], scale: int = 6) 
 
 # --- uploads ------------------------------------------------------------------------------------------
 
-MAX_UPLOAD_BYTES = 5 * 2**20  # the app's server.maxUploadSize is lower still
-MAX_PIXELS = 25_000_000  # a 25-megapixel photo is plenty for one digit; refused before decoding
+MAX_UPLOAD_BYTES = 2_000_000  # 2 MB, as the app's server.maxUploadSize (Streamlit counts 10^6 bytes per MB)
+MAX_PIXELS = 12_500_000  # a 12-megapixel phone photo (4032x3024) fits; refused from the header, before decoding
+WORKING_SIDE = 1024  # larger pictures are box-reduced to this (as 8-bit) before any floating-point copy
 FORMATS = {"PNG", "JPEG", "BMP", "GIF", "WEBP", "TIFF"}
 INK = 0.12  # a pixel darker/lighter than the background by this much is ink
+_REDUCIBLE = {"L", "LA", "RGB", "RGBA", "I", "F"}  # modes Pillow's box reduction works on
 
 
 def preprocess_upload(data: bytes) -> np.ndarray:
@@ -90,6 +92,11 @@ def preprocess_upload(data: bytes) -> np.ndarray:
     keeping the aspect ratio; centred by its centre of mass in 28x28.
     Animated or multi-page files use their first frame; EXIF rotation is
     applied; 16-bit, palette, CMYK and transparent images are handled.
+
+    Memory stays small whatever the file: the pixel count is checked from the
+    header before decoding (a small file can hold a huge image), JPEGs are
+    decoded at a reduced scale, and a big picture is reduced to at most
+    1024 pixels a side in 8 bits before any float32 copy is made.
 
     Parameters
     ----------
@@ -115,7 +122,10 @@ def preprocess_upload(data: bytes) -> np.ndarray:
     if len(data) == 0:
         raise ImageRejected("the file is empty")
     if len(data) > MAX_UPLOAD_BYTES:
-        raise ImageRejected(f"the file is {len(data) / 2**20:.1f} MB; upload at most {MAX_UPLOAD_BYTES // 2**20} MB")
+        raise ImageRejected(
+            f"the file is {len(data) / 1e6:.1f} MB; upload at most {MAX_UPLOAD_BYTES / 1e6:g} MB "
+            f"({MAX_UPLOAD_BYTES:,} bytes)"
+        )
     try:
         with warnings.catch_warnings():  # our own, lower pixel limit is checked just below
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -123,43 +133,66 @@ def preprocess_upload(data: bytes) -> np.ndarray:
     except (UnidentifiedImageError, OSError, ValueError):
         raise ImageRejected("this file is not an image: upload a PNG, JPEG, BMP or GIF of one digit") from None
     except Image.DecompressionBombError:
-        raise ImageRejected(f"the image is too large; upload one under {MAX_PIXELS // 1_000_000} megapixels") from None
+        raise ImageRejected(too_large_message()) from None
     if image.format not in FORMATS:
         raise ImageRejected(f"{image.format} images are not supported: upload a PNG, JPEG, BMP or GIF")
     width, height = image.size
     if width * height > MAX_PIXELS:
-        raise ImageRejected(
-            f"the image is {width}x{height} pixels; upload one under {MAX_PIXELS // 1_000_000} megapixels"
-        )
+        raise ImageRejected(f"the image is {width}x{height} pixels; {too_large_message()}")
     if width == 0 or height == 0:
         raise ImageRejected("the image has no pixels")
     try:
         image.seek(0)  # the first frame of an animation or a multi-page file
-        image = ImageOps.exif_transpose(image)  # photos taken sideways
+        image = ImageOps.exif_transpose(_small(image))  # photos taken sideways
         gray = _grayscale(image)
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError):
         raise ImageRejected("the image file is truncated or corrupt; save it again and upload the new file") from None
     return _mnist_style(gray)
 
 
+def too_large_message() -> str:
+    return f"upload one of at most {MAX_PIXELS / 1e6:g} megapixels (a phone photo is fine)"
+
+
+def _small(image: Image.Image) -> Image.Image:
+    """The decoded picture, at most ``WORKING_SIDE`` pixels a side, in a mode that keeps its ink and alpha.
+
+    Box reduction averages whole blocks of pixels, so thin strokes survive
+    as fainter ones (the ink is renormalised later). JPEGs are decoded at
+    the reduced scale straight away (``draft``).
+    """
+    if image.format == "JPEG":
+        image.draft(image.mode if image.mode in ("L", "RGB") else None, (WORKING_SIDE, WORKING_SIDE))
+    image.load()
+    if image.mode == "P" or image.mode == "PA":
+        has_alpha = image.mode == "PA" or "transparency" in image.info
+        image = image.convert("RGBA" if has_alpha else "L")
+    elif image.mode.startswith("I;16"):
+        image = image.convert("I")
+    elif image.mode not in _REDUCIBLE:  # 1-bit, CMYK, YCbCr, LAB, HSV, premultiplied alpha
+        image = image.convert("RGBA" if "A" in image.mode or "a" in image.mode else "RGB")
+    factor = -(-max(image.size) // WORKING_SIDE)
+    return image.reduce(factor) if factor > 1 else image
+
+
 def _grayscale(image: Image.Image) -> np.ndarray:
-    """Lightness in [0, 1], whatever the mode: 16-bit, palette, CMYK, with or without alpha."""
-    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
-        values = np.asarray(image.convert("I") if image.mode.startswith("I;16") else image, dtype=np.float64)
-        top = 65535.0 if image.mode.startswith("I") and values.max() > 255 else 255.0
-        return np.clip(values / top, 0.0, 1.0)
-    has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
+    """Lightness in [0, 1] as float32, whatever the mode: 16-bit, palette, CMYK, with or without alpha."""
+    if image.mode in ("I", "F"):
+        values = np.asarray(image, dtype=np.float32)
+        top = 65535.0 if image.mode == "I" and values.max() > 255 else 255.0
+        return np.clip(values / np.float32(top), 0.0, 1.0)
+    has_alpha = image.mode in ("RGBA", "LA")
     if not has_alpha:
-        return np.asarray(image.convert("L"), dtype=np.float64) / 255.0
-    rgba = np.asarray(image.convert("RGBA"), dtype=np.float64) / 255.0
-    lightness = rgba[..., :3] @ np.array([0.299, 0.587, 0.114])
+        return np.asarray(image.convert("L"), dtype=np.float32) / np.float32(255)
+    rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / np.float32(255)
+    lightness = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
     alpha = rgba[..., 3]
     if alpha.sum() == 0:
         return np.zeros_like(alpha)
     # strokes on a transparent canvas: put them on the background they contrast with
     ink_is_dark = (lightness * alpha).sum() / alpha.sum() < 0.5
     background = 1.0 if ink_is_dark else 0.0
-    return alpha * lightness + (1 - alpha) * background
+    return alpha * lightness + (1 - alpha) * np.float32(background)
 
 
 def _mnist_style(gray: np.ndarray) -> np.ndarray:

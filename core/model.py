@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.cache import UNREADABLE
 from core.checks import N_CLASSES, N_PIXELS, as_images
 from core.data import Dataset
 
@@ -236,24 +237,23 @@ def train_softmax(
     )
 
 
-def save_training(result: TrainingResult, path) -> None:
-    """Write a training result to an ``.npz`` file (atomically: a partial file is never read)."""
-    from pathlib import Path
+def save_training(result: TrainingResult, file) -> None:
+    """Write a training result as ``.npz`` to a path or an open binary file.
 
-    path = Path(path)
+    To keep it in a cache, pass this to :func:`core.cache.save_atomically`,
+    so a reader never sees half a file.
+    """
     history = np.array([[h.epoch, h.loss, h.train_accuracy, h.test_accuracy] for h in result.history])
-    temporary = path.with_suffix(".partial.npz")
     np.savez(
-        temporary, W=result.model.W, b=result.model.b, history=history, per_class=result.per_class_accuracy,
+        file, W=result.model.W, b=result.model.b, history=history, per_class=result.per_class_accuracy,
         confusion=result.confusion, seconds=result.seconds, solver=result.solver,
     )  # fmt: skip
-    temporary.replace(path)
 
 
 def load_training(path) -> TrainingResult:
     """Read what :func:`save_training` wrote; ``ValueError`` if the file is not such a result."""
     try:
-        with np.load(path) as saved:
+        with np.load(path, allow_pickle=False) as saved:
             history = tuple(
                 EpochMetrics(int(e), float(loss), float(train), float(test))
                 for e, loss, train, test in saved["history"]
@@ -268,5 +268,5 @@ def load_training(path) -> TrainingResult:
                 confusion=saved["confusion"].copy(),
                 seconds=float(saved["seconds"]),
             )
-    except (OSError, KeyError, IndexError, EOFError, ValueError) as error:
+    except UNREADABLE as error:
         raise ValueError(f"{path} is not a saved training result ({error})") from None

@@ -19,19 +19,25 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import numba
 import numpy as np
+from numba import njit
+from threadpoolctl import ThreadpoolController
 
-from core.data import default_home
+from core.cache import cache_folder, set_aside
+from core.model import gradient_from_logits
 
-# compiled kernels are cached on disk in the app's own cache folder, not beside the source
-os.environ.setdefault("NUMBA_CACHE_DIR", str(default_home() / "numba"))
-
-from numba import njit  # noqa: E402
-from threadpoolctl import ThreadpoolController  # noqa: E402
-
-from core.model import gradient_from_logits  # noqa: E402
+# Compiled kernels are kept in the app's cache folder (or a temporary one), never beside the source;
+# with no writable folder at all they are compiled in every process instead.
+KERNEL_CACHE = cache_folder("numba")
+if KERNEL_CACHE is not None:
+    numba.config.CACHE_DIR = str(KERNEL_CACHE)
+_CACHED = KERNEL_CACHE is not None
+_first_call = threading.Lock()
 
 WORKERS = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="attack-path")
 BLOCK = 1024  # images prepared at once: a few (1024, 784) arrays, small enough to reuse memory
@@ -55,10 +61,39 @@ def over_blocks(model, images: np.ndarray, target: int, clip, kernel, *extra) ->
 
     def block(start: int):
         path = Path(model, images[start : start + size], target, clip)
-        return kernel(*path.arguments, *extra, 0, path.n)
+        return call_kernel(kernel, *path.arguments, *extra, 0, path.n)
 
     with _blas().limit(limits=1, user_api="blas"):
         return list(WORKERS.map(block, range(0, n, size)))
+
+
+def call_kernel(kernel, *arguments):
+    """Call a compiled kernel; on its first call, a damaged kernel cache is set aside and the kernel compiled.
+
+    The first call loads the kernel from the cache folder or compiles it. A
+    cache file that cannot be read (overwritten, cut short) makes numba raise
+    whatever its unpickling meets, so any error before the kernel has a
+    compiled version means the cache: it is moved aside (with a log line)
+    and the kernel compiled afresh.
+    """
+    if kernel.signatures:
+        return kernel(*arguments)
+    with _first_call:  # one thread loads or compiles; the others then find it ready
+        try:
+            return kernel(*arguments)
+        except Exception as error:
+            if kernel.signatures or KERNEL_CACHE is None:
+                raise  # compiled fine: the error is not the cache's
+            _set_aside_kernel_cache(error)
+            return kernel(*arguments)
+
+
+def _set_aside_kernel_cache(problem) -> None:
+    moved = set_aside(KERNEL_CACHE, problem)
+    if moved is not None:  # the kernels keep their folders: recreate them, empty
+        shutil.copytree(moved, KERNEL_CACHE, ignore=lambda folder, names: [
+            name for name in names if not os.path.isdir(os.path.join(folder, name))
+        ])  # fmt: skip
 
 
 class Path:
@@ -110,7 +145,7 @@ class Path:
         )
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=_CACHED, nogil=True)
 def _order_by_tau(tau, span):
     """Indices that sort ``tau`` (values in [0, span]) ascending: a bucket sort, exact and linear.
 
@@ -143,7 +178,7 @@ def _order_by_tau(tau, span):
     return order
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=_CACHED, nogil=True)
 def _walk_image(z0, rate, tau, column, sign, order, WT, steps, out):
     """Logits of one image along one side at ``steps`` (ascending, > 0) into ``out`` (k, 10).
 
@@ -167,7 +202,7 @@ def _walk_image(z0, rate, tau, column, sign, order, WT, steps, out):
             out[j, c] = shift[c] + e * moving[c]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=_CACHED, nogil=True)
 def _walk_both_sides(z0, rate_positive, rate_negative, pointer, tau, column, sign, WT, span, grid, image, out):
     """Logits of one image at every grid epsilon (ascending) into ``out`` (K, 10)."""
     a, b = pointer[image], pointer[image + 1]
@@ -216,7 +251,7 @@ def _walk_both_sides(z0, rate_positive, rate_negative, pointer, tau, column, sig
                 out[j, c] = flipped[zero - 1 - j, c]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=_CACHED, nogil=True)
 def walk_logits(z0, rate_positive, rate_negative, pointer, tau, column, sign, WT, span, grid):
     """Logits of every image at every grid epsilon: (n, K, 10)."""
     out = np.empty((z0.shape[0], grid.shape[0], 10))
@@ -227,7 +262,7 @@ def walk_logits(z0, rate_positive, rate_negative, pointer, tau, column, sign, WT
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=_CACHED, nogil=True)
 def walk_totals(z0, rate_positive, rate_negative, pointer, tau, column, sign, WT, span, grid, target, first, last):
     """For every grid epsilon: how many of images ``first:last`` the model calls ``target``, and their p(target) sum."""
     k = grid.shape[0]
@@ -252,7 +287,7 @@ def walk_totals(z0, rate_positive, rate_negative, pointer, tau, column, sign, WT
     return fooled, probability
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=_CACHED, nogil=True)
 def walk_minimal_epsilon(
     z0, rate_positive, rate_negative, pointer, tau, column, sign, WT, span, target, max_eps, first, last
 ):

@@ -19,7 +19,7 @@ import numpy as np
 from core.attack import MAX_EPS, _check_clip, attack_direction
 from core.checks import as_digit, as_eps_grid, as_images
 from core.model import SoftmaxModel, softmax
-from core.path import Path, over_blocks, walk_logits, walk_totals
+from core.path import Path, call_kernel, over_blocks, walk_logits, walk_totals
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,7 +94,7 @@ def success_curve(model: SoftmaxModel, x, target, eps_grid, *, clip=(0.0, 1.0)) 
 
 def grid_logits(model: SoftmaxModel, images: np.ndarray, target: int, grid: np.ndarray, clip) -> np.ndarray:
     """Logits of attacked ``images`` at every epsilon of a sorted grid: shape (n, K, 10)."""
-    return walk_logits(*Path(model, images, target, clip).arguments, grid)
+    return call_kernel(walk_logits, *Path(model, images, target, clip).arguments, grid)
 
 
 def _check_grid(eps_grid) -> np.ndarray:

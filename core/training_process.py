@@ -2,34 +2,33 @@
 
 scikit-learn and a pass over 60,000 images are heavy: run in the app's own
 process they would stay in its memory for good and hold the interpreter
-while other visitors wait. :func:`train_in_child` runs
-``python -m core.training_process`` instead, reads one progress line per
-epoch, and loads the result the child saved. :func:`prefetch` starts that
-child early, before the app has finished loading, for the settings a first
-visit uses.
+while other visitors wait. :func:`start_child` runs
+``python -m core.training_process``, which writes one JSON line per epoch
+(``[epoch, total, loss, train accuracy, test accuracy]``), or one object
+``{"error": kind, "message": text}`` if it cannot train, and saves the
+weights where it is told. The child ends by itself when its parent does (it
+watches its standard input). Who starts children, how many, and when they are
+stopped is :mod:`core.training_queue`'s business.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from core.data import DEFAULT_DATASET, default_home
-from core.errors import DatasetUnavailable
-from core.model import EpochMetrics, TrainingResult, load_training
+from core.cache import cache_folder, save_atomically
+from core.data import DEFAULT_DATASET
+from core.errors import DatasetUnavailable, TrainingFailed
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASET_VARIABLE = "ADVERSARIAL_DIGITS_DATASET"  # the operator may open the app on another dataset
 MODEL_FORMAT = 1  # bump when the saved-model layout changes
-log = logging.getLogger("adversarial_digits")
 
 
 @dataclass(frozen=True)
@@ -61,72 +60,51 @@ class TrainingSettings:
 
     def model_path(self) -> Path:
         """Where the weights are kept, so a restarted server does not retrain."""
-        folder = default_home() / "models"
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as error:  # a read-only home: keep the weights for this process only
-            log.warning("cannot create %s (%s); using a temporary folder", folder, error)
-            folder = Path(tempfile.gettempdir()) / "adversarial-digits-models"
-            folder.mkdir(exist_ok=True)
+        folder = cache_folder("models")
+        if folder is None:
+            raise TrainingFailed("the server has no writable folder to keep trained weights in")
         return folder / f"{self.file_key()}.npz"
 
 
-_started: dict[Path, subprocess.Popen] = {}  # children started by prefetch, not yet collected
-_started_lock = threading.Lock()
+def start_child(settings: TrainingSettings, path: Path) -> subprocess.Popen:
+    """Start training ``settings`` in a child process that saves to ``path``; its stdout carries the progress."""
+    command = [sys.executable, "-m", "core.training_process", json.dumps(asdict(settings)), str(path)]
+    return subprocess.Popen(
+        command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True
+    )  # stderr is the server's: a crash is logged there, never shown to a visitor
 
 
-def _start(settings: TrainingSettings, path: Path) -> subprocess.Popen:
-    arguments = asdict(settings)
-    command = [sys.executable, "-m", "core.training_process", json.dumps(arguments), str(path)]
-    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def _exit_with_parent() -> None:
+    """End this child when its parent's end of standard input closes (the parent stopped or died)."""
 
+    def watch():
+        while os.read(0, 4096):  # the raw descriptor: no buffer lock to trip over at interpreter exit
+            pass
+        os._exit(3)
 
-def prefetch(settings: TrainingSettings) -> None:
-    """Start training ``settings`` in the background unless the weights are saved or already on their way."""
-    path = settings.model_path()
-    with _started_lock:
-        if path.exists() or path in _started:
-            return
-        _started[path] = _start(settings, path)
-
-
-def train_in_child(settings: TrainingSettings, on_epoch=None) -> TrainingResult:
-    """Train ``settings`` in a child process (or join the one :func:`prefetch` started); load what it saved.
-
-    Raises the child's ``DatasetUnavailable`` or ``ValueError`` with its message.
-    """
-    path = settings.model_path()
-    with _started_lock:
-        child = _started.pop(path, None)
-    if child is None:
-        child = _start(settings, path)
-    for line in child.stdout:
-        epoch, total, loss, train, test = json.loads(line)
-        if on_epoch is not None:
-            on_epoch(epoch, total, EpochMetrics(epoch, loss, train, test))
-    problem = child.stderr.read().strip()
-    if child.wait() != 0:
-        kind, _, message = problem.splitlines()[-1].partition(": ") if problem else ("", "", "")
-        if kind == "DatasetUnavailable":
-            raise DatasetUnavailable(message)
-        raise ValueError(message or f"training failed (exit code {child.returncode})")
-    return load_training(path)
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def main(argv: list[str]) -> int:
     from core.data import load_dataset
     from core.model import save_training, train_softmax
 
+    _exit_with_parent()
     settings, path = json.loads(argv[0]), Path(argv[1])
 
+    def say(message) -> None:
+        print(json.dumps(message), flush=True)
+
     def report(epoch, total, metrics):
-        print(json.dumps([epoch, total, metrics.loss, metrics.train_accuracy, metrics.test_accuracy]), flush=True)
+        say([epoch, total, metrics.loss, metrics.train_accuracy, metrics.test_accuracy])
 
     try:
         result = train_softmax(load_dataset(settings.pop("dataset")), on_epoch=report, **settings)
-        save_training(result, path)
-    except (DatasetUnavailable, ValueError, OSError) as error:
-        print(f"{type(error).__name__}: {error}", file=sys.stderr)
+    except (DatasetUnavailable, ValueError) as error:
+        say({"error": type(error).__name__, "message": str(error)})
+        return 2
+    if not save_atomically(path, lambda handle: save_training(result, handle)):  # logged, with the path
+        say({"error": "TrainingFailed", "message": "the trained weights could not be saved on the server"})
         return 2
     return 0
 

@@ -62,7 +62,7 @@ def test_bad_arguments_give_one_line_and_exit_2(args, message):
 
 def test_offline_full_mnist_is_a_one_line_error(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(data, "OPENML_HOST", ("127.0.0.1", 9))
-    monkeypatch.setenv(data.HOME_VARIABLE, str(tmp_path))
+    monkeypatch.setenv("ADVERSARIAL_DIGITS_HOME", str(tmp_path))
     assert cli.main(["--dataset", "mnist"]) == 2
     error = capsys.readouterr().err
     assert "internet once" in error and len(error.strip().splitlines()) == 1

@@ -192,10 +192,24 @@ def test_full_mnist_in_this_environment_is_unavailable_not_a_hang(tmp_path):
     assert time.perf_counter() - started < 10
 
 
-def test_corrupt_mnist_cache_is_reported(tmp_path):
-    (tmp_path / "mnist_784.npz").write_bytes(b"not a zip file")
-    with pytest.raises(DatasetUnavailable, match="corrupt"):
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_a_damaged_mnist_cache_is_set_aside_and_downloaded_again(tmp_path, monkeypatch, damage):
+    import zipfile
+
+    from core import data
+
+    cache = tmp_path / "mnist_784.npz"
+    if damage == "garbage":
+        cache.write_bytes(b"not a zip file")
+    else:
+        np.savez_compressed(cache, pixels=np.zeros((70000, 784), np.uint8), labels=np.zeros(70000, np.int64))
+        cache.write_bytes(cache.read_bytes()[:5000])
+        with pytest.raises(zipfile.BadZipFile):
+            np.load(cache)["pixels"]  # what slipped through before
+    monkeypatch.setattr(data, "_reachable", lambda address, timeout: False)  # offline
+    with pytest.raises(DatasetUnavailable, match="cannot be reached"):
         load_dataset("mnist", data_home=tmp_path)
+    assert not cache.exists() and len(list(tmp_path.glob("mnist_784.npz.damaged-*"))) == 1
 
 
 def test_idx_training_images_are_read_only_when_needed(tmp_path, dataset):

@@ -1,6 +1,7 @@
 """Uploads: real files of every kind made here, good and bad, through core.imaging.preprocess_upload."""
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,6 +9,8 @@ from PIL import Image
 
 from core.errors import ImageRejected
 from core.imaging import MAX_UPLOAD_BYTES, png_bytes, preprocess_upload, to_uint8, upscale
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def save(image: Image.Image, fmt: str, **options) -> bytes:
@@ -151,3 +154,51 @@ def test_upscale_keeps_pixels_crisp():
     big = np.asarray(upscale(picture, 8))
     assert big.shape == (224, 224)
     assert (big[24:32, 32:40] == 255).all() and big.sum() == 255 * 64
+
+
+def _big_upload(mode: str, size=(4000, 3000)) -> bytes:
+    """A picture of a dark digit-like stroke on white, as large as allowed, that compresses to a small file."""
+    ink = np.full(size[::-1], 255, dtype=np.uint8)
+    ink[1000:2000, 1900:2100] = 0
+    gray = Image.fromarray(ink, mode="L")
+    if mode == "RGBA":
+        picture = gray.convert("RGBA")
+    elif mode == "P":
+        picture = gray.convert("P")
+        picture.info["transparency"] = 255
+    else:  # 16-bit grayscale
+        picture = Image.fromarray(ink.astype("<u2") * 257)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG", **({"transparency": 255} if mode == "P" else {}))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "P", "I;16"])
+def test_a_small_file_of_a_huge_image_costs_little_memory(mode, tmp_path):
+    """A file under the upload cap may hold 12 megapixels: preparing it must cost <= 100 MB (was +1.4 GB)."""
+    import subprocess
+    import sys
+
+    data = _big_upload(mode)
+    assert len(data) < MAX_UPLOAD_BYTES
+    (tmp_path / "upload.png").write_bytes(data)
+    script = f"""
+import resource, numpy as np
+from core.imaging import preprocess_upload
+data = open({str(tmp_path / "upload.png")!r}, "rb").read()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+pixels = preprocess_upload(data)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print((after - before) / 1024, int(np.argmax(pixels.reshape(28, 28).sum(axis=0))))
+"""
+    output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT)
+    extra_mb, brightest_column = output.stdout.split()
+    print(f"{mode}: +{float(extra_mb):.0f} MB")
+    assert float(extra_mb) <= 100, f"{mode}: +{extra_mb} MB"
+    assert 11 <= int(brightest_column) <= 16  # the vertical stroke, centred as MNIST
+
+
+def test_a_huge_image_is_refused_before_decoding():
+    data = _big_upload("RGBA", size=(5000, 5000))  # 122 KB of file, 25 megapixels
+    assert len(data) < MAX_UPLOAD_BYTES
+    expect_refusal(data, "5000x5000 pixels; upload one of at most 12.5 megapixels")

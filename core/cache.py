@@ -1,0 +1,107 @@
+"""The app's cache folder: where it is, what happens when it is read-only, and damaged files in it.
+
+Everything the app writes (saved weights, the parsed embedded digits, the
+full-MNIST download, compiled kernels) goes into one folder it owns:
+``$ADVERSARIAL_DIGITS_HOME`` or ``~/.cache/adversarial-digits``. When that
+folder cannot be written (a read-only home), a folder under the system's
+temporary directory takes its place for this process, said once in the log;
+nothing is ever written beside the source. A cache file that cannot be read
+is set aside (renamed ``*.damaged-<time>``) with a log line, and rebuilt.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+HOME_VARIABLE = "ADVERSARIAL_DIGITS_HOME"
+log = logging.getLogger("adversarial_digits")
+
+# What reading a damaged .npy/.npz file raises: numpy's own errors, a cut-off zip, a missing array.
+UNREADABLE = (OSError, ValueError, KeyError, IndexError, EOFError, zipfile.BadZipFile)
+
+
+def default_home() -> Path:
+    """The cache folder the app owns: ``$ADVERSARIAL_DIGITS_HOME`` or ``~/.cache/adversarial-digits``."""
+    configured = os.environ.get(HOME_VARIABLE)
+    return Path(configured) if configured else Path.home() / ".cache" / "adversarial-digits"
+
+
+def _writable(folder: Path) -> bool:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
+            return True
+    except OSError:
+        return False
+
+
+@functools.cache
+def _usable_folder(wanted: Path, name: str) -> Path | None:
+    if _writable(wanted):
+        return wanted
+    fallback = Path(tempfile.gettempdir()) / f"adversarial-digits-{os.getuid() if hasattr(os, 'getuid') else 0}" / name
+    if _writable(fallback):
+        log.warning("cannot write to %s; keeping %s in %s for this process", wanted, name, fallback)
+        return fallback
+    log.warning("cannot write to %s nor to %s; %s is not kept", wanted, fallback, name)
+    return None
+
+
+def cache_folder(name: str) -> Path | None:
+    """A writable folder ``<home>/<name>``, or one under the temporary directory; None if nothing is writable.
+
+    The choice is made once per process and per home (so a read-only home is
+    logged once, not on every page view).
+    """
+    return _usable_folder(default_home() / name, name)
+
+
+def set_aside(path: Path, problem) -> Path | None:
+    """Move an unreadable cache file or folder out of the way, with a log line, so it is rebuilt.
+
+    Returns where it went (None if it could not be moved; then it is left
+    where it is and the caller carries on without it).
+    """
+    path = Path(path)
+    moved = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
+    try:
+        path.rename(moved)
+    except OSError as error:
+        log.warning("the cache file %s is unreadable (%s) and cannot be moved aside (%s)", path, problem, error)
+        return None
+    log.warning("the cache file %s is unreadable (%s); moved aside to %s and rebuilt", path, problem, moved.name)
+    return moved
+
+
+def save_atomically(path: Path, write) -> bool:
+    """Write a cache file through ``write(handle)`` into a temporary file beside it, then rename it into place.
+
+    A reader never sees a half-written file, two processes writing the same
+    file do not clash, and a failed write leaves nothing behind. Returns
+    whether the file was written; a failure is logged, not raised (a cache
+    that cannot be kept only costs the work next time).
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".partial", delete=False)
+    except OSError as error:
+        log.warning("cannot write %s (%s)", path, error)
+        return False
+    try:
+        with handle:
+            write(handle)
+        os.replace(handle.name, path)
+        return True
+    except OSError as error:
+        log.warning("cannot write %s (%s)", path, error)
+        return False
+    finally:
+        if os.path.exists(handle.name):
+            os.unlink(handle.name)

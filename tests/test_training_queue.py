@@ -1,0 +1,219 @@
+"""The training queue: shared trainings, a bounded number at once, abandoned ones stopped, damaged files set aside."""
+
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from core import training_queue
+from core.errors import TrainingFailed
+from core.model import save_training, train_softmax
+from core.training_process import TrainingSettings
+from core.training_queue import ModelStore, TrainingQueue
+
+LONG = 100  # epochs: several seconds on the embedded data, long enough to be caught running
+
+
+@pytest.fixture(autouse=True)
+def own_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADVERSARIAL_DIGITS_HOME", str(tmp_path))
+
+
+@pytest.fixture
+def started(monkeypatch):
+    """The child processes the queue starts, in order."""
+    children = []
+    real = training_queue.start_child
+
+    def start(settings, path):
+        child = real(settings, path)
+        children.append(child)
+        return child
+
+    monkeypatch.setattr(training_queue, "start_child", start)
+    return children
+
+
+@pytest.fixture
+def queue():
+    trainings = TrainingQueue(grace=0.3)
+    yield trainings
+    trainings.stop_all()
+
+
+def reaped(child, timeout: float = 10.0) -> bool:
+    """Whether the child process has ended and been collected (no zombie left behind)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if child.returncode is not None and not os.path.exists(f"/proc/{child.pid}"):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def in_thread(function, *args):
+    outcome = {}
+
+    def run():
+        try:
+            outcome["result"] = function(*args)
+        except Exception as error:  # noqa: BLE001 - handed to the test
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+def test_training_in_a_child_process_equals_training_here(queue, dataset, tmp_path):
+    statuses = []
+    result = queue.train(TrainingSettings(epochs=3, seed=4), statuses.append, poll=0.01)
+    here = train_softmax(dataset, epochs=3, seed=4)
+    np.testing.assert_array_equal(result.model.W, here.model.W)  # deterministic for a seed, in any process
+    epochs = [s.epoch for s in statuses]
+    assert epochs == sorted(epochs) and set(epochs) <= {0, 1, 2, 3}
+    assert TrainingSettings(epochs=3, seed=4).model_path().parent == tmp_path / "models"
+
+
+def test_everyone_asking_for_the_same_settings_shares_one_training(queue, started):
+    settings = TrainingSettings(epochs=20, seed=5)
+    runs = [in_thread(queue.train, settings) for _ in range(4)]
+    for thread, _ in runs:
+        thread.join(60)
+    results = [outcome["result"] for _, outcome in runs]
+    assert len(started) == 1
+    assert all(r.model.W.tobytes() == results[0].model.W.tobytes() for r in results)
+    assert queue.train(settings) is not None and len(started) == 1  # saved now: nothing more starts
+
+
+def test_an_abandoned_training_is_stopped_and_reaped(queue, started):
+    settings = TrainingSettings(epochs=LONG, seed=6)
+
+    class VisitorLeft(Exception):
+        pass
+
+    def leave(status):
+        if status.epoch >= 1:
+            raise VisitorLeft  # what a rerun or a closed tab does inside Streamlit's progress callback
+
+    with pytest.raises(VisitorLeft):
+        queue.train(settings, leave, poll=0.05)
+    assert len(started) == 1 and started[0].poll() is None  # still running during the grace time
+    assert reaped(started[0], timeout=5)
+    assert started[0].returncode == -signal.SIGKILL
+    assert queue.running() == 0
+    assert not settings.model_path().exists()
+    assert not list(settings.model_path().parent.glob("*.partial"))  # nothing half-written is left
+
+
+def test_a_rerun_within_the_grace_time_keeps_the_training(queue, started):
+    settings = TrainingSettings(epochs=30, seed=7)
+
+    def leave(status):
+        if status.epoch >= 1:
+            raise RuntimeError("rerun")
+
+    with pytest.raises(RuntimeError):
+        queue.train(settings, leave, poll=0.02)
+    result = queue.train(settings)  # asked again at once, as a rerun does
+    assert len(started) == 1 and len(result.history) == 30
+
+
+def test_trainings_beyond_the_slots_wait_and_say_how_many_are_ahead(started):
+    queue = TrainingQueue(slots=1, grace=5)
+    try:
+        first = in_thread(queue.train, TrainingSettings(epochs=40, seed=8))
+        while not started:
+            time.sleep(0.01)
+        statuses = []
+        second = queue.train(TrainingSettings(epochs=2, seed=8), statuses.append, poll=0.02)
+        first[0].join(60)
+        assert len(second.history) == 2 and len(first[1]["result"].history) == 40
+        assert statuses[0].waiting_for == 1  # one training must finish before this one starts
+        assert statuses[-1].waiting_for == 0
+        assert len(started) == 2 and started[0].returncode == 0  # one after the other, never side by side
+    finally:
+        queue.stop_all()
+
+
+def test_a_training_over_its_time_limit_is_stopped(started):
+    queue = TrainingQueue(time_limit=0.5)
+    with pytest.raises(TrainingFailed, match="longer than the limit"):
+        queue.train(TrainingSettings(epochs=LONG, seed=9))
+    assert reaped(started[0])
+
+
+def test_a_training_killed_from_outside_says_so_and_can_be_asked_again(queue, started):
+    settings = TrainingSettings(epochs=LONG, seed=10)
+
+    def kill(status):
+        if status.epoch >= 1 and started[0].poll() is None:
+            started[0].kill()
+
+    with pytest.raises(TrainingFailed, match=r"stopped from outside \(SIGKILL\)"):
+        queue.train(settings, kill, poll=0.05)
+    assert reaped(started[0])
+    retry = queue.train(TrainingSettings(epochs=3, seed=10))
+    assert len(retry.history) == 3
+
+
+def test_errors_of_the_child_come_back_named(queue, tmp_path):
+    from core.errors import DatasetUnavailable
+
+    with pytest.raises(DatasetUnavailable, match="does not exist"):
+        queue.train(TrainingSettings(dataset=f"idx:{tmp_path / 'none'}"))
+    with pytest.raises(ValueError, match="epochs"):
+        queue.train(TrainingSettings(epochs=0))
+
+
+def test_a_prefetched_training_is_joined_not_repeated(started, monkeypatch):
+    shared = TrainingQueue(grace=0.1)
+    monkeypatch.setattr(training_queue, "shared_queue", lambda: shared)
+    settings = TrainingSettings(epochs=2, seed=11)
+    training_queue.prefetch(settings)
+    training_queue.prefetch(settings)  # a second call starts nothing more
+    time.sleep(0.3)  # nobody waits for it yet, longer than the grace time: it is kept all the same
+    result = shared.train(settings)
+    assert len(started) == 1 and len(result.history) == 2
+    training_queue.prefetch(settings)  # saved now: nothing to start
+    assert len(started) == 1
+
+
+def test_loading_a_saved_model_never_waits_for_a_training(training, started):
+    queue = TrainingQueue(slots=1)
+    store = ModelStore(queue)
+    saved = TrainingSettings(epochs=25, seed=12)
+    saved.model_path().parent.mkdir(parents=True, exist_ok=True)
+    save_training(training, saved.model_path())
+    try:
+        queue.submit(TrainingSettings(epochs=LONG, seed=13), keep=True)  # takes the only slot
+        start = time.perf_counter()
+        result = store.get(saved)
+        assert time.perf_counter() - start < 2.0 and queue.running() == 1
+        np.testing.assert_array_equal(result.model.W, training.model.W)
+        assert len(started) == 1
+    finally:
+        queue.stop_all()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "directory"])
+def test_damaged_saved_weights_are_set_aside_and_trained_again(training, started, damage, caplog):
+    store = ModelStore(TrainingQueue())
+    settings = TrainingSettings(epochs=2, seed=14)
+    path = settings.model_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if damage == "directory":
+        path.mkdir()
+    else:
+        save_training(training, path)
+        data = path.read_bytes()
+        path.write_bytes(data[:30000] if damage == "truncated" else b"\x00" * len(data))
+    with caplog.at_level("WARNING", logger="adversarial_digits"):
+        result = store.get(settings)
+    assert len(result.history) == 2 and len(started) == 1
+    assert len(list(path.parent.glob(f"{path.name}.damaged-*"))) == 1
+    assert "moved aside" in caplog.text
+    assert ModelStore(TrainingQueue()).get(settings).model.W.tobytes() == result.model.W.tobytes()  # saved again
