@@ -71,10 +71,18 @@ class View:
 # --- notices: short messages shown once at the top of the page ---------------------------
 
 
-def plain(text: str, limit: int = 40) -> str:
-    """Visitor-supplied text (a URL value, a file name) made safe to show in Markdown: shortened, escaped."""
-    text = str(text)[:limit]
-    return "".join("\\" + c if c in "\\`*_{}[]()<>#+-.!|~$:" else c for c in text)
+def inert(text, limit: int = 40) -> str:
+    """Visitor-supplied text (a link value, a file name) as inert Markdown: a short code span.
+
+    Inside a code span Markdown makes no links, images, headings or emphasis,
+    and bare addresses are not linked; line breaks and control characters
+    become spaces, backticks (which would end the span) become quotes, and
+    the text is cut to ``limit`` characters.
+    """
+    text = " ".join("".join(c if c.isprintable() else " " for c in str(text)).split()).replace("`", "'")
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return f"`{text}`" if text else "`(empty)`"
 
 
 def notice(message: str, kind: str = "warning") -> None:
@@ -91,32 +99,43 @@ def show_notices() -> None:
 
 def parse_digit(text) -> int:
     if str(text).strip() not in {str(d) for d in range(10)}:
-        raise ValueError("not a digit 0-9")
+        raise ValueError("is not a digit 0-9")
     return int(str(text).strip())
 
 
 def parse_eps(text) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise ValueError("is not a number") from None
     if not math.isfinite(value):
-        raise ValueError("not a finite number")
+        raise ValueError("is not a finite number")
     return value
 
 
 def parse_image(text) -> int:
-    value = int(str(text).strip())
-    if value < 0:
-        raise ValueError("negative")
-    return value
+    if not str(text).strip().isdecimal():
+        raise ValueError("is not a whole number 0 or above")
+    return int(str(text).strip())
 
 
 def parse_flag(text) -> bool:
     lowered = str(text).strip().lower()
     if lowered not in {"0", "1", "true", "false", "on", "off"}:
-        raise ValueError("not on/off")
+        raise ValueError("is not on or off (1 or 0)")
     return lowered in {"1", "true", "on"}
 
 
 URL_PARSERS = {"source": parse_digit, "target": parse_digit, "image": parse_image, "eps": parse_eps, "clip": parse_flag}
+
+
+def _described(key: str, value) -> str:
+    """A setting's value as a notice says it."""
+    if key == "eps" and value is None:
+        return "the image's exact minimal epsilon"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
 
 
 def clamp(value, low, high):
@@ -146,14 +165,12 @@ def init_state() -> None:
             continue
         raw = params[key]
         try:
-            state[key] = URL_PARSERS[key](raw)
-        except (TypeError, ValueError) as error:
-            fallback = "the default" if DEFAULTS[key] is None else DEFAULTS[key]
-            notice(f"The link's {key}={plain(raw, 20)} was ignored ({error}); using {fallback}.")
+            state[key] = URL_PARSERS[key](raw)  # the reasons never quote the value: it is shown inert, once
+        except ValueError as reason:
+            notice(f"The link's {key}={inert(raw)} {reason}; using {_described(key, DEFAULTS[key])}.")
     if state["eps"] is not None and not 0.0 <= state["eps"] <= MAX_EPS:
-        corrected = clamp(state["eps"], 0.0, MAX_EPS)
-        notice(f"The link's epsilon {state['eps']:g} is outside [0, {MAX_EPS:g}]; using {corrected:g}.")
-        state["eps"] = corrected
+        state["eps"] = clamp(state["eps"], 0.0, MAX_EPS)
+        notice(f"The link's eps={inert(params['eps'])} is outside [0, {MAX_EPS:g}]; using {state['eps']:g}.")
     if state["source"] == state["target"]:
         fixed = DEFAULTS["target"] if state["source"] != DEFAULTS["target"] else DEFAULTS["source"]
         notice(f"The link's source and target are both {state['source']}; the target is now {fixed}.")
@@ -441,7 +458,9 @@ def chosen_image(view: View) -> int:
     image = st.session_state["image"]
     if not 0 <= image < count:
         corrected = clamp(image, 0, count - 1)
-        notice(f"There is no test image #{image} of digit {view.source} (there are {count}); showing #{corrected}.")
+        notice(
+            f"There is no test image #{inert(image)} of digit {view.source} (there are {count}); showing #{corrected}."
+        )
         st.session_state["image"] = image = corrected
         show_notices()
     return image
@@ -488,7 +507,7 @@ def chosen(view: View, image: int) -> Chosen:
     if state.get("own_digit") and state.get("upload") is not None:
         pixels = state["upload"]
         minimal = float(minimal_epsilon(training(view.training).model, pixels, view.target, clip=view.clip_range))
-        return Chosen(pixels, f"your digit ({plain(state.get('upload_name', 'upload'))})", minimal, True)
+        return Chosen(pixels, f"your digit ({inert(state.get('upload_name', 'upload'))})", minimal, True)
     indices, images = source_images(view)
     label = f"test image #{image} of digit {view.source} (test-set index {indices[image]})"
     return Chosen(images[image], label, float(minimal_epsilons(view)[image]), False)
@@ -505,7 +524,7 @@ def receive_upload() -> None:
     try:
         pixels = preprocess_upload(upload.getvalue())
     except ImageRejected as error:
-        state["upload"], state["upload_error"] = None, f"{plain(upload.name)}: {error}"
+        state["upload"], state["upload_error"] = None, f"{inert(upload.name)}: {error}"
         return
     pixels.flags.writeable = False
     state["upload"], state["upload_name"], state["eps"] = pixels, upload.name, None

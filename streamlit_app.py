@@ -30,7 +30,7 @@ def navigation() -> tuple[st.navigation, str | None]:
     def home():
         wanted = st.query_params.get("page", START_PAGE)
         if wanted not in PAGES:
-            shown = dashboard.plain(wanted, 20)
+            shown = dashboard.inert(wanted)
             dashboard.notice(f"The link's page={shown} is not a page here; opening {PAGES[START_PAGE][1]}.")
             wanted = START_PAGE
         kept = {key: value for key, value in st.query_params.items() if key != "page"}

@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import data
 from core.attack import minimal_epsilon
+from core.cache import HOME_VARIABLE
 from core.data import load_dataset
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
@@ -17,7 +18,7 @@ PAGES = ["app_pages/training.py", "app_pages/attack.py", "app_pages/epsilon.py"]
 @pytest.fixture(autouse=True)
 def own_cache(tmp_path_factory, monkeypatch):
     """Models are saved under a cache folder the test owns; full MNIST is unreachable."""
-    monkeypatch.setenv(data.HOME_VARIABLE, str(tmp_path_factory.getbasetemp() / "app-home"))
+    monkeypatch.setenv(HOME_VARIABLE, str(tmp_path_factory.getbasetemp() / "app-home"))
     monkeypatch.setattr(data, "OPENML_HOST", ("127.0.0.1", 9))
 
 
@@ -125,8 +126,10 @@ def test_garbage_in_the_url_gives_notices_not_a_crash():
     app = start({"eps": "abc", "image": "99999", "target": "12", "clip": "maybe", "page": "nowhere"})
     assert_clean(app)
     notices = " ".join(w.value for w in app.warning)
-    for fragment in ("eps=abc", "target=12", "clip=maybe", "page=nowhere", "#99999"):
+    for fragment in ("eps=`abc` is not a number", "target=`12` is not a digit", "clip=`maybe` is not on or off",
+                     "page=`nowhere`", "#`99999`"):  # fmt: skip
         assert fragment in notices
+    assert "could not convert" not in notices and "using True" not in notices
     assert widget(app, "number_input", "_widget_image").value == 99  # clamped to the last of 100
     assert metric(app, "Model's answer") == "6"
 
@@ -271,12 +274,39 @@ def test_a_broken_idx_folder_offered_by_the_operator_is_reported_and_skipped(tmp
     assert any(str(broken) in record.getMessage() for record in caplog.records)  # the operator's log names it
 
 
-def test_link_values_cannot_inject_markdown():
-    app = start({"eps": "[click me](https://example.com)", "target": "`x`"})
+HOSTILE_LINKS = {
+    "phishing": {
+        "eps": "**Session expired.** [Log in again](https://evil.example/login) ![](http://127.0.0.1:8799/t.png)"
+    },
+    "heading": {"source": "x\n===\n"},
+    "bare address": {"source": "www.evil.co"},
+    "page address": {"page": "https://ev.il/x"},
+    "backticks": {"target": "`x` [a](b)"},
+    "huge": {"eps": "9" * 100_000},
+}
+
+
+@pytest.mark.parametrize("query", list(HOSTILE_LINKS.values()), ids=list(HOSTILE_LINKS))
+def test_link_values_are_shown_as_inert_short_text(query):
+    app = start(query)
     assert_clean(app)
+    assert app.warning
+    for warning in app.warning:
+        text = warning.value
+        assert len(text) < 200 and "\n" not in text
+        spans = text.split("`")
+        assert len(spans) % 2 == 1  # every backtick opens or closes a code span: nothing leaks out of one
+        outside = "".join(spans[0::2])
+        for active in ("](", "![", "**", "www.", "http", "==="):
+            assert active not in outside, (active, text)
+        assert all(len(inside) <= 40 for inside in spans[1::2])
+
+
+def test_notices_name_values_plainly():
+    app = start({"eps": "1.0000001", "clip": "maybe"})
     shown = " ".join(w.value for w in app.warning)
-    assert "\\[click me\\]\\(https" in shown  # escaped: shown as text, never a link
-    assert "\\`x\\`" in shown
+    assert "eps=`1.0000001` is outside [0, 1]; using 1" in shown
+    assert "clip=`maybe` is not on or off (1 or 0); using on" in shown
 
 
 def test_training_images_that_turn_out_corrupt_fall_back_with_a_notice(tmp_path, monkeypatch):
