@@ -332,3 +332,28 @@ def test_training_images_that_turn_out_corrupt_fall_back_with_a_notice(tmp_path,
     assert any("Training on IDX · damaged failed" in w.value for w in app.warning)
     assert widget(app, "selectbox", "_widget_dataset").value == "mnist-5k"
     assert metric(app, "Model's answer") == "6"
+
+
+def test_a_killed_training_says_so_and_try_again_trains(monkeypatch):
+    import subprocess
+    import sys
+
+    from core import training_queue
+
+    real = training_queue.start_child
+
+    def killed_at_once(settings, path):  # as the kernel's out-of-memory killer would
+        command = [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"]
+        return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    monkeypatch.setattr(training_queue, "start_child", killed_at_once)
+    app = start()
+    widget(app, "number_input", "_widget_seed").set_value(4321).run()
+    assert not app.exception
+    assert any("stopped from outside (SIGKILL)" in e.value for e in app.error)
+    assert "/" not in " ".join(e.value for e in app.error)  # no server paths
+    retry = next(b for b in app.button if b.label == "Try again")
+    monkeypatch.setattr(training_queue, "start_child", real)
+    retry.click().run()
+    assert_clean(app)
+    assert metric(app, "Model's answer") == "6"

@@ -180,3 +180,23 @@ def test_eight_sessions_at_once(server):
     assert len(results) == 8 and all(r["errors"] == 0 for r in results)
     moved = [float(r["eps"]) for r in results if r["eps"] is not None]
     assert len(moved) >= 5 and len(set(np.round(moved, 3))) > 1  # each session kept its own epsilon
+
+
+def test_a_hostile_link_is_shown_as_inert_text(server, page):
+    """Markdown in link values makes no link, no image (no request to a tracker), no heading."""
+    requested = []
+    page.on("request", lambda request: requested.append(request.url))
+    hostile = (
+        "/attack?eps=**Session%20expired.**%20[Log%20in%20again](https://evil.example/login)"
+        "%20![](http://127.0.0.2:8799/t.png)&source=x%0A===%0A&target=www.evil.co"
+    )
+    page.goto(server.url + hostile)
+    wait_for_page(page, 1)
+    alerts = page.locator("[data-testid='stAlert']")
+    assert alerts.count() >= 3
+    for tag in ("a", "img", "h1", "h2", "strong"):
+        assert alerts.locator(tag).count() == 0, tag
+    assert "eps=**Session expired.** [Log in again" in " ".join(alerts.all_inner_texts())  # the characters as typed
+    assert all(len(a) < 250 for a in alerts.all_inner_texts())
+    assert not [url for url in requested if not url.startswith(server.url)]  # nothing fetched from elsewhere
+    assert_no_errors(page)
