@@ -29,6 +29,7 @@ from core.errors import DatasetUnavailable, TrainingFailed
 ROOT = Path(__file__).resolve().parents[1]
 DATASET_VARIABLE = "ADVERSARIAL_DIGITS_DATASET"  # the operator may open the app on another dataset
 MODEL_FORMAT = 1  # bump when the saved-model layout changes
+BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,11 @@ class TrainingSettings:
 def start_child(settings: TrainingSettings, path: Path) -> subprocess.Popen:
     """Start training ``settings`` in a child process that saves to ``path``; its stdout carries the progress."""
     command = [sys.executable, "-m", "core.training_process", json.dumps(asdict(settings)), str(path)]
+    # One BLAS thread each: trainings run side by side, one per core, and spinning BLAS threads
+    # competing for the same cores made each of them several times slower.
+    env = {**os.environ, **dict.fromkeys(BLAS_THREAD_VARIABLES, "1")}
     return subprocess.Popen(
-        command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True
+        command, cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True
     )  # stderr is the server's: a crash is logged there, never shown to a visitor
 
 
