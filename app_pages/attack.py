@@ -6,7 +6,7 @@ import streamlit as st
 import dashboard
 from core import charts
 from core.attack import attack_direction, delta_prediction, fgsm
-from core.imaging import direction_to_uint8, png_bytes, to_uint8, upscale
+from core.imaging import MAX_PIXELS, MAX_UPLOAD_BYTES, direction_to_uint8, png_bytes, to_uint8, upscale
 
 SCALE = 8  # 28 px -> 224 px, nearest neighbour
 
@@ -27,6 +27,7 @@ def own_digit_ui(model, view) -> None:
     st.file_uploader(
         "A photo or scan of one handwritten digit (PNG, JPEG, BMP or GIF)",
         type=["png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff"],
+        help=f"At most {MAX_UPLOAD_BYTES:,} bytes (2 MB) and {MAX_PIXELS / 1e6:g} megapixels",
         key="_widget_upload",
         on_change=dashboard.receive_upload,
     )

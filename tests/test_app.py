@@ -200,7 +200,7 @@ def test_uploading_your_own_digit_attacks_it():
     assert_clean(app)
     assert any("reads it as **2**" in m.value for m in app.markdown)
     assert metric(app, "Model's answer") == "6"  # attacked at its own minimal epsilon
-    assert any("Your digit (my\\-two\\.png)" in m.value for m in app.markdown)  # the name, Markdown-escaped
+    assert any("Your digit (`my-two.png`)" in m.value for m in app.markdown)  # the name, as inert text
     app.switch_page("app_pages/epsilon.py").run()
     assert_clean(app)
     assert any("uploaded digit" in i.value for i in app.info)

@@ -202,3 +202,13 @@ def test_a_huge_image_is_refused_before_decoding():
     data = _big_upload("RGBA", size=(5000, 5000))  # 122 KB of file, 25 megapixels
     assert len(data) < MAX_UPLOAD_BYTES
     expect_refusal(data, "5000x5000 pixels; upload one of at most 12.5 megapixels")
+
+
+def test_the_upload_cap_is_the_servers():
+    """Streamlit counts 10^6 bytes per MB: the server's cap and core's are the same number of bytes."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["maxUploadSize"] * 1_000_000 == MAX_UPLOAD_BYTES
+    message = expect_refusal(b"\x89PNG" + bytes(MAX_UPLOAD_BYTES), "at most")
+    assert "2 MB (2,000,000 bytes)" in message
