@@ -221,3 +221,18 @@ def test_idx_training_images_are_read_only_when_needed(tmp_path, dataset):
     assert images.shape == (300, 784) and not images.flags.writeable
     assert loaded.x_train is images  # read once
     np.testing.assert_allclose(images, dataset.x_train[:300], atol=1e-6)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage"])
+def test_a_damaged_parsed_copy_of_the_embedded_subset_is_set_aside_and_rebuilt(tmp_path, monkeypatch, damage, caplog):
+    monkeypatch.setenv("ADVERSARIAL_DIGITS_HOME", str(tmp_path))
+    first = load_dataset("mnist-5k")
+    (cached,) = (tmp_path / "data").glob("mnist-5k-*.npy")
+    data = cached.read_bytes()
+    cached.write_bytes(data[: len(data) // 3] if damage == "truncated" else b"\x93NUMPY" + bytes(len(data)))
+    with caplog.at_level("WARNING", logger="adversarial_digits"):
+        again = load_dataset("mnist-5k")
+    np.testing.assert_array_equal(again.x_test, first.x_test)
+    np.testing.assert_array_equal(again.x_train, first.x_train)
+    assert "moved aside" in caplog.text and len(list((tmp_path / "data").glob("*.damaged-*"))) == 1
+    assert cached.read_bytes() == data  # rebuilt
