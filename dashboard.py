@@ -22,8 +22,8 @@ from core.data import DEFAULT_DATASET, Dataset, load_dataset
 from core.errors import DatasetUnavailable, ImageRejected, TrainingFailed
 from core.imaging import preprocess_upload
 from core.model import SoftmaxModel, TrainingResult
+from core.settings import TrainingSettings
 from core.sweep import success_curve
-from core.training_process import TrainingSettings
 from core.training_queue import ModelStore, TrainingStatus, shared_queue
 
 log = logging.getLogger("adversarial_digits")

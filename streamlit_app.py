@@ -5,7 +5,7 @@ Run with ``streamlit run streamlit_app.py``.
 
 import streamlit as st
 
-from core.training_process import TrainingSettings
+from core.settings import TrainingSettings
 from core.training_queue import prefetch
 
 # A first visit needs the default model: start training it now, while the rest of the app loads.

@@ -1,55 +1,75 @@
-"""``python -m core``: the seed's experiment without a browser.
+"""``python -m core``: the original experiment without a browser.
 
-Trains the model, attacks the first test images of the source digit toward
-the target, and prints what happened (text or ``--json``); ``--out DIR``
-writes the seed-style PNG grid.
+Trains the model (or reuses the weights the app saved for the same
+settings), attacks the first test images of the source digit toward the
+target, and prints what happened (text or ``--json``); ``--out DIR`` writes
+the original experiment's figure as a PNG grid.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from core.attack import MAX_EPS, attack_direction, delta_prediction, fgsm, minimal_epsilon
-from core.data import DEFAULT_DATASET, load_dataset
-from core.errors import DatasetUnavailable
-from core.imaging import direction_to_uint8, grid_figure, to_uint8
-from core.model import SOLVERS, train_softmax
+from core.checks import parse_digit, parse_eps
+from core.data import load_dataset
+from core.errors import DatasetUnavailable, TrainingFailed
+from core.imaging import direction_to_uint8, grid_figure, picture_uint8, to_uint8
+from core.settings import BOUNDS, DEFAULTS, SOLVERS, TrainingSettings
 
+PROG = "python -m core"
 JUST_ABOVE = 1e-5  # the minimal epsilon is an infimum: attack a hair above it
 
 
-def _digit(text: str) -> int:
-    if text.strip() not in {str(d) for d in range(10)}:
-        raise argparse.ArgumentTypeError(f"must be a digit 0-9, got {text!r}")
-    return int(text)
+def _checked(parse):
+    """An argparse type from one of core.checks' parsers (their reasons never quote the value: we do)."""
+
+    def convert(text: str):
+        try:
+            return parse(text)
+        except ValueError as reason:
+            raise argparse.ArgumentTypeError(f"{text!r} {reason}") from None
+
+    return convert
 
 
-def _eps(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if not -MAX_EPS <= value <= MAX_EPS:
-        raise argparse.ArgumentTypeError(f"must be in [-{MAX_EPS:g}, {MAX_EPS:g}], got {text}")
-    return value
+def _bounded(name: str, kind):
+    """An argparse type for a training setting within :data:`core.settings.BOUNDS`."""
+    low, high = BOUNDS[name]
 
-
-def _positive(kind):
-    def parse(text: str):
+    def convert(text: str):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"must be a positive {kind.__name__}, got {text!r}") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if kind is int else ''}number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text} is outside [{low:g}, {high:g}]")
         return value
 
-    return parse
+    return convert
+
+
+def _count(text: str) -> int:
+    if not text.strip().isdecimal() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1")
+    return int(text)
+
+
+class _DefaultsShown(argparse.HelpFormatter):
+    """Each option's help ends with its default, where it has a meaningful one."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False, argparse.SUPPRESS):
+            return action.help
+        return f"{action.help} (default: %(default)s)"
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -59,43 +79,100 @@ class _OneLineParser(argparse.ArgumentParser):
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = _OneLineParser(
-        prog="python -m core",
+        prog=PROG,
         description="Train a softmax classifier on MNIST and fool it with the gradient sign method.",
+        formatter_class=_DefaultsShown,
     )
-    parser.add_argument("--dataset", default=DEFAULT_DATASET, help="mnist-5k (default), mnist, or idx:<folder>")
-    parser.add_argument("--solver", choices=SOLVERS, default="sgd")
-    parser.add_argument("--epochs", type=_positive(int), default=25)
-    parser.add_argument("--learning-rate", type=_positive(float), default=0.05)
-    parser.add_argument("--batch-size", type=_positive(int), default=100)
-    parser.add_argument("--C", type=_positive(float), default=1.0, help="inverse L2 strength for lbfgs")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--source", type=_digit, default=2, help="digit to attack (default 2)")
-    parser.add_argument("--target", type=_digit, default=6, help="digit to turn it into (default 6)")
-    parser.add_argument("--count", type=_positive(int), default=10, help="how many test images (default 10)")
-    parser.add_argument("--eps", type=_eps, help="one epsilon for all images (default: each image's minimal one)")
-    parser.add_argument("--no-clip", action="store_true", help="let pixels leave [0, 1], as the seed did")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--out", type=Path, help="write the seed-style PNG grid into this folder")
+    parser.add_argument("--dataset", default=DEFAULTS.dataset, help="mnist-5k (embedded), mnist, or idx:<folder>")
+    parser.add_argument(
+        "--solver",
+        choices=SOLVERS,
+        default=DEFAULTS.solver,
+        help="sgd: the original experiment's mini-batch SGD; lbfgs: converged LogisticRegression",
+    )
+    parser.add_argument(
+        "--epochs",
+        type=_bounded("epochs", int),
+        default=DEFAULTS.epochs,
+        help="SGD passes over the training set (lbfgs: at most 4x this many iterations)",
+    )
+    parser.add_argument(
+        "--learning-rate", type=_bounded("learning_rate", float), default=DEFAULTS.learning_rate, help="SGD step size"
+    )
+    parser.add_argument(
+        "--batch-size", type=_bounded("batch_size", int), default=DEFAULTS.batch_size, help="SGD mini-batch size"
+    )
+    parser.add_argument("--C", type=_bounded("C", float), default=DEFAULTS.C, help="inverse L2 strength for lbfgs")
+    parser.add_argument(
+        "--seed", type=_bounded("seed", int), default=DEFAULTS.seed, help="seeds the order of the SGD mini-batches"
+    )
+    parser.add_argument("--source", type=_checked(parse_digit), default=2, help="the digit to attack")
+    parser.add_argument("--target", type=_checked(parse_digit), default=6, help="the digit to turn it into")
+    parser.add_argument(
+        "--count",
+        type=_count,
+        default=10,
+        help="how many test images of the source digit (at most as many as there are)",
+    )
+    parser.add_argument(
+        "--eps", type=_checked(parse_eps), help="one epsilon for all images (default: each image's own minimal epsilon)"
+    )
+    parser.add_argument(
+        "--no-clip", action="store_true", help="let pixels leave [0, 1], as the original experiment did"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.add_argument("--out", type=Path, help="write the PNG grid of the attacked images into this folder")
     args = parser.parse_args(argv)
     if args.source == args.target:
         parser.error("--source and --target must differ")
+    if args.out is not None and (problem := _unusable_folder(args.out)):
+        parser.error(f"--out {str(args.out)!r}: {problem}")
     return args
 
 
-def run(args: argparse.Namespace) -> dict:
-    """The experiment as a plain dictionary (what ``--json`` prints)."""
+def _unusable_folder(folder: Path) -> str | None:
+    """Why ``folder`` cannot take the grid (checked before any training), or None."""
+    if folder.exists() and not folder.is_dir():
+        return "is a file, not a folder"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder):
+            return None
+    except OSError as error:
+        return f"cannot be written ({os.strerror(error.errno) if error.errno else error})"
+
+
+@dataclass(frozen=True)
+class Attacked:
+    """The pictures behind a run: originals, attack directions, adversarial images (rows in order)."""
+
+    images: np.ndarray
+    directions: np.ndarray
+    adversarial: np.ndarray
+
+
+def trained(args: argparse.Namespace):
+    """The model for these settings: the one the app saved, or trained now (in a child, and saved for the app)."""
+    from core.training_queue import ModelStore, TrainingQueue
+
+    settings = TrainingSettings(
+        dataset=args.dataset, solver=args.solver, epochs=args.epochs, learning_rate=args.learning_rate,
+        batch_size=args.batch_size, C=args.C, seed=args.seed,
+    ).normalized()  # fmt: skip
+    queue = TrainingQueue(slots=1)
+    try:
+        return ModelStore(queue).get(settings)
+    finally:
+        queue.stop_all()
+
+
+def run(args: argparse.Namespace) -> tuple[dict, Attacked]:
+    """The experiment as a plain dictionary (what ``--json`` prints) and the pictures behind it."""
     dataset = load_dataset(args.dataset)
-    training = train_softmax(
-        dataset,
-        solver=args.solver,
-        epochs=args.epochs,
-        learning_rate=args.learning_rate,
-        batch_size=args.batch_size,
-        C=args.C,
-        seed=args.seed,
-    )
+    training = trained(args)
     model, clip = training.model, None if args.no_clip else (0.0, 1.0)
-    indices = dataset.test_indices(args.source)[: args.count]
+    available = dataset.test_indices(args.source)
+    indices = available[: args.count]
     images = dataset.x_test[indices]
     minimal = minimal_epsilon(model, images, args.target, clip=clip)
     if args.eps is not None:
@@ -105,7 +182,7 @@ def run(args: argparse.Namespace) -> dict:
     adversarial = fgsm(model, images, eps, target=args.target, clip=clip)
     before = model.predict_proba(images)
     after = model.predict_proba(adversarial)
-    return {
+    result = {
         "dataset": dataset.name,
         "description": dataset.description,
         "n_train": dataset.n_train,
@@ -117,6 +194,7 @@ def run(args: argparse.Namespace) -> dict:
         "source": args.source,
         "target": args.target,
         "clip": clip is not None,
+        "count_asked": args.count,
         "images": [
             {
                 "test_index": int(index),
@@ -130,19 +208,21 @@ def run(args: argparse.Namespace) -> dict:
             }
             for i, index in enumerate(indices)
         ],
-        "_arrays": (images, attack_direction(model, images, args.target), adversarial),
     }
+    return result, Attacked(images, attack_direction(model, images, args.target), adversarial)
 
 
-def write_grid(result: dict, folder: Path) -> Path:
-    """The seed's figure: original / direction / adversarial with target confidences."""
-    images, directions, adversarial = result["_arrays"]
+def write_grid(result: dict, attacked: Attacked, folder: Path) -> Path:
+    """The original experiment's figure: original / direction / adversarial with target confidences."""
     target, rows = result["target"], []
     for i, info in enumerate(result["images"]):
-        stretch = (None, None) if not result["clip"] else (0.0, 1.0)
         rows.append(
             (
-                [to_uint8(images[i]), direction_to_uint8(directions[i]), to_uint8(adversarial[i], *stretch)],
+                [
+                    to_uint8(attacked.images[i]),
+                    direction_to_uint8(attacked.directions[i]),
+                    picture_uint8(attacked.adversarial[i], clipped=result["clip"]),
+                ],
                 [
                     f"confidence of {target}: {info['target_confidence_before']:.2%}",
                     f"direction (eps {info['eps']:.3f})",
@@ -167,6 +247,8 @@ def _text_report(result: dict) -> str:
         f"{'index':>6} {'min eps':>8} {'eps':>7} {'p(' + str(target) + ') before':>13} {'after':>8} "
         f"{'pred':>6} {'delta alone':>11}",
     ]
+    if len(result["images"]) < result["count_asked"]:
+        lines.append(f"(only {len(result['images'])} test images of digit {result['source']}; all are shown)")
     for info in result["images"]:
         minimal = "none" if info["minimal_epsilon"] is None else f"{info['minimal_epsilon']:.4f}"
         lines.append(
@@ -180,14 +262,12 @@ def _text_report(result: dict) -> str:
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
-        result = run(args)
-    except (DatasetUnavailable, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        result, attacked = run(args)
+    except (DatasetUnavailable, TrainingFailed, ValueError) as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
     if args.out is not None:
-        path = write_grid(result, args.out)
-        result["grid_png"] = str(path)
-    result.pop("_arrays")
+        result["grid_png"] = str(write_grid(result, attacked, args.out))
     print(json.dumps(result, indent=2) if args.json else _text_report(result))
     return 0
 

@@ -9,6 +9,26 @@ import numpy as np
 
 N_PIXELS = 784
 N_CLASSES = 10
+MAX_EPS = 1.0  # pixels live in [0, 1]: a larger step changes nothing once clipped
+
+
+def parse_digit(text) -> int:
+    """A digit 0-9 from text (a link, a command line); ``ValueError`` with a plain reason that does not quote it."""
+    stripped = str(text).strip()
+    if len(stripped) != 1 or stripped not in "0123456789":
+        raise ValueError("is not a digit 0-9")
+    return int(stripped)
+
+
+def parse_eps(text) -> float:
+    """An epsilon in [-1, 1] from text; ``ValueError`` with a plain reason that does not quote it."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise ValueError("is not a number") from None
+    if not -MAX_EPS <= value <= MAX_EPS:  # NaN and infinities fail here too
+        raise ValueError(f"is outside [-{MAX_EPS:g}, {MAX_EPS:g}]")
+    return value
 
 
 def as_digit(value, name: str = "digit") -> int:
@@ -60,7 +80,7 @@ def as_labels(labels, n: int, name: str = "labels") -> np.ndarray:
 
 
 def as_clip(clip) -> tuple[float, float] | None:
-    """Return ``clip`` as ``(low, high)`` with low < high, or None for no clipping."""
+    """Return ``clip`` as ``(low, high)`` containing the pixel range [0, 1], or None for no clipping."""
     if clip is None:
         return None
     try:
@@ -69,30 +89,43 @@ def as_clip(clip) -> tuple[float, float] | None:
         raise ValueError(f"clip must be (low, high) or None, got {clip!r}") from None
     if not low < high:
         raise ValueError(f"clip must have low < high, got {clip!r}")
+    if low > 0.0 or high < 1.0:
+        raise ValueError(f"clip must contain the pixel range [0, 1], got {clip!r}")
     return low, high
 
 
-def as_eps(eps, n: int, *, allow_negative: bool = True) -> np.ndarray:
-    """Return one finite float64 epsilon per image (a scalar is broadcast)."""
+def as_eps(eps, n: int) -> np.ndarray:
+    """Return one float64 epsilon in [-1, 1] per image (a scalar is broadcast)."""
     array = np.asarray(eps, dtype=np.float64)
     if array.ndim == 0:
         array = np.full(n, float(array))
     if array.shape != (n,):
         raise ValueError(f"eps must be a number or one value per image ({n}), got shape {array.shape}")
-    if not np.isfinite(array).all():
-        raise ValueError(f"eps must be finite, got {eps!r}")
-    if not allow_negative and (array < 0).any():
-        raise ValueError(f"eps must be >= 0, got {array.min()}")
+    _within_max_eps(array, "eps")
     return array
 
 
+def as_max_eps(max_eps) -> float:
+    """Return ``max_eps`` as a float in [0, 1]."""
+    value = float(max_eps)
+    if not 0.0 <= value <= MAX_EPS:
+        raise ValueError(f"max_eps must be in [0, {MAX_EPS:g}], got {max_eps!r}")
+    return value
+
+
+def _within_max_eps(array: np.ndarray, name: str) -> None:
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} must be finite")
+    if array.size and np.abs(array).max() > MAX_EPS:
+        raise ValueError(f"{name} must lie in [-{MAX_EPS:g}, {MAX_EPS:g}], got up to {np.abs(array).max():g}")
+
+
 def as_eps_grid(eps_grid) -> np.ndarray:
-    """Return a 1-D, finite, strictly increasing float64 grid of epsilons."""
+    """Return a 1-D, strictly increasing float64 grid of epsilons in [-1, 1]."""
     grid = np.asarray(eps_grid, dtype=np.float64)
     if grid.ndim != 1 or grid.size == 0:
         raise ValueError(f"eps_grid must be a non-empty 1-D sequence, got shape {grid.shape}")
-    if not np.isfinite(grid).all():
-        raise ValueError("eps_grid must be finite")
+    _within_max_eps(grid, "eps_grid")
     if grid.size > 1 and not (np.diff(grid) > 0).all():
         raise ValueError("eps_grid must be strictly increasing")
     return grid

@@ -28,6 +28,11 @@ def to_uint8(image, low: float | None = 0.0, high: float | None = 1.0) -> np.nda
     return np.round(np.clip((pixels - low) / span, 0.0, 1.0) * 255).astype(np.uint8)
 
 
+def picture_uint8(image, *, clipped: bool) -> np.ndarray:
+    """An (adversarial) image as uint8: clipped to [0, 1], or stretched to its own range when it was not clipped."""
+    return to_uint8(image) if clipped else to_uint8(image, None, None)
+
+
 def direction_to_uint8(direction) -> np.ndarray:
     """The attack direction (-1, 0, +1) as black, mid-grey and white."""
     return to_uint8(direction, -1.0, 1.0)

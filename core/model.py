@@ -7,7 +7,6 @@ needs follows from these two arrays.
 
 from __future__ import annotations
 
-import math
 import time
 import warnings
 from collections.abc import Callable
@@ -18,8 +17,8 @@ import numpy as np
 from core.cache import UNREADABLE
 from core.checks import N_CLASSES, N_PIXELS, as_images
 from core.data import Dataset
+from core.settings import DEFAULTS, TrainingSettings
 
-SOLVERS = ("sgd", "lbfgs")
 _LOGIT_BLOCK = 1024  # images per matrix product in SoftmaxModel.logits: a 6 MB float64 copy
 
 
@@ -117,19 +116,6 @@ def cross_entropy(model: SoftmaxModel, x: np.ndarray, y: np.ndarray) -> float:
     return float(-np.mean(log_p[np.arange(len(y)), y]))
 
 
-def check_hyperparameters(solver: str, epochs: int, learning_rate: float, batch_size: int, C: float) -> None:
-    """Raise ``ValueError`` naming the first bad training setting."""
-    if solver not in SOLVERS:
-        raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
-    if not (isinstance(epochs, (int, np.integer)) and epochs >= 1):
-        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
-    if not (isinstance(batch_size, (int, np.integer)) and batch_size >= 1):
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    for name, value in (("learning_rate", learning_rate), ("C", C)):
-        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-            raise ValueError(f"{name} must be a positive number, got {value!r}")
-
-
 def _softmax_regression_sgd(learning_rate: float, batch_size: int, seed: int):
     """scikit-learn's MLP with no hidden layer: exactly softmax regression.
 
@@ -159,12 +145,12 @@ def _softmax_regression_sgd(learning_rate: float, batch_size: int, seed: int):
 def train_softmax(
     dataset: Dataset,
     *,
-    solver: str = "sgd",
-    epochs: int = 25,
-    learning_rate: float = 0.05,
-    batch_size: int = 100,
-    C: float = 1.0,
-    seed: int = 0,
+    solver: str = DEFAULTS.solver,
+    epochs: int = DEFAULTS.epochs,
+    learning_rate: float = DEFAULTS.learning_rate,
+    batch_size: int = DEFAULTS.batch_size,
+    C: float = DEFAULTS.C,
+    seed: int = DEFAULTS.seed,
     on_epoch: Callable[[int, int, EpochMetrics], None] | None = None,
 ) -> TrainingResult:
     """Train a softmax regression on ``dataset``.
@@ -186,8 +172,15 @@ def train_softmax(
         Seeds the SGD shuffles; the result is deterministic for a seed.
     on_epoch : callable, optional
         ``on_epoch(epoch, total, metrics)`` after every epoch (once for ``lbfgs``).
+
+    The defaults are :data:`core.settings.DEFAULTS` (the original experiment's recipe).
+
+    Raises
+    ------
+    ValueError
+        A setting outside :data:`core.settings.BOUNDS` (named in the message).
     """
-    check_hyperparameters(solver, epochs, learning_rate, batch_size, C)
+    TrainingSettings(dataset.name, solver, epochs, learning_rate, batch_size, C, seed).check()
     x_train, y_train, x_test, y_test = dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test
     history = []
     start = time.perf_counter()

@@ -9,10 +9,15 @@ each pixel moves at unit speed until it reaches the clip range at
 with ``R = W m`` the rate of all pixels that move at all. Since |eps| <= 1,
 a pixel already at an edge of the clip range either never moves or moves
 all the way, so only the grey pixels (strictly inside the range) stop
-along the way. :class:`Path` prepares a block of images in numpy (two thin
+along the way. :class:`AttackPath` prepares a block of images in numpy (two thin
 matrix products and one pass over the pixels); the walks, compiled with
 numba, visit each image's grey pixels in order of ``tau``: one pass over the
 image data, then ten logits per epsilon.
+
+Importing this module does one thing on purpose: it points numba's kernel
+cache at the app's cache folder (:func:`core.cache.cache_folder`), which
+must happen before the kernels below are decorated. The thread pool that
+walks blocks on all cores is made on first use.
 """
 
 from __future__ import annotations
@@ -39,13 +44,18 @@ if KERNEL_CACHE is not None:
 _CACHED = KERNEL_CACHE is not None
 _first_call = threading.Lock()
 
-WORKERS = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="attack-path")
 BLOCK = 1024  # images prepared at once: a few (1024, 784) arrays, small enough to reuse memory
 
 
 @functools.cache
 def _blas() -> ThreadpoolController:
     return ThreadpoolController()
+
+
+@functools.cache
+def _workers() -> ThreadPoolExecutor:
+    """One thread per core, made on first use and shared by every caller (any number of app sessions)."""
+    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="attack-path")
 
 
 def over_blocks(model, images: np.ndarray, target: int, clip, kernel, *extra) -> list:
@@ -57,14 +67,14 @@ def over_blocks(model, images: np.ndarray, target: int, clip, kernel, *extra) ->
     threads gain nothing and, spinning between calls, slow the walks down.
     """
     n = len(images)
-    size = min(BLOCK, max(32, -(-n // WORKERS._max_workers)))  # at least one block per core
+    size = min(BLOCK, max(32, -(-n // (os.cpu_count() or 1))))  # at least one block per core
 
     def block(start: int):
-        path = Path(model, images[start : start + size], target, clip)
+        path = AttackPath(model, images[start : start + size], target, clip)
         return call_kernel(kernel, *path.arguments, *extra, 0, path.n)
 
     with _blas().limit(limits=1, user_api="blas"):
-        return list(WORKERS.map(block, range(0, n, size)))
+        return list(_workers().map(block, range(0, n, size)))
 
 
 def call_kernel(kernel, *arguments):
@@ -96,7 +106,7 @@ def _set_aside_kernel_cache(problem) -> None:
         ])  # fmt: skip
 
 
-class Path:
+class AttackPath:
     """The attack path of a block of images, ready for the compiled walks.
 
     Positive eps moves pixel i by ``d_i`` (the attack direction), negative eps
@@ -249,17 +259,6 @@ def _walk_both_sides(z0, rate_positive, rate_negative, pointer, tau, column, sig
         for j in range(zero):
             for c in range(10):
                 out[j, c] = flipped[zero - 1 - j, c]
-
-
-@njit(cache=_CACHED, nogil=True)
-def walk_logits(z0, rate_positive, rate_negative, pointer, tau, column, sign, WT, span, grid):
-    """Logits of every image at every grid epsilon: (n, K, 10)."""
-    out = np.empty((z0.shape[0], grid.shape[0], 10))
-    for image in range(z0.shape[0]):
-        _walk_both_sides(
-            z0, rate_positive, rate_negative, pointer, tau, column, sign, WT, span, grid, image, out[image]
-        )
-    return out
 
 
 @njit(cache=_CACHED, nogil=True)

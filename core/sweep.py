@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.attack import MAX_EPS, _check_clip, attack_direction
-from core.checks import as_digit, as_eps_grid, as_images
+from core.attack import attack_direction
+from core.checks import as_clip, as_digit, as_eps_grid, as_images
 from core.model import SoftmaxModel, softmax
-from core.path import Path, call_kernel, over_blocks, walk_logits, walk_totals
+from core.path import over_blocks, walk_totals
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,8 +54,8 @@ def score_sweep(model: SoftmaxModel, x, target, eps_grid, *, clip=(0.0, 1.0)) ->
     images, single = as_images(x)
     if len(images) != 1:
         raise ValueError(f"score_sweep takes one image, got {len(images)}")
-    grid = _check_grid(eps_grid)
-    clip = _check_clip(clip)
+    grid = as_eps_grid(eps_grid)
+    clip = as_clip(clip)
     direction = attack_direction(model, images, as_digit(target, "target"))
     path = images[0].astype(np.float64) + grid[:, None] * direction
     if clip is not None:
@@ -81,8 +81,8 @@ def success_curve(model: SoftmaxModel, x, target, eps_grid, *, clip=(0.0, 1.0)) 
     """
     images, _ = as_images(x)
     target = as_digit(target, "target")
-    grid = _check_grid(eps_grid)
-    clip = _check_clip(clip)
+    grid = as_eps_grid(eps_grid)
+    clip = as_clip(clip)
     totals = over_blocks(model, images, target, clip, walk_totals, grid, target)
     fooled = sum((counts for counts, _ in totals), np.zeros(len(grid)))
     probability = sum((sums for _, sums in totals), np.zeros(len(grid)))
@@ -90,15 +90,3 @@ def success_curve(model: SoftmaxModel, x, target, eps_grid, *, clip=(0.0, 1.0)) 
     return SuccessCurve(
         eps=grid, fooled_share=fooled / n, mean_target_probability=probability / n, n_images=len(images)
     )
-
-
-def grid_logits(model: SoftmaxModel, images: np.ndarray, target: int, grid: np.ndarray, clip) -> np.ndarray:
-    """Logits of attacked ``images`` at every epsilon of a sorted grid: shape (n, K, 10)."""
-    return call_kernel(walk_logits, *Path(model, images, target, clip).arguments, grid)
-
-
-def _check_grid(eps_grid) -> np.ndarray:
-    grid = as_eps_grid(eps_grid)
-    if np.abs(grid).max() > MAX_EPS:
-        raise ValueError(f"eps_grid must lie in [-{MAX_EPS:g}, {MAX_EPS:g}], got up to {np.abs(grid).max():g}")
-    return grid

@@ -13,58 +13,20 @@ stopped is :mod:`core.training_queue`'s business.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
 import sys
 import threading
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict
 from pathlib import Path
 
-from core.cache import cache_folder, save_atomically
-from core.data import DEFAULT_DATASET
-from core.errors import DatasetUnavailable, TrainingFailed
+from core.cache import save_atomically
+from core.errors import DatasetUnavailable
+from core.settings import TrainingSettings
 
 ROOT = Path(__file__).resolve().parents[1]
-DATASET_VARIABLE = "ADVERSARIAL_DIGITS_DATASET"  # the operator may open the app on another dataset
-MODEL_FORMAT = 1  # bump when the saved-model layout changes
 BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-@dataclass(frozen=True)
-class TrainingSettings:
-    """Everything that decides the trained weights; the key of the model caches."""
-
-    dataset: str = DEFAULT_DATASET
-    solver: str = "sgd"
-    epochs: int = 25
-    learning_rate: float = 0.05
-    batch_size: int = 100
-    C: float = 1.0
-    seed: int = 0
-
-    @classmethod
-    def first_visit(cls) -> TrainingSettings:
-        """What a new session starts with: the defaults, on the operator's dataset if one is set."""
-        return cls(dataset=os.environ.get(DATASET_VARIABLE, DEFAULT_DATASET))
-
-    def normalized(self) -> TrainingSettings:
-        """Blank out the settings the solver ignores, so they do not cause a retrain."""
-        if self.solver == "sgd":
-            return replace(self, C=1.0)
-        return replace(self, learning_rate=0.05, batch_size=100, seed=0)
-
-    def file_key(self) -> str:
-        text = json.dumps({"format": MODEL_FORMAT, **asdict(self)}, sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:20]
-
-    def model_path(self) -> Path:
-        """Where the weights are kept, so a restarted server does not retrain."""
-        folder = cache_folder("models")
-        if folder is None:
-            raise TrainingFailed("the server has no writable folder to keep trained weights in")
-        return folder / f"{self.file_key()}.npz"
 
 
 def start_child(settings: TrainingSettings, path: Path) -> subprocess.Popen:
@@ -94,7 +56,7 @@ def main(argv: list[str]) -> int:
     from core.model import save_training, train_softmax
 
     _exit_with_parent()
-    settings, path = json.loads(argv[0]), Path(argv[1])
+    settings, path = TrainingSettings(**json.loads(argv[0])), Path(argv[1])
 
     def say(message) -> None:
         print(json.dumps(message), flush=True)
@@ -103,7 +65,7 @@ def main(argv: list[str]) -> int:
         say([epoch, total, metrics.loss, metrics.train_accuracy, metrics.test_accuracy])
 
     try:
-        result = train_softmax(load_dataset(settings.pop("dataset")), on_epoch=report, **settings)
+        result = train_softmax(load_dataset(settings.dataset), on_epoch=report, **settings.training_arguments())
     except (DatasetUnavailable, ValueError) as error:
         say({"error": type(error).__name__, "message": str(error)})
         return 2

@@ -32,7 +32,8 @@ from dataclasses import dataclass
 from core.cache import set_aside
 from core.errors import DatasetUnavailable, TrainingFailed
 from core.model import EpochMetrics, TrainingResult, load_training
-from core.training_process import TrainingSettings, start_child
+from core.settings import TrainingSettings
+from core.training_process import start_child
 
 TRAINING_SLOTS = 2  # trainings at once: a Community Cloud app gets one or two cores
 TIME_LIMIT = 300.0  # seconds; the longest allowed setting (L-BFGS on 60,000 images) takes about two minutes

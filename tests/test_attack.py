@@ -66,7 +66,7 @@ def test_per_image_eps_and_float32_input(model, dataset):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"eps": 1.5}, "eps must be in"),
+        ({"eps": 1.5}, "eps must lie in"),
         ({"eps": float("nan")}, "finite"),
         ({"eps": [0.1, 0.2]}, "one value per image"),
         ({"eps": 0.1, "target": 10}, "target must be a digit"),

@@ -16,7 +16,7 @@ ATTACK = """
 import json, logging, sys
 logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
 from core.data import load_dataset
-from core.training_process import TrainingSettings
+from core.settings import TrainingSettings
 from core.training_queue import ModelStore, TrainingQueue
 from core.attack import minimal_epsilon
 data = load_dataset("mnist-5k")

@@ -41,9 +41,29 @@ def test_training_is_deterministic_for_a_seed(dataset):
 
 def test_on_epoch_reports_progress(dataset):
     calls = []
-    train_softmax(dataset, epochs=4, on_epoch=lambda epoch, total, metrics: calls.append((epoch, total, metrics)))
+    result = train_softmax(
+        dataset, epochs=4, on_epoch=lambda epoch, total, metrics: calls.append((epoch, total, metrics))
+    )
     assert [(epoch, total) for epoch, total, _ in calls] == [(1, 4), (2, 4), (3, 4), (4, 4)]
-    assert all(0 <= m.test_accuracy <= 1 and m.loss > 0 for *_, m in calls)
+    last = calls[-1][2]  # what the last report says is what the final model does, computed here independently
+    predicted = np.argmax(dataset.x_test @ result.model.W.T + result.model.b, axis=1)
+    assert last.test_accuracy == np.mean(predicted == dataset.y_test)
+    assert [m.loss for *_, m in calls] == sorted((m.loss for *_, m in calls), reverse=True)  # it learns
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"epochs": 0}, "epochs must be a whole number from 1 to 100"),
+        ({"epochs": 101}, "epochs must be a whole number from 1 to 100"),
+        ({"learning_rate": float("nan")}, "learning_rate must be a number"),
+        ({"batch_size": 2.5}, "batch_size must be a whole number"),
+        ({"solver": "adam"}, "solver must be one of"),
+    ],
+)
+def test_settings_outside_the_bounds_are_refused_by_name(dataset, settings, message):
+    with pytest.raises(ValueError, match=message):
+        train_softmax(dataset, **settings)
 
 
 def test_lbfgs_converges_to_a_good_optimum(dataset):

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from core import path, sweep
+from core import path
 from core.attack import fgsm
-from core.sweep import grid_logits, score_sweep, success_curve
+from core.sweep import score_sweep, success_curve
 
 TARGET = 6
 SEED_GRID = np.linspace(-1, 1, 101)
@@ -37,15 +37,6 @@ def test_success_curve_in_many_small_blocks(model, dataset, monkeypatch):
     blocks = success_curve(model, x, TARGET, grid)
     np.testing.assert_array_equal(whole.fooled_share, blocks.fooled_share)
     np.testing.assert_allclose(whole.mean_target_probability, blocks.mean_target_probability)
-
-
-@pytest.mark.parametrize("clip", [(0.0, 1.0), None])
-def test_grid_logits_equal_the_attacked_images_logits(model, twos, clip):
-    grid = np.linspace(-1, 1, 41)
-    logits = grid_logits(model, twos[:8], TARGET, grid, sweep._check_clip(clip))
-    for k, eps in enumerate(grid):
-        expected = model.logits(fgsm(model, twos[:8], eps, target=TARGET, clip=clip))
-        np.testing.assert_allclose(logits[:, k], expected, atol=1e-9)
 
 
 def test_score_sweep_of_the_seed_chart(model, twos):

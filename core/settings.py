@@ -1,0 +1,94 @@
+"""What decides a trained model: the settings, their defaults and their bounds, in one place.
+
+:class:`TrainingSettings` is the key of every model cache, the defaults of
+:func:`core.model.train_softmax` and of ``python -m core``, and what the
+app's sidebar starts from; :data:`BOUNDS` are the limits that keep a shared
+server responsive (nobody can ask for an hour of training), read by the
+sidebar and checked by :meth:`TrainingSettings.check`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from core.cache import cache_folder
+from core.data import DEFAULT_DATASET
+from core.errors import TrainingFailed
+
+SOLVERS = ("sgd", "lbfgs")
+BOUNDS = {
+    "epochs": (1, 100),
+    "learning_rate": (1e-4, 1.0),
+    "batch_size": (10, 1000),
+    "C": (1e-3, 1e3),
+    "seed": (0, 9999),
+}
+DATASET_VARIABLE = "ADVERSARIAL_DIGITS_DATASET"  # the operator may open the app on another dataset
+MODEL_FORMAT = 1  # bump when the saved-model layout changes
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """Everything that decides the trained weights; the key of the model caches.
+
+    The defaults are the original experiment's recipe: mini-batch SGD,
+    learning rate 0.05, batch 100, 25 epochs.
+    """
+
+    dataset: str = DEFAULT_DATASET
+    solver: str = "sgd"
+    epochs: int = 25
+    learning_rate: float = 0.05
+    batch_size: int = 100
+    C: float = 1.0
+    seed: int = 0
+
+    @classmethod
+    def first_visit(cls) -> TrainingSettings:
+        """What a new session starts with: the defaults, on the operator's dataset if one is set."""
+        return cls(dataset=os.environ.get(DATASET_VARIABLE, DEFAULT_DATASET))
+
+    def check(self) -> TrainingSettings:
+        """Return ``self`` if every setting is valid and within :data:`BOUNDS`; else ``ValueError`` naming it."""
+        if self.solver not in SOLVERS:
+            raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
+        for name, (low, high) in BOUNDS.items():
+            value = getattr(self, name)
+            whole = name in ("epochs", "batch_size", "seed")
+            kind_ok = isinstance(value, int) if whole else isinstance(value, (int, float)) and math.isfinite(value)
+            if isinstance(value, bool) or not kind_ok or not low <= value <= high:
+                kind = "a whole number" if whole else "a number"
+                raise ValueError(f"{name} must be {kind} from {low:g} to {high:g}, got {value!r}")
+        return self
+
+    def normalized(self) -> TrainingSettings:
+        """Blank out the settings the solver ignores, so they do not cause a retrain."""
+        defaults = TrainingSettings()
+        if self.solver == "sgd":
+            return replace(self, C=defaults.C)
+        return replace(self, learning_rate=defaults.learning_rate, batch_size=defaults.batch_size, seed=defaults.seed)
+
+    def training_arguments(self) -> dict:
+        """The keyword arguments of :func:`core.model.train_softmax` (everything but the dataset)."""
+        arguments = asdict(self)
+        del arguments["dataset"]
+        return arguments
+
+    def file_key(self) -> str:
+        text = json.dumps({"format": MODEL_FORMAT, **asdict(self)}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+    def model_path(self) -> Path:
+        """Where the weights are kept, so a restarted server does not retrain."""
+        folder = cache_folder("models")
+        if folder is None:
+            raise TrainingFailed("the server has no writable folder to keep trained weights in")
+        return folder / f"{self.file_key()}.npz"
+
+
+DEFAULTS = TrainingSettings()
