@@ -1,6 +1,9 @@
 """Adversarial Digits: train a softmax classifier on MNIST, then fool it with the gradient sign method.
 
-Run with ``streamlit run streamlit_app.py``.
+Run with ``streamlit run streamlit_app.py``. This file reads as a table of
+contents: start the first visit's model, list the pages, run the chosen one,
+and keep the URL in step with what it shows. Each page draws the shared
+sidebar itself and gets the view from it.
 """
 
 import streamlit as st
@@ -11,7 +14,7 @@ from core.training_queue import prefetch
 # A first visit needs the default model: start training it now, while the rest of the app loads.
 prefetch(TrainingSettings.first_visit())
 
-import dashboard  # noqa: E402
+from dashboard import resources, state  # noqa: E402
 
 st.set_page_config(page_title="Adversarial Digits", page_icon="🎯", layout="wide")
 
@@ -23,15 +26,25 @@ PAGES = {
 START_PAGE = "attack"
 
 
+def _asked_path() -> str:
+    """The path of the address the visitor opened ('' for the site's root)."""
+    url = st.context.url or ""
+    return url.split("://", 1)[-1].partition("/")[2].strip("/")
+
+
 def navigation() -> tuple[st.navigation, str | None]:
-    """The three pages, each at its own path; the site's root opens the one a link's ``?page=`` names."""
+    """The pages, each at its own path; the site's root opens the one a link's ``?page=`` names."""
     pages = {key: st.Page(path, title=title, icon=icon, url_path=key) for key, (path, title, icon) in PAGES.items()}
 
     def home():
+        state.init_state()
         wanted = st.query_params.get("page", START_PAGE)
-        if wanted not in PAGES:
-            shown = dashboard.inert(wanted)
-            dashboard.notice(f"The link's page={shown} is not a page here; opening {PAGES[START_PAGE][1]}.")
+        asked = _asked_path()
+        if asked not in ("", "home"):
+            state.notice(f"There is no page {state.inert('/' + asked)} here; opening {PAGES[START_PAGE][1]}.")
+            wanted = START_PAGE
+        elif wanted not in PAGES:
+            state.notice(f"The link's page={state.inert(wanted)} is not a page here; opening {PAGES[START_PAGE][1]}.")
             wanted = START_PAGE
         kept = {key: value for key, value in st.query_params.items() if key != "page"}
         st.switch_page(pages[wanted], query_params=kept)
@@ -42,23 +55,15 @@ def navigation() -> tuple[st.navigation, str | None]:
 
 
 def main() -> None:
-    dashboard.init_state()
-    st.session_state["_view"] = dashboard.sidebar()
     current, key = navigation()
-    with st.sidebar:
-        st.caption(
-            "Linear models are easy to fool: the same small, structured nudge works on almost every image. "
-            "Every epsilon here is exact, not searched."
-        )
     if key is None:  # the root: on to the right page (notices wait for it)
         current.run()
         return
-    dashboard.show_notices()
     try:
         current.run()
     finally:
-        dashboard.sync_url(key)
-    dashboard.warm_up_in_background()
+        state.sync_url(key)
+    resources.warm_up_in_background()
 
 
 main()

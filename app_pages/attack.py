@@ -3,17 +3,18 @@
 import numpy as np
 import streamlit as st
 
-import dashboard
 from core import charts
 from core.attack import attack_direction, delta_prediction, fgsm
-from core.imaging import MAX_PIXELS, MAX_UPLOAD_BYTES, direction_to_uint8, png_bytes, to_uint8, upscale
+from core.imaging import MAX_PIXELS, MAX_UPLOAD_BYTES, direction_to_uint8, picture_uint8, png_bytes, to_uint8, upscale
+from dashboard import resources, widgets
+from dashboard.state import View, WidgetKey, own_digit, snap_eps
 
 SCALE = 8  # 28 px -> 224 px, nearest neighbour
 
 
 def picture(pixels: np.ndarray, clip: bool):
     """Upscaled picture of an image; unclipped adversarial images are stretched to their own range."""
-    return upscale(to_uint8(pixels) if clip else to_uint8(pixels, None, None), SCALE)
+    return upscale(picture_uint8(pixels, clipped=clip), SCALE)
 
 
 def thumbnail_strip(images: np.ndarray, count: int = 10) -> np.ndarray:
@@ -22,20 +23,18 @@ def thumbnail_strip(images: np.ndarray, count: int = 10) -> np.ndarray:
     return np.hstack(tiles)
 
 
-def own_digit_ui(model, view) -> None:
+def own_digit_ui(model, view: View) -> None:
     """Upload a picture of a digit; show what the model will see and what it says."""
-    st.file_uploader(
+    problem = widgets.uploader(
         "A photo or scan of one handwritten digit (PNG, JPEG, BMP or GIF)",
-        type=["png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff"],
+        types=["png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff"],
         help=f"At most {MAX_UPLOAD_BYTES:,} bytes (2 MB) and {MAX_PIXELS / 1e6:g} megapixels",
-        key="_widget_upload",
-        on_change=dashboard.receive_upload,
     )
-    state = st.session_state
-    if state.get("upload_error"):
-        st.error(state["upload_error"], icon="🚫")
-    elif state.get("upload") is not None:
-        pixels = state["upload"]
+    own = own_digit()
+    if problem:
+        st.error(problem, icon="🚫")
+    elif own is not None:
+        pixels, _ = own
         probabilities = model.predict_proba(pixels)
         left, right = st.columns([1, 4], vertical_alignment="center")
         left.image(upscale(to_uint8(pixels), 4), caption="What the model sees (28×28)")
@@ -48,16 +47,13 @@ def own_digit_ui(model, view) -> None:
         st.caption("Nothing you upload is stored: it lives in this browser session only.")
 
 
-def picker_ui(view, images) -> int:
+def picker_ui(view: View, images) -> int:
     st.image(upscale(thumbnail_strip(images), 3), caption=f"The first ten test images of digit {view.source}: 0 to 9")
-    first_ten = list(range(min(10, len(images))))
     left, right = st.columns([3, 1], vertical_alignment="bottom")
     with left:
-        current = st.session_state["image"]
-        st.session_state["_widget_pick"] = current if current in first_ten else None
-        st.segmented_control("Pick one of the first ten", first_ten, key="_widget_pick", on_change=dashboard.pick_image)
+        widgets.first_ten_picker(images)
     with right:
-        return dashboard.image_picker(view, key_suffix="_attack")
+        return widgets.image_picker(view, key_suffix="_attack")
 
 
 def images_ui(x, direction, adversarial, eps, view):
@@ -98,15 +94,15 @@ def outcome_ui(view, before, after, delta_class, changed):
 
 
 def download_ui(adversarial, view, image_name: str, eps, clip):
-    picture_uint8 = to_uint8(adversarial) if clip else to_uint8(adversarial, None, None)
+    picture = picture_uint8(adversarial, clipped=clip)
     name = f"adversarial-{view.source}-to-{view.target}-{image_name}-eps{eps:.3f}"
     left, right = st.columns(2)
     left.download_button(
-        "Download PNG (28×28)", png_bytes(picture_uint8), f"{name}.png", "image/png", on_click="ignore", width="stretch"
+        "Download PNG (28×28)", png_bytes(picture), f"{name}.png", "image/png", on_click="ignore", width="stretch"
     )
     right.download_button(
         "Download PNG (224×224)",
-        png_bytes(picture_uint8, SCALE),
+        png_bytes(picture, SCALE),
         f"{name}-x8.png",
         "image/png",
         on_click="ignore",
@@ -116,9 +112,9 @@ def download_ui(adversarial, view, image_name: str, eps, clip):
 
 def grid_ui(view, model, images, minimal_all, eps):
     st.subheader("The first ten, as in the original experiment")
-    own = st.toggle("Each image at its own minimal ε", value=False, key="grid_own_eps")
+    own = st.toggle("Each image at its own minimal ε", value=False, key=WidgetKey.GRID_OWN_EPS)
     count = min(10, len(images))
-    steps = np.array([dashboard.snap_eps(m) for m in minimal_all[:count]]) if own else np.full(count, eps)
+    steps = np.array([snap_eps(m) for m in minimal_all[:count]]) if own else np.full(count, eps)
     adversarial = fgsm(model, images[:count], steps, target=view.target, clip=view.clip_range)
     directions = attack_direction(model, images[:count], view.target)
     before = model.predict_proba(images[:count])[:, view.target]
@@ -144,32 +140,39 @@ def grid_ui(view, model, images, minimal_all, eps):
     )
 
 
-def main():
-    view = st.session_state["_view"]
-    st.title(f"Turn a {view.source} into a {view.target}")
-    st.caption(
+def main(view: View) -> None:
+    model = resources.trained(view.training).model
+    indices, images = resources.source_images(view)
+    heading = st.empty()
+    caption = st.empty()
+    own = st.toggle("Use your own digit", help="Upload a picture of a handwritten digit", **widgets.bind("own_digit"))
+    if own:
+        own_digit_ui(model, view)
+        image = widgets.chosen_image(view)
+    else:
+        image = picker_ui(view, images)
+    selected = widgets.chosen(view, image)
+    x = selected.pixels.astype(np.float64)
+    reads_as = int(model.predict(x))
+    if selected.own:  # speak of what the model reads the visitor's digit as
+        heading.title(f"Turn your {reads_as} into a {view.target}")
+        subject = f"your digit (the model reads it as {reads_as})"
+    else:
+        heading.title(f"Turn a {view.source} into a {view.target}")
+        subject = "this image"
+    caption.caption(
         f"Each pixel moves by ε toward what makes the model say {view.target}. "
         "Start at the exact smallest ε that fools it, then explore."
     )
-    model = dashboard.training(view.training).model
-    indices, images = dashboard.source_images(view)
-    own = st.toggle("Use your own digit", help="Upload a picture of a handwritten digit", **dashboard.bind("own_digit"))
-    if own:
-        own_digit_ui(model, view)
-        image = dashboard.chosen_image(view)
-    else:
-        image = picker_ui(view, images)
-    selected = dashboard.chosen(view, image)
     minimal = selected.minimal
-    eps = dashboard.eps_slider(minimal, key_suffix="_attack")
+    eps = widgets.eps_slider(minimal, key_suffix="_attack")
     left, right = st.columns([3, 1], vertical_alignment="center")
     if np.isfinite(minimal):
-        left.markdown(f"Exact minimal ε for this image: **{minimal:.5f}**. Above it the model answers {view.target}.")
+        left.markdown(f"Exact minimal ε for {subject}: **{minimal:.5f}**. Above it the model answers {view.target}.")
     else:
-        left.markdown(f"No ε up to 1 makes the model answer {view.target} for this image.")
-    right.button("Snap to minimal ε", on_click=dashboard.snap_to_minimal, width="stretch")
+        left.markdown(f"No ε up to 1 makes the model answer {view.target} for {subject}.")
+    right.button("Snap to minimal ε", on_click=widgets.snap_to_minimal, width="stretch")
 
-    x = selected.pixels.astype(np.float64)
     adversarial = fgsm(model, x, eps, target=view.target, clip=view.clip_range)
     direction = attack_direction(model, x, view.target)
     before, after = model.predict_proba(x), model.predict_proba(adversarial)
@@ -179,7 +182,10 @@ def main():
     outcome_ui(view, before, after, int(delta_prediction(model, x, view.target)), changed)
     left, right = st.columns([3, 2])
     with left:
-        st.altair_chart(charts.probability_bars(before, after, view.source, view.target), width="stretch")
+        st.altair_chart(
+            charts.probability_bars(before, after, reads_as if selected.own else view.source, view.target),
+            width="stretch",
+        )
     with right:
         st.markdown(
             f"**{selected.label[0].upper()}{selected.label[1:]}**.\n\n"
@@ -187,7 +193,7 @@ def main():
             f"{np.abs(adversarial - x).mean():.4f}."
         )
         download_ui(adversarial, view, "own" if selected.own else f"test{indices[image]}", eps, view.clip)
-    grid_ui(view, model, images, dashboard.minimal_epsilons(view), eps)
+    grid_ui(view, model, images, resources.minimal_epsilons(view), eps)
 
 
-main()
+main(widgets.sidebar())

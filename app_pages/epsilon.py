@@ -3,39 +3,40 @@
 import numpy as np
 import streamlit as st
 
-import dashboard
 from core import charts
 from core.sweep import score_sweep
+from dashboard import resources
+from dashboard.state import View, WidgetKey, own_digit
+from dashboard.widgets import chosen, chosen_image, eps_slider, image_picker, sidebar
 
 RESOLUTIONS = [21, 51, 101, 201, 401, 1001]
 
 
 def sweep_controls() -> tuple[float, float, int, str]:
     left, middle, right = st.columns([2, 1, 1])
-    low, high = left.slider("Epsilon range", -1.0, 1.0, (-1.0, 1.0), step=0.05, key="sweep_range")
+    low, high = left.slider("Epsilon range", -1.0, 1.0, (-1.0, 1.0), step=0.05, key=WidgetKey.SWEEP_RANGE)
     if high - low < 0.05:  # a slider cannot produce this, a stale state could: keep a usable range
         low, high = -1.0, 1.0
-    points = middle.select_slider("Points", RESOLUTIONS, value=101, key="sweep_points")
-    scale = right.segmented_control("Scores", ["logits", "probabilities"], default="logits", key="sweep_scale")
+    points = middle.select_slider("Points", RESOLUTIONS, value=101, key=WidgetKey.SWEEP_POINTS)
+    scale = right.segmented_control("Scores", ["logits", "probabilities"], default="logits", key=WidgetKey.SWEEP_SCALE)
     return low, high, points, scale or "logits"
 
 
-def main():
-    view = st.session_state["_view"]
+def main(view: View) -> None:
     st.title(f"Class scores against epsilon: {view.source} → {view.target}")
-    model = dashboard.training(view.training).model
-    indices, images = dashboard.source_images(view)
+    model = resources.trained(view.training).model
+    indices, images = resources.source_images(view)
     left, right = st.columns([1, 3], vertical_alignment="bottom")
     with left:
-        if st.session_state.get("own_digit") and st.session_state.get("upload") is not None:
-            image = dashboard.chosen_image(view)
+        if own_digit() is not None:
+            image = chosen_image(view)
             st.info("Showing your uploaded digit (switch on the attack page).")
         else:
-            image = dashboard.image_picker(view, key_suffix="_epsilon")
-    selected = dashboard.chosen(view, image)
+            image = image_picker(view, key_suffix="_epsilon")
+    selected = chosen(view, image)
     minimal = selected.minimal
     with right:
-        eps = dashboard.eps_slider(minimal, key_suffix="_epsilon")
+        eps = eps_slider(minimal, key_suffix="_epsilon")
 
     low, high, points, scale = sweep_controls()
     grid = np.linspace(low, high, points)
@@ -58,10 +59,10 @@ def main():
     )
 
     st.subheader(f"All {len(images)} test images of digit {view.source}")
-    minimal_all = dashboard.minimal_epsilons(view)
+    minimal_all = resources.minimal_epsilons(view)
     finite = minimal_all[np.isfinite(minimal_all)]
     median = float(np.median(minimal_all)) if len(minimal_all) else float("nan")
-    curve = dashboard.success(view, 0.0, 1.0, 201)
+    curve = resources.source_success_curve(view, 0.0, 1.0, 201)
     share_at_eps = float(np.interp(eps, curve.eps, curve.fooled_share))
     columns = st.columns(3)
     columns[0].metric("Median minimal ε", f"{median:.4f}" if np.isfinite(median) else "none")
@@ -86,4 +87,4 @@ def main():
         st.caption("Exact minimal ε of every image: the smallest step that makes the model change its mind.")
 
 
-main()
+main(sidebar())

@@ -3,8 +3,10 @@
 import numpy as np
 import streamlit as st
 
-import dashboard
 from core import charts
+from dashboard import resources
+from dashboard.state import View
+from dashboard.widgets import sidebar
 
 
 def template_picture(weights: np.ndarray, scale: int = 6):
@@ -15,12 +17,11 @@ def template_picture(weights: np.ndarray, scale: int = 6):
     return image.resize((28 * scale, 28 * scale), Image.Resampling.NEAREST)
 
 
-def main():
-    view = st.session_state["_view"]
+def main(view: View) -> None:
     settings = view.training
     st.title("Training accuracy")
-    result = dashboard.training(settings)
-    data = dashboard.dataset(settings.dataset)
+    result = resources.trained(settings)
+    data = resources.dataset(settings.dataset)
     st.caption(data.description)
 
     columns = st.columns(4)
@@ -55,4 +56,4 @@ def main():
         column.image(template_picture(result.model.W[digit]), caption=f"{digit}", width="stretch")
 
 
-main()
+main(sidebar())

@@ -122,7 +122,12 @@ def confusion_chart(confusion: np.ndarray) -> alt.Chart:
         tooltip=["true:N", "predicted:N", "count:Q", alt.Tooltip("share:Q", format=".1%", title="share of row")],
     )
     cells = base.mark_rect().encode(
-        color=alt.Color("share:Q", title="share of row", scale=alt.Scale(scheme="blues", type="sqrt", domain=[0, 1]))
+        color=alt.Color(
+            "share:Q",
+            title="share of row",
+            scale=alt.Scale(scheme="blues", type="sqrt", domain=[0, 1]),
+            legend=alt.Legend(values=[0, 0.1, 0.25, 0.5, 1], format=".0%"),  # evenly spaced on the sqrt scale
+        )
     )
     counts = base.mark_text(fontSize=11).encode(
         text=alt.condition("datum.count > 0", "count:Q", alt.value("")),
@@ -190,11 +195,16 @@ def class_scores_chart(
     is_probability = score_name == "probability"
     y_axis = alt.Axis(format=".0%") if is_probability else alt.Axis()
     hover = alt.selection_point(fields=["eps"], nearest=True, on="pointerover", empty=False)
+    # Explicit domains: the hovered dots' layer is empty until a hover, and Vega would warn
+    # "Infinite extent" computing a domain from it.
+    low, high = (0.0, 1.0) if is_probability else (float(scores.min()), float(scores.max()))
     base = alt.Chart(frame).encode(
-        x=alt.X("eps:Q", title="epsilon (positive moves toward the target)"),
-        y=alt.Y("score:Q", title="class probability" if is_probability else "class score (logit)", axis=y_axis),
+        x=alt.X("eps:Q", title="epsilon (positive moves toward the target)",
+                scale=alt.Scale(domain=[float(np.min(eps)), float(np.max(eps))])),
+        y=alt.Y("score:Q", title="class probability" if is_probability else "class score (logit)", axis=y_axis,
+                scale=alt.Scale(domain=[low, high], nice=True)),
         color=_digit_colour(),
-    )
+    )  # fmt: skip
     lines = base.mark_line().encode(
         strokeWidth=alt.condition("datum.role != 'other'", alt.value(3.5), alt.value(1.5)),
         opacity=alt.condition("datum.role != 'other'", alt.value(1.0), alt.value(0.6)),

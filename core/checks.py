@@ -1,9 +1,14 @@
 """Validation at the boundary: turn what a caller passes into clean arrays, once.
 
-Every function raises ``ValueError`` with a message that names the bad value.
+The ``as_*`` functions raise ``ValueError`` with a message that names the bad
+value. The ``parse_*`` functions read text a person typed (a link, a command
+line) and raise ``ValueError`` with a plain reason that does not quote it: the
+caller shows the value its own way (the app as inert, shortened text).
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -20,13 +25,21 @@ def parse_digit(text) -> int:
     return int(stripped)
 
 
-def parse_eps(text) -> float:
-    """An epsilon in [-1, 1] from text; ``ValueError`` with a plain reason that does not quote it."""
+def parse_number(text) -> float:
+    """A finite number from text; ``ValueError`` with a plain reason that does not quote it."""
     try:
         value = float(text)
     except (TypeError, ValueError):
         raise ValueError("is not a number") from None
-    if not -MAX_EPS <= value <= MAX_EPS:  # NaN and infinities fail here too
+    if not math.isfinite(value):
+        raise ValueError("is not a finite number")
+    return value
+
+
+def parse_eps(text) -> float:
+    """An epsilon in [-1, 1] from text; ``ValueError`` with a plain reason that does not quote it."""
+    value = parse_number(text)
+    if not -MAX_EPS <= value <= MAX_EPS:
         raise ValueError(f"is outside [-{MAX_EPS:g}, {MAX_EPS:g}]")
     return value
 

@@ -14,6 +14,7 @@ from tests.e2e.conftest import CHROMIUM, FLAGS, OUTPUT
 pytestmark = pytest.mark.e2e
 
 PAGES = {"training": 4, "attack": 1, "epsilon": 3}  # page -> Altair charts on it
+PICTURES = {"training": 10, "attack": 35, "epsilon": 0}  # page -> pictures on it (the attack page's grid included)
 CHARTS_DRAWN = """n => {
     const charts = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')];
     const drawn = charts.filter(c => [...c.querySelectorAll('canvas')].some(x => x.width > 0 && x.height > 0)
@@ -22,16 +23,17 @@ CHARTS_DRAWN = """n => {
 }"""
 
 
-IMAGES_LOADED = (
-    "() => [...document.querySelectorAll('[data-testid=\"stImage\"] img')].every(i => i.complete && i.naturalWidth > 0)"
-)
+IMAGES_LOADED = """(n = 0) => {
+    const pictures = [...document.querySelectorAll('[data-testid="stImage"] img')];
+    return pictures.length >= n && pictures.every(i => i.complete && i.naturalWidth > 0);
+}"""
 
 
-def wait_for_page(page, charts: int) -> None:
+def wait_for_page(page, charts: int, pictures: int = 0) -> None:
     page.wait_for_selector("[data-testid='stMetricValue']")
     page.wait_for_function(CHARTS_DRAWN, arg=charts)
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
-    page.wait_for_function(IMAGES_LOADED)  # every picture arrived and decoded
+    page.wait_for_function(IMAGES_LOADED, arg=pictures)  # every picture there, arrived and decoded
 
 
 def assert_no_errors(page) -> None:
@@ -60,11 +62,14 @@ def eps_slider(page):
 
 @pytest.mark.parametrize("name", list(PAGES))
 def test_every_page_renders_its_charts(server, page, name):
+    console = []
+    page.on("console", lambda message: console.append(message.text))
     page.set_viewport_size({"width": 1400, "height": 2200})  # Streamlit scrolls inside the page: show it all
     page.goto(f"{server.url}/{name}")
-    wait_for_page(page, PAGES[name])
+    wait_for_page(page, PAGES[name], PICTURES[name])
     assert_no_errors(page)
     page.screenshot(path=OUTPUT / f"{name}.png")
+    assert not [text for text in console if "Infinite extent" in text]  # no empty chart layers
 
 
 def test_moving_the_slider_flips_the_answer(server, page):
@@ -134,7 +139,7 @@ def test_a_tampered_link_gets_notices_not_a_crash(server, page):
     assert_no_errors(page)
 
 
-def test_eight_sessions_at_once(server):
+def test_eight_sessions_at_once(server, playwright_module):
     """Eight browser sessions on one server, each moving its own slider on its own page, all render."""
 
     async def session(browser, number: int) -> dict:
@@ -199,4 +204,13 @@ def test_a_hostile_link_is_shown_as_inert_text(server, page):
     assert "eps=**Session expired.** [Log in again" in " ".join(alerts.all_inner_texts())  # the characters as typed
     assert all(len(a) < 250 for a in alerts.all_inner_texts())
     assert not [url for url in requested if not url.startswith(server.url)]  # nothing fetched from elsewhere
+    assert_no_errors(page)
+
+
+def test_a_page_that_does_not_exist_is_named(server, page):
+    page.goto(f"{server.url}/nosuchpage?source=3")
+    wait_for_page(page, 1)
+    alerts = " ".join(page.locator("[data-testid='stAlert']").all_inner_texts())
+    assert "There is no page /nosuchpage here" in alerts
+    assert page.locator("h1").first.inner_text().startswith("Turn a 3 into a 6")  # the link's view is kept
     assert_no_errors(page)

@@ -1,0 +1,11 @@
+"""The Streamlit glue between ``core`` and the pages, in small modules by responsibility.
+
+- :mod:`dashboard.state`: what a visitor sees (the :class:`~dashboard.state.View`), kept in the
+  session and in the URL: defaults, link parsing, the reset rules, notices, widget keys.
+- :mod:`dashboard.resources`: what all sessions share: datasets, trained models, cached results.
+- :mod:`dashboard.widgets`: the shared controls: the sidebar (which returns the view), the image
+  pickers, the upload, the epsilon slider.
+
+``core`` never imports Streamlit; the pages import these modules and get everything they show as
+arguments and return values, never through a hidden session key.
+"""

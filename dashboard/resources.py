@@ -1,0 +1,178 @@
+"""What every session shares: datasets, trained models, and results cached per view.
+
+Arrays handed out here are read-only: every browser session shares them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from core.attack import minimal_epsilon
+from core.data import DEFAULT_DATASET, Dataset, load_dataset
+from core.errors import DatasetUnavailable, TrainingFailed
+from core.model import SoftmaxModel, TrainingResult
+from core.settings import TrainingSettings
+from core.sweep import SuccessCurve, success_curve
+from core.training_queue import ModelStore, TrainingStatus, shared_queue
+from dashboard.state import View, notice
+
+IDX_FOLDERS_VARIABLE = "ADVERSARIAL_DIGITS_IDX_FOLDERS"
+log = logging.getLogger("adversarial_digits")
+
+
+# --- datasets -----------------------------------------------------------------------------------------
+
+
+def configured_idx_folders() -> list[str]:
+    """IDX folders the operator offers: ``$ADVERSARIAL_DIGITS_IDX_FOLDERS`` or ``idx_folders`` in secrets."""
+    folders = [f for f in os.environ.get(IDX_FOLDERS_VARIABLE, "").split(os.pathsep) if f.strip()]
+    try:
+        folders += list(st.secrets.get("idx_folders", []))
+    except Exception:  # no secrets file is the normal case
+        pass
+    return [f"idx:{Path(f).expanduser()}" for f in dict.fromkeys(folders)]
+
+
+def dataset_label(name: str) -> str:
+    if name == "mnist-5k":
+        return "MNIST subset · 5,000 digits (embedded)"
+    if name == "mnist":
+        return "MNIST · 70,000 digits (downloads once)"
+    return f"IDX · {Path(name[4:]).name}"
+
+
+@st.cache_resource(show_spinner="Loading the dataset…", max_entries=4)
+def dataset(name: str) -> Dataset:
+    return load_dataset(name)
+
+
+def dataset_problem(name: str) -> str | None:
+    """Why ``name`` cannot be loaded (for a notice), or None when it loads."""
+    if name == DEFAULT_DATASET:
+        return None
+    try:
+        dataset(name)
+        return None
+    except DatasetUnavailable as error:
+        log.warning("dataset %s unavailable: %s", name, error)
+        shown = "Full MNIST" if name == "mnist" else f"The IDX folder {Path(name[4:]).name}"
+        return f"{shown} cannot be loaded: {error}. Showing the embedded 5,000-digit MNIST subset instead."
+
+
+def usable_dataset(name: str) -> str:
+    """``name`` if it loads, else the embedded subset, with a notice saying why."""
+    problem = dataset_problem(name)
+    if problem:
+        notice(problem)
+        return DEFAULT_DATASET
+    return name
+
+
+# --- trained models -----------------------------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner=False)
+def _store() -> ModelStore:
+    return ModelStore(shared_queue())
+
+
+def _status_text(status: TrainingStatus) -> str:
+    if status.waiting_for > 0:
+        others = "training" if status.waiting_for == 1 else "trainings"
+        return f"Waiting for {status.waiting_for} other {others} on this server to finish…"
+    if status.metrics is None:
+        return "Training the softmax classifier…"
+    return f"Training: epoch {status.epoch} of {status.total}, test accuracy {status.metrics.test_accuracy:.1%}"
+
+
+def trained(settings: TrainingSettings) -> TrainingResult:
+    """The trained model for ``settings``: from memory, from disk, or trained now with a progress bar.
+
+    When it cannot be trained, the page says why and offers to try again (the
+    run stops there); an IDX folder whose images turn out damaged falls back to
+    the embedded subset with a notice.
+    """
+    store = _store()
+    result = store.in_memory(settings)
+    if result is not None:
+        return result
+    bar = st.progress(0.0, text="Loading the model…")
+
+    def progress(status: TrainingStatus) -> None:  # every poll: a visitor's rerun or a closed tab ends the wait here
+        bar.progress(status.epoch / max(status.total, 1), text=_status_text(status))
+
+    try:
+        return store.get(settings, progress)
+    except (DatasetUnavailable, ValueError) as error:  # e.g. training images that turn out to be corrupt
+        if settings.dataset != DEFAULT_DATASET:
+            log.warning("training %s failed: %s", settings, error)
+            notice(f"Training on {dataset_label(settings.dataset)} failed: {error}. Back to the embedded MNIST subset.")
+            st.session_state["dataset"] = DEFAULT_DATASET
+            st.rerun()
+        failure = error
+    except TrainingFailed as error:
+        failure = error
+    finally:
+        bar.empty()
+    log.warning("training %s failed: %s", settings, failure)
+    st.error(f"The model could not be trained: {failure}.", icon="🚫")
+    st.button("Try again", icon=":material/refresh:")  # a click reruns the page, which asks again
+    st.stop()
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up_in_background() -> threading.Thread:
+    """Compile the attack-path kernels once per server process, off the request path.
+
+    Numba caches compiled code on disk, so only a fresh deployment pays the
+    compile (a few seconds); the entry point starts this after the first page is drawn.
+    """
+
+    def compile_kernels():
+        model = SoftmaxModel(np.zeros((10, 784)), np.zeros(10))
+        images = np.full((2, 784), 0.5, dtype=np.float32)
+        try:
+            minimal_epsilon(model, images, 1)
+            success_curve(model, images, 1, np.linspace(-1, 1, 5))
+        except RuntimeError:  # the interpreter is shutting down: nothing to warm up for
+            pass
+
+    thread = threading.Thread(target=compile_kernels, name="warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+# --- results cached per view ----------------------------------------------------------------------------
+
+
+def source_images(view: View) -> tuple[np.ndarray, np.ndarray]:
+    """Test-set positions and images of the source digit."""
+    data = dataset(view.training.dataset)
+    indices = data.test_indices(view.source)
+    return indices, data.x_test[indices]
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def minimal_epsilons(view: View) -> np.ndarray:
+    """The exact minimal epsilon of every test image of the source digit (read-only)."""
+    _, images = source_images(view)
+    result = minimal_epsilon(trained(view.training).model, images, view.target, clip=view.clip_range)
+    result.flags.writeable = False
+    return result
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def source_success_curve(view: View, low: float, high: float, points: int) -> SuccessCurve:
+    """The success curve of all test images of the source digit on a grid (read-only arrays)."""
+    _, images = source_images(view)
+    grid = np.linspace(low, high, points)
+    curve = success_curve(trained(view.training).model, images, view.target, grid, clip=view.clip_range)
+    for array in (curve.eps, curve.fooled_share, curve.mean_target_probability):
+        array.flags.writeable = False
+    return curve

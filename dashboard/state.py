@@ -1,0 +1,195 @@
+"""What a visitor sees, kept in the session and in the URL: defaults, link parsing, reset rules, notices.
+
+Everything a visitor can set is validated here, once, and clamped or
+refused with a visible notice; whatever a visitor typed is shown as inert text.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import streamlit as st
+
+from core.checks import MAX_EPS, parse_digit, parse_number
+from core.settings import TrainingSettings
+
+EPS_STEP = 0.001  # slider resolution
+
+
+class WidgetKey:
+    """Every widget key of the app, in one place. Bound widgets use :func:`widget_key` of their state key."""
+
+    PICK = "_widget_pick"  # the first-ten picker on the attack page
+    UPLOAD = "_widget_upload"
+    GRID_OWN_EPS = "grid_own_eps"
+    SWEEP_RANGE = "sweep_range"
+    SWEEP_POINTS = "sweep_points"
+    SWEEP_SCALE = "sweep_scale"
+
+
+def widget_key(key: str, suffix: str = "") -> str:
+    """The key of the widget that shows the state value ``key`` (``suffix`` tells pages' copies apart)."""
+    return f"_widget_{key}{suffix}"
+
+
+# --- the view -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class View:
+    """What the pages show: the sidebar's settings."""
+
+    training: TrainingSettings
+    source: int
+    target: int
+    clip: bool
+
+    @property
+    def clip_range(self):
+        return (0.0, 1.0) if self.clip else None
+
+
+DEFAULTS = {
+    **asdict(TrainingSettings.first_visit()),  # dataset, solver and its settings, seed
+    "source": 2,
+    "target": 6,
+    "clip": True,
+    "image": 0,
+    "own_digit": False,
+    "eps": None,  # None: the chosen image's own minimal epsilon
+}
+
+# A change of the key on the left puts the keys on the right back to their defaults:
+# a new digit starts at its first image, and a new image or attack at its own minimal epsilon.
+RESETS = {
+    "source": ("image", "eps"),
+    "target": ("eps",),
+    "image": ("eps",),
+    "clip": ("eps",),
+    "dataset": ("eps",),
+}
+
+
+def change(key: str, value) -> None:
+    """Set a state value and apply the reset rules."""
+    st.session_state[key] = value
+    for reset in RESETS.get(key, ()):
+        st.session_state[reset] = DEFAULTS[reset]
+
+
+def own_digit() -> tuple[np.ndarray, str] | None:
+    """The visitor's own digit (28x28 pixels and its file name) when it is switched on and uploaded."""
+    state = st.session_state
+    if state.get("own_digit") and state.get("upload") is not None:
+        return state["upload"], state.get("upload_name", "upload")
+    return None
+
+
+# --- notices: short messages shown once at the top of the page -----------------------------------------
+
+
+def inert(text, limit: int = 40) -> str:
+    """Visitor-supplied text (a link value, a file name) as inert Markdown: a short code span.
+
+    Inside a code span Markdown makes no links, images, headings or emphasis,
+    and bare addresses are not linked; line breaks and control characters
+    become spaces, backticks (which would end the span) become quotes, and
+    the text is cut to ``limit`` characters.
+    """
+    text = " ".join("".join(c if c.isprintable() else " " for c in str(text)).split()).replace("`", "'")
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return f"`{text}`" if text else "`(empty)`"
+
+
+def notice(message: str, kind: str = "warning") -> None:
+    st.session_state.setdefault("_notices", []).append((kind, message))
+
+
+def show_notices() -> None:
+    for kind, message in st.session_state.pop("_notices", []):
+        getattr(st, kind)(message, icon="⚠️" if kind == "warning" else "ℹ️")
+
+
+# --- the URL ----------------------------------------------------------------------------------------------
+
+
+def _parse_image(text) -> int:
+    if not str(text).strip().isdecimal():
+        raise ValueError("is not a whole number 0 or above")
+    return int(str(text).strip())
+
+
+def _parse_flag(text) -> bool:
+    lowered = str(text).strip().lower()
+    if lowered not in {"0", "1", "true", "false", "on", "off"}:
+        raise ValueError("is not on or off (1 or 0)")
+    return lowered in {"1", "true", "on"}
+
+
+URL_PARSERS = {"source": parse_digit, "target": parse_digit, "image": _parse_image, "eps": parse_number,
+               "clip": _parse_flag}  # fmt: skip
+
+
+def _described(key: str, value) -> str:
+    """A setting's value as a notice says it."""
+    if key == "eps" and value is None:
+        return "the image's exact minimal epsilon"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
+
+
+def clamp(value, low, high):
+    return min(max(value, low), high)
+
+
+def init_state() -> None:
+    """Fill the session state once per session: defaults, then valid values from the URL."""
+    state = st.session_state
+    if state.get("_initialized"):
+        return
+    for key, value in DEFAULTS.items():
+        state.setdefault(key, value)
+    params = st.query_params
+    for key, parse in URL_PARSERS.items():
+        if key not in params:
+            continue
+        raw = params[key]
+        try:
+            state[key] = parse(raw)  # the reasons never quote the value: it is shown inert, once
+        except ValueError as reason:
+            notice(f"The link's {key}={inert(raw)} {reason}; using {_described(key, DEFAULTS[key])}.")
+    if state["eps"] is not None and not 0.0 <= state["eps"] <= MAX_EPS:
+        state["eps"] = clamp(state["eps"], 0.0, MAX_EPS)
+        notice(f"The link's eps={inert(params['eps'])} is outside [0, {MAX_EPS:g}]; using {state['eps']:g}.")
+    if state["source"] == state["target"]:
+        fixed = DEFAULTS["target"] if state["source"] != DEFAULTS["target"] else DEFAULTS["source"]
+        notice(f"The link's source and target are both {state['source']}; the target is now {fixed}.")
+        state["target"] = fixed
+    state["_initialized"] = True
+
+
+def sync_url(page_key: str) -> None:
+    """Write the current view into the URL (the page is its path) so a copied link reproduces it."""
+    state = st.session_state
+    wanted = {"source": str(state["source"]), "target": str(state["target"])}
+    wanted["clip"] = "1" if state["clip"] else "0"
+    if page_key in ("attack", "epsilon"):
+        wanted["image"] = str(state["image"])
+        if state["eps"] is not None:
+            wanted["eps"] = f"{state['eps']:g}"
+    if dict(st.query_params) != wanted:
+        st.query_params.from_dict(wanted)
+
+
+def snap_eps(minimal: float) -> float:
+    """The first slider stop strictly above the exact minimal epsilon (where the model is fooled)."""
+    if not math.isfinite(minimal):
+        return MAX_EPS
+    stop = math.ceil(round(minimal / EPS_STEP, 9)) * EPS_STEP
+    if stop <= minimal:
+        stop += EPS_STEP
+    return round(min(stop, MAX_EPS), 6)
