@@ -48,9 +48,7 @@ def test_a_damaged_kernel_cache_is_set_aside_and_rebuilt(tmp_path):
     assert "moved aside" in second.stderr
     assert len(list(home.glob("numba.damaged-*"))) == 1
     rebuilt = kernel_files(home / "numba")
-    assert rebuilt and all(b"garbage" not in file.read_bytes() for file in rebuilt)
-    third = run({"ADVERSARIAL_DIGITS_HOME": str(home)})  # the rebuilt cache loads cleanly
-    assert third.returncode == 0 and "moved aside" not in third.stderr
+    assert rebuilt and all(b"garbage" not in file.read_bytes() for file in rebuilt)  # compiled afresh
 
 
 def test_with_only_the_temporary_folder_writable_the_app_still_works(tmp_path):
