@@ -170,11 +170,24 @@ def test_training_settings_retrain_and_show_new_numbers():
     assert len(app.get("vega_lite_chart")) == 4
 
 
-def test_every_chart_is_an_altair_vega_lite_chart():
+OTHER_CHARTS = ("plotly_chart", "pyplot", "bokeh_chart", "graphviz_chart", "deck_gl_json_chart", "arrow_line_chart")
+
+
+@pytest.mark.parametrize("page, charts", [("app_pages/attack.py", 1), ("app_pages/epsilon.py", 3),
+                                          ("app_pages/training.py", 4)])  # fmt: skip
+def test_every_chart_is_an_altair_vega_lite_chart(page, charts):
+    import json
+
     app = start()
-    assert len(app.get("vega_lite_chart")) == 1  # probability bars
-    app.switch_page("app_pages/epsilon.py").run()
-    assert len(app.get("vega_lite_chart")) == 3  # class scores, success curve, histogram
+    app.switch_page(page).run()
+    found = app.get("vega_lite_chart")
+    assert len(found) == charts
+    for chart in found:  # built by Altair from our data: a Vega-Lite spec, its data sent beside it
+        spec = json.loads(chart.proto.spec)
+        assert "vega-lite" in spec["$schema"] and ("mark" in spec or "layer" in spec)
+        assert len(chart.proto.datasets) >= 1
+    for kind in OTHER_CHARTS:
+        assert not app.get(kind), kind
 
 
 def digit_png(dataset, position: int = 0, digit: int = 2) -> bytes:
