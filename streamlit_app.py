@@ -61,6 +61,9 @@ def main() -> None:
         return
     try:
         current.run()
+    except resources.ModelUnavailable as failure:
+        resources.unavailable_ui(failure)
+        return
     finally:
         state.sync_url(key)
     resources.warm_up_in_background()

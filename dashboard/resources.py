@@ -91,12 +91,21 @@ def _status_text(status: TrainingStatus) -> str:
     return f"Training: epoch {status.epoch} of {status.total}, test accuracy {status.metrics.test_accuracy:.1%}"
 
 
+class ModelUnavailable(Exception):
+    """The model a page needs cannot be had; the entry point shows :func:`unavailable_ui` for it."""
+
+    def __init__(self, settings: TrainingSettings, problem: Exception):
+        super().__init__(str(problem))
+        self.settings, self.problem = settings, problem
+
+
 def trained(settings: TrainingSettings) -> TrainingResult:
     """The trained model for ``settings``: from memory, from disk, or trained now with a progress bar.
 
-    When it cannot be trained, the page says why and offers to try again (the
-    run stops there); an IDX folder whose images turn out damaged falls back to
-    the embedded subset with a notice.
+    Raises
+    ------
+    ModelUnavailable
+        It cannot be trained (bad data, a killed or stopped training).
     """
     store = _store()
     result = store.in_memory(settings)
@@ -109,21 +118,28 @@ def trained(settings: TrainingSettings) -> TrainingResult:
 
     try:
         return store.get(settings, progress)
-    except (DatasetUnavailable, ValueError) as error:  # e.g. training images that turn out to be corrupt
-        if settings.dataset != DEFAULT_DATASET:
-            log.warning("training %s failed: %s", settings, error)
-            notice(f"Training on {dataset_label(settings.dataset)} failed: {error}. Back to the embedded MNIST subset.")
-            st.session_state["dataset"] = DEFAULT_DATASET
-            st.rerun()
-        failure = error
-    except TrainingFailed as error:
-        failure = error
+    except (DatasetUnavailable, ValueError, TrainingFailed) as error:
+        log.warning("training %s failed: %s", settings, error)
+        raise ModelUnavailable(settings, error) from None
     finally:
         bar.empty()
-    log.warning("training %s failed: %s", settings, failure)
-    st.error(f"The model could not be trained: {failure}.", icon="🚫")
+
+
+def unavailable_ui(failure: ModelUnavailable) -> None:
+    """What a page shows instead when its model cannot be had.
+
+    Training images that turn out damaged (an IDX folder) send the visitor
+    back to the embedded subset with a notice; anything else is said plainly,
+    with a button to try again.
+    """
+    damaged_data = isinstance(failure.problem, (DatasetUnavailable, ValueError))
+    if damaged_data and failure.settings.dataset != DEFAULT_DATASET:
+        label = dataset_label(failure.settings.dataset)
+        notice(f"Training on {label} failed: {failure.problem}. Back to the embedded MNIST subset.")
+        st.session_state["dataset"] = DEFAULT_DATASET
+        st.rerun()
+    st.error(f"The model could not be trained: {failure.problem}.", icon="🚫")
     st.button("Try again", icon=":material/refresh:")  # a click reruns the page, which asks again
-    st.stop()
 
 
 @st.cache_resource(show_spinner=False)
