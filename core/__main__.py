@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from core.attack import MAX_EPS, attack_direction, delta_prediction, fgsm, minimal_epsilon
+from core.cache import unwritable
 from core.checks import parse_digit, parse_eps
 from core.data import load_dataset
 from core.errors import DatasetUnavailable, TrainingFailed
@@ -125,21 +124,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.source == args.target:
         parser.error("--source and --target must differ")
-    if args.out is not None and (problem := _unusable_folder(args.out)):
+    if args.out is not None and (problem := unwritable(args.out)):  # before any training
         parser.error(f"--out {str(args.out)!r}: {problem}")
     return args
-
-
-def _unusable_folder(folder: Path) -> str | None:
-    """Why ``folder`` cannot take the grid (checked before any training), or None."""
-    if folder.exists() and not folder.is_dir():
-        return "is a file, not a folder"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder):
-            return None
-    except OSError as error:
-        return f"cannot be written ({os.strerror(error.errno) if error.errno else error})"
 
 
 @dataclass(frozen=True)

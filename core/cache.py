@@ -32,21 +32,25 @@ def default_home() -> Path:
     return Path(configured) if configured else Path.home() / ".cache" / "adversarial-digits"
 
 
-def _writable(folder: Path) -> bool:
+def unwritable(folder: Path) -> str | None:
+    """Why files cannot be written into ``folder`` (made if missing), or None when they can."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        return "is a file, not a folder"
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
-            return True
-    except OSError:
-        return False
+            return None
+    except OSError as error:
+        return f"cannot be written ({os.strerror(error.errno) if error.errno else error})"
 
 
 @functools.cache
 def _usable_folder(wanted: Path, name: str) -> Path | None:
-    if _writable(wanted):
+    if unwritable(wanted) is None:
         return wanted
     fallback = Path(tempfile.gettempdir()) / f"adversarial-digits-{os.getuid() if hasattr(os, 'getuid') else 0}" / name
-    if _writable(fallback):
+    if unwritable(fallback) is None:
         log.warning("cannot write to %s; keeping %s in %s for this process", wanted, name, fallback)
         return fallback
     log.warning("cannot write to %s nor to %s; %s is not kept", wanted, fallback, name)
