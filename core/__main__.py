@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.attack import MAX_EPS, attack_direction, delta_prediction, fgsm, minimal_epsilon
+from core.attack import MAX_EPS, SOURCE, TARGET, attack_direction, delta_prediction, fgsm, minimal_epsilon
 from core.cache import unwritable
 from core.checks import parse_digit, parse_eps
 from core.data import load_dataset
@@ -105,8 +105,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--seed", type=_bounded("seed", int), default=DEFAULTS.seed, help="seeds the order of the SGD mini-batches"
     )
-    parser.add_argument("--source", type=_checked(parse_digit), default=2, help="the digit to attack")
-    parser.add_argument("--target", type=_checked(parse_digit), default=6, help="the digit to turn it into")
+    parser.add_argument("--source", type=_checked(parse_digit), default=SOURCE, help="the digit to attack")
+    parser.add_argument("--target", type=_checked(parse_digit), default=TARGET, help="the digit to turn it into")
     parser.add_argument(
         "--count",
         type=_count,

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import streamlit as st
 
+from core.attack import SOURCE, TARGET
 from core.checks import MAX_EPS, parse_digit, parse_number
 from core.settings import TrainingSettings
 
@@ -53,8 +54,8 @@ class View:
 
 DEFAULTS = {
     **asdict(TrainingSettings.first_visit()),  # dataset, solver and its settings, seed
-    "source": 2,
-    "target": 6,
+    "source": SOURCE,
+    "target": TARGET,
     "clip": True,
     "image": 0,
     "own_digit": False,
