@@ -253,11 +253,18 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(port: int, env: dict) -> subprocess.Popen:
+CHART_DRAWN = "[data-testid='stVegaLiteChart'] canvas, [data-testid='stVegaLiteChart'] svg"
+
+
+def start_server(
+    port: int, env: dict, *, folder: Path = ROOT, script: str = "streamlit_app.py", one_core: bool = False
+) -> subprocess.Popen:
+    """A Streamlit server for ``script`` in ``folder``; ``one_core`` pins it to CPU 0 (as a small cloud app)."""
+    pin = ["taskset", "-c", "0"] if one_core else []
     return subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+        [*pin, sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port),
          "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
 
 
@@ -499,9 +506,7 @@ def storm(report: Report, quick: bool) -> None:
             started = time.perf_counter()
             await page.goto(f"{url}/attack", timeout=120_000)
             await page.wait_for_selector("[data-testid='stMetricValue']", timeout=120_000)
-            await page.wait_for_selector(
-                "[data-testid='stVegaLiteChart'] canvas, [data-testid='stVegaLiteChart'] svg", timeout=120_000
-            )
+            await page.wait_for_selector(CHART_DRAWN, timeout=120_000)
             served = time.perf_counter() - started
             await context.close()
             return served
@@ -529,9 +534,7 @@ def storm(report: Report, quick: bool) -> None:
                 page = await browser.new_page()  # a server that has been up a while: default model, compiled kernels
                 for name in ("attack", "epsilon"):
                     await page.goto(f"{url}/{name}", timeout=300_000)
-                    await page.wait_for_selector(
-                        "[data-testid='stVegaLiteChart'] canvas, [data-testid='stVegaLiteChart'] svg", timeout=120_000
-                    )
+                    await page.wait_for_selector(CHART_DRAWN, timeout=120_000)
                 await page.close()
                 results = await asyncio.gather(idle_visitor(browser), *(visitor(browser, n) for n in range(visitors)))
                 left = await impatient_visitor(browser)
@@ -599,18 +602,12 @@ def wake(browser, folder: Path, script: str) -> float:
         env.update(HOME=home, PYTHONPYCACHEPREFIX=bytecode)
         port = free_port()
         started = time.perf_counter()
-        server = subprocess.Popen(
-            ["taskset", "-c", "0", sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port),
-             "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-            cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        server = start_server(port, env, folder=folder, script=script, one_core=True)
         try:
             page = browser.new_page()
             wait_healthy(port, timeout=120)
             page.goto(f"http://127.0.0.1:{port}/", timeout=120_000)
-            page.wait_for_selector(
-                "[data-testid='stVegaLiteChart'] canvas, [data-testid='stVegaLiteChart'] svg", timeout=180_000
-            )
+            page.wait_for_selector(CHART_DRAWN, timeout=180_000)
             elapsed = time.perf_counter() - started
             page.close()
             return elapsed
