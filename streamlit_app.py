@@ -66,7 +66,6 @@ def main() -> None:
         return
     finally:
         state.sync_url(key)
-    resources.warm_up_in_background()
 
 
 main()

@@ -121,7 +121,7 @@ def minimal_epsilon(model: SoftmaxModel, x, target, *, clip=(0.0, 1.0), max_eps:
     and the target ties the best other class at it). Exact: the logits are
     piecewise linear in ``eps``, with a breakpoint where a pixel stops at the
     clip range; on each piece the condition is a few linear inequalities.
-    See :mod:`core.path`; compiled, and run on all cores.
+    See :mod:`core.path`: a few array passes per block of images, blocks on all cores.
 
     Parameters
     ----------

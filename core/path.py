@@ -1,4 +1,4 @@
-"""The exact attack path of a linear model, and compiled walks along it.
+"""The exact attack path of a linear model, walked in plain numpy.
 
 Along ``clip(x + eps * d)`` (``d`` the attack direction, +-1 or 0 per pixel)
 each pixel moves at unit speed until it reaches the clip range at
@@ -9,42 +9,35 @@ each pixel moves at unit speed until it reaches the clip range at
 with ``R = W m`` the rate of all pixels that move at all. Since |eps| <= 1,
 a pixel already at an edge of the clip range either never moves or moves
 all the way, so only the grey pixels (strictly inside the range) stop
-along the way. :class:`AttackPath` prepares a block of images in numpy (two thin
-matrix products and one pass over the pixels); the walks, compiled with
-numba, visit each image's grey pixels in order of ``tau``: one pass over the
-image data, then ten logits per epsilon.
+along the way. :class:`AttackPath` prepares a block of images (two thin
+matrix products and one pass over the pixels); two walks use it:
 
-Importing this module does one thing on purpose: it points numba's kernel
-cache at the app's cache folder (:func:`core.cache.cache_folder`), which
-must happen before the kernels below are decorated. The thread pool that
-walks blocks on all cores is made on first use.
+- :func:`walk_totals` (sweeps over a grid of epsilons) needs no sort: each
+  grey pixel falls into the grid interval where it stops, the stops are
+  summed per interval (``bincount``) and accumulated along the grid, so the
+  ten logits of every image at every epsilon come out of a few array passes.
+- :func:`walk_minimal_epsilon` sorts each image's grey pixels by ``tau``;
+  between consecutive stops the logits are straight lines, and on every
+  piece at once the condition "the target beats each other class" is a few
+  linear inequalities. The first piece where they hold gives the answer.
+
+No compiler and nothing to import but numpy: a fresh server answers its
+first request as fast as its thousandth. Blocks are walked on all cores by
+plain threads (numpy releases the GIL); the pool is made on first use.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-import shutil
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
-import numba
 import numpy as np
-from numba import njit
 from threadpoolctl import ThreadpoolController
 
-from core.cache import cache_folder, set_aside
 from core.model import gradient_from_logits
 
-# Compiled kernels are kept in the app's cache folder (or a temporary one), never beside the source;
-# with no writable folder at all they are compiled in every process instead.
-KERNEL_CACHE = cache_folder("numba")
-if KERNEL_CACHE is not None:
-    numba.config.CACHE_DIR = str(KERNEL_CACHE)
-_CACHED = KERNEL_CACHE is not None
-_first_call = threading.Lock()
-
-BLOCK = 1024  # images prepared at once: a few (1024, 784) arrays, small enough to reuse memory
+BLOCK = 256  # images walked at once: their (block, pieces, 10) arrays stay a few MB
 
 
 @functools.cache
@@ -58,56 +51,28 @@ def _workers() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="attack-path")
 
 
-def over_blocks(model, images: np.ndarray, target: int, clip, kernel, *extra) -> list:
-    """Prepare blocks of images and walk them with a compiled ``kernel``, on all cores; results in block order.
+def over_blocks(model, images: np.ndarray, target: int, clip, walk, *extra) -> list:
+    """Prepare blocks of images and ``walk(path, *extra)`` each, on all cores; results in block order.
 
-    The kernels release the GIL (``nogil``) and so does most of numpy, so
-    plain threads run blocks side by side, and any number of app sessions may
-    call this at once. The matrix products here are thin (10 columns): BLAS
-    threads gain nothing and, spinning between calls, slow the walks down.
+    The matrix products here are thin (10 columns): BLAS threads gain
+    nothing and, spinning between calls, slow the block threads down.
     """
     n = len(images)
-    size = min(BLOCK, max(32, -(-n // (os.cpu_count() or 1))))  # at least one block per core
+    cores = os.cpu_count() or 1
+    size = min(BLOCK, max(32, -(-n // cores)))  # at least one block per core
+    starts = range(0, n, size)
 
     def block(start: int):
-        path = AttackPath(model, images[start : start + size], target, clip)
-        return call_kernel(kernel, *path.arguments, *extra, 0, path.n)
+        return walk(AttackPath(model, images[start : start + size], target, clip), *extra)
 
     with _blas().limit(limits=1, user_api="blas"):
-        return list(_workers().map(block, range(0, n, size)))
-
-
-def call_kernel(kernel, *arguments):
-    """Call a compiled kernel; on its first call, a damaged kernel cache is set aside and the kernel compiled.
-
-    The first call loads the kernel from the cache folder or compiles it. A
-    cache file that cannot be read (overwritten, cut short) makes numba raise
-    whatever its unpickling meets, so any error before the kernel has a
-    compiled version means the cache: it is moved aside (with a log line)
-    and the kernel compiled afresh.
-    """
-    if kernel.signatures:
-        return kernel(*arguments)
-    with _first_call:  # one thread loads or compiles; the others then find it ready
-        try:
-            return kernel(*arguments)
-        except Exception as error:
-            if kernel.signatures or KERNEL_CACHE is None:
-                raise  # compiled fine: the error is not the cache's
-            _set_aside_kernel_cache(error)
-            return kernel(*arguments)
-
-
-def _set_aside_kernel_cache(problem) -> None:
-    moved = set_aside(KERNEL_CACHE, problem)
-    if moved is not None:  # the kernels keep their folders: recreate them, empty
-        shutil.copytree(moved, KERNEL_CACHE, ignore=lambda folder, names: [
-            name for name in names if not os.path.isdir(os.path.join(folder, name))
-        ])  # fmt: skip
+        if len(starts) <= 1 or cores == 1:
+            return [block(start) for start in starts]
+        return list(_workers().map(block, starts))
 
 
 class AttackPath:
-    """The attack path of a block of images, ready for the compiled walks.
+    """The attack path of a block of images.
 
     Positive eps moves pixel i by ``d_i`` (the attack direction), negative eps
     by ``-d_i``; either way at unit speed until the pixel reaches the clip
@@ -115,220 +80,105 @@ class AttackPath:
     moves on a side or moves all the way (it stops at |eps| = high - low >= 1),
     so only the grey pixels, strictly inside the clip range, can stop inside
     the grid. This keeps, for each side, the rate ``R = W m`` of every pixel
-    that moves at all, and per image (CSR-style) the grey pixels: column,
-    direction, and ``tau``, where positive eps stops them.
+    that moves at all, and the grey pixels in row order: their image
+    (``row``), their column of ``W`` (``column``), direction (``sign``),
+    ``tau``, where positive eps stops them, and ``stops``, what their stop
+    takes from the moving rate of the ten logits (their column of ``W``
+    times their direction).
     """
 
     def __init__(self, model, images: np.ndarray, target: int, clip):
-        n = len(images)
-        z0 = model.logits(images)
-        direction = -np.sign(gradient_from_logits(model.W, z0, target)).astype(np.int8)  # attack_direction
+        self.n = len(images)
+        self.z0 = model.logits(images)
+        direction = -np.sign(gradient_from_logits(model.W, self.z0, target)).astype(np.int8)  # attack_direction
         if clip is None:  # nothing ever stops: z(eps) = z0 + eps * W d
             rate = direction @ model.W.T
-            rate_positive, rate_negative, span = rate, -rate, np.inf
-            pointer, tau, column, sign = np.zeros(n + 1, np.int64), np.zeros(0), np.zeros(0, np.int64), np.zeros(0)
-        else:
-            low, high = clip
-            span = high - low
-            at_low, at_high = images <= low, images >= high
-            down, up = direction < 0, direction > 0
-            # at an edge, a pixel moves on the side that takes it away from that edge
-            rate_positive = np.where(at_low & down | at_high & up, 0, direction) @ model.W.T
-            rate_negative = -(np.where(at_low & up | at_high & down, 0, direction) @ model.W.T)
-            grey = ~(at_low | at_high) & (direction != 0)
-            pointer = np.concatenate([[0], np.cumsum(np.count_nonzero(grey, axis=1))])
-            flat = np.flatnonzero(grey)
-            pixel = images.reshape(-1)[flat].astype(np.float64)
-            sign = direction.reshape(-1)[flat].astype(np.float64)
-            tau, column = np.where(sign > 0, high - pixel, pixel - low), flat % images.shape[1]
-        self.n = n
-        self.arguments = (
-            z0,
-            rate_positive,
-            rate_negative,
-            pointer,
-            tau,
-            column,
-            sign,
-            np.ascontiguousarray(model.W.T),
-            span,
-        )
+            self.rate_positive, self.rate_negative, self.span = rate, -rate, np.inf
+            self.row, self.column = np.zeros(0, np.int64), np.zeros(0, np.int64)
+            self.sign, self.tau, self.stops = np.zeros(0), np.zeros(0), np.zeros((0, 10))
+            return
+        low, high = clip
+        self.span = high - low
+        at_low, at_high = images <= low, images >= high
+        down, up = direction < 0, direction > 0
+        # at an edge, a pixel moves on the side that takes it away from that edge
+        self.rate_positive = np.where(at_low & down | at_high & up, 0, direction) @ model.W.T
+        self.rate_negative = -(np.where(at_low & up | at_high & down, 0, direction) @ model.W.T)
+        grey = ~(at_low | at_high) & (direction != 0)
+        self.row, self.column = np.nonzero(grey)
+        pixel = images[self.row, self.column].astype(np.float64)
+        self.sign = direction[self.row, self.column].astype(np.float64)
+        self.tau = np.where(self.sign > 0, high - pixel, pixel - low)
+        # what each grey pixel's stop takes from the moving rate of the ten logits
+        self.stops = self.sign[:, None] * np.take(np.ascontiguousarray(model.W.T), self.column, axis=0)
 
 
-@njit(cache=_CACHED, nogil=True)
-def _order_by_tau(tau, span):
-    """Indices that sort ``tau`` (values in [0, span]) ascending: a bucket sort, exact and linear.
-
-    Bucket keys grow with ``tau``; inside a bucket an insertion sort puts
-    the exact values in order (8-bit images put one value in a bucket).
-    """
-    n = tau.shape[0]
-    buckets = 512
-    scale = buckets / span if span > 0 else 0.0
-    keys = np.empty(n, np.int64)
-    starts = np.zeros(buckets + 1, np.int64)
-    for i in range(n):
-        key = min(max(int(tau[i] * scale), 0), buckets - 1)
-        keys[i] = key
-        starts[key + 1] += 1
-    for b in range(buckets):
-        starts[b + 1] += starts[b]
-    fill = starts[:-1].copy()
-    order = np.empty(n, np.int64)
-    for i in range(n):
-        order[fill[keys[i]]] = i
-        fill[keys[i]] += 1
-    for b in range(buckets):
-        for j in range(starts[b] + 1, starts[b + 1]):
-            item, m = order[j], j - 1
-            while m >= starts[b] and tau[order[m]] > tau[item]:
-                order[m + 1] = order[m]
-                m -= 1
-            order[m + 1] = item
-    return order
+def walk_totals(path: AttackPath, grid: np.ndarray, target: int) -> tuple[np.ndarray, np.ndarray]:
+    """For every grid epsilon: how many images the model calls ``target``, and their p(target) sum."""
+    logits = np.empty((path.n, len(grid), 10))
+    positive, negative = grid > 0, grid < 0
+    logits[:, grid == 0] = path.z0[:, None, :]
+    if positive.any():
+        logits[:, positive] = _side(path, grid[positive], path.rate_positive, path.tau, path.stops)
+    if negative.any():  # away from the target each grey pixel stops at span - tau
+        backwards = _side(path, -grid[negative][::-1], path.rate_negative, path.span - path.tau, -path.stops)
+        logits[:, negative] = backwards[:, ::-1]
+    fooled = np.count_nonzero(logits.argmax(axis=2) == target, axis=0).astype(np.float64)  # the first maximum
+    logits -= logits[:, :, target].copy()[:, :, None]
+    with np.errstate(over="ignore"):  # p(target) = 1 / sum_c exp(z_c - z_target); an overflow gives 0
+        total = np.exp(logits, out=logits) @ np.ones(10)
+    return fooled, (1.0 / total).sum(axis=0)
 
 
-@njit(cache=_CACHED, nogil=True)
-def _walk_image(z0, rate, tau, column, sign, order, WT, steps, out):
-    """Logits of one image along one side at ``steps`` (ascending, > 0) into ``out`` (k, 10).
-
-    ``order`` visits the grey pixels by increasing ``tau``; once eps passes a
-    pixel's ``tau`` it stops: its rate leaves the moving rate and its final
-    displacement joins the shift.
-    """
-    moving = rate.copy()
-    shift = z0.copy()
-    next_stop = 0
-    for j in range(steps.shape[0]):
-        e = steps[j]
-        while next_stop < order.shape[0] and tau[order[next_stop]] <= e:
-            i = order[next_stop]
-            for c in range(10):
-                contribution = sign[i] * WT[column[i], c]
-                moving[c] -= contribution
-                shift[c] += contribution * tau[i]
-            next_stop += 1
-        for c in range(10):
-            out[j, c] = shift[c] + e * moving[c]
+def _side(path: AttackPath, steps: np.ndarray, rate: np.ndarray, tau: np.ndarray, stops: np.ndarray) -> np.ndarray:
+    """Logits (n, k, 10) at ``steps`` (ascending, > 0) on one side: stops summed per grid interval, then accumulated."""
+    k = len(steps)
+    # pixel stopped at steps[j] exactly when tau <= steps[j], i.e. for j >= the first index with steps >= tau
+    interval = path.row * (k + 1) + np.searchsorted(steps, tau, side="left")
+    size = path.n * (k + 1)
+    stopped = np.empty((size, 10))
+    shifted = np.empty((size, 10))
+    for c in range(10):
+        stopped[:, c] = np.bincount(interval, weights=stops[:, c], minlength=size)
+        shifted[:, c] = np.bincount(interval, weights=stops[:, c] * tau, minlength=size)
+    stopped = np.cumsum(stopped.reshape(path.n, k + 1, 10)[:, :k], axis=1)
+    shifted = np.cumsum(shifted.reshape(path.n, k + 1, 10)[:, :k], axis=1)
+    return path.z0[:, None, :] + shifted + steps[None, :, None] * (rate[:, None, :] - stopped)
 
 
-@njit(cache=_CACHED, nogil=True)
-def _walk_both_sides(z0, rate_positive, rate_negative, pointer, tau, column, sign, WT, span, grid, image, out):
-    """Logits of one image at every grid epsilon (ascending) into ``out`` (K, 10)."""
-    a, b = pointer[image], pointer[image + 1]
-    tau_image = tau[a:b]
-    order = _order_by_tau(tau_image, span)
-    k = grid.shape[0]
-    zero = 0  # the first index with eps >= 0, then the first with eps > 0: plain loops compile fast
-    while zero < k and grid[zero] < 0.0:
-        zero += 1
-    first_positive = zero
-    while first_positive < k and grid[first_positive] == 0.0:
-        for c in range(10):
-            out[first_positive, c] = z0[image, c]
-        first_positive += 1
-    if first_positive < k:
-        _walk_image(
-            z0[image],
-            rate_positive[image],
-            tau_image,
-            column[a:b],
-            sign[a:b],
-            order,
-            WT,
-            grid[first_positive:],
-            out[first_positive:],
-        )
-    if zero > 0:
-        # away from the target each grey pixel stops at span - tau, in the reverse order
-        backwards = np.empty(zero)
-        for j in range(zero):
-            backwards[j] = -grid[zero - 1 - j]
-        flipped = np.empty((zero, 10))
-        _walk_image(
-            z0[image],
-            rate_negative[image],
-            span - tau_image,
-            column[a:b],
-            -sign[a:b],
-            order[::-1].copy(),
-            WT,
-            backwards,
-            flipped,
-        )
-        for j in range(zero):
-            for c in range(10):
-                out[j, c] = flipped[zero - 1 - j, c]
-
-
-@njit(cache=_CACHED, nogil=True)
-def walk_totals(z0, rate_positive, rate_negative, pointer, tau, column, sign, WT, span, grid, target, first, last):
-    """For every grid epsilon: how many of images ``first:last`` the model calls ``target``, and their p(target) sum."""
-    k = grid.shape[0]
-    fooled = np.zeros(k)
-    probability = np.zeros(k)
-    logits = np.empty((k, 10))
-    for image in range(first, last):
-        _walk_both_sides(z0, rate_positive, rate_negative, pointer, tau, column, sign, WT, span, grid, image, logits)
-        for j in range(k):
-            best = 0
-            for c in range(1, 10):
-                if logits[j, c] > logits[j, best]:  # the first maximum, as argmax
-                    best = c
-            if best == target:
-                fooled[j] += 1.0
-            total = 0.0
-            for c in range(10):  # p(target) = 1 / sum_c exp(z_c - z_target); an overflow gives 0
-                gap = logits[j, c] - logits[j, target]
-                if gap > -40.0:  # nine terms below e^-40 cannot move a sum that holds exp(0) = 1
-                    total += np.exp(gap)
-            probability[j] += 1.0 / total
-    return fooled, probability
-
-
-@njit(cache=_CACHED, nogil=True)
-def walk_minimal_epsilon(
-    z0, rate_positive, rate_negative, pointer, tau, column, sign, WT, span, target, max_eps, first, last
-):
+def walk_minimal_epsilon(path: AttackPath, target: int, max_eps: float) -> np.ndarray:
     """Per image, the smallest eps in [0, max_eps] past which ``target`` scores strictly highest; inf if none.
 
-    On each linear piece between consecutive stops the condition
-    ``z_target(e) > z_j(e)`` for every other j is a set of linear
-    inequalities whose solutions form an interval; the first piece where it
-    is not empty gives the answer (the infimum: the target ties at it).
+    Piece ``p`` of an image runs from its ``p``-th stop to the next (the
+    stops in order of ``tau``); on it the logits are ``shift + eps * moving``.
+    The condition ``z_target(e) > z_j(e)`` for every other j is a set of
+    linear inequalities whose solutions form an interval; the first piece
+    where it is not empty gives the answer (the infimum: the target ties at
+    it). Lower ends grow from piece to piece, so the first is the smallest.
     """
-    result = np.full(last - first, np.inf)
-    for image in range(first, last):
-        a, b = pointer[image], pointer[image + 1]
-        tau_image = tau[a:b]
-        order = _order_by_tau(tau_image, span)
-        moving = rate_positive[image].copy()
-        shift = z0[image].copy()
-        start = 0.0
-        for piece in range(order.shape[0] + 1):
-            end = tau_image[order[piece]] if piece < order.shape[0] else np.inf
-            lower, upper, possible = start, end, True
-            for j in range(10):
-                if j == target:
-                    continue
-                margin = shift[target] - shift[j]  # target minus j at eps = 0 of this piece's line
-                slope = moving[target] - moving[j]
-                if slope > 0:
-                    lower = max(lower, -margin / slope)
-                elif slope < 0:
-                    upper = min(upper, -margin / slope)
-                elif margin <= 0:
-                    possible = False
-            if possible and lower < upper:
-                if lower <= max_eps:
-                    result[image - first] = lower
-                break
-            if start > max_eps or piece == order.shape[0]:
-                break
-            i = a + order[piece]
-            for c in range(10):
-                contribution = sign[i] * WT[column[i], c]
-                moving[c] -= contribution
-                shift[c] += contribution * tau[i]
-            start = end
-    return result
+    n, others = path.n, [j for j in range(10) if j != target]
+    counts = np.bincount(path.row, minlength=n)
+    pieces = int(counts.max(initial=0)) + 1
+    order = np.lexsort((path.tau, path.row))  # by image, then where each pixel stops
+    row = path.row[order]
+    place = np.arange(len(order)) - np.repeat(np.cumsum(counts) - counts, counts)  # position within its image
+    end = np.full((n, pieces), np.inf)  # piece p ends at the p-th stop; the last real piece never ends
+    end[row, place] = path.tau[order]
+    # everything as the target's lead over the nine others: at eps = 0 of each piece's line, and its slope
+    drop = np.zeros((n, pieces, 9))  # what the stop ending piece p takes from the slope
+    drop[row, place] = path.stops[order][:, [target]] - path.stops[order][:, others]
+    stopped_at = np.zeros((n, pieces, 1))
+    stopped_at[row, place, 0] = path.tau[order]
+    gained = drop * stopped_at
+    slope = path.rate_positive[:, [target]] - path.rate_positive[:, others]
+    slope = slope[:, None, :] - (np.cumsum(drop, axis=1) - drop)  # the stops before piece p, image by image in order
+    margin = np.cumsum(gained, axis=1) - gained
+    margin += (path.z0[:, [target]] - path.z0[:, others])[:, None, :]
+    start = np.concatenate([np.zeros((n, 1)), end[:, :-1]], axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        root = -margin / slope
+    lower = np.maximum(start, np.where(slope > 0, root, -np.inf).max(axis=2))
+    upper = np.minimum(end, np.where(slope < 0, root, np.inf).min(axis=2))
+    possible = ~((slope == 0) & (margin <= 0)).any(axis=2) & (lower < upper) & np.isfinite(start)
+    first = np.where(possible, lower, np.inf).min(axis=1, initial=np.inf)
+    return np.where(first <= max_eps, first, np.inf)

