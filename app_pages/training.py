@@ -17,6 +17,30 @@ def template_picture(weights: np.ndarray, scale: int = 6):
     return image.resize((28 * scale, 28 * scale), Image.Resampling.NEAREST)
 
 
+def provenance(settings, result) -> None:
+    """Where the weights came from, and for weights that came with the app, a way to train them here."""
+    if result.shipped:
+        left, right = st.columns([4, 1], vertical_alignment="center")
+        left.info(
+            "These weights came with the app, so that a first visit does not wait for a training: this "
+            "repository's code trained them with these settings (`python -m core.shipped`), and its tests "
+            "train them again and compare every number.",
+            icon=":material/inventory_2:",
+        )
+        if right.button("Train them here", icon=":material/refresh:", help="About a second on the embedded digits"):
+            resources.retrain(settings)
+            st.rerun()
+        return
+    same = resources.same_as_shipped(result, settings)
+    if same is not None:
+        verdict = (
+            "the same weights as those that came with the app, to the last bit"
+            if same
+            else ("not bit-identical to those that came with the app (a different machine rounds differently)")
+        )
+        st.success(f"Trained on this server in {result.seconds:.2f} s: {verdict}.", icon=":material/check_circle:")
+
+
 def main(view: View) -> None:
     settings = view.training
     st.title("Training accuracy")
@@ -27,8 +51,12 @@ def main(view: View) -> None:
     columns = st.columns(4)
     columns[0].metric("Test accuracy", f"{result.test_accuracy:.2%}")
     columns[1].metric("Train accuracy", f"{result.train_accuracy:.2%}")
-    columns[2].metric("Training time", f"{result.seconds:.2f} s")
+    if result.shipped:
+        columns[2].metric("Training time", "came with the app", help="Trained once with the same code and settings")
+    else:
+        columns[2].metric("Training time", f"{result.seconds:.2f} s")
     columns[3].metric("Train / test images", f"{data.n_train:,} / {data.n_test:,}")
+    provenance(settings, result)
 
     left, right = st.columns(2)
     left.altair_chart(charts.accuracy_chart(result.history), width="stretch")

@@ -98,6 +98,7 @@ class TrainingResult:
     per_class_accuracy: np.ndarray  # (10,) test accuracy of each digit
     confusion: np.ndarray  # (10, 10) counts, rows true digit, columns predicted
     seconds: float
+    shipped: bool = False  # came with the app (see core.shipped), not trained on this server
 
     def __post_init__(self):
         self.per_class_accuracy.flags.writeable = False

@@ -33,6 +33,7 @@ from core.cache import set_aside
 from core.errors import DatasetUnavailable, TrainingFailed
 from core.model import EpochMetrics, TrainingResult, load_training
 from core.settings import TrainingSettings
+from core.shipped import load_shipped, shipped_path
 from core.training_process import start_child
 
 TRAINING_SLOTS = 2  # trainings at once: a Community Cloud app gets one or two cores
@@ -283,17 +284,27 @@ class ModelStore:
                 self._recent.popitem(last=False)
         return result
 
+    def retrain(self, settings: TrainingSettings, on_status=None) -> TrainingResult:
+        """Train ``settings`` on this server even though weights for it came with the app; kept from then on."""
+        result = self.queue.train(settings, on_status)
+        with self._lock:
+            self._recent[settings] = result
+        return result
+
     @staticmethod
     def load_saved(settings: TrainingSettings) -> TrainingResult | None:
-        """The saved model for ``settings``, or None; an unreadable file is set aside so it is trained again."""
+        """The saved model for ``settings`` (trained here, else shipped with the app), or None.
+
+        An unreadable file in the cache folder is set aside, so it is trained again.
+        """
         path = settings.model_path()
         if not path.exists():
-            return None
+            return load_shipped(settings)
         try:
             return load_training(path)
         except ValueError as error:
             set_aside(path, error)
-            return None
+            return load_shipped(settings)
 
 
 @functools.cache
@@ -305,6 +316,6 @@ def shared_queue() -> TrainingQueue:
 
 
 def prefetch(settings: TrainingSettings) -> None:
-    """Start training ``settings`` in the shared queue unless it is saved already; it runs to the end."""
-    if not settings.model_path().exists():
+    """Start training ``settings`` in the shared queue unless it is saved or shipped; it runs to the end."""
+    if not settings.model_path().exists() and not shipped_path(settings).exists():
         shared_queue().submit(settings, keep=True)

@@ -17,6 +17,7 @@ from core.data import DEFAULT_DATASET, Dataset, load_dataset
 from core.errors import DatasetUnavailable, TrainingFailed
 from core.model import TrainingResult
 from core.settings import TrainingSettings
+from core.shipped import load_shipped
 from core.sweep import SuccessCurve, success_curve
 from core.training_queue import ModelStore, TrainingStatus, shared_queue
 from dashboard.state import View, notice
@@ -122,6 +123,28 @@ def trained(settings: TrainingSettings) -> TrainingResult:
         raise ModelUnavailable(settings, error) from None
     finally:
         bar.empty()
+
+
+def retrain(settings: TrainingSettings) -> TrainingResult:
+    """Train ``settings`` on this server although its weights came with the app, with a progress bar."""
+    bar = st.progress(0.0, text="Training…")
+    try:
+        return _store().retrain(settings, lambda status: bar.progress(status.epoch / max(status.total, 1),
+                                                                       text=_status_text(status)))  # fmt: skip
+    except (DatasetUnavailable, ValueError, TrainingFailed) as error:
+        log.warning("retraining %s failed: %s", settings, error)
+        raise ModelUnavailable(settings, error) from None
+    finally:
+        bar.empty()
+
+
+def same_as_shipped(result: TrainingResult, settings: TrainingSettings) -> bool | None:
+    """Whether weights trained here equal, bit for bit, those that came with the app (None: none came)."""
+    original = load_shipped(settings)
+    if original is None or result.shipped:
+        return None
+    ours, theirs = result.model, original.model
+    return ours.W.tobytes() == theirs.W.tobytes() and ours.b.tobytes() == theirs.b.tobytes()
 
 
 def unavailable_ui(failure: ModelUnavailable) -> None:

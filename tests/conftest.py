@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
+from core import shipped
 from core.data import load_dataset
-from core.model import train_softmax
+from core.settings import TrainingSettings
 
 
 @pytest.fixture(scope="session")
@@ -14,7 +15,8 @@ def dataset():
 
 @pytest.fixture(scope="session")
 def training(dataset):
-    return train_softmax(dataset)
+    """The original recipe trained here, as the training child does (tests/test_shipped.py compares it)."""
+    return shipped.train(TrainingSettings())
 
 
 @pytest.fixture(scope="session")
