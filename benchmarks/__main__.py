@@ -572,8 +572,9 @@ st.navigation(pages).run()
 """
 
 
-def wake(browser, folder: Path, script: str) -> float:
-    """Seconds from launching a server pinned to one core, as a fresh deployment, to its first chart drawn.
+def wake(browser, folder: Path, script: str) -> tuple[float, float]:
+    """Seconds from launching a server pinned to one core, as a fresh deployment, to its first chart drawn;
+    and the server's peak memory (MB) by then.
 
     Fresh: a new HOME (no saved weights, nothing cached) and
     a new, empty bytecode folder (every module is compiled from source, as
@@ -592,10 +593,34 @@ def wake(browser, folder: Path, script: str) -> float:
             page.wait_for_selector(CHART_DRAWN, timeout=180_000)
             elapsed = time.perf_counter() - started
             page.close()
-            return elapsed
+            return elapsed, server_peak_mb(server)
         finally:
             server.terminate()
             server.wait()
+
+
+def install_size_mb(requirements: Path = ROOT / "requirements.txt") -> tuple[float, dict[str, float]]:
+    """What ``pip install -r requirements.txt`` puts on disk (MB, from the installed files), and the largest parts."""
+    import re
+    from importlib import metadata
+
+    def name_of(requirement: str) -> str:
+        return re.split(r"[\s\[<>=!~;]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+    wanted = [name_of(line) for line in requirements.read_text().splitlines() if line.strip() and line[0] != "#"]
+    sizes, seen = {}, set()
+    while wanted:
+        name = wanted.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            distribution = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        sizes[name] = sum((file.size or 0) for file in distribution.files or ()) / 1e6
+        wanted += [name_of(r) for r in distribution.requires or () if "extra ==" not in r]
+    return sum(sizes.values()), dict(sorted(sizes.items(), key=lambda item: -item[1])[:4])
 
 
 def cold_wake(report: Report, quick: bool) -> None:
@@ -614,12 +639,19 @@ def cold_wake(report: Report, quick: bool) -> None:
             bare.append(wake(browser, Path(folder), "bare_app.py"))
             ours.append(wake(browser, ROOT, "streamlit_app.py"))
         browser.close()
+    (bare, bare_memory), (ours, our_memory) = zip(*bare), zip(*ours)
     gap = statistics.median(ours) - statistics.median(bare)
     report.add(section, "bare three-page Streamlit app, one Altair chart a page: launch to first chart",
                " / ".join(f"{t:.1f} s" for t in bare))  # fmt: skip
     report.add(section, "this app (attack page, its model and its charts): launch to first chart",
                " / ".join(f"{t:.1f} s" for t in ours))  # fmt: skip
     report.add(section, "this app minus the bare app (medians)", f"{gap:+.1f} s", "<= +3 s", gap <= 3)
+    report.add(section, "server memory after the first visit: bare app / this app (peak)",
+               f"{max(bare_memory):.0f} MB / {max(our_memory):.0f} MB", "< 690 MB (the smallest cloud app)",
+               max(our_memory) < 690)  # fmt: skip
+    total, largest = install_size_mb()
+    report.add(section, "installed size of requirements.txt and everything it pulls in", f"{total:.0f} MB",
+               "largest: " + ", ".join(f"{name} {size:.0f} MB" for name, size in largest.items()))  # fmt: skip
 
 
 # --- the report -----------------------------------------------------------------------------------------
