@@ -72,6 +72,18 @@ def test_every_page_renders_its_charts(server, page, name):
     assert not [text for text in console if "Infinite extent" in text]  # no empty chart layers
 
 
+def test_the_weights_that_came_with_the_app_are_trained_again_in_one_click(server, page):
+    page.goto(f"{server.url}/training")
+    wait_for_page(page, PAGES["training"], PICTURES["training"])
+    assert metric(page, "Training time") == "shipped"
+    assert "python -m core.shipped" in page.locator("[data-testid='stAlert']").first.inner_text()
+    page.get_by_role("button", name="Train them here").click()
+    page.get_by_text("to the last bit").wait_for(timeout=60_000)
+    wait_for_page(page, PAGES["training"], PICTURES["training"])
+    assert re.fullmatch(r"\d+\.\d\d s", metric(page, "Training time"))
+    assert_no_errors(page)
+
+
 def test_moving_the_slider_flips_the_answer(server, page):
     page.goto(f"{server.url}/attack")
     wait_for_page(page, 1)
@@ -139,8 +151,11 @@ def test_a_tampered_link_gets_notices_not_a_crash(server, page):
     assert_no_errors(page)
 
 
-def test_eight_sessions_at_once(server, playwright_module):
-    """Eight browser sessions on one server, each moving its own slider on its own page, all render."""
+SESSIONS = 5  # every page at least once, several sliders moved at once (python -m benchmarks runs a bigger storm)
+
+
+def test_sessions_at_once(server, playwright_module):
+    """Browser sessions side by side on one server, each moving its own slider on its own page, all render."""
 
     async def session(browser, number: int) -> dict:
         name = list(PAGES)[number % 3]
@@ -172,7 +187,7 @@ def test_eight_sessions_at_once(server, playwright_module):
 
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-            results = await asyncio.gather(*(session(browser, n) for n in range(8)))
+            results = await asyncio.gather(*(session(browser, n) for n in range(SESSIONS)))
             await browser.close()
             return results
 
@@ -181,10 +196,11 @@ def test_eight_sessions_at_once(server, playwright_module):
         results = thread.submit(asyncio.run, main()).result()
     peak = server.peak_memory_mb()
     (OUTPUT / "concurrency.json").write_text(json.dumps({"sessions": results, "server_peak_mb": peak}, indent=2))
-    print(f"8 sessions, server peak memory {peak:.0f} MB")
-    assert len(results) == 8 and all(r["errors"] == 0 for r in results)
+    print(f"{SESSIONS} sessions, server peak memory {peak:.0f} MB")
+    assert len(results) == SESSIONS and all(r["errors"] == 0 for r in results)
+    assert {r["page"] for r in results} == set(PAGES)
     moved = [float(r["eps"]) for r in results if r["eps"] is not None]
-    assert len(moved) >= 5 and len(set(np.round(moved, 3))) > 1  # each session kept its own epsilon
+    assert len(moved) >= 3 and len(set(np.round(moved, 3))) > 1  # each session kept its own epsilon
 
 
 def test_a_hostile_link_is_shown_as_inert_text(server, page):
