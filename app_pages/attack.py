@@ -7,6 +7,7 @@ from core import charts
 from core.attack import attack_direction, delta_prediction, fgsm
 from core.imaging import MAX_PIXELS, MAX_UPLOAD_BYTES, direction_to_uint8, picture_uint8, png_bytes, to_uint8, upscale
 from dashboard import resources, widgets
+from dashboard.drawing_pad import drawing_pad
 from dashboard.state import View, WidgetKey, own_digit, snap_eps
 
 SCALE = 8  # 28 px -> 224 px, nearest neighbour
@@ -23,28 +24,51 @@ def thumbnail_strip(images: np.ndarray, count: int = 10) -> np.ndarray:
     return np.hstack(tiles)
 
 
-def own_digit_ui(model, view: View) -> None:
+def reads_as_ui(model, view: View, how: str) -> None:
+    """What the model sees of the visitor's own digit (28x28) and what it reads it as."""
+    pixels, _ = own_digit()
+    probabilities = model.predict_proba(pixels)
+    left, right = st.columns([1, 3], vertical_alignment="center")
+    left.image(upscale(to_uint8(pixels), 4), caption="What the model sees (28×28)")
+    right.markdown(
+        f"{how} cropped, fitted into 20×20 and centred, as MNIST was made. "
+        f"The model reads it as **{probabilities.argmax()}** ({probabilities.max():.0%}). "
+        f"Below, it is attacked toward {view.target}."
+    )
+
+
+def upload_ui(model, view: View) -> None:
     """Upload a picture of a digit; show what the model will see and what it says."""
     problem = widgets.uploader(
         "A photo or scan of one handwritten digit (PNG, JPEG, BMP or GIF)",
         types=["png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff"],
         help=f"At most {MAX_UPLOAD_BYTES:,} bytes (2 MB) and {MAX_PIXELS / 1e6:g} megapixels",
     )
-    own = own_digit()
     if problem:
         st.error(problem, icon="🚫")
-    elif own is not None:
-        pixels, _ = own
-        probabilities = model.predict_proba(pixels)
-        left, right = st.columns([1, 4], vertical_alignment="center")
-        left.image(upscale(to_uint8(pixels), 4), caption="What the model sees (28×28)")
-        right.markdown(
-            f"Prepared like MNIST: inverted if needed, cropped, fitted into 20×20 and centred. "
-            f"The model reads it as **{probabilities.argmax()}** ({probabilities.max():.0%}). "
-            f"Below, it is attacked toward {view.target}."
-        )
+    elif own_digit() is not None:
+        reads_as_ui(model, view, "Inverted if the paper was light,")
     else:
         st.caption("Nothing you upload is stored: it lives in this browser session only.")
+
+
+def draw_ui(model, view: View) -> None:
+    """The drawing pad; beside it, what the model sees of the drawing and what it says."""
+    left, right = st.columns([1, 2], vertical_alignment="center")
+    with left:
+        problem = drawing_pad()
+    with right:
+        if problem:
+            st.error(problem, icon="🚫")
+        elif own_digit() is not None:
+            reads_as_ui(model, view, "Your drawing,")
+        else:
+            st.info(
+                f"Draw one digit on the black pad, white on black, as large as the pad: the model reads it "
+                f"when you lift the pen, and the page then turns it into a {view.target}. "
+                "The drawing stays in this browser session.",
+                icon=":material/draw:",
+            )
 
 
 def picker_ui(view: View, images) -> int:
@@ -145,18 +169,24 @@ def main(view: View) -> None:
     indices, images = resources.source_images(view)
     heading = st.empty()
     caption = st.empty()
-    own = st.toggle("Use your own digit", help="Upload a picture of a handwritten digit", **widgets.bind("own_digit"))
-    if own:
-        own_digit_ui(model, view)
-        image = widgets.chosen_image(view)
-    else:
+    choice = widgets.input_choice()
+    if choice == "test":
         image = picker_ui(view, images)
+    else:
+        if choice == "upload":
+            upload_ui(model, view)
+        else:
+            draw_ui(model, view)
+        image = widgets.chosen_image(view)
+        if own_digit() is None:  # nothing to attack yet: the hint above says what to do
+            heading.title(f"Turn your digit into a {view.target}")
+            return
     selected = widgets.chosen(view, image)
     x = selected.pixels.astype(np.float64)
     reads_as = int(model.predict(x))
     if selected.own:  # speak of what the model reads the visitor's digit as
         heading.title(f"Turn your {reads_as} into a {view.target}")
-        subject = f"your digit (the model reads it as {reads_as})"
+        subject = f"{selected.label} (the model reads it as {reads_as})"
     else:
         heading.title(f"Turn a {view.source} into a {view.target}")
         subject = "this image"

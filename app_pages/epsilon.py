@@ -30,7 +30,7 @@ def main(view: View) -> None:
     with left:
         if own_digit() is not None:
             image = chosen_image(view)
-            st.info("Showing your uploaded digit (switch on the attack page).")
+            st.info(f"Showing {own_digit()[1]} (choose the image on the attack page).")
         else:
             image = image_picker(view, key_suffix="_epsilon")
     selected = chosen(view, image)

@@ -1,7 +1,7 @@
 """Arrays <-> pictures: crisp upscaled digits, PNG bytes, the seed's grid figure.
 
-Uploaded digit images are turned into MNIST-style 28x28 arrays by
-:func:`preprocess_upload`.
+Uploaded digit images and drawings are turned into MNIST-style 28x28 arrays by
+:func:`preprocess_upload` and :func:`preprocess_drawing`, the same way.
 """
 
 from __future__ import annotations
@@ -152,6 +152,66 @@ def preprocess_upload(data: bytes) -> np.ndarray:
         gray = _grayscale(image)
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError):
         raise ImageRejected("the image file is truncated or corrupt; save it again and upload the new file") from None
+    return _mnist_style(gray)
+
+
+# --- drawings -----------------------------------------------------------------------------------------
+
+MAX_DRAWING_SIDE = 2048  # the pad is 280 pixels a side; anything far bigger did not come from it
+MAX_DRAWING_CHARS = 4 * MAX_UPLOAD_BYTES // 3 + 100  # a data URL of at most MAX_UPLOAD_BYTES of PNG
+DATA_URL_PREFIX = "data:image/png;base64,"
+
+
+def read_drawing(data_url: str) -> np.ndarray:
+    """The drawing pad's picture, sent as a PNG data URL, as an (h, w, 4) uint8 RGBA array.
+
+    Raises
+    ------
+    ImageRejected
+        Not a PNG data URL, too long, or not a picture the pad can have made.
+    """
+    import base64
+    import binascii
+
+    from core.errors import ImageRejected
+
+    if not isinstance(data_url, str) or not data_url.startswith(DATA_URL_PREFIX):
+        raise ImageRejected("the drawing did not arrive as a PNG picture; clear the pad and draw again")
+    if len(data_url) > MAX_DRAWING_CHARS:
+        raise ImageRejected(f"the drawing is larger than {MAX_UPLOAD_BYTES / 1e6:g} MB; clear the pad and draw again")
+    try:
+        data = base64.b64decode(data_url[len(DATA_URL_PREFIX) :], validate=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            if image.format != "PNG" or max(image.size) > MAX_DRAWING_SIDE:
+                raise ValueError(f"a {image.format} of {image.size}")
+            return np.asarray(image.convert("RGBA"))
+    except (binascii.Error, OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombWarning):
+        raise ImageRejected("the drawing could not be read; clear the pad and draw again") from None
+
+
+def preprocess_drawing(rgba) -> np.ndarray:
+    """A drawing (an (h, w, 4) uint8 RGBA array, white ink on black as the pad makes it) as the model sees it.
+
+    Exactly what :func:`preprocess_upload` makes of the same picture saved as
+    a PNG: cropped to the ink, fitted into 20x20, centred by its centre of mass.
+
+    Raises
+    ------
+    ImageRejected
+        Not such an array, or nothing drawn (all one colour).
+    """
+    from core.errors import ImageRejected
+
+    array = np.asarray(rgba)
+    if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 4 or 0 in array.shape:
+        raise ImageRejected(f"a drawing is an RGBA picture (h, w, 4) of uint8, got {array.dtype} {array.shape}")
+    if max(array.shape[:2]) > MAX_DRAWING_SIDE:
+        raise ImageRejected(f"a drawing is at most {MAX_DRAWING_SIDE} pixels a side, got {array.shape[:2]}")
+    gray = _grayscale(_small(Image.fromarray(array, mode="RGBA")))
+    if float(gray.max() - gray.min()) < INK:
+        raise ImageRejected("the pad is empty: draw one digit, white on black")
     return _mnist_style(gray)
 
 

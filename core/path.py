@@ -132,18 +132,19 @@ def walk_totals(path: AttackPath, grid: np.ndarray, target: int) -> tuple[np.nda
 
 def _side(path: AttackPath, steps: np.ndarray, rate: np.ndarray, tau: np.ndarray, stops: np.ndarray) -> np.ndarray:
     """Logits (n, k, 10) at ``steps`` (ascending, > 0) on one side: stops summed per grid interval, then accumulated."""
-    k = len(steps)
+    n, k = path.n, len(steps)
     # pixel stopped at steps[j] exactly when tau <= steps[j], i.e. for j >= the first index with steps >= tau
     interval = path.row * (k + 1) + np.searchsorted(steps, tau, side="left")
-    size = path.n * (k + 1)
-    stopped = np.empty((size, 10))
-    shifted = np.empty((size, 10))
-    for c in range(10):
-        stopped[:, c] = np.bincount(interval, weights=stops[:, c], minlength=size)
-        shifted[:, c] = np.bincount(interval, weights=stops[:, c] * tau, minlength=size)
-    stopped = np.cumsum(stopped.reshape(path.n, k + 1, 10)[:, :k], axis=1)
-    shifted = np.cumsum(shifted.reshape(path.n, k + 1, 10)[:, :k], axis=1)
-    return path.z0[:, None, :] + shifted + steps[None, :, None] * (rate[:, None, :] - stopped)
+    # per interval, in one bincount: the ten rates the stops take away, then the ten shifts they leave behind
+    weights = np.concatenate([stops, stops * tau[:, None]], axis=1)
+    slots = (interval[:, None] * 20 + np.arange(20)).ravel()
+    sums = np.bincount(slots, weights=weights.ravel(), minlength=n * (k + 1) * 20).astype(np.float64, copy=False)
+    sums = sums.reshape(n, k + 1, 20)
+    sums = np.cumsum(sums[:, :k], axis=1)
+    logits = sums[:, :, 10:]
+    logits += path.z0[:, None, :]
+    logits += steps[None, :, None] * (rate[:, None, :] - sums[:, :, :10])
+    return logits
 
 
 def walk_minimal_epsilon(path: AttackPath, target: int, max_eps: float) -> np.ndarray:

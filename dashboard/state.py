@@ -24,6 +24,7 @@ class WidgetKey:
 
     PICK = "_widget_pick"  # the first-ten picker on the attack page
     UPLOAD = "_widget_upload"
+    PAD = "_widget_pad"  # the drawing pad on the attack page
     GRID_OWN_EPS = "grid_own_eps"
     SWEEP_RANGE = "sweep_range"
     SWEEP_POINTS = "sweep_points"
@@ -58,13 +59,14 @@ DEFAULTS = {
     "target": TARGET,
     "clip": True,
     "image": 0,
-    "own_digit": False,
+    "input": "test",  # where the attacked image comes from: INPUTS
     "eps": None,  # None: the chosen image's own minimal epsilon
 }
 
 # A change of the key on the left puts the keys on the right back to their defaults:
 # a new digit starts at its first image, and a new image or attack at its own minimal epsilon.
 RESETS = {
+    "input": ("eps",),
     "source": ("image", "eps"),
     "target": ("eps",),
     "image": ("eps",),
@@ -80,11 +82,16 @@ def change(key: str, value) -> None:
         st.session_state[reset] = DEFAULTS[reset]
 
 
+INPUTS = {"test": "A test image", "upload": "Your upload", "draw": "Draw"}  # input= in a link -> label
+
+
 def own_digit() -> tuple[np.ndarray, str] | None:
-    """The visitor's own digit (28x28 pixels and its file name) when it is switched on and uploaded."""
+    """The visitor's own digit (28x28 pixels and what to call it) when it is the chosen input and there is one."""
     state = st.session_state
-    if state.get("own_digit") and state.get("upload") is not None:
-        return state["upload"], state.get("upload_name", "upload")
+    if state.get("input") == "upload" and state.get("upload") is not None:
+        return state["upload"], f"your upload {inert(state.get('upload_name', 'upload'))}"
+    if state.get("input") == "draw" and state.get("drawing") is not None:
+        return state["drawing"], "your drawing"
     return None
 
 
@@ -130,8 +137,14 @@ def _parse_flag(text) -> bool:
     return lowered in {"1", "true", "on"}
 
 
+def _parse_input(text) -> str:
+    if str(text).strip().lower() not in INPUTS:
+        raise ValueError("is not one of " + ", ".join(INPUTS))
+    return str(text).strip().lower()
+
+
 URL_PARSERS = {"source": parse_digit, "target": parse_digit, "image": _parse_image, "eps": parse_number,
-               "clip": _parse_flag}  # fmt: skip
+               "clip": _parse_flag, "input": _parse_input}  # fmt: skip
 
 
 def _described(key: str, value) -> str:
@@ -179,6 +192,8 @@ def sync_url(page_key: str) -> None:
     wanted = {"source": str(state["source"]), "target": str(state["target"])}
     wanted["clip"] = "1" if state["clip"] else "0"
     if page_key in ("attack", "epsilon"):
+        if state["input"] != DEFAULTS["input"]:
+            wanted["input"] = state["input"]
         wanted["image"] = str(state["image"])
         if state["eps"] is not None:
             wanted["eps"] = f"{state['eps']:g}"

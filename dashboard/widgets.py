@@ -21,6 +21,7 @@ from core.settings import BOUNDS, SOLVERS, TrainingSettings
 from dashboard import resources
 from dashboard.state import (
     EPS_STEP,
+    INPUTS,
     View,
     WidgetKey,
     change,
@@ -179,10 +180,17 @@ def chosen(view: View, image: int) -> Chosen:
         pixels, name = own
         model = resources.trained(view.training).model
         minimal = float(minimal_epsilon(model, pixels, view.target, clip=view.clip_range))
-        return Chosen(pixels, f"your digit ({inert(name)})", minimal, True)
+        return Chosen(pixels, name, minimal, True)
     indices, images = resources.source_images(view)
     label = f"test image #{image} of digit {view.source} (test-set index {indices[image]})"
     return Chosen(images[image], label, float(resources.minimal_epsilons(view)[image]), False)
+
+
+def input_choice() -> str:
+    """Where the attacked image comes from: a test image, the visitor's upload, or a drawing (``input=``)."""
+    st.radio("Image", list(INPUTS), format_func=INPUTS.get, horizontal=True, label_visibility="collapsed",
+             **bind("input"))  # fmt: skip
+    return st.session_state["input"]
 
 
 def _receive_upload() -> None:

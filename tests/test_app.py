@@ -207,27 +207,28 @@ def digit_png(dataset, position: int = 0, digit: int = 2) -> bytes:
 def test_uploading_your_own_digit_attacks_it():
     dataset = load_dataset("mnist-5k")
     app = start()
-    widget(app, "toggle", "_widget_own_digit").set_value(True).run()
+    widget(app, "radio", "_widget_input").set_value("upload").run()
     assert_clean(app)
     app.get("file_uploader")[0].upload("my-two.png", digit_png(dataset), "image/png").run()
     assert_clean(app)
     assert any("reads it as **2**" in m.value for m in app.markdown)
     assert metric(app, "Model's answer") == "6"  # attacked at its own minimal epsilon
-    assert any("Your digit (`my-two.png`)" in m.value for m in app.markdown)  # the name, as inert text
+    assert any("Your upload `my-two.png`" in m.value for m in app.markdown)  # the name, as inert text
     app.switch_page("app_pages/epsilon.py").run()
     assert_clean(app)
-    assert any("uploaded digit" in i.value for i in app.info)
+    assert any("your upload `my-two.png`" in i.value for i in app.info)
 
 
 def test_a_bad_upload_gets_a_message_and_the_page_keeps_working():
     app = start()
-    widget(app, "toggle", "_widget_own_digit").set_value(True).run()
+    widget(app, "radio", "_widget_input").set_value("upload").run()
     app.get("file_uploader")[0].upload("notes.png", b"these are not pixels", "image/png").run()
     assert not app.exception
     assert any("not an image" in e.value for e in app.error)
-    assert metric(app, "Model's answer") == "6"  # still attacking the chosen test image
-    widget(app, "toggle", "_widget_own_digit").set_value(False).run()
+    assert not app.metric  # nothing to attack until a digit is uploaded
+    widget(app, "radio", "_widget_input").set_value("test").run()
     assert_clean(app)
+    assert metric(app, "Model's answer") == "6"
 
 
 def test_no_page_mutates_the_shared_caches():
@@ -399,8 +400,35 @@ def test_no_dashboard_module_grows_past_300_lines():
 
 def test_your_own_seven_is_spoken_of_as_a_seven():
     app = start()
-    widget(app, "toggle", "_widget_own_digit").set_value(True).run()
+    widget(app, "radio", "_widget_input").set_value("upload").run()
     app.get("file_uploader")[0].upload("seven.png", digit_png(load_dataset("mnist-5k"), digit=7), "image/png").run()
     assert_clean(app)
     assert app.title[0].value == "Turn your 7 into a 6"
-    assert any("your digit (the model reads it as 7)" in m.value for m in app.markdown)
+    assert any("your upload `seven.png` (the model reads it as 7)" in m.value for m in app.markdown)
+
+
+def test_a_link_can_open_the_drawing_pad_and_a_drawing_is_attacked():
+    from PIL import Image, ImageDraw
+
+    from core.imaging import preprocess_drawing
+
+    app = start({"page": "attack", "input": "draw"})
+    assert_clean(app)
+    assert widget(app, "radio", "_widget_input").value == "draw"
+    assert any("Draw one digit" in i.value for i in app.info) and not app.metric  # a hint, not an error
+    canvas = Image.new("RGBA", (280, 280), (0, 0, 0, 255))
+    ImageDraw.Draw(canvas).line([(140, 40), (140, 240)], fill=(255, 255, 255, 255), width=18)
+    app.session_state["drawing"] = preprocess_drawing(np.asarray(canvas))  # what the pad's callback keeps
+    app.run()
+    assert_clean(app)
+    assert app.title[0].value == "Turn your 1 into a 6"
+    assert any("reads it as **1**" in m.value for m in app.markdown)
+    assert metric(app, "Model's answer") == "6"
+    assert app.query_params["input"] == "draw"
+
+
+def test_a_tampered_input_gets_a_notice():
+    app = start({"page": "attack", "input": "<script>"})
+    assert_clean(app)
+    assert widget(app, "radio", "_widget_input").value == "test"
+    assert any("input=`<script>` is not one of test, upload, draw" in w.value for w in app.warning)

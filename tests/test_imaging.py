@@ -5,10 +5,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from core.errors import ImageRejected
-from core.imaging import MAX_UPLOAD_BYTES, png_bytes, preprocess_upload, to_uint8, upscale
+from core.imaging import (
+    MAX_UPLOAD_BYTES,
+    png_bytes,
+    preprocess_drawing,
+    preprocess_upload,
+    read_drawing,
+    to_uint8,
+    upscale,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -212,3 +220,71 @@ def test_the_upload_cap_is_the_servers():
     assert config["server"]["maxUploadSize"] * 1_000_000 == MAX_UPLOAD_BYTES
     message = expect_refusal(b"\x89PNG" + bytes(MAX_UPLOAD_BYTES), "at most")
     assert "2 MB (2,000,000 bytes)" in message
+
+
+# --- drawings from the pad ---------------------------------------------------------------------------------
+
+
+def pad_picture(dataset, digit: int = 2) -> np.ndarray:
+    """A test-set digit as the pad would send it: 280x280 RGBA, white ink on an opaque black canvas."""
+    ink = Image.fromarray(to_uint8(dataset.x_test[dataset.test_indices(digit)[0]])).resize((200, 200))
+    canvas = Image.new("RGBA", (280, 280), (0, 0, 0, 255))
+    canvas.paste(Image.merge("RGBA", (ink, ink, ink, Image.new("L", ink.size, 255))), (30, 50))
+    return np.asarray(canvas)
+
+
+def data_url(data: bytes) -> str:
+    import base64
+
+    return "data:image/png;base64," + base64.b64encode(data).decode()
+
+
+def test_a_drawing_is_prepared_exactly_as_the_same_picture_uploaded(dataset, model):
+    rgba = pad_picture(dataset)
+    drawn = preprocess_drawing(rgba)
+    np.testing.assert_array_equal(drawn, preprocess_upload(save(Image.fromarray(rgba), "PNG")))
+    assert_mnist_like(drawn)
+    assert model.predict(drawn) == 2
+
+
+def test_a_straight_stroke_down_is_read_as_a_one(model):
+    canvas = Image.new("RGBA", (280, 280), (0, 0, 0, 255))
+    ImageDraw.Draw(canvas).line([(140, 40), (140, 240)], fill=(255, 255, 255, 255), width=18)
+    assert model.predict(preprocess_drawing(np.asarray(canvas))) == 1
+
+
+def test_the_pad_sends_a_png_data_url(dataset):
+    rgba = pad_picture(dataset)
+    np.testing.assert_array_equal(read_drawing(data_url(save(Image.fromarray(rgba), "PNG"))), rgba)
+
+
+@pytest.mark.parametrize("colour", [(0, 0, 0, 255), (255, 255, 255, 255), (0, 0, 0, 0)])
+def test_an_empty_pad_is_refused_with_a_hint(colour):
+    with pytest.raises(ImageRejected, match="the pad is empty"):
+        preprocess_drawing(np.asarray(Image.new("RGBA", (280, 280), colour)))
+
+
+@pytest.mark.parametrize(
+    "sent, message",
+    [
+        ("javascript:alert(1)", "did not arrive as a PNG"),
+        (None, "did not arrive as a PNG"),
+        ("data:image/png;base64,@@@not base64@@@", "could not be read"),
+        ("data:image/png;base64,", "could not be read"),
+        (data_url(b"\x89PNG\r\n\x1a\n" + bytes(100)), "could not be read"),
+        (data_url(save(Image.new("RGB", (4000, 10)), "PNG")), "could not be read"),
+        (data_url(save(Image.new("RGB", (28, 28)), "JPEG")), "could not be read"),
+        ("data:image/png;base64," + "A" * 3_000_000, "larger than"),
+    ],
+)
+def test_what_the_pad_did_not_send_is_refused(sent, message):
+    with pytest.raises(ImageRejected, match=message):
+        read_drawing(sent)
+
+
+@pytest.mark.parametrize(
+    "array", [np.zeros((280, 280, 3), np.uint8), np.zeros((280, 280, 4)), np.zeros((0, 5, 4), np.uint8)]
+)
+def test_a_drawing_must_be_an_rgba_picture(array):
+    with pytest.raises(ImageRejected, match="RGBA"):
+        preprocess_drawing(array)

@@ -230,3 +230,37 @@ def test_a_page_that_does_not_exist_is_named(server, page):
     assert "There is no page /nosuchpage here" in alerts
     assert page.locator("h1").first.inner_text().startswith("Turn a 3 into a 6")  # the link's view is kept
     assert_no_errors(page)
+
+
+def draw_stroke(page, points) -> None:
+    """Draw with the mouse through ``points`` given as fractions of the pad's width and height."""
+    box = page.locator("canvas").first.bounding_box()
+    (x0, y0), *rest = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in points]
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for x, y in rest:
+        page.mouse.move(x, y, steps=12)
+    page.mouse.up()
+
+
+@pytest.mark.parametrize("size", [(1400, 1000), (390, 844)], ids=["desktop", "phone"])
+def test_drawing_a_digit_and_attacking_it(server, page, size):
+    page.set_viewport_size({"width": size[0], "height": size[1]})
+    page.goto(f"{server.url}/attack?input=draw")
+    page.get_by_text("Draw one digit").wait_for()  # an empty pad: a hint, not an error
+    page.locator("canvas").first.scroll_into_view_if_needed()
+    draw_stroke(page, [(0.5, 0.12), (0.5, 0.88)])  # a straight stroke down
+    page.get_by_text("The model reads it as 1").first.wait_for()
+    wait_for_page(page, PAGES["attack"])
+    assert page.get_by_role("heading", name="Turn your 1 into a 6").count() == 1
+    wait_for_metric(page, "Model's answer", "6")  # attacked at its own minimal epsilon
+    assert "input=draw" in page.url and "data:" not in page.url  # the drawing itself never enters the URL
+    assert_no_errors(page)
+    if size[0] > 1000:
+        page.set_viewport_size({"width": 1400, "height": 1500})
+        page.wait_for_function(IMAGES_LOADED)
+        page.screenshot(path=OUTPUT / "draw.png")
+    page.get_by_role("button", name="Clear").click()
+    page.get_by_text("Draw one digit").wait_for()
+    assert page.locator("[data-testid='stMetric']").count() == 0
+    assert_no_errors(page)

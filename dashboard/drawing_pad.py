@@ -1,0 +1,145 @@
+"""The drawing pad: a canvas in the page (Streamlit's own v2 components, inline HTML and JS, no build step).
+
+White ink on black, as MNIST; mouse, pen and touch (``touch-action: none``
+keeps a finger from scrolling the page); undo and clear. When a stroke ends,
+the pad sends its picture as a PNG data URL (about 5-15 KB), which
+:mod:`core.imaging` reads and prepares exactly as an uploaded picture. The
+drawing lives in the browser session only: never in the URL, never on disk.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.errors import ImageRejected
+from core.imaging import preprocess_drawing, read_drawing
+from dashboard.state import WidgetKey, change
+
+SIDE = 280  # canvas pixels: 10 per MNIST pixel
+PEN = 18  # stroke width on the canvas: about two MNIST pixels once fitted into 20x20, as MNIST's strokes
+
+HTML = f"""
+<div class="pad">
+  <canvas width="{SIDE}" height="{SIDE}" aria-label="Drawing pad: draw one digit"></canvas>
+  <div class="tools">
+    <button type="button" data-action="undo">Undo</button>
+    <button type="button" data-action="clear">Clear</button>
+  </div>
+</div>
+"""
+
+CSS = """
+.pad { display: flex; flex-direction: column; gap: 0.5rem; width: min(100%, 280px); }
+canvas {
+  width: 100%; aspect-ratio: 1; background: #000; cursor: crosshair; touch-action: none;
+  border-radius: var(--st-base-radius, 0.5rem); border: 1px solid var(--st-border-color, #888);
+}
+.tools { display: flex; gap: 0.5rem; }
+button {
+  flex: 1; padding: 0.35rem 0.75rem; font: inherit; cursor: pointer;
+  color: var(--st-text-color, inherit); background: var(--st-background-color, transparent);
+  border: 1px solid var(--st-border-color, #888); border-radius: var(--st-button-radius, 0.5rem);
+}
+button:hover { border-color: var(--st-primary-color, #f63366); color: var(--st-primary-color, #f63366); }
+"""
+
+JS = """
+export default function ({ parentElement, data, setStateValue }) {
+  const canvas = parentElement.querySelector("canvas");
+  if (canvas.dataset.ready) return;  // a rerun: the pad keeps its strokes
+  canvas.dataset.ready = "1";
+  const context = canvas.getContext("2d");
+  const strokes = [];
+  let base = null;  // a drawing brought back after the page was left and opened again
+  let current = null;
+
+  const paint = () => {
+    context.fillStyle = "#000";
+    context.fillRect(0, 0, canvas.width, canvas.height);
+    if (base) context.drawImage(base, 0, 0);
+    context.strokeStyle = "#fff";
+    context.lineWidth = data.pen;
+    context.lineCap = "round";
+    context.lineJoin = "round";
+    for (const stroke of strokes) {
+      context.beginPath();
+      context.moveTo(stroke[0][0], stroke[0][1]);
+      for (const [x, y] of stroke) context.lineTo(x, y);
+      context.stroke();
+    }
+  };
+  const send = () => setStateValue("drawing", strokes.length || base ? canvas.toDataURL("image/png") : null);
+  const at = (event) => {
+    const box = canvas.getBoundingClientRect();
+    const scale = canvas.width / box.width;
+    return [(event.clientX - box.left) * scale, (event.clientY - box.top) * scale];
+  };
+
+  canvas.addEventListener("pointerdown", (event) => {
+    event.preventDefault();
+    canvas.setPointerCapture(event.pointerId);
+    current = [at(event)];
+    strokes.push(current);
+    paint();
+  });
+  canvas.addEventListener("pointermove", (event) => {
+    if (!current) return;
+    for (const each of event.getCoalescedEvents ? event.getCoalescedEvents() : [event]) current.push(at(each));
+    paint();
+  });
+  const end = () => {
+    if (!current) return;
+    current = null;
+    send();
+  };
+  canvas.addEventListener("pointerup", end);
+  canvas.addEventListener("pointercancel", end);
+  parentElement.querySelector("[data-action=undo]").addEventListener("click", () => {
+    if (strokes.length) strokes.pop(); else base = null;
+    paint();
+    send();
+  });
+  parentElement.querySelector("[data-action=clear]").addEventListener("click", () => {
+    strokes.length = 0;
+    base = null;
+    paint();
+    send();
+  });
+  paint();
+  if (data.picture) {
+    const picture = new Image();
+    picture.onload = () => { base = picture; paint(); };
+    picture.src = data.picture;
+  }
+}
+"""
+
+_pad = st.components.v2.component("adversarial_digits.drawing_pad", html=HTML, css=CSS, js=JS)
+
+
+def _received() -> None:
+    """Prepare the pad's picture once per stroke; keep the 28x28 result in this session only."""
+    state = st.session_state
+    sent = (state.get(WidgetKey.PAD) or {}).get("drawing")
+    state["drawing_url"], state["drawing"], state["drawing_error"] = sent, None, None
+    if sent is not None:
+        try:
+            pixels = preprocess_drawing(read_drawing(sent))
+            pixels.flags.writeable = False
+            state["drawing"] = pixels
+        except ImageRejected as error:
+            state["drawing_error"] = str(error)
+    change("eps", None)  # a new drawing starts at its own minimal epsilon
+
+
+def drawing_pad() -> str | None:
+    """Draw the pad; returns why the last drawing was refused, if it was (an empty pad is no error)."""
+    _pad(
+        key=WidgetKey.PAD,
+        data={"pen": PEN, "picture": st.session_state.get("drawing_url")},
+        default={"drawing": None},
+        on_drawing_change=_received,
+        width="content",
+    )
+    problem = st.session_state.get("drawing_error")
+    return None if problem is None or "empty" in problem else problem
