@@ -38,6 +38,7 @@ from threadpoolctl import ThreadpoolController
 from core.model import gradient_from_logits
 
 BLOCK = 256  # images walked at once: their (block, pieces, 10) arrays stay a few MB
+PIECES = 24  # pieces of the attack path the minimal-epsilon walk examines at a time
 
 
 @functools.cache
@@ -89,13 +90,14 @@ class AttackPath:
 
     def __init__(self, model, images: np.ndarray, target: int, clip):
         self.n = len(images)
+        self.WT = np.ascontiguousarray(model.W.T)
         self.z0 = model.logits(images)
         direction = -np.sign(gradient_from_logits(model.W, self.z0, target)).astype(np.int8)  # attack_direction
         if clip is None:  # nothing ever stops: z(eps) = z0 + eps * W d
             rate = direction @ model.W.T
             self.rate_positive, self.rate_negative, self.span = rate, -rate, np.inf
             self.row, self.column = np.zeros(0, np.int64), np.zeros(0, np.int64)
-            self.sign, self.tau, self.stops = np.zeros(0), np.zeros(0), np.zeros((0, 10))
+            self.sign, self.tau = np.zeros(0), np.zeros(0)
             return
         low, high = clip
         self.span = high - low
@@ -109,8 +111,17 @@ class AttackPath:
         pixel = images[self.row, self.column].astype(np.float64)
         self.sign = direction[self.row, self.column].astype(np.float64)
         self.tau = np.where(self.sign > 0, high - pixel, pixel - low)
-        # what each grey pixel's stop takes from the moving rate of the ten logits
-        self.stops = self.sign[:, None] * np.take(np.ascontiguousarray(model.W.T), self.column, axis=0)
+
+    @functools.cached_property
+    def stops(self) -> np.ndarray:
+        """What each grey pixel's stop takes from the moving rate of the ten logits (m, 10)."""
+        return self.sign[:, None] * np.take(self.WT, self.column, axis=0)
+
+    def in_order(self) -> np.ndarray:
+        """The grey pixels ordered by image, then by where they stop (``tau``)."""
+        if len(self.tau) and self.n * (self.span + 1) < 4096:  # one sort; float64 keeps every tau apart
+            return np.argsort(self.row * (self.span + 1) + self.tau, kind="stable")
+        return np.lexsort((self.tau, self.row))
 
 
 def walk_totals(path: AttackPath, grid: np.ndarray, target: int) -> tuple[np.ndarray, np.ndarray]:
@@ -155,31 +166,53 @@ def walk_minimal_epsilon(path: AttackPath, target: int, max_eps: float) -> np.nd
     The condition ``z_target(e) > z_j(e)`` for every other j is a set of
     linear inequalities whose solutions form an interval; the first piece
     where it is not empty gives the answer (the infimum: the target ties at
-    it). Lower ends grow from piece to piece, so the first is the smallest.
+    it). Pieces are examined :data:`PIECES` at a time, and an image leaves
+    as soon as it has its answer: most are fooled within the first few
+    dozen stops, so the rest of their pieces are never looked at.
     """
     n, others = path.n, [j for j in range(10) if j != target]
     counts = np.bincount(path.row, minlength=n)
     pieces = int(counts.max(initial=0)) + 1
-    order = np.lexsort((path.tau, path.row))  # by image, then where each pixel stops
-    row = path.row[order]
+    order = path.in_order()
+    row, tau = path.row[order], path.tau[order]
     place = np.arange(len(order)) - np.repeat(np.cumsum(counts) - counts, counts)  # position within its image
-    end = np.full((n, pieces), np.inf)  # piece p ends at the p-th stop; the last real piece never ends
-    end[row, place] = path.tau[order]
-    # everything as the target's lead over the nine others: at eps = 0 of each piece's line, and its slope
-    drop = np.zeros((n, pieces, 9))  # what the stop ending piece p takes from the slope
-    drop[row, place] = path.stops[order][:, [target]] - path.stops[order][:, others]
-    stopped_at = np.zeros((n, pieces, 1))
-    stopped_at[row, place, 0] = path.tau[order]
-    gained = drop * stopped_at
-    slope = path.rate_positive[:, [target]] - path.rate_positive[:, others]
-    slope = slope[:, None, :] - (np.cumsum(drop, axis=1) - drop)  # the stops before piece p, image by image in order
-    margin = np.cumsum(gained, axis=1) - gained
-    margin += (path.z0[:, [target]] - path.z0[:, others])[:, None, :]
-    start = np.concatenate([np.zeros((n, 1)), end[:, :-1]], axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        root = -margin / slope
-    lower = np.maximum(start, np.where(slope > 0, root, -np.inf).max(axis=2))
-    upper = np.minimum(end, np.where(slope < 0, root, np.inf).min(axis=2))
-    possible = ~((slope == 0) & (margin <= 0)).any(axis=2) & (lower < upper) & np.isfinite(start)
-    first = np.where(possible, lower, np.inf).min(axis=1, initial=np.inf)
-    return np.where(first <= max_eps, first, np.inf)
+    # everything as the target's lead over the nine others: its value at eps = 0 of each piece's line, and its slope
+    lead = path.WT[:, [target]] - path.WT[:, others]  # (784, 9): each pixel's weight in the target's lead
+    drops = np.take(lead, path.column[order], axis=0) * path.sign[order, None]  # what each stop takes from the slope
+    slope = path.rate_positive[:, [target]] - path.rate_positive[:, others]  # (n, 9), at the start of the chunk
+    margin = path.z0[:, [target]] - path.z0[:, others]
+    result = np.full(n, np.inf)
+    active = np.arange(n)
+    position = np.zeros(n, np.int64)  # of each image among the active ones
+    previous_end = np.zeros(n)  # where each image's current chunk starts
+    for first in range(0, pieces, PIECES):
+        last = min(first + PIECES, pieces)
+        position[active] = np.arange(len(active))
+        alive = np.zeros(n, bool)
+        alive[active] = True
+        chosen = np.flatnonzero((place >= first) & (place < last) & alive[row])
+        at = (position[row[chosen]], place[chosen] - first)
+        ends = np.full((len(active), last - first), np.inf)  # piece p ends at the p-th stop; the last never ends
+        ends[at] = tau[chosen]
+        taken = np.zeros((len(active), last - first, 9))  # what the stop ending each piece takes from the slope
+        taken[at] = drops[chosen]
+        added = taken * np.where(np.isfinite(ends), ends, 0.0)[:, :, None]  # and adds to the value at eps = 0
+        piece_slope = slope[:, None, :] - (np.cumsum(taken, axis=1) - taken)  # the stops before each piece, in order
+        piece_margin = margin[:, None, :] + (np.cumsum(added, axis=1) - added)
+        starts = np.concatenate([previous_end[active, None], ends[:, :-1]], axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            root = -piece_margin / piece_slope
+        lower = np.maximum(starts, np.where(piece_slope > 0, root, -np.inf).max(axis=2))
+        upper = np.minimum(ends, np.where(piece_slope < 0, root, np.inf).min(axis=2))
+        never = ((piece_slope == 0) & (piece_margin <= 0)).any(axis=2)
+        answer = np.where(~never & (lower < upper) & np.isfinite(starts), lower, np.inf).min(axis=1)
+        found = np.isfinite(answer)
+        result[active[found]] = answer[found]
+        going = ~found & (ends[:, -1] <= max_eps)  # more pieces, starting within reach
+        slope = (piece_slope[:, -1] - taken[:, -1])[going]
+        margin = (piece_margin[:, -1] + added[:, -1])[going]
+        active = active[going]
+        previous_end[active] = ends[going, -1]
+        if not len(active):
+            break
+    return np.where(result <= max_eps, result, np.inf)
