@@ -38,7 +38,7 @@ from threadpoolctl import ThreadpoolController
 from core.model import gradient_from_logits
 
 BLOCK = 256  # images walked at once: their (block, pieces, 10) arrays stay a few MB
-PIECES = 24  # pieces of the attack path the minimal-epsilon walk examines at a time
+PIECES = 16  # pieces of the attack path the minimal-epsilon walk examines at a time
 
 
 @functools.cache
@@ -53,23 +53,34 @@ def _workers() -> ThreadPoolExecutor:
 
 
 def over_blocks(model, images: np.ndarray, target: int, clip, walk, *extra) -> list:
-    """Prepare blocks of images and ``walk(path, *extra)`` each, on all cores; results in block order.
+    """Prepare blocks of images and ``walk(path, *extra)`` each, on all cores; results in block order."""
+    return over_targets(model, images, [(target, np.arange(len(images)))], clip, walk, *extra)[0]
 
+
+def over_targets(model, images: np.ndarray, jobs, clip, walk, *extra) -> list[list]:
+    """For each ``(target, indices)`` of ``jobs``: blocks of ``images[indices]`` walked toward ``target``.
+
+    ``walk(path, target, *extra)`` runs on each block of each job, all of them
+    side by side on all cores; the results come back per job, in block order.
     The matrix products here are thin (10 columns): BLAS threads gain
     nothing and, spinning between calls, slow the block threads down.
     """
-    n = len(images)
     cores = os.cpu_count() or 1
-    size = min(BLOCK, max(32, -(-n // cores)))  # at least one block per core
-    starts = range(0, n, size)
+    tasks = []
+    for number, (target, indices) in enumerate(jobs):
+        size = min(BLOCK, max(32, -(-len(indices) // cores)))  # at least one block per core
+        tasks += [(number, target, indices[start : start + size]) for start in range(0, len(indices), size)]
 
-    def block(start: int):
-        return walk(AttackPath(model, images[start : start + size], target, clip), *extra)
+    def block(task):
+        _, target, indices = task
+        return walk(AttackPath(model, images[indices], target, clip), *extra)
 
     with _blas().limit(limits=1, user_api="blas"):
-        if len(starts) <= 1 or cores == 1:
-            return [block(start) for start in starts]
-        return list(_workers().map(block, starts))
+        results = list(_workers().map(block, tasks)) if len(tasks) > 1 and cores > 1 else [block(t) for t in tasks]
+    grouped = [[] for _ in jobs]
+    for (number, _, _), result in zip(tasks, results):
+        grouped[number].append(result)
+    return grouped
 
 
 class AttackPath:
@@ -89,13 +100,13 @@ class AttackPath:
     """
 
     def __init__(self, model, images: np.ndarray, target: int, clip):
-        self.n = len(images)
+        self.n, self.target = len(images), target
         self.WT = np.ascontiguousarray(model.W.T)
         self.z0 = model.logits(images)
         direction = -np.sign(gradient_from_logits(model.W, self.z0, target)).astype(np.int8)  # attack_direction
         if clip is None:  # nothing ever stops: z(eps) = z0 + eps * W d
             rate = direction @ model.W.T
-            self.rate_positive, self.rate_negative, self.span = rate, -rate, np.inf
+            self.rate_positive, self._away, self.span = rate, direction, np.inf
             self.row, self.column = np.zeros(0, np.int64), np.zeros(0, np.int64)
             self.sign, self.tau = np.zeros(0), np.zeros(0)
             return
@@ -105,12 +116,17 @@ class AttackPath:
         down, up = direction < 0, direction > 0
         # at an edge, a pixel moves on the side that takes it away from that edge
         self.rate_positive = np.where(at_low & down | at_high & up, 0, direction) @ model.W.T
-        self.rate_negative = -(np.where(at_low & up | at_high & down, 0, direction) @ model.W.T)
+        self._away = np.where(at_low & up | at_high & down, 0, direction)  # what moves at negative eps
         grey = ~(at_low | at_high) & (direction != 0)
         self.row, self.column = np.nonzero(grey)
         pixel = images[self.row, self.column].astype(np.float64)
         self.sign = direction[self.row, self.column].astype(np.float64)
         self.tau = np.where(self.sign > 0, high - pixel, pixel - low)
+
+    @functools.cached_property
+    def rate_negative(self) -> np.ndarray:
+        """The rate of the logits as eps grows negative (away from the target), before any pixel stops."""
+        return -(self._away @ self.WT)
 
     @functools.cached_property
     def stops(self) -> np.ndarray:
@@ -124,8 +140,8 @@ class AttackPath:
         return np.lexsort((self.tau, self.row))
 
 
-def walk_totals(path: AttackPath, grid: np.ndarray, target: int) -> tuple[np.ndarray, np.ndarray]:
-    """For every grid epsilon: how many images the model calls ``target``, and their p(target) sum."""
+def walk_logits(path: AttackPath, grid: np.ndarray) -> np.ndarray:
+    """The ten logits of every image at every grid epsilon (ascending), (n, K, 10)."""
     logits = np.empty((path.n, len(grid), 10))
     positive, negative = grid > 0, grid < 0
     logits[:, grid == 0] = path.z0[:, None, :]
@@ -134,6 +150,12 @@ def walk_totals(path: AttackPath, grid: np.ndarray, target: int) -> tuple[np.nda
     if negative.any():  # away from the target each grey pixel stops at span - tau
         backwards = _side(path, -grid[negative][::-1], path.rate_negative, path.span - path.tau, -path.stops)
         logits[:, negative] = backwards[:, ::-1]
+    return logits
+
+
+def walk_totals(path: AttackPath, grid: np.ndarray, target: int) -> tuple[np.ndarray, np.ndarray]:
+    """For every grid epsilon: how many images the model calls ``target``, and their p(target) sum."""
+    logits = walk_logits(path, grid)
     fooled = np.count_nonzero(logits.argmax(axis=2) == target, axis=0).astype(np.float64)  # the first maximum
     logits -= logits[:, :, target].copy()[:, :, None]
     with np.errstate(over="ignore"):  # p(target) = 1 / sum_c exp(z_c - z_target); an overflow gives 0

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.attack import attack_direction
-from core.checks import as_clip, as_digit, as_eps_grid, as_images
+from core.attack import attack_direction, fgsm
+from core.checks import MAX_EPS, as_clip, as_digit, as_eps, as_eps_grid, as_images, as_labels, as_max_eps
 from core.model import SoftmaxModel, softmax
-from core.path import over_blocks, walk_totals
+from core.path import over_blocks, over_targets, walk_minimal_epsilon, walk_totals
 
 
 @dataclass(frozen=True, eq=False)
@@ -91,3 +91,89 @@ def success_curve(model: SoftmaxModel, x, target, eps_grid, *, clip=(0.0, 1.0)) 
     return SuccessCurve(
         eps=grid, fooled_share=fooled / n, mean_target_probability=probability / n, n_images=len(images)
     )
+
+
+@dataclass(frozen=True, eq=False)
+class PairAttacks:
+    """Every test image attacked toward every other digit: minimal epsilons, and who is fooled at one epsilon."""
+
+    minimal: np.ndarray  # (n, 10) exact minimal epsilon of each image toward each digit; NaN toward its own label
+    fooled: np.ndarray | None  # (n, 10) bool: the model says that digit at ``eps``; None without ``eps``
+    labels: np.ndarray  # (n,)
+    eps: float | None
+
+    def cells(self, statistic) -> np.ndarray:
+        """``statistic(values)`` over the images of each source digit (rows) for each target (columns); NaN diagonal."""
+        table = np.full((10, 10), np.nan)
+        for source in range(10):
+            rows = self.minimal[self.labels == source]
+            if len(rows):
+                for target in range(10):
+                    if target != source:
+                        table[source, target] = statistic(rows[:, target])
+        return table
+
+    @property
+    def median(self) -> np.ndarray:
+        """Median minimal epsilon per pair: ``inf`` where at least half are never fooled up to ``max_eps``."""
+        return self.cells(np.median)
+
+    def quantile(self, q: float) -> np.ndarray:
+        return self.cells(lambda values: np.quantile(values, q))
+
+    @property
+    def counts(self) -> np.ndarray:
+        """Images of each source digit."""
+        return np.bincount(self.labels, minlength=10)
+
+    @property
+    def share(self) -> np.ndarray:
+        """Share of the images of each source digit that ``eps`` makes the model call each target (NaN diagonal)."""
+        if self.fooled is None:
+            raise ValueError("no epsilon was given: call pair_attacks(..., eps=...)")
+        table = np.full((10, 10), np.nan)
+        for source in range(10):
+            rows = self.fooled[self.labels == source]
+            if len(rows):
+                table[source] = rows.mean(axis=0)
+                table[source, source] = np.nan
+        return table
+
+
+def pair_attacks(model: SoftmaxModel, images, labels, *, clip=(0.0, 1.0), eps=None, max_eps=MAX_EPS) -> PairAttacks:
+    """Each image attacked toward each of the other nine digits: exact minimal epsilons, and the outcome at ``eps``.
+
+    One pass per target: the attack path of each block of images is walked
+    for the exact minimal epsilon and, with ``eps``, the images attacked at it
+    (:func:`core.attack.fgsm`) are classified.
+    """
+    images, _ = as_images(images)
+    labels = as_labels(labels, len(images))
+    clip = as_clip(clip)
+    step = None if eps is None else float(as_eps(eps, 1)[0])
+    max_eps = as_max_eps(max_eps)
+    minimal = np.full((len(images), 10), np.nan)
+    fooled = np.zeros((len(images), 10), bool)
+    jobs = [(target, np.flatnonzero(labels != target)) for target in range(10)]
+    walks = over_targets(model, images, jobs, clip, _minimal_toward, max_eps)
+    for (target, chosen), blocks in zip(jobs, walks):
+        if blocks:
+            minimal[chosen, target] = np.concatenate(blocks)
+        if step is not None and len(chosen):
+            attacked = fgsm(model, images[chosen], step, target=target, clip=clip)
+            fooled[chosen, target] = model.predict(attacked) == target
+    return PairAttacks(minimal=minimal, fooled=None if eps is None else fooled, labels=labels, eps=step)
+
+
+def _minimal_toward(path, max_eps):
+    return walk_minimal_epsilon(path, path.target, max_eps)
+
+
+def pair_matrix(model: SoftmaxModel, images, labels, *, clip=(0.0, 1.0)) -> np.ndarray:
+    """Median exact minimal epsilon of the images of digit ``s`` (rows) attacked toward ``t`` (columns), (10, 10).
+
+    ``inf`` where at least half of them are never fooled up to 1; NaN on the
+    diagonal. :func:`pair_attacks` also gives the quartiles and the share
+    fooled at an epsilon.
+    """
+    return pair_attacks(model, images, labels, clip=clip).median

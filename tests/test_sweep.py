@@ -69,3 +69,52 @@ def test_bad_grids_are_refused(model, twos, grid, message):
 def test_score_sweep_takes_one_image(model, twos):
     with pytest.raises(ValueError, match="one image"):
         score_sweep(model, twos[:2], TARGET, SEED_GRID)
+
+
+# --- all pairs ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pairs(model, dataset):
+    from core.sweep import pair_attacks
+
+    return pair_attacks(model, dataset.x_test, dataset.y_test, eps=0.1)
+
+
+def test_each_cell_of_the_pair_matrix_is_the_median_of_the_minimal_epsilons(model, dataset, pairs):
+    from core.attack import minimal_epsilon
+    from core.sweep import pair_matrix
+
+    matrix = pair_matrix(model, dataset.x_test, dataset.y_test)
+    np.testing.assert_array_equal(matrix, pairs.median)
+    assert np.isnan(np.diag(matrix)).all() and not np.isnan(matrix[~np.eye(10, dtype=bool)]).any()
+    for source in range(10):
+        images = dataset.x_test[dataset.y_test == source]
+        for target in range(10):
+            if target != source:
+                each = minimal_epsilon(model, images, target)
+                assert matrix[source, target] == pytest.approx(np.median(each), rel=1e-12), (source, target)
+                assert pairs.quantile(0.25)[source, target] == pytest.approx(np.quantile(each, 0.25), rel=1e-12)
+    assert np.isinf(matrix).any()  # some digit is never made into a 1 for at least half its images
+    assert (pairs.counts == 100).all()
+
+
+@pytest.mark.parametrize("eps", [0.05, 0.1, 0.25])
+def test_the_share_fooled_agrees_with_a_plain_loop_over_fgsm(model, dataset, eps):
+    from core.sweep import pair_attacks
+
+    share = pair_attacks(model, dataset.x_test[::4], dataset.y_test[::4], eps=eps).share
+    for source in range(10):
+        images = dataset.x_test[::4][dataset.y_test[::4] == source]
+        for target in range(10):
+            if target != source:
+                said = [model.predict(fgsm(model, image, eps, target=target)) for image in images]
+                assert share[source, target] == np.mean(np.array(said) == target), (source, target)
+    assert np.isnan(np.diag(share)).all()
+
+
+def test_pairs_without_an_epsilon_have_no_share(model, dataset):
+    from core.sweep import pair_attacks
+
+    with pytest.raises(ValueError, match="no epsilon"):
+        _ = pair_attacks(model, dataset.x_test[:20], dataset.y_test[:20]).share
