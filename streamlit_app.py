@@ -22,6 +22,7 @@ PAGES = {
     "training": ("app_pages/training.py", "Training accuracy", ":material/model_training:"),
     "attack": ("app_pages/attack.py", "Per-image attack", ":material/target:"),
     "epsilon": ("app_pages/epsilon.py", "Epsilon chart", ":material/show_chart:"),
+    "pairs": ("app_pages/pairs.py", "All pairs", ":material/grid_view:"),
 }
 START_PAGE = "attack"
 
@@ -63,6 +64,9 @@ def main() -> None:
         current.run()
     except resources.ModelUnavailable as failure:
         resources.unavailable_ui(failure)
+        return
+    except resources.NothingToShow as reason:
+        st.warning(str(reason), icon="⚠️")
         return
     finally:
         state.sync_url(key)

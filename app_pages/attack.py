@@ -167,6 +167,7 @@ def grid_ui(view, model, images, minimal_all, eps):
 def main(view: View) -> None:
     model = resources.trained(view.training).model
     indices, images = resources.source_images(view)
+    widgets.chosen_image(view)  # says so if the test set has no image of the source digit
     heading = st.empty()
     caption = st.empty()
     choice = widgets.input_choice()

@@ -26,6 +26,7 @@ def main(view: View) -> None:
     st.title(f"Class scores against epsilon: {view.source} → {view.target}")
     model = resources.trained(view.training).model
     indices, images = resources.source_images(view)
+    chosen_image(view)  # says so if the test set has no image of the source digit
     left, right = st.columns([1, 3], vertical_alignment="bottom")
     with left:
         if own_digit() is not None:

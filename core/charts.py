@@ -315,3 +315,80 @@ def diverging_rgb(weights: np.ndarray) -> np.ndarray:
     red, white, blue = np.array([178, 24, 43]), np.array([247, 247, 247]), np.array([33, 102, 172])
     rgb = np.where(t > 0, white + t * (red - white), white + (-t) * (blue - white))
     return np.round(rgb).astype(np.uint8)
+
+
+PAIR_SELECTION = "pair"  # the name of the heatmap's click selection (fields: source, target)
+
+
+def pair_heatmap(
+    median: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    share: np.ndarray,
+    counts: np.ndarray,
+    *,
+    eps: float,
+    show: str = "median",
+    chosen: tuple[int, int] | None = None,
+    own: np.ndarray | None = None,
+) -> alt.LayerChart:
+    """Which digit turns into which: source digits in rows, targets in columns, a value in each cell.
+
+    ``show="median"``: the median exact minimal epsilon (darker is easier);
+    ``show="share"``: the share of images fooled at ``eps``. ``own`` adds a
+    row "yours" (the visitor's digit: its own minimal epsilon per target).
+    A click selects a cell (selection :data:`PAIR_SELECTION`); ``chosen`` is outlined.
+    """
+    sources = [*DIGITS, "yours"] if own is not None else DIGITS
+    own_row = np.asarray(own, float)[None, :] if own is not None else np.zeros((0, 10))
+    stack = lambda table, extra: np.vstack([np.asarray(table, float), extra]).ravel()  # noqa: E731
+    frame = pd.DataFrame({
+        "source": np.repeat(sources, 10), "target": np.tile(DIGITS, len(sources)),
+        "median": stack(median, own_row), "lower": stack(lower, own_row), "upper": stack(upper, own_row),
+        "share": stack(share, np.full_like(own_row, np.nan)),
+        "images": np.repeat([*np.asarray(counts, int), *([1] if own is not None else [])], 10),
+    })  # fmt: skip
+    frame["never"] = np.isinf(frame["median"])
+    frame["diagonal"] = frame["source"] == frame["target"]
+    frame["chosen"] = (frame["source"] == str(chosen[0])) & (frame["target"] == str(chosen[1])) if chosen else False
+    if show == "share":
+        frame["label"] = np.where(np.isnan(frame["share"]), "—", (frame["share"] * 100).round().map("{:.0f}%".format))
+    else:
+        frame["label"] = np.where(frame["never"], "never", frame["median"].map("{:.2f}".format))
+    frame.loc[frame["diagonal"], "label"] = ""
+    value = "share" if show == "share" else "median"
+    frame["colour"] = frame[value].where(np.isfinite(frame[value]))  # inf and the diagonal stay uncoloured
+    click = alt.selection_point(name=PAIR_SELECTION, fields=["source", "target"], on="click", clear=False)
+    base = alt.Chart(frame).encode(
+        x=alt.X("target:N", title="made into (target)", sort=DIGITS, axis=alt.Axis(labelAngle=0, orient="top")),
+        y=alt.Y("source:N", title="source digit", sort=sources),
+    )
+    tooltip = [
+        alt.Tooltip("source:N", title="source"),
+        alt.Tooltip("target:N", title="target"),
+        alt.Tooltip("median:Q", format=".3f", title="median minimal ε"),
+        alt.Tooltip("lower:Q", format=".3f", title="lower quartile"),
+        alt.Tooltip("upper:Q", format=".3f", title="upper quartile"),
+        alt.Tooltip("share:Q", format=".0%", title=f"fooled at ε = {eps:.3f}"),
+        alt.Tooltip("images:Q", title="images"),
+    ]  # on the cells only: the labels and the outline, without a tooltip, let clicks through to the cells
+    finite = frame["colour"].dropna()
+    top = float(finite.max()) if len(finite) else 1.0
+    if show == "share":
+        scale, title = alt.Scale(scheme="reds", domain=[0, 1]), f"share fooled at ε = {eps:.3f}"
+        legend = alt.Legend(format=".0%")
+    else:
+        scale, title = alt.Scale(scheme="viridis", domain=[0, top]), "median minimal ε"
+        legend = alt.Legend(format=".2f")
+    cells = base.mark_rect(stroke="white", strokeWidth=1).encode(
+        color=alt.Color("colour:Q", title=title, scale=scale, legend=legend),
+        opacity=alt.condition(click, alt.value(1.0), alt.value(0.85)),
+        tooltip=tooltip,
+    ).add_params(click)  # fmt: skip
+    chosen_cell = base.mark_rect(fill=None, stroke=CHOSEN_COLOUR, strokeWidth=3).transform_filter("datum.chosen")
+    dark = "datum.share > 0.5" if show == "share" else f"datum.median < {0.55 * top} && !datum.never"
+    labels = base.mark_text(fontSize=12).encode(
+        text="label:N",
+        color=alt.condition(dark, alt.value("white"), alt.value("#333333")),
+    )
+    return alt.layer(cells, chosen_cell, labels).properties(height=34 * len(sources) + 20)

@@ -75,12 +75,19 @@ def over_targets(model, images: np.ndarray, jobs, clip, walk, *extra) -> list[li
         _, target, indices = task
         return walk(AttackPath(model, images[indices], target, clip), *extra)
 
-    with _blas().limit(limits=1, user_api="blas"):
-        results = list(_workers().map(block, tasks)) if len(tasks) > 1 and cores > 1 else [block(t) for t in tasks]
+    results = on_all_cores(block, tasks)
     grouped = [[] for _ in jobs]
     for (number, _, _), result in zip(tasks, results):
         grouped[number].append(result)
     return grouped
+
+
+def on_all_cores(function, items: list) -> list:
+    """``[function(item) for item in items]``, side by side on all cores (numpy releases the GIL), BLAS on one."""
+    with _blas().limit(limits=1, user_api="blas"):
+        if len(items) > 1 and (os.cpu_count() or 1) > 1:
+            return list(_workers().map(function, items))
+        return [function(item) for item in items]
 
 
 class AttackPath:

@@ -20,7 +20,7 @@ import numpy as np
 from core.attack import attack_direction, fgsm
 from core.checks import MAX_EPS, as_clip, as_digit, as_eps, as_eps_grid, as_images, as_labels, as_max_eps
 from core.model import SoftmaxModel, softmax
-from core.path import over_blocks, over_targets, walk_minimal_epsilon, walk_totals
+from core.path import on_all_cores, over_blocks, over_targets, walk_minimal_epsilon, walk_totals
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,7 +95,7 @@ def success_curve(model: SoftmaxModel, x, target, eps_grid, *, clip=(0.0, 1.0)) 
 
 @dataclass(frozen=True, eq=False)
 class PairAttacks:
-    """Every test image attacked toward every other digit: minimal epsilons, and who is fooled at one epsilon."""
+    """Every image attacked toward every other digit: minimal epsilons, and who is fooled at one epsilon."""
 
     minimal: np.ndarray  # (n, 10) exact minimal epsilon of each image toward each digit; NaN toward its own label
     fooled: np.ndarray | None  # (n, 10) bool: the model says that digit at ``eps``; None without ``eps``
@@ -104,14 +104,7 @@ class PairAttacks:
 
     def cells(self, statistic) -> np.ndarray:
         """``statistic(values)`` over the images of each source digit (rows) for each target (columns); NaN diagonal."""
-        table = np.full((10, 10), np.nan)
-        for source in range(10):
-            rows = self.minimal[self.labels == source]
-            if len(rows):
-                for target in range(10):
-                    if target != source:
-                        table[source, target] = statistic(rows[:, target])
-        return table
+        return by_pair(self.minimal, self.labels, statistic)
 
     @property
     def median(self) -> np.ndarray:
@@ -119,7 +112,14 @@ class PairAttacks:
         return self.cells(np.median)
 
     def quantile(self, q: float) -> np.ndarray:
-        return self.cells(lambda values: np.quantile(values, q))
+        """The ``q`` quantile of the minimal epsilons per pair (``inf`` where it falls among the never fooled)."""
+
+        def quantile(values):
+            finite = values[np.isfinite(values)]
+            rank = q * (len(values) - 1)  # numpy's default (linear) quantile, with inf beyond the finite values
+            return np.quantile(values, q) if np.ceil(rank) < len(finite) else np.inf
+
+        return self.cells(quantile)
 
     @property
     def counts(self) -> np.ndarray:
@@ -131,38 +131,60 @@ class PairAttacks:
         """Share of the images of each source digit that ``eps`` makes the model call each target (NaN diagonal)."""
         if self.fooled is None:
             raise ValueError("no epsilon was given: call pair_attacks(..., eps=...)")
-        table = np.full((10, 10), np.nan)
-        for source in range(10):
-            rows = self.fooled[self.labels == source]
-            if len(rows):
-                table[source] = rows.mean(axis=0)
-                table[source, source] = np.nan
-        return table
+        return by_pair(self.fooled, self.labels, np.mean)
+
+
+def by_pair(values: np.ndarray, labels: np.ndarray, statistic) -> np.ndarray:
+    """``statistic`` of ``values[:, t]`` over the images labelled ``s``, as a (10, 10) table with a NaN diagonal."""
+    table = np.full((10, 10), np.nan)
+    for source in range(10):
+        rows = values[labels == source]
+        if len(rows):
+            for target in range(10):
+                if target != source:
+                    table[source, target] = statistic(rows[:, target])
+    return table
+
+
+def fooled_toward_each(model: SoftmaxModel, images, labels, eps, *, clip=(0.0, 1.0)) -> np.ndarray:
+    """(n, 10) bool: whether the gradient sign attack at ``eps`` toward each digit makes the model say it.
+
+    False toward each image's own label. Exactly :func:`core.attack.fgsm`
+    and ``model.predict``, nine targets per image.
+    """
+    images, _ = as_images(images)
+    labels = as_labels(labels, len(images))
+    step = float(as_eps(eps, 1)[0])
+    fooled = np.zeros((len(images), 10), bool)
+
+    def toward(target: int) -> None:
+        chosen = np.flatnonzero(labels != target)
+        if len(chosen):
+            attacked = fgsm(model, images[chosen], step, target=target, clip=clip)
+            fooled[chosen, target] = model.predict(attacked) == target
+
+    on_all_cores(toward, list(range(10)))
+    return fooled
 
 
 def pair_attacks(model: SoftmaxModel, images, labels, *, clip=(0.0, 1.0), eps=None, max_eps=MAX_EPS) -> PairAttacks:
     """Each image attacked toward each of the other nine digits: exact minimal epsilons, and the outcome at ``eps``.
 
-    One pass per target: the attack path of each block of images is walked
-    for the exact minimal epsilon and, with ``eps``, the images attacked at it
-    (:func:`core.attack.fgsm`) are classified.
+    The attack paths of all nine targets are walked side by side, in blocks
+    on all cores (:func:`core.path.over_targets`); with ``eps``, the images
+    attacked at it are classified too (:func:`fooled_toward_each`).
     """
     images, _ = as_images(images)
     labels = as_labels(labels, len(images))
     clip = as_clip(clip)
-    step = None if eps is None else float(as_eps(eps, 1)[0])
     max_eps = as_max_eps(max_eps)
     minimal = np.full((len(images), 10), np.nan)
-    fooled = np.zeros((len(images), 10), bool)
     jobs = [(target, np.flatnonzero(labels != target)) for target in range(10)]
-    walks = over_targets(model, images, jobs, clip, _minimal_toward, max_eps)
-    for (target, chosen), blocks in zip(jobs, walks):
+    for (target, chosen), blocks in zip(jobs, over_targets(model, images, jobs, clip, _minimal_toward, max_eps)):
         if blocks:
             minimal[chosen, target] = np.concatenate(blocks)
-        if step is not None and len(chosen):
-            attacked = fgsm(model, images[chosen], step, target=target, clip=clip)
-            fooled[chosen, target] = model.predict(attacked) == target
-    return PairAttacks(minimal=minimal, fooled=None if eps is None else fooled, labels=labels, eps=step)
+    fooled = None if eps is None else fooled_toward_each(model, images, labels, eps, clip=clip)
+    return PairAttacks(minimal=minimal, fooled=fooled, labels=labels, eps=None if eps is None else float(eps))
 
 
 def _minimal_toward(path, max_eps):

@@ -18,7 +18,7 @@ from core.errors import DatasetUnavailable, TrainingFailed
 from core.model import TrainingResult
 from core.settings import TrainingSettings
 from core.shipped import load_shipped
-from core.sweep import SuccessCurve, success_curve
+from core.sweep import PairAttacks, SuccessCurve, by_pair, fooled_toward_each, pair_attacks, success_curve
 from core.training_queue import ModelStore, TrainingStatus, shared_queue
 from dashboard.state import View, notice
 
@@ -97,6 +97,10 @@ class ModelUnavailable(Exception):
     def __init__(self, settings: TrainingSettings, problem: Exception):
         super().__init__(str(problem))
         self.settings, self.problem = settings, problem
+
+
+class NothingToShow(Exception):
+    """The page has nothing to show for this view (said in the message); the entry point shows it as a warning."""
 
 
 def trained(settings: TrainingSettings) -> TrainingResult:
@@ -192,3 +196,26 @@ def source_success_curve(view: View, low: float, high: float, points: int) -> Su
     for array in (curve.eps, curve.fooled_share, curve.mean_target_probability):
         array.flags.writeable = False
     return curve
+
+
+# --- all pairs: per model and clipping (a click on another pair reuses them) ----------------------------
+
+
+@st.cache_resource(show_spinner="Attacking every test image toward every other digit…", max_entries=16)
+def all_pairs(settings: TrainingSettings, clip: bool) -> PairAttacks:
+    """Every test image's exact minimal epsilon toward each other digit (read-only)."""
+    data = dataset(settings.dataset)
+    result = pair_attacks(trained(settings).model, data.x_test, data.y_test, clip=(0.0, 1.0) if clip else None)
+    result.minimal.flags.writeable = False
+    return result
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def pair_share(settings: TrainingSettings, clip: bool, eps: float) -> np.ndarray:
+    """Share of the test images of each digit that ``eps`` turns into each other digit, (10, 10) (read-only)."""
+    data = dataset(settings.dataset)
+    model = trained(settings).model
+    fooled = fooled_toward_each(model, data.x_test, data.y_test, eps, clip=(0.0, 1.0) if clip else None)
+    share = by_pair(fooled, data.y_test, np.mean)
+    share.flags.writeable = False
+    return share

@@ -29,6 +29,8 @@ class WidgetKey:
     SWEEP_RANGE = "sweep_range"
     SWEEP_POINTS = "sweep_points"
     SWEEP_SCALE = "sweep_scale"
+    PAIRS_CHART = "_widget_pairs_chart"  # the all-pairs heatmap (its click selection)
+    PAIRS_IMAGE = "pairs_image"  # which test image of each digit the all-pairs grid shows
 
 
 def widget_key(key: str, suffix: str = "") -> str:
@@ -61,6 +63,7 @@ DEFAULTS = {
     "image": 0,
     "input": "test",  # where the attacked image comes from: INPUTS
     "eps": None,  # None: the chosen image's own minimal epsilon
+    "show": "median",  # what the all-pairs heatmap shows: SHOWS
 }
 
 # A change of the key on the left puts the keys on the right back to their defaults:
@@ -82,6 +85,7 @@ def change(key: str, value) -> None:
         st.session_state[reset] = DEFAULTS[reset]
 
 
+SHOWS = {"median": "Median minimal ε", "share": "Share fooled at ε"}  # show= in a link -> label
 INPUTS = {"test": "A test image", "upload": "Your upload", "draw": "Draw"}  # input= in a link -> label
 
 
@@ -143,8 +147,14 @@ def _parse_input(text) -> str:
     return str(text).strip().lower()
 
 
+def _parse_show(text) -> str:
+    if str(text).strip().lower() not in SHOWS:
+        raise ValueError("is not one of " + ", ".join(SHOWS))
+    return str(text).strip().lower()
+
+
 URL_PARSERS = {"source": parse_digit, "target": parse_digit, "image": _parse_image, "eps": parse_number,
-               "clip": _parse_flag, "input": _parse_input}  # fmt: skip
+               "clip": _parse_flag, "input": _parse_input, "show": _parse_show}  # fmt: skip
 
 
 def _described(key: str, value) -> str:
@@ -195,6 +205,11 @@ def sync_url(page_key: str) -> None:
         if state["input"] != DEFAULTS["input"]:
             wanted["input"] = state["input"]
         wanted["image"] = str(state["image"])
+        if state["eps"] is not None:
+            wanted["eps"] = f"{state['eps']:g}"
+    if page_key == "pairs":
+        if state["show"] != DEFAULTS["show"]:
+            wanted["show"] = state["show"]
         if state["eps"] is not None:
             wanted["eps"] = f"{state['eps']:g}"
     if dict(st.query_params) != wanted:

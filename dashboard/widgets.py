@@ -130,6 +130,11 @@ def sidebar() -> View:
 def chosen_image(view: View) -> int:
     """The chosen image position among the source digit's test images, clamped with a notice."""
     count = len(resources.source_images(view)[0])
+    if count == 0:
+        raise resources.NothingToShow(
+            f"The test set of {resources.dataset_label(view.training.dataset)} has no image of digit {view.source}: "
+            "pick another source digit in the sidebar."
+        )
     image = st.session_state["image"]
     if not 0 <= image < count:
         corrected = clamp(image, 0, count - 1)

@@ -12,7 +12,7 @@ from core.cache import HOME_VARIABLE
 from core.data import load_dataset
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
-PAGES = ["app_pages/training.py", "app_pages/attack.py", "app_pages/epsilon.py"]
+PAGES = ["app_pages/training.py", "app_pages/attack.py", "app_pages/epsilon.py", "app_pages/pairs.py"]
 
 
 @pytest.fixture(autouse=True)
@@ -174,7 +174,7 @@ OTHER_CHARTS = ("plotly_chart", "pyplot", "bokeh_chart", "graphviz_chart", "deck
 
 
 @pytest.mark.parametrize("page, charts", [("app_pages/attack.py", 1), ("app_pages/epsilon.py", 3),
-                                          ("app_pages/training.py", 4)])  # fmt: skip
+                                          ("app_pages/training.py", 4), ("app_pages/pairs.py", 1)])  # fmt: skip
 def test_every_chart_is_an_altair_vega_lite_chart(page, charts):
     import json
 
@@ -432,3 +432,54 @@ def test_a_tampered_input_gets_a_notice():
     assert_clean(app)
     assert widget(app, "radio", "_widget_input").value == "test"
     assert any("input=`<script>` is not one of test, upload, draw" in w.value for w in app.warning)
+
+
+def test_the_all_pairs_page_reads_its_matrix_and_keeps_its_view_in_the_link():
+    from core.sweep import pair_matrix
+
+    app = start({"page": "pairs", "source": "4", "target": "9", "show": "share", "eps": "0.15"})
+    assert_clean(app)
+    assert app.title[0].value.startswith("All pairs")
+    data = load_dataset("mnist-5k")
+    from core.settings import TrainingSettings
+    from core.shipped import load_shipped
+
+    median = pair_matrix(load_shipped(TrainingSettings()).model, data.x_test, data.y_test)
+    finite = np.where(np.isfinite(median), median, np.nan)
+    s, t = np.unravel_index(np.nanargmin(finite), median.shape)
+    assert any(f"The easiest pair is **{s} → {t}**" in m.value for m in app.markdown)
+    assert metric(app, "Easiest pair") == f"{s} → {t}"
+    assert dict(app.query_params) == {"source": "4", "target": "9", "clip": "1", "show": "share", "eps": "0.15"}
+    assert len(app.get("download_button")) == 2
+
+
+def test_the_all_pairs_page_works_on_an_idx_folder(tmp_path, monkeypatch):
+    from tests.test_data import write_idx
+
+    data = load_dataset("mnist-5k")
+    folder = tmp_path / "digits-idx"
+    folder.mkdir()
+    pixels = lambda x: np.round(x * 255).astype(np.uint8).reshape(-1, 28, 28)  # noqa: E731
+    write_idx(folder / "train-images-idx3-ubyte", pixels(data.x_train[::5]))  # every digit, a fifth of each
+    write_idx(folder / "train-labels-idx1-ubyte", data.y_train[::5].astype(np.uint8))
+    write_idx(folder / "t10k-images-idx3-ubyte", pixels(data.x_test[::5]))
+    write_idx(folder / "t10k-labels-idx1-ubyte", data.y_test[::5].astype(np.uint8))
+    monkeypatch.setenv("ADVERSARIAL_DIGITS_IDX_FOLDERS", str(folder))
+    app = start({"page": "pairs"})
+    widget(app, "selectbox", "_widget_dataset").set_value(f"idx:{folder}").run()
+    assert_clean(app)
+    assert any("The easiest pair is" in m.value for m in app.markdown)
+    assert len(app.get("vega_lite_chart")) == 1
+
+
+def test_a_digit_missing_from_the_test_set_is_said_not_a_crash(tmp_path, monkeypatch):
+    from tests.test_data import write_idx_folder
+
+    folder = tmp_path / "zeros-and-ones"
+    write_idx_folder(folder, load_dataset("mnist-5k"), n_train=600, n_test=200)  # the test set: 0s and 1s only
+    monkeypatch.setenv("ADVERSARIAL_DIGITS_IDX_FOLDERS", str(folder))
+    for page in ("attack", "pairs"):
+        app = start({"page": page})
+        widget(app, "selectbox", "_widget_dataset").set_value(f"idx:{folder}").run()
+        assert not app.exception
+        assert any("has no image of digit 2" in w.value for w in app.warning), page

@@ -13,8 +13,8 @@ from tests.e2e.conftest import CHROMIUM, FLAGS, OUTPUT
 
 pytestmark = pytest.mark.e2e
 
-PAGES = {"training": 4, "attack": 1, "epsilon": 3}  # page -> Altair charts on it
-PICTURES = {"training": 10, "attack": 35, "epsilon": 0}  # page -> pictures on it (the attack page's grid included)
+PAGES = {"training": 4, "attack": 1, "epsilon": 3, "pairs": 1}  # page -> Altair charts on it
+PICTURES = {"training": 10, "attack": 35, "epsilon": 0, "pairs": 1}  # page -> pictures on it (grids included)
 CHARTS_DRAWN = """n => {
     const charts = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')];
     const drawn = charts.filter(c => [...c.querySelectorAll('canvas')].some(x => x.width > 0 && x.height > 0)
@@ -158,7 +158,7 @@ def test_sessions_at_once(server, playwright_module):
     """Browser sessions side by side on one server, each moving its own slider on its own page, all render."""
 
     async def session(browser, number: int) -> dict:
-        name = list(PAGES)[number % 3]
+        name = list(PAGES)[number % len(PAGES)]
         context = await browser.new_context(viewport={"width": 900, "height": 700})
         page = await context.new_page()
         page.set_default_timeout(120_000)
@@ -263,4 +263,29 @@ def test_drawing_a_digit_and_attacking_it(server, page, size):
     page.get_by_role("button", name="Clear").click()
     page.get_by_text("Draw one digit").wait_for()
     assert page.locator("[data-testid='stMetric']").count() == 0
+    assert_no_errors(page)
+
+
+def test_a_click_on_a_pair_makes_it_the_pair_and_opens_its_attack(server, page):
+    page.set_viewport_size({"width": 1400, "height": 2400})
+    page.goto(f"{server.url}/pairs")
+    wait_for_page(page, PAGES["pairs"], PICTURES["pairs"])
+    assert_no_errors(page)
+    page.screenshot(path=OUTPUT / "pairs.png")
+    cell = page.locator("[data-testid='stVegaLiteChart'] svg .mark-rect path[aria-label*='source: 3; target: 5;']")
+    cell.first.click()
+    page.wait_for_url(re.compile(r"source=3&target=5"))
+    page.get_by_role("link", name="Attack a 3 → 5 image by image").wait_for()
+    page.get_by_role("link", name="Attack a 3 → 5 image by image").click()
+    page.get_by_role("heading", name="Turn a 3 into a 5").wait_for()
+    wait_for_page(page, PAGES["attack"])
+    assert re.search(r"/attack\?.*source=3&target=5", page.url)
+    assert_no_errors(page)
+
+
+def test_the_all_pairs_page_on_a_phone(server, page):
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{server.url}/pairs?show=share&eps=0.1")
+    wait_for_page(page, PAGES["pairs"], PICTURES["pairs"])
+    assert "share fooled at ε = 0.100" in page.locator("[data-testid='stVegaLiteChart']").first.inner_html()
     assert_no_errors(page)
