@@ -685,6 +685,93 @@ def cold_wake(report: Report, quick: bool) -> None:
                "largest: " + ", ".join(f"{name} {size:.0f} MB" for name, size in largest.items()))  # fmt: skip
 
 
+# --- 9: all pairs -----------------------------------------------------------------------------------------
+
+
+def peak_pairs_memory(images_path: str, labels_path: str, model_path: str) -> float:
+    """Peak extra resident memory (MB) of one pair_attacks call, measured in a fresh process."""
+    code = textwrap.dedent(
+        f"""
+        import numpy as np
+        from core.model import SoftmaxModel
+        from core.sweep import pair_attacks
+        images, labels = np.load({images_path!r}), np.load({labels_path!r}); saved = np.load({model_path!r})
+        model = SoftmaxModel(saved["W"], saved["b"])
+        pair_attacks(model, images[:50], labels[:50])  # warm: imports, thread pool
+        def rss(key):
+            for line in open("/proc/self/status"):
+                if line.startswith(key):
+                    return int(line.split()[1]) / 1024
+        open("/proc/self/clear_refs", "w").write("5")  # reset the peak
+        before = rss("VmRSS:")
+        pair_attacks(model, images, labels, eps=0.1)
+        print(rss("VmHWM:") - before)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def rerun_on_pairs(repeats: int) -> tuple[float, float]:
+    """The all-pairs page rerun (AppTest, median): after a click on a cell, and after moving the epsilon slider."""
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+    app.query_params.update({"page": "pairs"})
+    app.run()
+    clicks, moves = [], []
+    cells = [(s, t) for s in range(10) for t in range(10) if s != t]
+    for i in range(repeats):
+        source, target = cells[(7 * i + 3) % len(cells)]
+        app.session_state["source"], app.session_state["target"] = source, target  # what a click on a cell sets
+        app.session_state["image"], app.session_state["eps"] = 0, None
+        start = time.perf_counter()
+        app.run()
+        clicks.append(time.perf_counter() - start)
+        slider = next(w for w in app.slider if w.key.startswith("_widget_eps"))
+        slider.set_value(round(0.05 + 0.011 * i, 3))
+        start = time.perf_counter()
+        app.run()
+        moves.append(time.perf_counter() - start)
+    return statistics.median(clicks), statistics.median(moves)
+
+
+def all_pairs(report: Report, quick: bool) -> None:
+    from core.data import load_dataset
+    from core.model import train_softmax
+    from core.sweep import pair_attacks
+
+    section = "9. All pairs"
+    small = load_dataset("mnist-5k")
+    model = train_softmax(small).model
+    repeats = 2 if quick else 5
+    pair_attacks(model, small.x_test[:50], small.y_test[:50])  # warm
+    took = timed(lambda: pair_attacks(model, small.x_test, small.y_test), repeats)
+    report.add(section, "pair_matrix: 1,000 mnist-5k test images x 9 targets, exact minimal ε each",
+               f"{took * 1000:.0f} ms", "<= 0.2 s", took <= 0.2)  # fmt: skip
+    with_eps = timed(lambda: pair_attacks(model, small.x_test, small.y_test, eps=0.1), repeats)
+    report.add(section, "the same and the share fooled at one ε", f"{with_eps * 1000:.0f} ms")
+    if FASHION.is_dir() and not quick:
+        big = load_dataset(f"idx:{FASHION}")
+        big_model = train_softmax(big).model
+        took = timed(lambda: pair_attacks(big_model, big.x_test, big.y_test), 2)
+        report.add(section, "pair_matrix: the 10,000 Fashion-MNIST test images (real IDX) x 9 targets",
+                   f"{took:.2f} s", "<= 2 s", took <= 2)  # fmt: skip
+        with tempfile.TemporaryDirectory() as folder:
+            paths = [f"{folder}/images.npy", f"{folder}/labels.npy", f"{folder}/model.npz"]
+            np.save(paths[0], big.x_test)
+            np.save(paths[1], big.y_test)
+            np.savez(paths[2], W=big_model.W, b=big_model.b)
+            peak = peak_pairs_memory(*paths)
+        report.add(section, "peak extra memory of pair_attacks with a share, 10,000 images", f"{peak:.0f} MB",
+                   "< 300 MB", peak < 300)  # fmt: skip
+    click, move = rerun_on_pairs(2 if quick else 10)
+    report.add(section, "all-pairs page rerun after a click on a cell (AppTest, median)", f"{click * 1000:.0f} ms",
+               "<= 150 ms", click <= 0.15)  # fmt: skip
+    report.add(section, "all-pairs page rerun after moving the ε slider (AppTest, median)", f"{move * 1000:.0f} ms",
+               "<= 150 ms", move <= 0.15)  # fmt: skip
+
+
 # --- the report -----------------------------------------------------------------------------------------
 
 
@@ -733,14 +820,15 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small workloads: checks the harness, not the numbers")
     parser.add_argument("--out", type=Path, help="where to write the report (default BENCHMARKS.md; --quick: none)")
-    parser.add_argument("--only", choices=["engine", "training", "app", "storm", "cold"], help="run one part")
+    parser.add_argument("--only", choices=["engine", "training", "app", "storm", "cold", "pairs"], help="run one part")
     args = parser.parse_args(argv)
     os.chdir(ROOT)
     sys.path.insert(0, str(ROOT))
     report = Report()
     started = time.perf_counter()
     print(machine())
-    parts = {"engine": engine, "training": training_and_loading, "app": app, "storm": storm, "cold": cold_wake}
+    parts = {"engine": engine, "training": training_and_loading, "app": app, "storm": storm, "cold": cold_wake,
+             "pairs": all_pairs}  # fmt: skip
     for name, part in parts.items():
         if args.only in (None, name):
             part(report, args.quick)

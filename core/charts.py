@@ -8,6 +8,8 @@ and dark mode.
 
 from __future__ import annotations
 
+import functools
+
 import altair as alt
 import numpy as np
 import pandas as pd
@@ -338,6 +340,8 @@ def pair_heatmap(
     ``show="share"``: the share of images fooled at ``eps``. ``own`` adds a
     row "yours" (the visitor's digit: its own minimal epsilon per target).
     A click selects a cell (selection :data:`PAIR_SELECTION`); ``chosen`` is outlined.
+    The chart is made once per kind and given new data on every call (building
+    an Altair chart costs tens of milliseconds, most of it validation).
     """
     sources = [*DIGITS, "yours"] if own is not None else DIGITS
     own_row = np.asarray(own, float)[None, :] if own is not None else np.zeros((0, 10))
@@ -345,50 +349,60 @@ def pair_heatmap(
     frame = pd.DataFrame({
         "source": np.repeat(sources, 10), "target": np.tile(DIGITS, len(sources)),
         "median": stack(median, own_row), "lower": stack(lower, own_row), "upper": stack(upper, own_row),
-        "share": stack(share, np.full_like(own_row, np.nan)),
+        "share": stack(share, np.full_like(own_row, np.nan)), "eps": float(eps),
         "images": np.repeat([*np.asarray(counts, int), *([1] if own is not None else [])], 10),
     })  # fmt: skip
-    frame["never"] = np.isinf(frame["median"])
-    frame["diagonal"] = frame["source"] == frame["target"]
+    never = np.isinf(frame["median"])
     frame["chosen"] = (frame["source"] == str(chosen[0])) & (frame["target"] == str(chosen[1])) if chosen else False
     if show == "share":
         frame["label"] = np.where(np.isnan(frame["share"]), "—", (frame["share"] * 100).round().map("{:.0f}%".format))
+        frame["colour"] = frame["share"]
+        frame["dark"] = frame["share"] > 0.5
     else:
-        frame["label"] = np.where(frame["never"], "never", frame["median"].map("{:.2f}".format))
-    frame.loc[frame["diagonal"], "label"] = ""
-    value = "share" if show == "share" else "median"
-    frame["colour"] = frame[value].where(np.isfinite(frame[value]))  # inf and the diagonal stay uncoloured
+        frame["label"] = np.where(never, "never", frame["median"].map("{:.2f}".format))
+        frame["colour"] = frame["median"].where(~never)  # never fooled: no colour, the word
+        frame["dark"] = frame["colour"] < 0.55 * frame["colour"].max()
+    frame.loc[frame["source"] == frame["target"], "label"] = ""
+    chart = _pair_template(show, len(sources)).copy(deep=False)
+    chart.data = frame
+    return chart
+
+
+@functools.cache
+def _pair_template(show: str, rows: int) -> alt.LayerChart:
+    """The heatmap without its data: cells (with the click selection and the tooltip), then their labels."""
     click = alt.selection_point(name=PAIR_SELECTION, fields=["source", "target"], on="click", clear=False)
-    base = alt.Chart(frame).encode(
+    base = alt.Chart().encode(
         x=alt.X("target:N", title="made into (target)", sort=DIGITS, axis=alt.Axis(labelAngle=0, orient="top")),
-        y=alt.Y("source:N", title="source digit", sort=sources),
+        y=alt.Y("source:N", title="source digit", sort=[*DIGITS, "yours"]),
     )
-    tooltip = [
-        alt.Tooltip("source:N", title="source"),
-        alt.Tooltip("target:N", title="target"),
-        alt.Tooltip("median:Q", format=".3f", title="median minimal ε"),
-        alt.Tooltip("lower:Q", format=".3f", title="lower quartile"),
-        alt.Tooltip("upper:Q", format=".3f", title="upper quartile"),
-        alt.Tooltip("share:Q", format=".0%", title=f"fooled at ε = {eps:.3f}"),
-        alt.Tooltip("images:Q", title="images"),
-    ]  # on the cells only: the labels and the outline, without a tooltip, let clicks through to the cells
-    finite = frame["colour"].dropna()
-    top = float(finite.max()) if len(finite) else 1.0
     if show == "share":
-        scale, title = alt.Scale(scheme="reds", domain=[0, 1]), f"share fooled at ε = {eps:.3f}"
-        legend = alt.Legend(format=".0%")
+        colour = alt.Color("colour:Q", title="share fooled at the chosen ε",
+                           scale=alt.Scale(scheme="reds", domain=[0, 1]), legend=alt.Legend(format=".0%"))  # fmt: skip
     else:
-        scale, title = alt.Scale(scheme="viridis", domain=[0, top]), "median minimal ε"
-        legend = alt.Legend(format=".2f")
-    cells = base.mark_rect(stroke="white", strokeWidth=1).encode(
-        color=alt.Color("colour:Q", title=title, scale=scale, legend=legend),
-        opacity=alt.condition(click, alt.value(1.0), alt.value(0.85)),
-        tooltip=tooltip,
-    ).add_params(click)  # fmt: skip
-    chosen_cell = base.mark_rect(fill=None, stroke=CHOSEN_COLOUR, strokeWidth=3).transform_filter("datum.chosen")
-    dark = "datum.share > 0.5" if show == "share" else f"datum.median < {0.55 * top} && !datum.never"
-    labels = base.mark_text(fontSize=12).encode(
-        text="label:N",
-        color=alt.condition(dark, alt.value("white"), alt.value("#333333")),
+        colour = alt.Color("colour:Q", title="median minimal ε", scale=alt.Scale(scheme="viridis"),
+                           legend=alt.Legend(format=".2f"))  # fmt: skip
+    cells = (
+        base.mark_rect()
+        .encode(
+            color=colour,
+            stroke=alt.condition("datum.chosen", alt.value(CHOSEN_COLOUR), alt.value("white")),
+            strokeWidth=alt.condition("datum.chosen", alt.value(3), alt.value(1)),
+            tooltip=[
+                alt.Tooltip("source:N", title="source"),
+                alt.Tooltip("target:N", title="target"),
+                alt.Tooltip("median:Q", format=".3f", title="median minimal ε"),
+                alt.Tooltip("lower:Q", format=".3f", title="quartiles from"),
+                alt.Tooltip("upper:Q", format=".3f", title="to"),
+                alt.Tooltip("share:Q", format=".0%", title="fooled at the chosen ε"),
+                alt.Tooltip("eps:Q", format=".3f", title="chosen ε"),
+                alt.Tooltip("images:Q", title="images"),
+            ],
+        )
+        .add_params(click)
     )
-    return alt.layer(cells, chosen_cell, labels).properties(height=34 * len(sources) + 20)
+    # the labels have no tooltip, so they stay out of the way of clicks on the cells
+    labels = base.mark_text(fontSize=12).encode(
+        text="label:N", color=alt.condition("datum.dark", alt.value("white"), alt.value("#333333"))
+    )
+    return alt.layer(cells, labels).properties(height=34 * rows + 20)

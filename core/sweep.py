@@ -157,13 +157,16 @@ def fooled_toward_each(model: SoftmaxModel, images, labels, eps, *, clip=(0.0, 1
     step = float(as_eps(eps, 1)[0])
     fooled = np.zeros((len(images), 10), bool)
 
-    def toward(target: int) -> None:
-        chosen = np.flatnonzero(labels != target)
-        if len(chosen):
-            attacked = fgsm(model, images[chosen], step, target=target, clip=clip)
-            fooled[chosen, target] = model.predict(attacked) == target
+    def toward(task) -> None:
+        target, chosen = task
+        attacked = fgsm(model, images[chosen], step, target=target, clip=clip)
+        fooled[chosen, target] = model.predict(attacked) == target
 
-    on_all_cores(toward, list(range(10)))
+    tasks = []
+    for target in range(10):
+        chosen = np.flatnonzero(labels != target)
+        tasks += [(target, chosen[start : start + 1024]) for start in range(0, len(chosen), 1024)]  # memory bounded
+    on_all_cores(toward, tasks)
     return fooled
 
 
