@@ -207,7 +207,7 @@ def walk_minimal_epsilon(path: AttackPath, target: int, max_eps: float) -> np.nd
     place = np.arange(len(order)) - np.repeat(np.cumsum(counts) - counts, counts)  # position within its image
     # everything as the target's lead over the nine others: its value at eps = 0 of each piece's line, and its slope
     lead = path.WT[:, [target]] - path.WT[:, others]  # (784, 9): each pixel's weight in the target's lead
-    drops = np.take(lead, path.column[order], axis=0) * path.sign[order, None]  # what each stop takes from the slope
+    column, sign = path.column[order], path.sign[order]
     slope = path.rate_positive[:, [target]] - path.rate_positive[:, others]  # (n, 9), at the start of the chunk
     margin = path.z0[:, [target]] - path.z0[:, others]
     result = np.full(n, np.inf)
@@ -224,7 +224,7 @@ def walk_minimal_epsilon(path: AttackPath, target: int, max_eps: float) -> np.nd
         ends = np.full((len(active), last - first), np.inf)  # piece p ends at the p-th stop; the last never ends
         ends[at] = tau[chosen]
         taken = np.zeros((len(active), last - first, 9))  # what the stop ending each piece takes from the slope
-        taken[at] = drops[chosen]
+        taken[at] = np.take(lead, column[chosen], axis=0) * sign[chosen, None]  # what each stop takes from the slope
         added = taken * np.where(np.isfinite(ends), ends, 0.0)[:, :, None]  # and adds to the value at eps = 0
         piece_slope = slope[:, None, :] - (np.cumsum(taken, axis=1) - taken)  # the stops before each piece, in order
         piece_margin = margin[:, None, :] + (np.cumsum(added, axis=1) - added)
