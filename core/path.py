@@ -140,12 +140,6 @@ class AttackPath:
         """What each grey pixel's stop takes from the moving rate of the ten logits (m, 10)."""
         return self.sign[:, None] * np.take(self.WT, self.column, axis=0)
 
-    def in_order(self) -> np.ndarray:
-        """The grey pixels ordered by image, then by where they stop (``tau``)."""
-        if len(self.tau) and self.n * (self.span + 1) < 4096:  # one sort; float64 keeps every tau apart
-            return np.argsort(self.row * (self.span + 1) + self.tau, kind="stable")
-        return np.lexsort((self.tau, self.row))
-
 
 def walk_logits(path: AttackPath, grid: np.ndarray) -> np.ndarray:
     """The ten logits of every image at every grid epsilon (ascending), (n, K, 10)."""
@@ -202,30 +196,30 @@ def walk_minimal_epsilon(path: AttackPath, target: int, max_eps: float) -> np.nd
     n, others = path.n, [j for j in range(10) if j != target]
     counts = np.bincount(path.row, minlength=n)
     pieces = int(counts.max(initial=0)) + 1
-    order = path.in_order()
-    row, tau = path.row[order], path.tau[order]
-    place = np.arange(len(order)) - np.repeat(np.cumsum(counts) - counts, counts)  # position within its image
+    # each image's stops in a row of its own, in order of tau: the stop (index, or -1) and where it is
+    place = np.arange(len(path.row)) - np.repeat(np.cumsum(counts) - counts, counts)  # rows come in order
+    taus = np.full((n, pieces), np.inf)
+    taus[path.row, place] = path.tau
+    by_tau = np.argsort(taus, axis=1)  # short rows sort far faster than one long array
+    stops = np.full((n, pieces), -1)
+    stops[path.row, place] = np.arange(len(path.row))
+    stops, taus = np.take_along_axis(stops, by_tau, axis=1), np.take_along_axis(taus, by_tau, axis=1)
     # everything as the target's lead over the nine others: its value at eps = 0 of each piece's line, and its slope
     lead = path.WT[:, [target]] - path.WT[:, others]  # (784, 9): each pixel's weight in the target's lead
-    column, sign = path.column[order], path.sign[order]
     slope = path.rate_positive[:, [target]] - path.rate_positive[:, others]  # (n, 9), at the start of the chunk
     margin = path.z0[:, [target]] - path.z0[:, others]
     result = np.full(n, np.inf)
     active = np.arange(n)
-    position = np.zeros(n, np.int64)  # of each image among the active ones
     previous_end = np.zeros(n)  # where each image's current chunk starts
     for first in range(0, pieces, PIECES):
         last = min(first + PIECES, pieces)
-        position[active] = np.arange(len(active))
-        alive = np.zeros(n, bool)
-        alive[active] = True
-        chosen = np.flatnonzero((place >= first) & (place < last) & alive[row])
-        at = (position[row[chosen]], place[chosen] - first)
-        ends = np.full((len(active), last - first), np.inf)  # piece p ends at the p-th stop; the last never ends
-        ends[at] = tau[chosen]
+        chosen, ends = stops[active, first:last], taus[active, first:last]  # piece p ends at its stop; inf: never
         taken = np.zeros((len(active), last - first, 9))  # what the stop ending each piece takes from the slope
-        taken[at] = np.take(lead, column[chosen], axis=0) * sign[chosen, None]  # what each stop takes from the slope
-        added = taken * np.where(np.isfinite(ends), ends, 0.0)[:, :, None]  # and adds to the value at eps = 0
+        if len(path.row):
+            stopping = np.maximum(chosen, 0)
+            taken = np.take(lead, path.column[stopping], axis=0) * path.sign[stopping][:, :, None]
+            taken[chosen < 0] = 0.0  # padding: no stop
+        added = taken * np.where(np.isfinite(ends), ends, 0.0)[:, :, None]  # and added to the value at eps = 0
         piece_slope = slope[:, None, :] - (np.cumsum(taken, axis=1) - taken)  # the stops before each piece, in order
         piece_margin = margin[:, None, :] + (np.cumsum(added, axis=1) - added)
         starts = np.concatenate([previous_end[active, None], ends[:, :-1]], axis=1)
