@@ -110,10 +110,10 @@ def test_uploading_a_digit(server, page, tmp_path, dataset):
     Image.fromarray(digit).resize((200, 200)).save(path)
     page.goto(f"{server.url}/attack")
     wait_for_page(page, 1)
-    page.get_by_text("Use your own digit").click()
+    page.get_by_text("Your upload").click()
     page.locator("[data-testid='stFileUploader'] input[type=file]").set_input_files(str(path))
     page.get_by_text("What the model sees").wait_for()
-    page.get_by_text("Your digit (my-digit.png)").wait_for()
+    page.get_by_text("Your upload my-digit.png.").wait_for()
     assert "reads it as 2" in page.locator("body").inner_text()
     assert metric(page, "Model's answer") == "6"
     assert_no_errors(page)
@@ -126,11 +126,12 @@ def test_a_bad_upload_is_explained(server, page, tmp_path):
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
     page.goto(f"{server.url}/attack")
     wait_for_page(page, 1)
-    page.get_by_text("Use your own digit").click()
+    page.get_by_text("Your upload").click()
     page.locator("[data-testid='stFileUploader'] input[type=file]").set_input_files(str(path))
     page.get_by_text("broken.png:").wait_for()
     assert page.locator("[data-testid='stException']").count() == 0
-    assert metric(page, "Model's answer") == "6"
+    page.get_by_text("A test image").click()  # back to the test images: the page was never lost
+    wait_for_metric(page, "Model's answer", "6")
 
 
 def test_a_deep_link_reproduces_the_view(server, page):
@@ -287,5 +288,6 @@ def test_the_all_pairs_page_on_a_phone(server, page):
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"{server.url}/pairs?show=share&eps=0.1")
     wait_for_page(page, PAGES["pairs"], PICTURES["pairs"])
-    assert "share fooled at ε = 0.100" in page.locator("[data-testid='stVegaLiteChart']").first.inner_html()
+    assert "share fooled at the chosen ε" in page.locator("[data-testid='stVegaLiteChart']").first.inner_html()
+    wait_for_metric(page, "Fooled at ε = 0.100", metric(page, "Fooled at ε = 0.100"))  # the link's ε is the page's
     assert_no_errors(page)
