@@ -38,7 +38,7 @@ from threadpoolctl import ThreadpoolController
 from core.model import gradient_from_logits
 
 BLOCK = 256  # images walked at once: their (block, pieces, 10) arrays stay a few MB
-PIECES = 16  # pieces of the attack path the minimal-epsilon walk examines at a time
+PIECES = 24  # pieces of the attack path the minimal-epsilon walk examines at a time
 
 
 @functools.cache
