@@ -30,9 +30,13 @@ __all__ = [
     "TARGET",
     "attack_direction",
     "delta_prediction",
+    "fewest_pixels",
     "fgsm",
     "input_gradient",
     "minimal_epsilon",
+    "optimal_epsilon",
+    "pgd",
+    "robust_radius",
 ]
 
 
@@ -233,3 +237,163 @@ def _first_root(model, clip, chosen, rival, labels, margin, rise, column, presen
     level = lead0 + np.pad(gained, ((0, 0), (1, 0)))[before]  # the piece's line: level + eps * slope
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(level >= 0, 0.0, np.where(slope > 0, -level / slope, np.inf))
+
+
+def pgd(model: SoftmaxModel, x, eps, *, target=None, labels=None, steps: int = 10, step_size=None,
+        clip=(0.0, 1.0), random_start: bool = False, seed: int = 0) -> np.ndarray:  # fmt: skip
+    """The iterative gradient sign method: BIM, or PGD with ``random_start``.
+
+    Each of ``steps`` steps moves every pixel by ``step_size`` along the
+    gradient sign (toward ``target``; away from ``labels``, by default the
+    model's own answers, when untargeted), then projects back into the
+    eps-ball around ``x`` and into ``clip``: IBM ART's
+    ``BasicIterativeMethod`` / ``ProjectedGradientDescent`` semantics.
+    ``step_size`` defaults to ``2.5 * eps / steps`` (Madry et al., 2018).
+    For a linear model it can approach the exact optimum
+    (:func:`optimal_epsilon`) but never beat it.
+    """
+    images, single = as_images(x)
+    clip = as_clip(clip)
+    steps_ = as_eps(eps, len(images))[:, None]
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+        raise ValueError(f"steps must be a whole number of at least 1, got {steps!r}")
+    size = 2.5 * steps_ / steps if step_size is None else as_eps(step_size, len(images))[:, None]
+    if target is not None:
+        target = as_digit(target, "target")
+    else:
+        labels = model.predict(images) if labels is None else as_labels(labels, len(images))
+    start = images.astype(np.float64)
+    radius = np.abs(steps_)
+    current = start.copy()
+    if random_start:  # a uniform point of the eps-ball
+        current += np.random.default_rng(seed).uniform(-1.0, 1.0, current.shape) * radius
+        if clip is not None:
+            np.clip(current, *clip, out=current)
+    for _ in range(steps):
+        if target is not None:
+            current -= size * np.sign(input_gradient(model, current, target))
+        else:
+            current += size * np.sign(input_gradient(model, current, labels))
+        np.clip(current, start - radius, start + radius, out=current)  # back into the eps-ball
+        if clip is not None:
+            np.clip(current, *clip, out=current)
+    adversarial = current.astype(images.dtype, copy=False)
+    return adversarial[0] if single else adversarial
+
+
+def optimal_epsilon(model: SoftmaxModel, x, target, *, clip=(0.0, 1.0), max_eps: float = MAX_EPS,
+                    return_images: bool = False, margin: float = 0.0):  # fmt: skip
+    """The exact smallest L-inf epsilon at which *any* perturbation makes ``target`` score at least as high as all.
+
+    A linear program per image (scipy's HiGHS): minimise eps subject to
+    ``|delta_i| <= eps``, ``x + delta`` inside ``clip`` and, for every other
+    class j, ``(w_t - w_j) . (x + delta) + b_t - b_j >= 0``. It is never above
+    :func:`minimal_epsilon` (the gradient sign step is one such perturbation)
+    and never below :func:`robust_radius` toward that class. ``inf`` where no
+    eps up to ``max_eps`` does it; 0 where the target already wins (or ties).
+
+    Returns
+    -------
+    ndarray of shape (n,) (a float for one image); with ``return_images``,
+    also the optimal adversarial images, float64 (the original where inf).
+    At the optimum the target ties the best other class; ``margin`` > 0
+    asks for a strict win by that much (an image the model calls ``target``).
+    """
+    images, single = as_images(x)
+    target = as_digit(target, "target")
+    clip = as_clip(clip)
+    max_eps = as_max_eps(max_eps)
+    result = np.full(len(images), np.inf)
+    optimal = images.astype(np.float64).copy()
+    for i, image in enumerate(images.astype(np.float64)):
+        eps, delta = _optimal_lp(model, image, target, clip, max_eps, margin)
+        result[i] = eps
+        if delta is not None:
+            optimal[i] = image + delta
+            if clip is not None:
+                np.clip(optimal[i], *clip, out=optimal[i])
+    if single:
+        return (float(result[0]), optimal[0]) if return_images else float(result[0])
+    return (result, optimal) if return_images else result
+
+
+def _optimal_lp(model, x, target, clip, max_eps, slack=0.0):
+    from scipy.optimize import linprog
+    from scipy.sparse import csr_array, hstack, identity, vstack
+
+    others = [j for j in range(10) if j != target]
+    lead = model.W[target] - model.W[others]  # (9, 784)
+    margin = lead @ x + model.b[target] - model.b[others] - slack
+    if (margin >= 0).all():
+        return 0.0, np.zeros_like(x)
+    n = len(x)
+    ones = np.ones((n, 1))
+    # rows: -lead . delta <= margin (each class at most tied), then |delta_i| <= eps
+    rows = vstack([
+        hstack([csr_array(-lead), csr_array((9, 1))]),
+        hstack([identity(n, format="csr"), csr_array(-ones)]),
+        hstack([-identity(n, format="csr"), csr_array(-ones)]),
+    ]).tocsr()  # fmt: skip
+    bounds = [(clip[0] - v, clip[1] - v) for v in x] if clip is not None else [(None, None)] * n
+    solved = linprog(
+        np.r_[np.zeros(n), 1.0], A_ub=rows, b_ub=np.r_[margin, np.zeros(2 * n)],
+        bounds=[*bounds, (0.0, max_eps)], method="highs",
+    )  # fmt: skip
+    if solved.status == 2:  # infeasible: not within max_eps
+        return np.inf, None
+    if solved.status != 0:
+        raise RuntimeError(f"the linear program did not solve: {solved.message}")
+    return float(solved.x[-1]), solved.x[:-1]
+
+
+def fewest_pixels(model: SoftmaxModel, x, target, *, clip=(0.0, 1.0), time_limit: float = 10.0):
+    """The fewest pixels that must change (each freely within ``clip``) for ``target`` to win; and such an image.
+
+    A mixed-integer program (scipy's HiGHS ``milp``): one binary per pixel
+    that may move, ``|delta_i| <= range_i * used_i``, every other class at
+    most tied by the target (with a margin of 1e-6, so the target really
+    wins), minimise the number used. Exact unless ``time_limit`` (seconds)
+    stops HiGHS first: then ``(count, image, False)`` is the best found, not
+    proven the fewest.
+
+    Returns
+    -------
+    (count, image, proven) : int, ndarray (784,), bool. ``count`` is -1 and
+    the image the original if no change of any number of pixels makes
+    ``target`` win (unclipped: always possible).
+    """
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    images, single = as_images(x)
+    if not single:
+        raise ValueError("fewest_pixels takes one image")
+    target = as_digit(target, "target")
+    clip = as_clip(clip) or (-1e6, 1e6)
+    image = images[0].astype(np.float64)
+    others = [j for j in range(10) if j != target]
+    lead = model.W[target] - model.W[others]
+    margin = lead @ image + model.b[target] - model.b[others]
+    if (margin > 0).all():
+        return 0, images[0].copy(), True
+    n = len(image)
+    low, high = clip[0] - image, clip[1] - image
+    reach = np.maximum(high, -low)  # the most a pixel can move either way
+    eye = np.eye(n)
+    constraints = [
+        LinearConstraint(np.hstack([lead, np.zeros((9, n))]), lb=1e-6 - margin),  # the target wins
+        LinearConstraint(np.hstack([eye, -np.diag(reach)]), ub=0.0),  # delta_i <= reach_i * used_i
+        LinearConstraint(np.hstack([eye, np.diag(reach)]), lb=0.0),  # -delta_i <= reach_i * used_i
+    ]
+    solved = milp(
+        np.r_[np.zeros(n), np.ones(n)], constraints=constraints,
+        integrality=np.r_[np.zeros(n), np.ones(n)], bounds=Bounds(np.r_[low, np.zeros(n)], np.r_[high, np.ones(n)]),
+        options={"time_limit": time_limit},
+    )  # fmt: skip
+    if solved.x is None:
+        if solved.status == 2:
+            return -1, images[0].copy(), True
+        raise RuntimeError(f"the mixed-integer program did not solve: {solved.message}")
+    delta = solved.x[:n]
+    delta[solved.x[n:] < 0.5] = 0.0  # a pixel not used does not move
+    adversarial = np.clip(image + delta, *clip)  # float64: the target's win may be narrower than float32
+    return int(np.count_nonzero(adversarial != image)), adversarial, solved.status == 0

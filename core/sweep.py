@@ -202,3 +202,54 @@ def pair_matrix(model: SoftmaxModel, images, labels, *, clip=(0.0, 1.0)) -> np.n
     fooled at an epsilon.
     """
     return pair_attacks(model, images, labels, clip=clip).median
+
+
+@dataclass(frozen=True, eq=False)
+class RobustnessCurve:
+    """Accuracy against epsilon: under the gradient sign method, under PGD, and in the exact worst case."""
+
+    eps: np.ndarray  # (K,)
+    fgsm: np.ndarray  # (K,) accuracy under the untargeted gradient sign method
+    worst: np.ndarray  # (K,) certified accuracy: the share whose robust radius exceeds eps
+    pgd_eps: np.ndarray  # (L,)
+    pgd: np.ndarray  # (L,) accuracy under PGD (BIM, ``pgd_steps`` steps)
+    n_images: int
+
+
+def robustness_curve(model: SoftmaxModel, x, labels, eps_grid, *, clip=(0.0, 1.0), pgd_grid=None,
+                     pgd_steps: int = 10) -> RobustnessCurve:  # fmt: skip
+    """Test accuracy at every epsilon of ``eps_grid`` (in [0, 1], increasing): attacked, and in the exact worst case.
+
+    The gradient sign accuracy walks each image's exact attack path away from
+    its label (as :func:`success_curve`); the worst case is the share of
+    images whose :func:`core.attack.robust_radius` exceeds eps; PGD
+    (:func:`core.attack.pgd`, untargeted) runs at the points of ``pgd_grid``
+    (default: 21 points over the same range).
+    """
+    from core.attack import pgd, robust_radius
+    from core.path import BLOCK, AttackPath, walk_logits
+
+    images, _ = as_images(x)
+    labels = as_labels(labels, len(images))
+    grid = as_eps_grid(eps_grid)
+    if grid.min() < 0:
+        raise ValueError("a robustness curve takes epsilons from 0 up")
+    clip = as_clip(clip)
+    away = -grid[::-1]  # negative epsilon along the path toward the label: away from it, as untargeted FGSM
+
+    def accuracy(start: int) -> np.ndarray:
+        block = slice(start, start + BLOCK)
+        logits = walk_logits(AttackPath(model, images[block], labels[block], clip), away)
+        return (logits.argmax(axis=2) == labels[block][:, None]).sum(axis=0)[::-1]
+
+    right = sum(on_all_cores(accuracy, list(range(0, len(images), BLOCK))), np.zeros(len(grid)))
+    n = max(len(images), 1)
+    radius = robust_radius(model, images, labels, clip=clip)
+    worst = (radius[None, :] > grid[:, None]).sum(axis=1) / n
+    pgd_eps = np.linspace(grid[0], grid[-1], 21) if pgd_grid is None else as_eps_grid(pgd_grid)
+    pgd_accuracy = np.array([
+        np.mean(model.predict(pgd(model, images, e, labels=labels, steps=pgd_steps, clip=clip)) == labels)
+        if len(images) else 0.0 for e in pgd_eps
+    ])  # fmt: skip
+    return RobustnessCurve(eps=grid, fgsm=right / n, worst=worst, pgd_eps=pgd_eps, pgd=pgd_accuracy,
+                           n_images=len(images))  # fmt: skip

@@ -1,0 +1,122 @@
+"""The attack lab's exact answers, each against an independent computation: an LP solver, brute force, plain loops."""
+
+import itertools
+
+import numpy as np
+import pytest
+from scipy.optimize import linprog
+
+from core.attack import fewest_pixels, fgsm, minimal_epsilon, optimal_epsilon, pgd, robust_radius
+from core.model import SoftmaxModel
+from core.sweep import robustness_curve
+
+TARGET = 6
+
+
+def dense_lp(model, x, target):
+    """The optimal attack as one dense LP over (delta, eps): the textbook formulation, solved by HiGHS."""
+    others = [j for j in range(10) if j != target]
+    lead = model.W[target] - model.W[others]
+    n = len(x)
+    eye = np.eye(n)
+    rows = np.block([[-lead, np.zeros((9, 1))], [eye, -np.ones((n, 1))], [-eye, -np.ones((n, 1))]])
+    limits = np.r_[lead @ x + model.b[target] - model.b[others], np.zeros(2 * n)]
+    bounds = [(-v, 1 - v) for v in x] + [(0, 1)]
+    solved = linprog(np.r_[np.zeros(n), 1.0], A_ub=rows, b_ub=limits, bounds=bounds, method="highs")
+    return solved.x[-1] if solved.status == 0 else np.inf
+
+
+def test_the_optimal_epsilon_is_the_lp_optimum_and_never_above_the_gradient_sign(model, twos):
+    images = twos[:6]
+    optimal, adversarial = optimal_epsilon(model, images, TARGET, return_images=True)
+    for x, eps in zip(images, optimal):
+        assert eps == pytest.approx(dense_lp(model, x, TARGET), abs=1e-6)
+    assert (optimal <= minimal_epsilon(model, images, TARGET) + 1e-9).all()
+    assert (np.abs(adversarial - images).max(axis=1) <= optimal + 1e-7).all()  # in the ball
+    assert adversarial.min() >= 0 and adversarial.max() <= 1  # in the clip range
+    logits = model.logits(adversarial)
+    assert np.allclose(logits[:, TARGET], logits.max(axis=1), atol=1e-6)  # the target ties at the optimum
+    winning, pictures = optimal_epsilon(model, images, TARGET, return_images=True, margin=1e-4)
+    assert (model.predict(pictures) == TARGET).all() and (winning >= optimal - 1e-9).all()  # just above: it wins
+
+
+def test_the_certified_radius_is_exact_and_no_attack_beats_it(model, dataset):
+    images, labels = dataset.x_test[::10].astype(np.float64), dataset.y_test[::10]
+    radius = robust_radius(model, images, labels)
+    assert (radius[model.predict(images) != labels] == 0).all()
+
+    def best_lead(x, y, j, eps):  # brute force per competitor: the clipped sign step along w_j - w_y
+        lead = model.W[j] - model.W[y]
+        step = np.where(lead > 0, np.minimum(eps, 1 - x), -np.minimum(eps, x))
+        return lead @ (x + step) + model.b[j] - model.b[y]
+
+    for x, y, r in zip(images, labels, radius):
+        if 0 < r < np.inf:
+            leads = [best_lead(x, y, j, r) for j in range(10) if j != y]
+            assert max(leads) == pytest.approx(0, abs=1e-9)  # some class ties at the radius
+            assert max(best_lead(x, y, j, r * (1 - 1e-7)) for j in range(10) if j != y) < 0  # none before
+    below = np.where(np.isfinite(radius), radius * 0.999, 1.0)
+    safe = np.isfinite(radius) & (radius > 0)
+    assert (model.predict(fgsm(model, images, below, labels=labels))[safe] == labels[safe]).all()
+    assert (model.predict(pgd(model, images, below, labels=labels, steps=20))[safe] == labels[safe]).all()
+    for target in range(10):  # nor the optimal targeted attack
+        mine = (labels != target) & safe
+        optimal = optimal_epsilon(model, images[mine][:4], target)
+        assert (optimal >= radius[mine][:4] - 1e-7).all()
+
+
+def test_pgd_equals_a_plain_reference_loop(model, twos):
+    images, eps, step = twos[:8], 0.1, 0.03
+    reference = images.copy()
+    for _ in range(7):
+        logits = model.logits(reference)
+        p = np.exp(logits - logits.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        p[:, TARGET] -= 1
+        reference = np.clip(reference - step * np.sign(p @ model.W), images - eps, images + eps).clip(0, 1)
+    np.testing.assert_allclose(pgd(model, images, eps, target=TARGET, steps=7, step_size=step), reference, atol=1e-12)
+    one = pgd(model, images, eps, target=TARGET, steps=1, step_size=eps)
+    np.testing.assert_allclose(one, fgsm(model, images, eps, target=TARGET), atol=1e-6)  # one full step is FGSM
+    started = pgd(model, images, eps, target=TARGET, random_start=True, seed=3)
+    assert np.abs(started - images).max() <= eps + 1e-9 and started.min() >= 0
+
+
+def test_fewest_pixels_matches_brute_force_on_a_small_model():
+    rng = np.random.default_rng(1)
+    W = np.zeros((10, 784))
+    live = [100, 200, 300, 400, 500, 600]
+    W[:, live] = rng.normal(size=(10, 6))
+    model = SoftmaxModel(W, rng.normal(size=10) * 0.3)
+    x = np.zeros(784)
+    x[live] = rng.uniform(0.2, 0.8, 6)
+    for target in range(10):
+        count, image, proven = fewest_pixels(model, x, target)
+        assert proven and (count == -1 or np.count_nonzero(image != x) == count)
+        if count > 0:
+            assert model.predict(image) == target
+
+        def feasible(subset, target=target):  # can these pixels alone, each anywhere in [0, 1], make it win?
+            others = [j for j in range(10) if j != target]
+            lead = (W[target] - W[others])[:, subset]
+            rest = (W[target] - W[others]) @ x - lead @ x[subset] + model.b[target] - model.b[others]
+            if not subset:
+                return bool((rest >= 1e-6).all())
+            solved = linprog(np.zeros(len(subset)), A_ub=-lead, b_ub=rest - 1e-6, bounds=[(0, 1)] * len(subset))
+            return solved.status == 0
+
+        fewest = next((k for k in range(7) for s in itertools.combinations(live, k) if feasible(list(s))), -1)
+        assert count == fewest, target
+
+
+def test_the_robustness_curve_agrees_with_plain_attacks(model, dataset):
+    images, labels = dataset.x_test[::20], dataset.y_test[::20]
+    grid = np.linspace(0, 0.3, 7)
+    curve = robustness_curve(model, images, labels, grid, pgd_grid=[0.0, 0.1, 0.2])
+    for eps, accuracy in zip(grid, curve.fgsm):
+        assert accuracy == np.mean(model.predict(fgsm(model, images, eps, labels=labels)) == labels)
+    for eps, accuracy in zip([0.0, 0.1, 0.2], curve.pgd):
+        assert accuracy == np.mean(model.predict(pgd(model, images, eps, labels=labels)) == labels)
+    radius = robust_radius(model, images, labels)
+    assert (curve.worst == [np.mean(radius > eps) for eps in grid]).all()
+    assert (curve.worst[[0, 2, 4]] <= curve.pgd + 1e-12).all()  # no attack beats the worst case
+    assert (curve.worst <= curve.fgsm + 1e-12).all()
