@@ -22,6 +22,7 @@ PAGES = {
     "training": ("app_pages/training.py", "Training accuracy", ":material/model_training:"),
     "attack": ("app_pages/attack.py", "Per-image attack", ":material/target:"),
     "epsilon": ("app_pages/epsilon.py", "Epsilon chart", ":material/show_chart:"),
+    "lab": ("app_pages/lab.py", "Attack lab", ":material/science:"),
     "pairs": ("app_pages/pairs.py", "All pairs", ":material/grid_view:"),
 }
 START_PAGE = "attack"

@@ -406,3 +406,52 @@ def _pair_template(show: str, rows: int) -> alt.LayerChart:
         text="label:N", color=alt.condition("datum.dark", alt.value("white"), alt.value("#333333"))
     )
     return alt.layer(cells, labels).properties(height=34 * rows + 20)
+
+
+def ratio_histogram(ratios: np.ndarray, *, target: int) -> alt.Chart:
+    """How much more epsilon the gradient sign step needs than the best attack: minimal / optimal, per image."""
+    ratios = np.asarray(ratios, float)
+    ratios = ratios[np.isfinite(ratios)]
+    optimal_share = float(np.mean(ratios <= 1 + 1e-6)) if len(ratios) else 0.0  # the LP solves to about 1e-7
+    top = max(float(ratios.max()) if len(ratios) else 1.05, 1.05)
+    counts, edges = np.histogram(ratios, bins=24, range=(1.0, top))
+    frame = pd.DataFrame({"start": edges[:-1], "end": edges[1:], "images": counts})
+    title = f"Gradient sign ε ÷ optimal ε ({optimal_share:.0%} of {len(ratios)} exactly optimal)"
+    return (
+        alt.Chart(frame, title=title)
+        .mark_bar(color=DIGIT_COLOURS[target], opacity=0.85)
+        .encode(
+            x=alt.X("start:Q", bin="binned", title="how many times the optimal ε (1 = the sign step is optimal)"),
+            x2="end:Q",
+            y=alt.Y("images:Q", title="images"),
+            tooltip=[alt.Tooltip("start:Q", format=".3f", title="from"), alt.Tooltip("end:Q", format=".3f", title="to"),
+                     "images:Q"],
+        )
+        .properties(height=300)
+    )  # fmt: skip
+
+
+def robustness_chart(curve, *, chosen_eps: float | None = None) -> alt.LayerChart:
+    """Accuracy against epsilon under the gradient sign method, PGD, and in the exact worst case (certified)."""
+    frame = pd.concat([
+        pd.DataFrame({"eps": curve.eps, "accuracy": curve.fgsm, "attack": "FGSM"}),
+        pd.DataFrame({"eps": curve.pgd_eps, "accuracy": curve.pgd, "attack": "PGD, 10 steps"}),
+        pd.DataFrame({"eps": curve.eps, "accuracy": curve.worst, "attack": "worst case"}),
+    ])  # fmt: skip
+    names = ["FGSM", "PGD, 10 steps", "worst case"]
+    lines = (
+        alt.Chart(frame, title=f"Accuracy of {curve.n_images} test images under attack")
+        .mark_line(strokeWidth=2.5)
+        .encode(
+            x=alt.X("eps:Q", title="epsilon"),
+            y=alt.Y("accuracy:Q", title="accuracy", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format=".0%")),
+            color=alt.Color("attack:N", title="", sort=names,
+                            scale=alt.Scale(domain=names, range=["#4e79a7", "#f28e2b", "#59a14f"]),
+                            legend=alt.Legend(orient="top")),
+            strokeDash=alt.StrokeDash("attack:N", sort=names, legend=None,
+                                      scale=alt.Scale(domain=names, range=[[1, 0], [5, 3], [1, 0]])),
+            tooltip=[alt.Tooltip("eps:Q", format=".3f", title="epsilon"), "attack:N",
+                     alt.Tooltip("accuracy:Q", format=".1%")],
+        )
+    )  # fmt: skip
+    return alt.layer(lines, *_rule(chosen_eps, CHOSEN_COLOUR, "chosen ε")).properties(height=320)

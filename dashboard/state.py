@@ -201,7 +201,7 @@ def sync_url(page_key: str) -> None:
     state = st.session_state
     wanted = {"source": str(state["source"]), "target": str(state["target"])}
     wanted["clip"] = "1" if state["clip"] else "0"
-    if page_key in ("attack", "epsilon"):
+    if page_key in ("attack", "epsilon", "lab"):
         if state["input"] != DEFAULTS["input"]:
             wanted["input"] = state["input"]
         wanted["image"] = str(state["image"])

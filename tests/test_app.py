@@ -12,7 +12,13 @@ from core.cache import HOME_VARIABLE
 from core.data import load_dataset
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
-PAGES = ["app_pages/training.py", "app_pages/attack.py", "app_pages/epsilon.py", "app_pages/pairs.py"]
+PAGES = [
+    "app_pages/training.py",
+    "app_pages/attack.py",
+    "app_pages/epsilon.py",
+    "app_pages/pairs.py",
+    "app_pages/lab.py",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -174,7 +180,8 @@ OTHER_CHARTS = ("plotly_chart", "pyplot", "bokeh_chart", "graphviz_chart", "deck
 
 
 @pytest.mark.parametrize("page, charts", [("app_pages/attack.py", 1), ("app_pages/epsilon.py", 3),
-                                          ("app_pages/training.py", 4), ("app_pages/pairs.py", 1)])  # fmt: skip
+                                          ("app_pages/training.py", 4), ("app_pages/pairs.py", 1),
+                                          ("app_pages/lab.py", 2)])  # fmt: skip
 def test_every_chart_is_an_altair_vega_lite_chart(page, charts):
     import json
 
@@ -470,6 +477,9 @@ def test_the_all_pairs_page_works_on_an_idx_folder(tmp_path, monkeypatch):
     assert_clean(app)
     assert any("The easiest pair is" in m.value for m in app.markdown)
     assert len(app.get("vega_lite_chart")) == 1
+    app.switch_page("app_pages/lab.py").run()  # the attack lab on the same folder
+    assert_clean(app)
+    assert metric(app, "The best possible attack needs ε") and len(app.get("vega_lite_chart")) == 2
 
 
 def test_a_digit_missing_from_the_test_set_is_said_not_a_crash(tmp_path, monkeypatch):
@@ -483,3 +493,24 @@ def test_a_digit_missing_from_the_test_set_is_said_not_a_crash(tmp_path, monkeyp
         widget(app, "selectbox", "_widget_dataset").set_value(f"idx:{folder}").run()
         assert not app.exception
         assert any("has no image of digit 2" in w.value for w in app.warning), page
+
+
+def test_the_attack_lab_shows_the_exact_answers_and_keeps_its_view_in_the_link(minimal_twos):
+    from core.attack import optimal_epsilon, robust_radius
+    from core.settings import TrainingSettings
+    from core.shipped import load_shipped
+
+    app = start({"page": "lab", "image": "3", "eps": "0.12"})
+    assert_clean(app)
+    data = load_dataset("mnist-5k")
+    model = load_shipped(TrainingSettings()).model
+    x = data.x_test[data.test_indices(2)[3]]
+    assert metric(app, "Gradient sign step needs ε") == f"{minimal_twos[3]:.4f}"
+    assert metric(app, "The best possible attack needs ε") == f"{optimal_epsilon(model, x, 6):.4f}"
+    radius = robust_radius(model, x, 2)
+    assert metric(app, "Certified: nothing changes the answer below ε") == f"{radius:.4f}"
+    said = "No attack of any kind" if radius > 0 else "does not answer 2"
+    assert any(said in m.value for m in app.markdown)
+    assert app.query_params["image"] == "3" and app.query_params["eps"] == "0.12"
+    table = app.dataframe[0].value
+    assert table["error rate"].iloc[0] == 0.999 and len(table) == 3

@@ -13,8 +13,8 @@ from tests.e2e.conftest import CHROMIUM, FLAGS, OUTPUT
 
 pytestmark = pytest.mark.e2e
 
-PAGES = {"training": 4, "attack": 1, "epsilon": 3, "pairs": 1}  # page -> Altair charts on it
-PICTURES = {"training": 10, "attack": 35, "epsilon": 0, "pairs": 1}  # page -> pictures on it (grids included)
+PAGES = {"training": 4, "attack": 1, "epsilon": 3, "pairs": 1, "lab": 2}  # page -> Altair charts on it
+PICTURES = {"training": 10, "attack": 35, "epsilon": 0, "pairs": 1, "lab": 6}  # page -> pictures on it (grids included)
 CHARTS_DRAWN = """n => {
     const charts = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')];
     const drawn = charts.filter(c => [...c.querySelectorAll('canvas')].some(x => x.width > 0 && x.height > 0)
@@ -152,7 +152,7 @@ def test_a_tampered_link_gets_notices_not_a_crash(server, page):
     assert_no_errors(page)
 
 
-SESSIONS = 4  # every page once, three sliders moved at once (python -m benchmarks runs a bigger storm)
+SESSIONS = 5  # every page once, four sliders moved at once (python -m benchmarks runs a bigger storm)
 
 
 def test_sessions_at_once(server, playwright_module):

@@ -1,0 +1,193 @@
+"""Attack lab: the gradient sign step against the best possible attack, a certificate, PGD and the fewest pixels."""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core import charts
+from core.attack import fewest_pixels, minimal_epsilon, optimal_epsilon, pgd, robust_radius
+from core.imaging import to_uint8, upscale
+from dashboard import resources, widgets
+from dashboard.state import View, own_digit, snap_eps
+
+SCALE = 6  # 28 px -> 168 px
+PAPER = ("Goodfellow, Shlens & Szegedy (2015), section 4: a shallow softmax classifier on MNIST", 0.999, 0.793)
+
+
+@st.cache_data(max_entries=256, show_spinner="Solving the best attack, the certificate and the fewest pixels…")
+def exact_answers(settings, clip: bool, target: int, truth: int, pixels: np.ndarray) -> dict:
+    """Everything exact about one image: cached by its pixels, so a visitor's own digit is cached too."""
+    model = resources.trained(settings).model
+    clip_range = (0.0, 1.0) if clip else None
+    optimal = optimal_epsilon(model, pixels, target, clip=clip_range)
+    _, winning = optimal_epsilon(model, pixels, target, clip=clip_range, return_images=True, margin=1e-4)
+    count, fewest, proven = fewest_pixels(model, pixels, target, clip=clip_range)
+    return {
+        "minimal": float(minimal_epsilon(model, pixels, target, clip=clip_range)),
+        "optimal": optimal,
+        "optimal_image": winning,
+        "radius": float(robust_radius(model, pixels, truth, clip=clip_range)),
+        "fewest": count,
+        "fewest_image": fewest,
+        "proven": proven,
+    }
+
+
+def worst_case(model, x: np.ndarray, truth: int, radius: float, clip: bool) -> tuple[np.ndarray, int]:
+    """The perturbation of size ``radius`` that brings a rival class level with ``truth``, and that class."""
+    best, image = None, x
+    for rival in range(10):
+        if rival == truth:
+            continue
+        lead = model.W[rival] - model.W[truth]
+        if clip:
+            step = np.where(lead > 0, np.minimum(radius, 1 - x), -np.minimum(radius, x))
+        else:
+            step = np.sign(lead) * radius
+        value = lead @ (x + step) + model.b[rival] - model.b[truth]
+        if best is None or value > best[0]:
+            best, image = (value, rival), x + step
+    return image, best[1]
+
+
+def marked(x: np.ndarray, changed: np.ndarray) -> np.ndarray:
+    """A grey picture with the changed pixels in colour: red where brighter, blue where darker."""
+    grey = to_uint8(np.clip(changed, 0, 1))
+    rgb = np.repeat(grey.reshape(28, 28, 1), 3, axis=2).astype(np.int16)
+    delta = (changed - x).reshape(28, 28)
+    rgb[delta > 0] = [232, 56, 79]
+    rgb[delta < 0] = [78, 121, 167]
+    from PIL import Image
+
+    image = Image.fromarray(rgb.astype(np.uint8), mode="RGB")
+    return image.resize((28 * SCALE, 28 * SCALE), Image.Resampling.NEAREST)
+
+
+def picture(x: np.ndarray, clip: bool):
+    return upscale(to_uint8(x) if clip else to_uint8(x, None, None), SCALE)
+
+
+def numbers_ui(answers: dict, view: View, truth: int, subject: str) -> None:
+    minimal, optimal, radius = answers["minimal"], answers["optimal"], answers["radius"]
+    shown = lambda eps: "never (up to 1)" if not np.isfinite(eps) else f"{eps:.4f}"  # noqa: E731
+    columns = st.columns(3)
+    columns[0].metric("Gradient sign step needs ε", shown(minimal))
+    columns[1].metric("The best possible attack needs ε", shown(optimal))
+    columns[2].metric("Certified: nothing changes the answer below ε", shown(radius))
+    if np.isfinite(minimal) and np.isfinite(optimal):
+        verdict = (
+            "the gradient sign step is already the best attack here"
+            if minimal <= optimal * (1 + 1e-6)  # the LP solves to about 1e-7
+            else f"the gradient sign step needs {minimal / optimal:.3f}× the optimum"
+        )
+        st.markdown(
+            f"To make {subject} a **{view.target}**, {verdict}: no perturbation with ε below **{optimal:.4f}** "
+            "(each pixel moved by at most ε, the image kept in range) can do it."
+        )
+    if np.isfinite(radius) and radius > 0:
+        st.markdown(
+            f"**No attack of any kind with ε < {radius:.4f} changes this answer ({truth})**: below it, every "
+            "class stays behind, whatever the perturbation. That is a certificate, computed exactly."
+        )
+    elif radius == 0:
+        st.markdown(f"The model does not answer {truth} for {subject} to begin with (or it is tied): no certificate.")
+
+
+def images_ui(model, x, answers, view: View, truth: int, eps: float) -> None:
+    clip = view.clip
+    columns = st.columns(6)
+    columns[0].image(picture(x, True), caption=f"Original: says {model.predict(x)}", width="stretch")
+    minimal = answers["minimal"]
+    if np.isfinite(minimal):
+        from core.attack import fgsm
+
+        step = snap_eps(minimal)
+        attacked = fgsm(model, x, step, target=view.target, clip=view.clip_range)
+        said = model.predict(attacked)
+        columns[1].image(picture(attacked, clip), caption=f"Gradient sign, ε {step:.3f}: says {said}", width="stretch")
+    else:
+        columns[1].caption("The gradient sign step never reaches the target.")
+    if np.isfinite(answers["optimal"]):
+        best = answers["optimal_image"]
+        caption = f"Optimal, ε {answers['optimal']:.3f}: says {model.predict(best)}"
+        columns[2].image(picture(best, clip), caption=caption, width="stretch")
+    else:
+        columns[2].caption("No attack up to ε = 1 reaches the target.")
+    radius = answers["radius"]
+    if np.isfinite(radius) and radius > 0:
+        worst, rival = worst_case(model, x, truth, radius, clip)
+        columns[3].image(picture(worst, clip), caption=f"Worst case at ε {radius:.3f}: {rival} ties {truth}",
+                         width="stretch")  # fmt: skip
+    else:
+        columns[3].caption("No certificate for this image.")
+    iterated = pgd(model, x, eps, target=view.target, clip=view.clip_range)
+    columns[4].image(picture(iterated, clip), caption=f"PGD, 10 steps, ε {eps:.3f}: says {model.predict(iterated)}",
+                     width="stretch")  # fmt: skip
+    count = answers["fewest"]
+    if count > 0:
+        proven = "" if answers["proven"] else " (best found in the time limit)"
+        said = model.predict(answers["fewest_image"])
+        caption = f"Fewest pixels: {count}{proven}: says {said}"
+        columns[5].image(marked(x, answers["fewest_image"]), caption=caption, width="stretch")
+    else:
+        columns[5].caption("No change of any pixels makes the target win." if count < 0 else "Already the target.")
+
+
+def main(view: View) -> None:
+    st.title(f"Attack lab: {view.source} → {view.target}, at its best and its worst")
+    st.caption(
+        "For a linear model every question here has an exact answer: the best possible attack (a linear program), "
+        "a certificate that no attack can do better, the iterative method, and the fewest pixels (an integer program)."
+    )
+    model = resources.trained(view.training).model
+    resources.source_images(view)
+    left, right = st.columns([1, 3], vertical_alignment="bottom")
+    with left:
+        own = own_digit()
+        if own is not None:
+            image = widgets.chosen_image(view)
+            st.info(f"Showing {own[1]} (choose the image on the attack page).")
+        else:
+            image = widgets.image_picker(view, key_suffix="_lab")
+    selected = widgets.chosen(view, image)
+    with right:
+        eps = widgets.eps_slider(selected.minimal, key_suffix="_lab")
+    x = selected.pixels.astype(np.float64)
+    truth = int(model.predict(x)) if selected.own else view.source
+    answers = exact_answers(view.training, view.clip, view.target, truth, x)
+    subject = "your digit" if selected.own else "this image"
+    numbers_ui(answers, view, truth, subject)
+    images_ui(model, x, answers, view, truth, eps)
+    st.caption("Fewest pixels: red pixels were made brighter, blue ones darker; each may take any value in [0, 1].")
+
+    st.subheader(f"All {len(resources.source_images(view)[0])} test images of digit {view.source}")
+    left, right = st.columns(2)
+    minimal, optimal = resources.minimal_epsilons(view), resources.optimal_epsilons(view)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = np.where(optimal > 0, minimal / optimal, 1.0)
+    left.altair_chart(charts.ratio_histogram(ratios, target=view.target), width="stretch")
+    right.altair_chart(charts.robustness_chart(resources.source_robustness(view), chosen_eps=eps), width="stretch")
+    st.caption("Left: how close the gradient sign step comes to the best attack toward the target. Right: accuracy "
+               f"on the {view.source}s as epsilon grows (untargeted), under each attack and in the exact worst case: "
+               "no attack can push accuracy below the green line.")  # fmt: skip
+
+    st.subheader("The classic result, reproduced")
+    rows = [{"model": PAPER[0], "error rate": PAPER[1], "mean confidence when wrong": PAPER[2]}]
+    label = resources.dataset_label(view.training.dataset)
+    rows += [
+        {"model": f"this model on {label}, {name}", "error rate": error, "mean confidence when wrong": confidence}
+        for name, error, confidence in resources.goodfellow_table(view.training)
+    ]
+    st.dataframe(
+        pd.DataFrame(rows), hide_index=True, width="stretch",
+        column_config={"error rate": st.column_config.NumberColumn(format="percent"),
+                       "mean confidence when wrong": st.column_config.NumberColumn(format="percent")},
+    )  # fmt: skip
+    st.caption(
+        "Untargeted gradient sign method at ε = 0.25 on the whole test set. The paper: “using ε = .25, we cause a "
+        "shallow softmax classifier to have an error rate of 99.9% with an average confidence of 79.3% on the MNIST "
+        "test set” (Explaining and Harnessing Adversarial Examples, ICLR 2015, arXiv:1412.6572)."
+    )
+
+
+main(widgets.sidebar())
