@@ -179,19 +179,7 @@ def robust_radius(model: SoftmaxModel, x, labels, *, clip=(0.0, 1.0), max_eps: f
     rows = np.arange(n)
     tied = (logits >= logits[rows, labels][:, None]) & (np.arange(10)[None, :] != labels[:, None])
     radius[tied.any(axis=1)] = 0.0
-    pixels = images.astype(np.float64)
-    low, high = clip if clip is not None else (-np.inf, np.inf)
-    up, down = (pixels < high).astype(np.float64), (pixels > low).astype(np.float64)  # room to move up / down
-    grey = (up * down > 0) if clip is not None else np.zeros(up.shape, bool)
-    # each image's grey pixels in a row of their own (padding: column 0 with no weight)
-    counts = grey.sum(axis=1)
-    width = int(counts.max(initial=0))
-    rank = np.cumsum(grey, axis=1) - 1
-    column = np.zeros((n, max(width, 1)), np.int64)
-    present = np.zeros((n, max(width, 1)), bool)
-    r, c = np.nonzero(grey)
-    column[r, rank[r, c]], present[r, rank[r, c]] = c, True
-    value = np.take_along_axis(pixels, column, axis=1)
+    up, down, column, present, value, width = _grey_rows(images, clip)
     margin = logits - logits[rows, labels][:, None]  # (n, 10): each competitor's lead at eps = 0 (< 0)
     # before any pixel stops, every pixel with room moves toward its edge: the lead's slope, (n, 10)
     rise = np.empty((n, 10))
@@ -212,6 +200,26 @@ def robust_radius(model: SoftmaxModel, x, labels, *, clip=(0.0, 1.0), max_eps: f
                                                                  rise, column, present, value, width))  # fmt: skip
     radius = np.where(radius <= max_eps, radius, np.inf)
     return float(radius[0]) if single else radius
+
+
+def _grey_rows(images: np.ndarray, clip):
+    """Which pixels have room up and down (n, 784 floats), and each image's grey pixels in a row of its own.
+
+    The rows (column index, presence, value; padding: column 0, absent) hold
+    the pixels strictly inside ``clip``: the only ones that stop on the way.
+    """
+    pixels = images.astype(np.float64)
+    n = len(pixels)
+    low, high = clip if clip is not None else (-np.inf, np.inf)
+    up, down = (pixels < high).astype(np.float64), (pixels > low).astype(np.float64)  # room to move up / down
+    grey = (up * down > 0) if clip is not None else np.zeros(up.shape, bool)
+    width = int(grey.sum(axis=1).max(initial=0))
+    rank = np.cumsum(grey, axis=1) - 1
+    column = np.zeros((n, max(width, 1)), np.int64)
+    present = np.zeros((n, max(width, 1)), bool)
+    r, c = np.nonzero(grey)
+    column[r, rank[r, c]], present[r, rank[r, c]] = c, True
+    return up, down, column, present, np.take_along_axis(pixels, column, axis=1), width
 
 
 def _first_root(model, clip, chosen, rival, labels, margin, rise, column, present, value, width) -> np.ndarray:
@@ -285,9 +293,14 @@ def optimal_epsilon(model: SoftmaxModel, x, target, *, clip=(0.0, 1.0), max_eps:
                     return_images: bool = False, margin: float = 0.0):  # fmt: skip
     """The exact smallest L-inf epsilon at which *any* perturbation makes ``target`` score at least as high as all.
 
-    A linear program per image (scipy's HiGHS): minimise eps subject to
-    ``|delta_i| <= eps``, ``x + delta`` inside ``clip`` and, for every other
-    class j, ``(w_t - w_j) . (x + delta) + b_t - b_j >= 0``. It is never above
+    The linear program: minimise eps subject to ``|delta_i| <= eps``,
+    ``x + delta`` inside ``clip`` and, for every other class j,
+    ``(w_t - w_j) . (x + delta) + b_t - b_j >= 0``. Most images are settled
+    in closed form, all at once: each class alone needs a known eps (a
+    clipped sign step, as in :func:`robust_radius`), so the optimum is at
+    least the largest of these, and it is that value whenever that class's
+    sign step leaves every other class behind too (one binding class). The
+    rest get the LP itself (scipy's HiGHS), one per image. It is never above
     :func:`minimal_epsilon` (the gradient sign step is one such perturbation)
     and never below :func:`robust_radius` toward that class. ``inf`` where no
     eps up to ``max_eps`` does it; 0 where the target already wins (or ties).
@@ -303,18 +316,61 @@ def optimal_epsilon(model: SoftmaxModel, x, target, *, clip=(0.0, 1.0), max_eps:
     target = as_digit(target, "target")
     clip = as_clip(clip)
     max_eps = as_max_eps(max_eps)
-    result = np.full(len(images), np.inf)
-    optimal = images.astype(np.float64).copy()
-    for i, image in enumerate(images.astype(np.float64)):
+    result, optimal, solved = _optimal_one_rival(model, images, target, clip, margin)
+    for i in np.flatnonzero(~solved):  # more than one class binds: the linear program
+        image = images[i].astype(np.float64)
         eps, delta = _optimal_lp(model, image, target, clip, max_eps, margin)
         result[i] = eps
-        if delta is not None:
-            optimal[i] = image + delta
-            if clip is not None:
-                np.clip(optimal[i], *clip, out=optimal[i])
+        optimal[i] = image if delta is None else image + delta
+    if clip is not None:
+        np.clip(optimal, *clip, out=optimal)
+    result = np.where(result <= max_eps, result, np.inf)
+    optimal[np.isinf(result)] = images[np.isinf(result)]
     if single:
         return (float(result[0]), optimal[0]) if return_images else float(result[0])
     return (result, optimal) if return_images else result
+
+
+def _optimal_one_rival(model, images, target, clip, slack):
+    """The optimum where one class binds, in closed form; which images it settles.
+
+    Each other class j alone needs at least eps_j: the first root of the
+    target's best lead over j, a clipped sign step along ``w_t - w_j`` (as in
+    :func:`robust_radius`). So the optimum is at least ``max_j eps_j``; when
+    the sign step for the class that needs the most leaves every other class
+    behind too, that bound is reached and is the exact optimum.
+    """
+    n = len(images)
+    pixels = images.astype(np.float64)
+    logits = model.logits(images)
+    up, down, column, present, value, width = _grey_rows(images, clip)
+    roots = np.full((n, 10), -np.inf)
+    targets = np.full(n, target)
+    for rival in range(10):
+        if rival == target:
+            continue
+        lead = model.W[target] - model.W[rival]
+        margin, rise = np.zeros((n, 10)), np.zeros((n, 10))
+        margin[:, target] = logits[:, target] - logits[:, rival] - slack
+        rise[:, target] = up @ np.maximum(lead, 0.0) + down @ np.maximum(-lead, 0.0)
+        root = _first_root(model, clip, np.arange(n), targets, np.full(n, rival), margin, rise, column, present,
+                           value, width)  # fmt: skip
+        roots[:, rival] = np.where(margin[:, target] >= 0, 0.0, root)
+    binding = roots.argmax(axis=1)
+    eps = roots[np.arange(n), binding]
+    lead = model.W[target][None, :] - model.W[binding]
+    if clip is None:
+        step = np.sign(lead) * eps[:, None]
+    else:
+        low, high = clip
+        step = np.where(lead > 0, np.minimum(eps[:, None], high - pixels), -np.minimum(eps[:, None], pixels - low))
+    step = np.where(np.isfinite(eps)[:, None], step, 0.0)
+    attacked = pixels + step
+    z = model.logits(attacked)
+    others = [j for j in range(10) if j != target]
+    settled = np.isfinite(eps) & ((z[:, [target]] - z[:, others]).min(axis=1) >= slack - 1e-9)
+    settled |= eps == 0
+    return np.where(settled, eps, np.inf), np.where(settled[:, None], attacked, pixels), settled
 
 
 def _optimal_lp(model, x, target, clip, max_eps, slack=0.0):
