@@ -20,7 +20,7 @@ import numpy as np
 
 from core.checks import MAX_EPS, as_clip, as_digit, as_eps, as_images, as_labels, as_max_eps
 from core.model import SoftmaxModel, gradient_from_logits
-from core.path import over_blocks, walk_minimal_epsilon
+from core.path import BLOCK, on_all_cores, over_blocks, walk_minimal_epsilon
 
 SOURCE, TARGET = 2, 6  # the original experiment's pair: a 2 made into a 6; the default everywhere
 
@@ -171,6 +171,11 @@ def robust_radius(model: SoftmaxModel, x, labels, *, clip=(0.0, 1.0), max_eps: f
     labels = as_labels(labels, len(images))
     clip = as_clip(clip)
     max_eps = as_max_eps(max_eps)
+    if len(images) > BLOCK:  # blocks side by side on all cores
+        parts = on_all_cores(lambda start: robust_radius(model, images[start : start + BLOCK],
+                                                         labels[start : start + BLOCK], clip=clip, max_eps=max_eps),
+                             list(range(0, len(images), BLOCK)))  # fmt: skip
+        return np.concatenate(parts)
     logits = model.logits(images)
     n = len(images)
     radius = np.full(n, np.inf)

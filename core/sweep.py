@@ -247,9 +247,11 @@ def robustness_curve(model: SoftmaxModel, x, labels, eps_grid, *, clip=(0.0, 1.0
     radius = robust_radius(model, images, labels, clip=clip)
     worst = (radius[None, :] > grid[:, None]).sum(axis=1) / n
     pgd_eps = np.linspace(grid[0], grid[-1], 21) if pgd_grid is None else as_eps_grid(pgd_grid)
-    pgd_accuracy = np.array([
-        np.mean(model.predict(pgd(model, images, e, labels=labels, steps=pgd_steps, clip=clip)) == labels)
-        if len(images) else 0.0 for e in pgd_eps
-    ])  # fmt: skip
+
+    def under_pgd(eps: float) -> float:
+        attacked = pgd(model, images, eps, labels=labels, steps=pgd_steps, clip=clip)
+        return float(np.mean(model.predict(attacked) == labels)) if len(images) else 0.0
+
+    pgd_accuracy = np.array(on_all_cores(under_pgd, list(pgd_eps)))
     return RobustnessCurve(eps=grid, fgsm=right / n, worst=worst, pgd_eps=pgd_eps, pgd=pgd_accuracy,
                            n_images=len(images))  # fmt: skip
