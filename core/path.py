@@ -147,9 +147,9 @@ def walk_logits(path: AttackPath, grid: np.ndarray) -> np.ndarray:
     positive, negative = grid > 0, grid < 0
     logits[:, grid == 0] = path.z0[:, None, :]
     if positive.any():
-        logits[:, positive] = _side(path, grid[positive], path.rate_positive, path.tau, path.stops)
+        logits[:, positive] = _side(path, grid[positive], path.rate_positive, path.tau, path.sign)
     if negative.any():  # away from the target each grey pixel stops at span - tau
-        backwards = _side(path, -grid[negative][::-1], path.rate_negative, path.span - path.tau, -path.stops)
+        backwards = _side(path, -grid[negative][::-1], path.rate_negative, path.span - path.tau, -path.sign)
         logits[:, negative] = backwards[:, ::-1]
     return logits
 
@@ -164,20 +164,29 @@ def walk_totals(path: AttackPath, grid: np.ndarray, target: int) -> tuple[np.nda
     return fooled, (1.0 / total).sum(axis=0)
 
 
-def _side(path: AttackPath, steps: np.ndarray, rate: np.ndarray, tau: np.ndarray, stops: np.ndarray) -> np.ndarray:
-    """Logits (n, k, 10) at ``steps`` (ascending, > 0) on one side: stops summed per grid interval, then accumulated."""
+def _side(path: AttackPath, steps: np.ndarray, rate: np.ndarray, tau: np.ndarray, sign: np.ndarray) -> np.ndarray:
+    """Logits (n, k, 10) at ``steps`` (ascending, > 0) on one side: stops summed per grid interval, then accumulated.
+
+    The stops of each (image, grid interval) are summed by one sparse matrix
+    product: a row per interval holding the direction of each pixel that
+    stops in it (and, in a second block of rows, the direction times where it
+    stops), times the weights.
+    """
+    from scipy.sparse import csr_array
+
     n, k = path.n, len(steps)
+    size = n * (k + 1)
     # pixel stopped at steps[j] exactly when tau <= steps[j], i.e. for j >= the first index with steps >= tau
     interval = path.row * (k + 1) + np.searchsorted(steps, tau, side="left")
-    # per interval, in one bincount: the ten rates the stops take away, then the ten shifts they leave behind
-    weights = np.concatenate([stops, stops * tau[:, None]], axis=1)
-    slots = (interval[:, None] * 20 + np.arange(20)).ravel()
-    sums = np.bincount(slots, weights=weights.ravel(), minlength=n * (k + 1) * 20).astype(np.float64, copy=False)
-    sums = sums.reshape(n, k + 1, 20)
-    sums = np.cumsum(sums[:, :k], axis=1)
-    logits = sums[:, :, 10:]
+    stops = csr_array(
+        (np.concatenate([sign, sign * tau]), (np.concatenate([interval, interval + size]), np.tile(path.column, 2))),
+        shape=(2 * size, path.WT.shape[0]),
+    )
+    sums = np.asarray(stops @ path.WT)
+    stopped = np.cumsum(sums[:size].reshape(n, k + 1, 10)[:, :k], axis=1)  # the rate the stopped pixels took away
+    logits = np.cumsum(sums[size:].reshape(n, k + 1, 10)[:, :k], axis=1)  # and the shift they left behind
     logits += path.z0[:, None, :]
-    logits += steps[None, :, None] * (rate[:, None, :] - sums[:, :, :10])
+    logits += steps[None, :, None] * (rate[:, None, :] - stopped)
     return logits
 
 
