@@ -21,7 +21,9 @@ def exact_answers(settings, clip: bool, target: int, truth: int, pixels: np.ndar
     clip_range = (0.0, 1.0) if clip else None
     optimal = optimal_epsilon(model, pixels, target, clip=clip_range)
     _, winning = optimal_epsilon(model, pixels, target, clip=clip_range, return_images=True, margin=1e-4)
-    count, fewest, proven = fewest_pixels(model, pixels, target, clip=clip_range)
+    fewest = fewest_pixels(model, pixels, target, clip=clip_range)
+    count, proven = fewest[0], fewest.proven
+    fewest = fewest[1]
     return {
         "minimal": float(minimal_epsilon(model, pixels, target, clip=clip_range)),
         "optimal": optimal,

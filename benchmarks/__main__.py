@@ -832,7 +832,8 @@ def attack_lab(report: Report, quick: bool) -> None:
     counts, seconds = [], []
     for x in twos[: 3 if quick else 20]:
         start = time.perf_counter()
-        count, _, proven = fewest_pixels(model, x, TARGET)
+        result = fewest_pixels(model, x, TARGET)
+        count, proven = result[0], result.proven
         seconds.append(time.perf_counter() - start)
         counts.append(count if proven else -1)
     report.add(section, f"fewest_pixels (MILP, HiGHS), {len(seconds)} test 2s -> 6",

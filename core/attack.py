@@ -16,6 +16,8 @@ Sign convention: a **positive** ``eps`` moves toward the target class,
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from core.checks import MAX_EPS, as_clip, as_digit, as_eps, as_images, as_labels, as_max_eps
@@ -407,21 +409,30 @@ def _optimal_lp(model, x, target, clip, max_eps, slack=0.0):
     return float(solved.x[-1]), solved.x[:-1]
 
 
-def fewest_pixels(model: SoftmaxModel, x, target, *, clip=(0.0, 1.0), time_limit: float = 10.0):
+class FewestPixels(tuple):
+    """``(count, image)`` from :func:`fewest_pixels`, and ``proven``: False if a time limit stopped the search."""
+
+    def __new__(cls, count: int, image: np.ndarray, proven: bool):
+        result = super().__new__(cls, (count, image))
+        result.proven = proven
+        return result
+
+
+def fewest_pixels(model: SoftmaxModel, x, target, *, clip=(0.0, 1.0), time_limit: float = 10.0) -> FewestPixels:
     """The fewest pixels that must change (each freely within ``clip``) for ``target`` to win; and such an image.
 
     A mixed-integer program (scipy's HiGHS ``milp``): one binary per pixel
     that may move, ``|delta_i| <= range_i * used_i``, every other class at
     most tied by the target (with a margin of 1e-6, so the target really
     wins), minimise the number used. Exact unless ``time_limit`` (seconds)
-    stops HiGHS first: then ``(count, image, False)`` is the best found, not
-    proven the fewest.
+    stops HiGHS first: then the result's ``proven`` is False (the best found,
+    not proven the fewest; a warning says so).
 
     Returns
     -------
-    (count, image, proven) : int, ndarray (784,), bool. ``count`` is -1 and
-    the image the original if no change of any number of pixels makes
-    ``target`` win (unclipped: always possible).
+    (count, image) : int, ndarray (784,) float64, with ``.proven``. ``count``
+    is -1 and the image the original if no change of any number of pixels
+    makes ``target`` win (unclipped: always possible).
     """
     from scipy.optimize import Bounds, LinearConstraint, milp
 
@@ -435,7 +446,7 @@ def fewest_pixels(model: SoftmaxModel, x, target, *, clip=(0.0, 1.0), time_limit
     lead = model.W[target] - model.W[others]
     margin = lead @ image + model.b[target] - model.b[others]
     if (margin > 0).all():
-        return 0, images[0].copy(), True
+        return FewestPixels(0, images[0].astype(np.float64), True)
     n = len(image)
     low, high = clip[0] - image, clip[1] - image
     reach = np.maximum(high, -low)  # the most a pixel can move either way
@@ -452,9 +463,12 @@ def fewest_pixels(model: SoftmaxModel, x, target, *, clip=(0.0, 1.0), time_limit
     )  # fmt: skip
     if solved.x is None:
         if solved.status == 2:
-            return -1, images[0].copy(), True
+            return FewestPixels(-1, images[0].astype(np.float64), True)
         raise RuntimeError(f"the mixed-integer program did not solve: {solved.message}")
     delta = solved.x[:n]
     delta[solved.x[n:] < 0.5] = 0.0  # a pixel not used does not move
     adversarial = np.clip(image + delta, *clip)  # float64: the target's win may be narrower than float32
-    return int(np.count_nonzero(adversarial != image)), adversarial, solved.status == 0
+    if solved.status != 0:
+        warnings.warn(f"fewest_pixels: the time limit ({time_limit} s) stopped the search; the count is the best found",
+                      stacklevel=2)  # fmt: skip
+    return FewestPixels(int(np.count_nonzero(adversarial != image)), adversarial, solved.status == 0)
