@@ -24,7 +24,7 @@ def provenance(settings, result) -> None:
         left.info(
             "These weights came with the app, so that a first visit does not wait for a training: this "
             "repository's code trained them with these settings (`python -m core.shipped`), and its tests "
-            "train them again and compare every number.",
+            "train them again and compare the weights bit for bit.",
             icon=":material/inventory_2:",
         )
         if right.button("Train them here", icon=":material/refresh:", help="About a second on the embedded digits"):

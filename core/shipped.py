@@ -9,9 +9,11 @@ training result of the first visit's settings (:data:`SHIPPED`), made by
     python -m core.shipped      # rewrites core/shipped_models/
 
 ``tests/test_shipped.py`` trains it again from the embedded digits and
-compares every number exactly. The app says where the weights came from,
-and the training page retrains them on the server in one click (the result
-is kept in the cache folder and used from then on).
+compares the weights bit for bit (and every epoch's accuracies; the loss
+scikit-learn reports, summed in float32, to float32 precision). The app
+says where the weights came from, and the training page retrains them on
+the server in one click (the result is kept in the cache folder and used
+from then on).
 """
 
 from __future__ import annotations

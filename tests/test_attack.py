@@ -150,5 +150,5 @@ def test_minimal_epsilon_does_not_depend_on_how_images_are_grouped(model, datase
     together = minimal_epsilon(model, images, TARGET)
     alone = np.array([minimal_epsilon(model, image, TARGET) for image in images])
     np.testing.assert_array_equal(np.isinf(together), np.isinf(alone))
-    np.testing.assert_allclose(together, alone, rtol=1e-12)  # the logits W x of a block round a little differently
+    np.testing.assert_allclose(together, alone, rtol=1e-12, atol=1e-15)  # a block's W x rounds a little differently
     assert np.isfinite(together).sum() > 200

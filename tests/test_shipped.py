@@ -41,7 +41,11 @@ def test_the_shipped_weights_are_rebuilt_exactly_by_this_repository(tmp_path, tr
     ours, theirs = load_training(rebuilt), load_training(shipped.shipped_path(FIRST))
     for name in ("W", "b"):
         assert getattr(ours.model, name).tobytes() == getattr(theirs.model, name).tobytes(), name
-    assert ours.history == theirs.history  # every epoch's loss and accuracies, exactly
+    for mine, shipped_epoch in zip(ours.history, theirs.history, strict=True):  # every epoch's accuracies, exactly
+        assert (mine.epoch, mine.train_accuracy, mine.test_accuracy) == (
+            shipped_epoch.epoch, shipped_epoch.train_accuracy, shipped_epoch.test_accuracy)  # fmt: skip
+        # scikit-learn reports the loss from float32 sums, whose order numpy versions change: to float32 precision
+        assert mine.loss == pytest.approx(shipped_epoch.loss, rel=1e-6)
     np.testing.assert_array_equal(ours.confusion, theirs.confusion)
     np.testing.assert_array_equal(ours.per_class_accuracy, theirs.per_class_accuracy)
     assert ours.model.W.tobytes() == training.model.W.tobytes()  # the suite's own model is the same one
