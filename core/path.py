@@ -112,6 +112,7 @@ class AttackPath:
         self.z0 = model.logits(images)
         direction = -np.sign(gradient_from_logits(model.W, self.z0, target)).astype(np.int8)  # attack_direction
         if clip is None:  # nothing ever stops: z(eps) = z0 + eps * W d
+            self.room_up = self.room_down = np.ones(images.shape)
             rate = direction @ model.W.T
             self.rate_positive, self._away, self.span = rate, direction, np.inf
             self.row, self.column = np.zeros(0, np.int64), np.zeros(0, np.int64)
@@ -120,6 +121,7 @@ class AttackPath:
         low, high = clip
         self.span = high - low
         at_low, at_high = images <= low, images >= high
+        self.room_up, self.room_down = (~at_high).astype(np.float64), (~at_low).astype(np.float64)
         down, up = direction < 0, direction > 0
         # at an edge, a pixel moves on the side that takes it away from that edge
         self.rate_positive = np.where(at_low & down | at_high & up, 0, direction) @ model.W.T
@@ -205,25 +207,49 @@ def walk_minimal_epsilon(path: AttackPath, target: int, max_eps: float) -> np.nd
     n, others = path.n, [j for j in range(10) if j != target]
     counts = np.bincount(path.row, minlength=n)
     pieces = int(counts.max(initial=0)) + 1
-    # each image's stops in a row of its own, in order of tau: the stop (index, or -1) and where it is
+    # each image's stops in a row of its own (not sorted): the stop (index, or -1) and where it is (inf: none)
     place = np.arange(len(path.row)) - np.repeat(np.cumsum(counts) - counts, counts)  # rows come in order
     taus = np.full((n, pieces), np.inf)
     taus[path.row, place] = path.tau
-    by_tau = np.argsort(taus, axis=1)  # short rows sort far faster than one long array
     stops = np.full((n, pieces), -1)
     stops[path.row, place] = np.arange(len(path.row))
-    stops, taus = np.take_along_axis(stops, by_tau, axis=1), np.take_along_axis(taus, by_tau, axis=1)
     # everything as the target's lead over the nine others: its value at eps = 0 of each piece's line, and its slope
     lead = path.WT[:, [target]] - path.WT[:, others]  # (784, 9): each pixel's weight in the target's lead
     slope = path.rate_positive[:, [target]] - path.rate_positive[:, others]  # (n, 9), at the start of the chunk
     margin = path.z0[:, [target]] - path.z0[:, others]
+    # No perturbation at all makes the target catch up with class j before -margin_j / rise_j (its lead is concave
+    # in eps, and rise_j is its slope when every pixel with room moves its way). The walk starts at the largest.
+    rise = path.room_up @ np.maximum(lead, 0.0) + path.room_down @ np.maximum(-lead, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        floor = np.where(margin < 0, np.where(rise > 0, -margin / rise, np.inf), 0.0).max(axis=1)
+    floor = np.where(floor <= max_eps, floor, np.inf)
+    skipped = taus <= floor[:, None]  # the stops before the floor, in each row
+    if skipped.any():  # the lines at the floor: everything those stops took away and added, summed at once
+        from scipy.sparse import csr_array
+
+        rows, places = np.nonzero(skipped)
+        which = stops[rows, places]
+        gone = csr_array((np.concatenate([path.sign[which], path.sign[which] * path.tau[which]]),
+                          (np.concatenate([rows, rows + n]), np.tile(path.column[which], 2))),
+                         shape=(2 * n, len(lead))) @ lead  # fmt: skip
+        slope, margin = slope - gone[:n], margin + gone[n:]
+        taus[skipped] = np.inf  # looked at: out of the way of the walk
     result = np.full(n, np.inf)
-    active = np.arange(n)
-    previous_end = np.zeros(n)  # where each image's current chunk starts
-    for first in range(0, pieces, PIECES):
-        last = min(first + PIECES, pieces)
-        chosen, ends = stops[active, first:last], taus[active, first:last]  # piece p ends at its stop; inf: never
-        taken = np.zeros((len(active), last - first, 9))  # what the stop ending each piece takes from the slope
+    active = np.flatnonzero(np.isfinite(floor))
+    slope, margin = slope[active], margin[active]
+    previous_end = floor.copy()  # where each image's current chunk starts
+    size = PIECES
+    while len(active):
+        # the next stops of each image, in order: only these few are sorted (a partition finds them)
+        size = min(size, pieces)
+        rows = taus[active]
+        nearest = np.argpartition(rows, size - 1, axis=1)[:, :size] if size < pieces else np.arange(pieces)[None, :]
+        nearest = np.broadcast_to(nearest, (len(active), size))
+        ends = np.take_along_axis(rows, nearest, axis=1)
+        order = np.argsort(ends, axis=1)
+        nearest, ends = np.take_along_axis(nearest, order, axis=1), np.take_along_axis(ends, order, axis=1)
+        chosen = np.where(np.isfinite(ends), np.take_along_axis(stops[active], nearest, axis=1), -1)  # -1: none
+        taken = np.zeros((len(active), size, 9))  # what the stop ending each piece takes from the slope
         if len(path.row):
             stopping = np.maximum(chosen, 0)
             taken = np.take(lead, path.column[stopping], axis=0) * path.sign[stopping][:, :, None]
@@ -243,8 +269,8 @@ def walk_minimal_epsilon(path: AttackPath, target: int, max_eps: float) -> np.nd
         going = ~found & (ends[:, -1] <= max_eps)  # more pieces, starting within reach
         slope = (piece_slope[:, -1] - taken[:, -1])[going]
         margin = (piece_margin[:, -1] + added[:, -1])[going]
+        taus[active[:, None], nearest] = np.inf  # looked at
         active = active[going]
         previous_end[active] = ends[going, -1]
-        if not len(active):
-            break
+        size *= 2  # the images still going are the hard ones: take bigger steps
     return np.where(result <= max_eps, result, np.inf)
