@@ -852,10 +852,11 @@ NOTES = """How the numbers come about:
 - No compiler: the attack path is walked in plain numpy (numba and llvmlite, about 210 MB of the
   install and 4-5 s of a fresh deployment's first visit, are gone). Only grey pixels (strictly
   between 0 and 1) can stop on the way. A sweep sums each image's stops per grid interval with one
-  `bincount` and accumulates them along the grid: ten logits per image and epsilon in a few array
-  passes. The minimal epsilon sorts each image's stops in a row of its own and looks at 24 pieces
-  at a time, letting an image go as soon as it has its answer (most are fooled within the first few
-  dozen stops). Blocks of images run side by side on both cores (numpy releases the GIL).
+  sparse matrix product and accumulates them along the grid: ten logits per image and epsilon in a
+  few array passes. The minimal epsilon starts at a lower bound of its answer (the target's lead is
+  concave in epsilon: it cannot catch up before -margin / rise), then sorts only the next 24 stops
+  of each image (twice as many each round), letting an image go as soon as it has its answer.
+  Blocks of images run side by side on both cores (numpy releases the GIL).
 - All pairs walk the nine targets' blocks side by side; the share fooled at one epsilon is the
   gradient sign attack itself, in bounded blocks.
 - The optimal attack is a linear program, but most images need none: each other class alone needs

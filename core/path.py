@@ -14,15 +14,18 @@ matrix products and one pass over the pixels); two walks use it:
 
 - :func:`walk_totals` (sweeps over a grid of epsilons) needs no sort: each
   grey pixel falls into the grid interval where it stops, the stops are
-  summed per interval (``bincount``) and accumulated along the grid, so the
-  ten logits of every image at every epsilon come out of a few array passes.
-- :func:`walk_minimal_epsilon` sorts each image's grey pixels by ``tau``;
-  between consecutive stops the logits are straight lines, and on every
-  piece at once the condition "the target beats each other class" is a few
-  linear inequalities. The first piece where they hold gives the answer.
+  summed per interval (one sparse matrix product) and accumulated along the
+  grid, so the ten logits of every image at every epsilon come out of a few
+  array passes.
+- :func:`walk_minimal_epsilon` goes through each image's grey pixels in
+  order of ``tau``; between consecutive stops the logits are straight lines,
+  and on every piece at once the condition "the target beats each other
+  class" is a few linear inequalities. The first piece where they hold gives
+  the answer.
 
-No compiler and nothing to import but numpy: a fresh server answers its
-first request as fast as its thousandth. Blocks are walked on all cores by
+No compiler and nothing to import but numpy (and scipy's sparse matrices
+for sweeps): a fresh server answers its first request as fast as its
+thousandth. Blocks are walked on all cores by
 plain threads (numpy releases the GIL); the pool is made on first use.
 """
 
@@ -200,9 +203,13 @@ def walk_minimal_epsilon(path: AttackPath, target: int, max_eps: float) -> np.nd
     The condition ``z_target(e) > z_j(e)`` for every other j is a set of
     linear inequalities whose solutions form an interval; the first piece
     where it is not empty gives the answer (the infimum: the target ties at
-    it). Pieces are examined :data:`PIECES` at a time, and an image leaves
-    as soon as it has its answer: most are fooled within the first few
-    dozen stops, so the rest of their pieces are never looked at.
+    it). The walk starts at a lower bound of the answer: the target's lead
+    over j is concave in eps, so it cannot catch up before ``-margin / rise``
+    (``rise`` its slope when every pixel with room moves its way); the stops
+    below that are summed at once. Then only the next :data:`PIECES` stops of
+    each image are partitioned out and sorted (twice as many each round), and
+    an image leaves as soon as it has its answer: most never have their later
+    stops sorted at all.
     """
     n, others = path.n, [j for j in range(10) if j != target]
     counts = np.bincount(path.row, minlength=n)
