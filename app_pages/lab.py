@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from core import charts
-from core.attack import fewest_pixels, minimal_epsilon, optimal_epsilon, pgd, robust_radius
+from core.attack import clipped_sign_step, fewest_pixels, minimal_epsilon, optimal_epsilon, pgd, robust_radius
 from core.imaging import to_uint8, upscale
 from dashboard import resources, widgets
 from dashboard.state import View, own_digit, snap_eps
@@ -42,10 +42,7 @@ def worst_case(model, x: np.ndarray, truth: int, radius: float, clip: bool) -> t
         if rival == truth:
             continue
         lead = model.W[rival] - model.W[truth]
-        if clip:
-            step = np.where(lead > 0, np.minimum(radius, 1 - x), -np.minimum(radius, x))
-        else:
-            step = np.sign(lead) * radius
+        step = clipped_sign_step(x, lead, radius, (0.0, 1.0) if clip else None)
         value = lead @ (x + step) + model.b[rival] - model.b[truth]
         if best is None or value > best[0]:
             best, image = (value, rival), x + step

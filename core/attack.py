@@ -22,7 +22,7 @@ import numpy as np
 
 from core.checks import MAX_EPS, as_clip, as_digit, as_eps, as_images, as_labels, as_max_eps
 from core.model import SoftmaxModel, gradient_from_logits
-from core.path import BLOCK, on_all_cores, over_blocks, walk_minimal_epsilon
+from core.path import BLOCK, first_slope, on_all_cores, over_blocks, walk_minimal_epsilon
 
 SOURCE, TARGET = 2, 6  # the original experiment's pair: a 2 made into a 6; the default everywhere
 
@@ -190,9 +190,8 @@ def robust_radius(model: SoftmaxModel, x, labels, *, clip=(0.0, 1.0), max_eps: f
     margin = logits - logits[rows, labels][:, None]  # (n, 10): each competitor's lead at eps = 0 (< 0)
     # before any pixel stops, every pixel with room moves toward its edge: the lead's slope, (n, 10)
     rise = np.empty((n, 10))
-    for j in range(10):
-        ahead, behind = np.maximum(model.W[j] - model.W, 0.0), np.maximum(model.W - model.W[j], 0.0)
-        rise[:, j] = (up @ ahead.T)[rows, labels] + (down @ behind.T)[rows, labels]
+    for j in range(10):  # competitor j over each possible true class: ten leads, picked by label
+        rise[:, j] = first_slope(up, down, (model.W[j] - model.W).T)[rows, labels]
     # the lead is concave in eps, so it never beats its first line: no root before -margin / rise.
     # Competitors are visited in the order of that bound and skipped once it passes the best root.
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -207,6 +206,15 @@ def robust_radius(model: SoftmaxModel, x, labels, *, clip=(0.0, 1.0), max_eps: f
                                                                  rise, column, present, value, width))  # fmt: skip
     radius = np.where(radius <= max_eps, radius, np.inf)
     return float(radius[0]) if single else radius
+
+
+def clipped_sign_step(pixels: np.ndarray, lead: np.ndarray, eps, clip) -> np.ndarray:
+    """The perturbation that raises ``lead . x`` most within ``|delta| <= eps``: each pixel moves by eps along the
+    sign of its weight, stopping at the clip range (no clip: all the way)."""
+    if clip is None:
+        return np.sign(lead) * eps
+    low, high = clip
+    return np.where(lead > 0, np.minimum(eps, high - pixels), -np.minimum(eps, pixels - low))
 
 
 def _grey_rows(images: np.ndarray, clip):
@@ -359,20 +367,14 @@ def _optimal_one_rival(model, images, target, clip, slack):
         lead = model.W[target] - model.W[rival]
         margin, rise = np.zeros((n, 10)), np.zeros((n, 10))
         margin[:, target] = logits[:, target] - logits[:, rival] - slack
-        rise[:, target] = up @ np.maximum(lead, 0.0) + down @ np.maximum(-lead, 0.0)
+        rise[:, target] = first_slope(up, down, lead[:, None])[:, 0]
         root = _first_root(model, clip, np.arange(n), targets, np.full(n, rival), margin, rise, column, present,
                            value, width)  # fmt: skip
         roots[:, rival] = np.where(margin[:, target] >= 0, 0.0, root)
     binding = roots.argmax(axis=1)
     eps = roots[np.arange(n), binding]
-    lead = model.W[target][None, :] - model.W[binding]
-    if clip is None:
-        step = np.sign(lead) * eps[:, None]
-    else:
-        low, high = clip
-        step = np.where(lead > 0, np.minimum(eps[:, None], high - pixels), -np.minimum(eps[:, None], pixels - low))
-    step = np.where(np.isfinite(eps)[:, None], step, 0.0)
-    attacked = pixels + step
+    step = clipped_sign_step(pixels, model.W[target][None, :] - model.W[binding], eps[:, None], clip)
+    attacked = pixels + np.where(np.isfinite(eps)[:, None], step, 0.0)
     z = model.logits(attacked)
     others = [j for j in range(10) if j != target]
     settled = np.isfinite(eps) & ((z[:, [target]] - z[:, others]).min(axis=1) >= slack - 1e-9)

@@ -103,10 +103,9 @@ class AttackPath:
     so only the grey pixels, strictly inside the clip range, can stop inside
     the grid. This keeps, for each side, the rate ``R = W m`` of every pixel
     that moves at all, and the grey pixels in row order: their image
-    (``row``), their column of ``W`` (``column``), direction (``sign``),
-    ``tau``, where positive eps stops them, and ``stops``, what their stop
-    takes from the moving rate of the ten logits (their column of ``W``
-    times their direction).
+    (``row``), their column of ``W`` (``column``), direction (``sign``) and
+    ``tau``, where positive eps stops them; and which pixels have room to
+    move up and down (``room_up``, ``room_down``).
     """
 
     def __init__(self, model, images: np.ndarray, target: int, clip):
@@ -117,7 +116,7 @@ class AttackPath:
         if clip is None:  # nothing ever stops: z(eps) = z0 + eps * W d
             self.room_up = self.room_down = np.ones(images.shape)
             rate = direction @ model.W.T
-            self.rate_positive, self._away, self.span = rate, direction, np.inf
+            self.rate_positive, self._direction, self.span = rate, direction, np.inf
             self.row, self.column = np.zeros(0, np.int64), np.zeros(0, np.int64)
             self.sign, self.tau = np.zeros(0), np.zeros(0)
             return
@@ -128,7 +127,7 @@ class AttackPath:
         down, up = direction < 0, direction > 0
         # at an edge, a pixel moves on the side that takes it away from that edge
         self.rate_positive = np.where(at_low & down | at_high & up, 0, direction) @ model.W.T
-        self._away = np.where(at_low & up | at_high & down, 0, direction)  # what moves at negative eps
+        self._direction = direction
         grey = ~(at_low | at_high) & (direction != 0)
         self.row, self.column = np.nonzero(grey)
         pixel = images[self.row, self.column].astype(np.float64)
@@ -137,13 +136,25 @@ class AttackPath:
 
     @functools.cached_property
     def rate_negative(self) -> np.ndarray:
-        """The rate of the logits as eps grows negative (away from the target), before any pixel stops."""
-        return -(self._away @ self.WT)
+        """The rate of the logits as eps grows negative (away from the target), before any pixel stops.
 
-    @functools.cached_property
-    def stops(self) -> np.ndarray:
-        """What each grey pixel's stop takes from the moving rate of the ten logits (m, 10)."""
-        return self.sign[:, None] * np.take(self.WT, self.column, axis=0)
+        Only sweeps need it: made on first use. At an edge, a pixel moves on the
+        side that takes it away from that edge.
+        """
+        direction = self._direction
+        stuck = (self.room_down == 0) & (direction > 0) | (self.room_up == 0) & (direction < 0)
+        return -(np.where(stuck, 0, direction) @ self.WT)
+
+
+def first_slope(room_up: np.ndarray, room_down: np.ndarray, lead: np.ndarray) -> np.ndarray:
+    """How fast each lead grows when every pixel with room moves its way, before any stops: (n, k).
+
+    ``lead`` (784, k) holds k weight vectors; a pixel raises the lead by moving
+    up where its weight is positive and down where it is negative, at unit speed.
+    Each lead is concave in eps, so it never beats this first line: that bounds
+    where it can reach any level from below.
+    """
+    return room_up @ np.maximum(lead, 0.0) + room_down @ np.maximum(-lead, 0.0)
 
 
 def walk_logits(path: AttackPath, grid: np.ndarray) -> np.ndarray:
@@ -226,7 +237,7 @@ def walk_minimal_epsilon(path: AttackPath, target: int, max_eps: float) -> np.nd
     margin = path.z0[:, [target]] - path.z0[:, others]
     # No perturbation at all makes the target catch up with class j before -margin_j / rise_j (its lead is concave
     # in eps, and rise_j is its slope when every pixel with room moves its way). The walk starts at the largest.
-    rise = path.room_up @ np.maximum(lead, 0.0) + path.room_down @ np.maximum(-lead, 0.0)
+    rise = first_slope(path.room_up, path.room_down, lead)
     with np.errstate(divide="ignore", invalid="ignore"):
         floor = np.where(margin < 0, np.where(rise > 0, -margin / rise, np.inf), 0.0).max(axis=1)
     floor = np.where(floor <= max_eps, floor, np.inf)
