@@ -288,15 +288,23 @@ def minimal_eps_histogram(minimal: np.ndarray, *, target: int, chosen_eps=None, 
     minimal = np.asarray(minimal, float)
     finite = minimal[np.isfinite(minimal)]
     upper = max(float(finite.max()) if finite.size else 1.0, 1e-3)
-    counts, edges = np.histogram(finite, bins=bins, range=(0.0, upper))
-    frame = pd.DataFrame({"start": edges[:-1], "end": edges[1:], "images": counts})
     never = len(minimal) - len(finite)
     title = f"Minimal ε of {len(minimal)} images" + (f" ({never} never become a {target})" if never else "")
-    bars = (
+    colour = DIGIT_COLOURS[target]
+    bars = _image_histogram(finite, bins, (0.0, upper), title=title, x_title="minimal epsilon", colour=colour)
+    return alt.layer(bars, *_rule(chosen_eps, CHOSEN_COLOUR, "chosen ε")).properties(height=320)
+
+
+def _image_histogram(values: np.ndarray, bins: int, span: tuple[float, float], *, title: str, x_title: str,
+                     colour: str) -> alt.Chart:  # fmt: skip
+    """Bars counting images per bin of ``values`` over ``span``, with the bin's edges in the tooltip."""
+    counts, edges = np.histogram(values, bins=bins, range=span)
+    frame = pd.DataFrame({"start": edges[:-1], "end": edges[1:], "images": counts})
+    return (
         alt.Chart(frame, title=title)
-        .mark_bar(color=DIGIT_COLOURS[target], opacity=0.85)
+        .mark_bar(color=colour, opacity=0.85)
         .encode(
-            x=alt.X("start:Q", bin="binned", title="minimal epsilon"),
+            x=alt.X("start:Q", bin="binned", title=x_title),
             x2="end:Q",
             y=alt.Y("images:Q", title="images"),
             tooltip=[
@@ -306,7 +314,6 @@ def minimal_eps_histogram(minimal: np.ndarray, *, target: int, chosen_eps=None, 
             ],
         )
     )
-    return alt.layer(bars, *_rule(chosen_eps, CHOSEN_COLOUR, "chosen ε")).properties(height=320)
 
 
 def diverging_rgb(weights: np.ndarray) -> np.ndarray:
@@ -414,21 +421,11 @@ def ratio_histogram(ratios: np.ndarray, *, target: int) -> alt.Chart:
     ratios = ratios[np.isfinite(ratios)]
     optimal_share = float(np.mean(ratios <= 1 + 1e-6)) if len(ratios) else 0.0  # the LP solves to about 1e-7
     top = max(float(ratios.max()) if len(ratios) else 1.05, 1.05)
-    counts, edges = np.histogram(ratios, bins=24, range=(1.0, top))
-    frame = pd.DataFrame({"start": edges[:-1], "end": edges[1:], "images": counts})
     title = f"Gradient sign ε ÷ optimal ε ({optimal_share:.0%} of {len(ratios)} exactly optimal)"
-    return (
-        alt.Chart(frame, title=title)
-        .mark_bar(color=DIGIT_COLOURS[target], opacity=0.85)
-        .encode(
-            x=alt.X("start:Q", bin="binned", title="how many times the optimal ε (1 = the sign step is optimal)"),
-            x2="end:Q",
-            y=alt.Y("images:Q", title="images"),
-            tooltip=[alt.Tooltip("start:Q", format=".3f", title="from"), alt.Tooltip("end:Q", format=".3f", title="to"),
-                     "images:Q"],
-        )
-        .properties(height=300)
-    )  # fmt: skip
+    return _image_histogram(
+        ratios, 24, (1.0, top), title=title, colour=DIGIT_COLOURS[target],
+        x_title="how many times the optimal ε (1 = the sign step is optimal)",
+    ).properties(height=300)  # fmt: skip
 
 
 def robustness_chart(curve, *, chosen_eps: float | None = None) -> alt.LayerChart:
