@@ -34,10 +34,15 @@ def _shown() -> None:
         change("show", st.session_state[widget_key("show")])
 
 
+def easiest(median: np.ndarray) -> tuple[int, int]:
+    """The pair with the smallest median minimal ε."""
+    return np.unravel_index(np.nanargmin(np.where(np.isfinite(median), median, np.nan)), median.shape)
+
+
 def reading(median: np.ndarray) -> str:
     """Two plain sentences that read the matrix: its easiest and its hardest pair."""
     finite = np.where(np.isfinite(median), median, np.nan)
-    easy = np.unravel_index(np.nanargmin(finite), median.shape)
+    easy = easiest(median)
     never = [(s, t) for s, t in zip(*np.nonzero(np.isinf(median)))]
     text = (
         f"The easiest pair is **{easy[0]} → {easy[1]}**: half of the {easy[0]}s become a {easy[1]} "
@@ -79,16 +84,14 @@ def _png(figure) -> bytes:
     return buffer.getvalue()
 
 
-def image_grid(view: View, model, position: int, own) -> bytes:
-    """One test image of each digit (and the visitor's own) made into every other digit at its own minimal ε, as PNG."""
+def image_grid(view: View, model, position: int, own, toward) -> bytes:
+    """One test image of each digit (and the visitor's own, with its minimal ε ``toward`` each digit) made into
+    every other digit at its own minimal ε, as PNG."""
     view = View(view.training, 0, 1, view.clip)  # the same for every chosen pair
     if own is None:
         return test_grid(view, position)
-    rows = list(test_rows(view, position))
-    if own is not None:
-        pixels, _ = own
-        toward = np.array([minimal_epsilon(model, pixels, t, clip=view.clip_range) for t in range(10)])
-        rows.append(_grid_row(model, view, pixels, toward, "yours", own_class=int(model.predict(pixels))))
+    pixels, _ = own
+    rows = [*test_rows(view, position), _grid_row(model, view, pixels, toward, "yours", int(model.predict(pixels)))]
     return _png(grid_figure(rows, scale=3))
 
 
@@ -135,7 +138,7 @@ def main(view: View) -> None:
         eps = widgets.eps_slider(widgets.chosen(view, image).minimal, key_suffix="_pairs")
     share = resources.pair_share(view.training, view.clip, eps)
     off = ~np.eye(10, dtype=bool)
-    easy = np.unravel_index(np.nanargmin(np.where(np.isfinite(median), median, np.nan)), median.shape)
+    easy = easiest(median)
     columns = st.columns(4)
     columns[0].metric(
         "Easiest pair", f"{easy[0]} → {easy[1]}", f"median ε {median[easy]:.3f}", delta_color="off", delta_arrow="off"
@@ -165,7 +168,7 @@ def main(view: View) -> None:
     st.number_input(
         f"Which test image of each digit (0-{count - 1})", 0, max(count - 1, 0), step=1, key=WidgetKey.PAIRS_IMAGE
     )
-    png = image_grid(view, model, position, own)
+    png = image_grid(view, model, position, own, toward)
     st.image(png, width="stretch")
     st.caption(
         f"Row: the source digit (its test image #{position}); column: the target. Each image is attacked at the "
