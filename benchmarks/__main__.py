@@ -85,28 +85,33 @@ def baseline_curve(model, images, grid):
     return np.array(shares), np.array(probabilities)
 
 
-def peak_sweep_memory(images_path: str, model_path: str, points: int) -> float:
-    """Peak extra resident memory (MB) of one success_curve call, measured in a fresh process."""
-    code = textwrap.dedent(
-        f"""
-        import numpy as np
-        from core.model import SoftmaxModel
-        from core.sweep import success_curve
-        images = np.load({images_path!r}); saved = np.load({model_path!r})
-        model = SoftmaxModel(saved["W"], saved["b"])
-        success_curve(model, images[:50], {TARGET}, np.linspace(-1, 1, 11))  # warm: imports, thread pool
-        def rss(key):
-            for line in open("/proc/self/status"):
-                if line.startswith(key):
-                    return int(line.split()[1]) / 1024
-        open("/proc/self/clear_refs", "w").write("5")  # reset the peak
-        before = rss("VmRSS:")
-        success_curve(model, images, {TARGET}, np.linspace(-1, 1, {points}))
-        print(rss("VmHWM:") - before)
-        """
-    )
+def peak_extra_memory(setup: str, warm: str, measured: str) -> float:
+    """Peak extra resident memory (MB) of the call ``measured``, in a fresh process after ``setup`` and ``warm``."""
+    code = "\n".join([
+        "import numpy as np", "from core.model import SoftmaxModel", setup, warm,
+        textwrap.dedent("""
+            def rss(key):
+                for line in open("/proc/self/status"):
+                    if line.startswith(key):
+                        return int(line.split()[1]) / 1024
+            open("/proc/self/clear_refs", "w").write("5")  # reset the peak
+            before = rss("VmRSS:")
+            """),
+        measured, 'print(rss("VmHWM:") - before)',
+    ])  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
+
+
+def peak_sweep_memory(images_path: str, model_path: str, points: int) -> float:
+    """Peak extra resident memory (MB) of one success_curve call, measured in a fresh process."""
+    return peak_extra_memory(
+        "from core.sweep import success_curve\n"
+        f"images = np.load({images_path!r}); saved = np.load({model_path!r})\n"
+        'model = SoftmaxModel(saved["W"], saved["b"])',
+        f"success_curve(model, images[:50], {TARGET}, np.linspace(-1, 1, 11))  # warm: imports, thread pool",
+        f"success_curve(model, images, {TARGET}, np.linspace(-1, 1, {points}))",
+    )
 
 
 def engine(report: Report, quick: bool) -> None:
@@ -695,26 +700,13 @@ def default_model():
 
 def peak_pairs_memory(images_path: str, labels_path: str, model_path: str) -> float:
     """Peak extra resident memory (MB) of one pair_attacks call, measured in a fresh process."""
-    code = textwrap.dedent(
-        f"""
-        import numpy as np
-        from core.model import SoftmaxModel
-        from core.sweep import pair_attacks
-        images, labels = np.load({images_path!r}), np.load({labels_path!r}); saved = np.load({model_path!r})
-        model = SoftmaxModel(saved["W"], saved["b"])
-        pair_attacks(model, images[:50], labels[:50])  # warm: imports, thread pool
-        def rss(key):
-            for line in open("/proc/self/status"):
-                if line.startswith(key):
-                    return int(line.split()[1]) / 1024
-        open("/proc/self/clear_refs", "w").write("5")  # reset the peak
-        before = rss("VmRSS:")
-        pair_attacks(model, images, labels, eps=0.1)
-        print(rss("VmHWM:") - before)
-        """
+    return peak_extra_memory(
+        "from core.sweep import pair_attacks\n"
+        f"images, labels = np.load({images_path!r}), np.load({labels_path!r}); saved = np.load({model_path!r})\n"
+        'model = SoftmaxModel(saved["W"], saved["b"])',
+        "pair_attacks(model, images[:50], labels[:50])  # warm: imports, thread pool",
+        "pair_attacks(model, images, labels, eps=0.1)",
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
-    return float(out.stdout.strip().splitlines()[-1])
 
 
 def rerun_on_pairs(repeats: int) -> tuple[float, float]:
