@@ -142,9 +142,14 @@ def retrain(settings: TrainingSettings) -> TrainingResult:
         bar.empty()
 
 
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _shipped(settings: TrainingSettings) -> TrainingResult | None:
+    return load_shipped(settings)
+
+
 def same_as_shipped(result: TrainingResult, settings: TrainingSettings) -> bool | None:
     """Whether weights trained here equal, bit for bit, those that came with the app (None: none came)."""
-    original = load_shipped(settings)
+    original = _shipped(settings)  # read from disk once per server, not on every rerun
     if original is None or result.shipped:
         return None
     ours, theirs = result.model, original.model
