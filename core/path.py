@@ -38,7 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from core.model import gradient_from_logits
+from core.model import softmax
 
 BLOCK = 256  # images walked at once: their (block, pieces, 10) arrays stay a few MB
 PIECES = 24  # pieces of the attack path the minimal-epsilon walk examines at a time
@@ -57,32 +57,33 @@ def _workers() -> ThreadPoolExecutor:
 
 def over_blocks(model, images: np.ndarray, target: int, clip, walk, *extra) -> list:
     """Prepare blocks of images and ``walk(path, *extra)`` each, on all cores; results in block order."""
-    return over_targets(model, images, [(target, np.arange(len(images)))], clip, walk, *extra)[0]
+    cores = os.cpu_count() or 1
+    size = min(BLOCK, max(32, -(-len(images) // cores)))  # at least one block per core
+    return on_all_cores(lambda start: walk(AttackPath(model, images[start : start + size], target, clip), *extra),
+                        list(range(0, len(images), size)))  # fmt: skip
 
 
-def over_targets(model, images: np.ndarray, jobs, clip, walk, *extra) -> list[list]:
-    """For each ``(target, indices)`` of ``jobs``: blocks of ``images[indices]`` walked toward ``target``.
+def over_targets(model, images: np.ndarray, labels: np.ndarray, clip, walk, *extra) -> list[tuple]:
+    """Each image walked toward each of the nine digits it is not: ``[(indices, target, result), ...]``.
 
-    ``walk(path, target, *extra)`` runs on each block of each job, all of them
-    side by side on all cores; the results come back per job, in block order.
-    The matrix products here are thin (10 columns): BLAS threads gain
-    nothing and, spinning between calls, slow the block threads down.
+    The images are grouped by label and cut into blocks; each block is
+    prepared once (:class:`PathBlock`) and ``walk(path, *extra)`` runs on its
+    path toward each of the nine other digits in turn. The blocks run side
+    by side on all cores. The matrix products here are thin (10 columns):
+    BLAS threads gain nothing and, spinning between calls, slow the block
+    threads down.
     """
     cores = os.cpu_count() or 1
-    tasks = []
-    for number, (target, indices) in enumerate(jobs):
-        size = min(BLOCK, max(32, -(-len(indices) // cores)))  # at least one block per core
-        tasks += [(number, target, indices[start : start + size]) for start in range(0, len(indices), size)]
+    size = min(BLOCK, max(32, -(-len(images) // cores)))
+    order = np.argsort(labels, kind="stable")
+    cuts = np.flatnonzero(np.diff(labels[order])) + 1
+    blocks = [group[start : start + size] for group in np.split(order, cuts) for start in range(0, len(group), size)]
 
-    def block(task):
-        _, target, indices = task
-        return walk(AttackPath(model, images[indices], target, clip), *extra)
+    def block(indices):
+        prepared, label = PathBlock(model, images[indices], clip), labels[indices[0]]
+        return [(indices, t, walk(prepared.toward(t), *extra)) for t in range(10) if t != label]
 
-    results = on_all_cores(block, tasks)
-    grouped = [[] for _ in jobs]
-    for (number, _, _), result in zip(tasks, results):
-        grouped[number].append(result)
-    return grouped
+    return [each for results in on_all_cores(block, blocks) for each in results]
 
 
 def on_all_cores(function, items: list) -> list:
@@ -91,6 +92,35 @@ def on_all_cores(function, items: list) -> list:
         if len(items) > 1 and (os.cpu_count() or 1) > 1:
             return list(_workers().map(function, items))
         return [function(item) for item in items]
+
+
+class PathBlock:
+    """What the attack paths of one block of images toward every target share.
+
+    The logits and probabilities, which pixels sit at an edge of the clip
+    range, and the grey pixels strictly inside it (image, column, and how far
+    each is from the top and from the bottom of the range): :meth:`toward`
+    derives each target's :class:`AttackPath` from them in a few passes.
+    """
+
+    def __init__(self, model, images: np.ndarray, clip):
+        self.W, self.WT, self.clip = model.W, np.ascontiguousarray(model.W.T), clip
+        self.z0 = model.logits(images)
+        self.probabilities = softmax(self.z0)
+        self.free_up = self.free_down = np.ones(images.shape, bool)
+        self.row, self.column = np.zeros(0, np.int64), np.zeros(0, np.int64)
+        if clip is not None:
+            low, high = clip
+            self.free_up, self.free_down = images < high, images > low
+            self.row, self.column = np.nonzero(self.free_up & self.free_down)
+            pixel = images[self.row, self.column].astype(np.float64)
+            self.to_top, self.to_bottom = high - pixel, pixel - low
+        self.flat = self.row * images.shape[1] + self.column
+        self.room_up, self.room_down = self.free_up.astype(np.float64), self.free_down.astype(np.float64)
+
+    def toward(self, target) -> AttackPath:
+        """The attack path of the block's images toward ``target`` (a digit, or one per image)."""
+        return AttackPath(self, target)
 
 
 class AttackPath:
@@ -105,34 +135,42 @@ class AttackPath:
     that moves at all, and the grey pixels in row order: their image
     (``row``), their column of ``W`` (``column``), direction (``sign``) and
     ``tau``, where positive eps stops them; and which pixels have room to
-    move up and down (``room_up``, ``room_down``).
+    move up and down (``room_up``, ``room_down``). ``AttackPath(model, images,
+    target, clip)`` prepares one block for one target; :meth:`PathBlock.toward`
+    makes it from what every target shares.
+
+    The choices per pixel are made with comparisons and arithmetic, not
+    ``numpy.where``: the attack's signs are close to random, and a branch per
+    pixel costs more than the arithmetic (exact here: the factors are 0 or 1).
     """
 
-    def __init__(self, model, images: np.ndarray, target: int, clip):
-        self.n, self.target = len(images), target
-        self.WT = np.ascontiguousarray(model.W.T)
-        self.z0 = model.logits(images)
-        direction = -np.sign(gradient_from_logits(model.W, self.z0, target)).astype(np.int8)  # attack_direction
-        if clip is None:  # nothing ever stops: z(eps) = z0 + eps * W d
-            self.room_up = self.room_down = np.ones(images.shape)
-            rate = direction @ model.W.T
-            self.rate_positive, self._direction, self.span = rate, direction, np.inf
-            self.row, self.column = np.zeros(0, np.int64), np.zeros(0, np.int64)
-            self.sign, self.tau = np.zeros(0), np.zeros(0)
-            return
-        low, high = clip
-        self.span = high - low
-        at_low, at_high = images <= low, images >= high
-        self.room_up, self.room_down = (~at_high).astype(np.float64), (~at_low).astype(np.float64)
-        down, up = direction < 0, direction > 0
+    def __init__(self, model, images, target=None, clip=None):
+        block = model if isinstance(model, PathBlock) else PathBlock(model, images, clip)
+        if isinstance(model, PathBlock):  # AttackPath(block, target)
+            target = images
+        self.z0, self.WT, self.target, self.n = block.z0, block.WT, target, len(block.z0)
+        residual = block.probabilities.copy()
+        residual[np.arange(self.n), target] -= 1.0
+        gradient = residual @ block.W
+        up, down = gradient < 0, gradient > 0  # the attack direction, -sign(gradient)
+        self._up, self._down = up, down
+        self.room_up, self.room_down = block.room_up, block.room_down
         # at an edge, a pixel moves on the side that takes it away from that edge
-        self.rate_positive = np.where(at_low & down | at_high & up, 0, direction) @ model.W.T
-        self._direction = direction
-        grey = ~(at_low | at_high) & (direction != 0)
-        self.row, self.column = np.nonzero(grey)
-        pixel = images[self.row, self.column].astype(np.float64)
-        self.sign = direction[self.row, self.column].astype(np.float64)
-        self.tau = np.where(self.sign > 0, high - pixel, pixel - low)
+        moving = (up & block.free_up).view(np.int8) - (down & block.free_down).view(np.int8)
+        self.rate_positive = moving.astype(np.float64) @ self.WT
+        self.span = np.inf if block.clip is None else block.clip[1] - block.clip[0]
+        self.row, self.column, self.sign, self.tau = block.row, block.column, np.zeros(0), np.zeros(0)
+        if len(block.row):
+            rising, falling = up.ravel()[block.flat], down.ravel()[block.flat]
+            row, column = block.row, block.column
+            to_top, to_bottom = block.to_top, block.to_bottom
+            if not (rising | falling).all():  # a pixel the gradient does not touch never moves
+                still = rising | falling
+                row, column, rising, falling, to_top, to_bottom = (
+                    each[still] for each in (row, column, rising, falling, to_top, to_bottom))  # fmt: skip
+            self.row, self.column = row, column
+            rising, falling = rising.astype(np.float64), falling.astype(np.float64)
+            self.sign, self.tau = rising - falling, to_top * rising + to_bottom * falling
 
     @functools.cached_property
     def rate_negative(self) -> np.ndarray:
@@ -141,9 +179,8 @@ class AttackPath:
         Only sweeps need it: made on first use. At an edge, a pixel moves on the
         side that takes it away from that edge.
         """
-        direction = self._direction
-        stuck = (self.room_down == 0) & (direction > 0) | (self.room_up == 0) & (direction < 0)
-        return -(np.where(stuck, 0, direction) @ self.WT)
+        moving = (self._down & (self.room_up > 0)).view(np.int8) - (self._up & (self.room_down > 0)).view(np.int8)
+        return moving.astype(np.float64) @ self.WT
 
 
 def first_slope(room_up: np.ndarray, room_down: np.ndarray, lead: np.ndarray) -> np.ndarray:
@@ -227,10 +264,11 @@ def walk_minimal_epsilon(path: AttackPath, target: int, max_eps: float) -> np.nd
     pieces = int(counts.max(initial=0)) + 1
     # each image's stops in a row of its own (not sorted): the stop (index, or -1) and where it is (inf: none)
     place = np.arange(len(path.row)) - np.repeat(np.cumsum(counts) - counts, counts)  # rows come in order
+    cell = path.row * pieces + place  # flat: one-dimensional scatters are the fast ones
     taus = np.full((n, pieces), np.inf)
-    taus[path.row, place] = path.tau
+    taus.ravel()[cell] = path.tau
     stops = np.full((n, pieces), -1)
-    stops[path.row, place] = np.arange(len(path.row))
+    stops.ravel()[cell] = np.arange(len(path.row))
     # everything as the target's lead over the nine others: its value at eps = 0 of each piece's line, and its slope
     lead = path.WT[:, [target]] - path.WT[:, others]  # (784, 9): each pixel's weight in the target's lead
     slope = path.rate_positive[:, [target]] - path.rate_positive[:, others]  # (n, 9), at the start of the chunk

@@ -182,10 +182,8 @@ def pair_attacks(model: SoftmaxModel, images, labels, *, clip=(0.0, 1.0), eps=No
     clip = as_clip(clip)
     max_eps = as_max_eps(max_eps)
     minimal = np.full((len(images), 10), np.nan)
-    jobs = [(target, np.flatnonzero(labels != target)) for target in range(10)]
-    for (target, chosen), blocks in zip(jobs, over_targets(model, images, jobs, clip, _minimal_toward, max_eps)):
-        if blocks:
-            minimal[chosen, target] = np.concatenate(blocks)
+    for indices, target, values in over_targets(model, images, labels, clip, _minimal_toward, max_eps):
+        minimal[indices, target] = values
     fooled = None if eps is None else fooled_toward_each(model, images, labels, eps, clip=clip)
     return PairAttacks(minimal=minimal, fooled=fooled, labels=labels, eps=None if eps is None else float(eps))
 

@@ -118,3 +118,24 @@ def test_pairs_without_an_epsilon_have_no_share(model, dataset):
 
     with pytest.raises(ValueError, match="no epsilon"):
         _ = pair_attacks(model, dataset.x_test[:20], dataset.y_test[:20]).share
+
+
+def test_pairs_over_shuffled_labels_and_untouched_pixels_match_each_target_alone(model, dataset):
+    """The pairs walk groups images by label and prepares each block once for all nine targets: same answers."""
+    from core.attack import minimal_epsilon
+    from core.model import SoftmaxModel
+    from core.sweep import pair_attacks
+
+    W = model.W.copy()
+    W[:, 300:340] = 0.0  # pixels no gradient touches: they never move, grey or not
+    untouched = SoftmaxModel(W, model.b)
+    rng = np.random.default_rng(7)
+    order = rng.permutation(len(dataset.x_test))[:300]
+    images, labels = dataset.x_test[order], dataset.y_test[order]
+    images[:, 300:340] = 0.5
+    minimal = pair_attacks(untouched, images, labels, clip=(0.0, 1.0)).minimal
+    for target in range(10):
+        others = labels != target
+        np.testing.assert_allclose(minimal[others, target], minimal_epsilon(untouched, images[others], target),
+                                   rtol=1e-12)  # fmt: skip
+        assert np.isnan(minimal[~others, target]).all()
