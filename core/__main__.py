@@ -105,6 +105,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--seed", type=_bounded("seed", int), default=DEFAULTS.seed, help="seeds the order of the SGD mini-batches"
     )
+    parser.add_argument(
+        "--adversarial-eps", type=_bounded("adversarial_eps", float), default=DEFAULTS.adversarial_eps,
+        help="a defense: train on each image's exact worst case within this epsilon too (sgd; 0: none)",
+    )  # fmt: skip
+    parser.add_argument("--l1", type=_bounded("l1", float), default=DEFAULTS.l1,
+                        help="a defense: L1 weight decay of this strength (sgd; 0: none)")  # fmt: skip
     parser.add_argument("--source", type=_checked(parse_digit), default=SOURCE, help="the digit to attack")
     parser.add_argument("--target", type=_checked(parse_digit), default=TARGET, help="the digit to turn it into")
     parser.add_argument(
@@ -124,6 +130,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.source == args.target:
         parser.error("--source and --target must differ")
+    if (args.adversarial_eps or args.l1) and args.solver != "sgd":
+        parser.error("--adversarial-eps and --l1 train with the sgd solver")
     if args.out is not None and (problem := unwritable(args.out)):  # before any training
         parser.error(f"--out {str(args.out)!r}: {problem}")
     return args
@@ -144,7 +152,7 @@ def trained(args: argparse.Namespace):
 
     settings = TrainingSettings(
         dataset=args.dataset, solver=args.solver, epochs=args.epochs, learning_rate=args.learning_rate,
-        batch_size=args.batch_size, C=args.C, seed=args.seed,
+        batch_size=args.batch_size, C=args.C, seed=args.seed, adversarial_eps=args.adversarial_eps, l1=args.l1,
     ).normalized()  # fmt: skip
     queue = TrainingQueue(slots=1)
     try:
@@ -175,6 +183,8 @@ def run(args: argparse.Namespace) -> tuple[dict, Attacked]:
         "n_train": dataset.n_train,
         "n_test": dataset.n_test,
         "solver": args.solver,
+        "adversarial_eps": args.adversarial_eps,
+        "l1": args.l1,
         "train_accuracy": training.train_accuracy,
         "test_accuracy": training.test_accuracy,
         "training_seconds": round(training.seconds, 3),
@@ -223,11 +233,17 @@ def write_grid(result: dict, attacked: Attacked, folder: Path) -> Path:
     return path
 
 
+def _defense_text(result: dict) -> str:
+    defenses = [f"adversarial training at eps {result['adversarial_eps']:g}"] if result["adversarial_eps"] else []
+    defenses += [f"L1 weight decay {result['l1']:g}"] if result["l1"] else []
+    return f" ({', '.join(defenses)})" if defenses else ""
+
+
 def _text_report(result: dict) -> str:
     target = result["target"]
     lines = [
         f"dataset   {result['dataset']}: {result['n_train']:,} train / {result['n_test']:,} test",
-        f"training  {result['solver']}: test accuracy {result['test_accuracy']:.2%}, "
+        f"training  {result['solver']}{_defense_text(result)}: test accuracy {result['test_accuracy']:.2%}, "
         f"train accuracy {result['train_accuracy']:.2%}, {result['training_seconds']:.2f} s",
         f"attack    {result['source']} -> {target}, {'clipped to [0, 1]' if result['clip'] else 'no clipping'}",
         "",

@@ -27,6 +27,8 @@ BOUNDS = {
     "batch_size": (10, 1000),
     "C": (1e-3, 1e3),
     "seed": (0, 9999),
+    "adversarial_eps": (0.0, 0.3),  # 0: no adversarial training
+    "l1": (0.0, 0.01),  # 0: no L1 weight decay
 }
 DATASET_VARIABLE = "ADVERSARIAL_DIGITS_DATASET"  # the operator may open the app on another dataset
 MODEL_FORMAT = 1  # bump when the saved-model layout changes
@@ -37,7 +39,7 @@ class TrainingSettings:
     """Everything that decides the trained weights; the key of the model caches.
 
     The defaults are the original experiment's recipe: mini-batch SGD,
-    learning rate 0.05, batch 100, 25 epochs.
+    learning rate 0.05, batch 100, 25 epochs, no defense.
     """
 
     dataset: str = DEFAULT_DATASET
@@ -47,6 +49,8 @@ class TrainingSettings:
     batch_size: int = 100
     C: float = 1.0
     seed: int = 0
+    adversarial_eps: float = 0.0  # the defenses (core.defense); 0 is none
+    l1: float = 0.0
 
     @classmethod
     def first_visit(cls) -> TrainingSettings:
@@ -64,7 +68,18 @@ class TrainingSettings:
             if isinstance(value, bool) or not kind_ok or not low <= value <= high:
                 kind = "a whole number" if whole else "a number"
                 raise ValueError(f"{name} must be {kind} from {low:g} to {high:g}, got {value!r}")
+        if self.defended and self.solver != "sgd":
+            raise ValueError("the defenses (adversarial_eps, l1) train with the sgd solver")
         return self
+
+    @property
+    def defended(self) -> bool:
+        """Trained with a defense: adversarial training or L1 weight decay (see :mod:`core.defense`)."""
+        return self.adversarial_eps > 0 or self.l1 > 0
+
+    def undefended(self) -> TrainingSettings:
+        """The same settings with no defense: the normal model a defended one is compared with."""
+        return replace(self, adversarial_eps=0.0, l1=0.0)
 
     def normalized(self) -> TrainingSettings:
         """Blank out the settings the solver ignores, so they do not cause a retrain."""
@@ -80,7 +95,11 @@ class TrainingSettings:
         return arguments
 
     def file_key(self) -> str:
-        text = json.dumps({"format": MODEL_FORMAT, **asdict(self)}, sort_keys=True)
+        fields = asdict(self)
+        for defense in ("adversarial_eps", "l1"):  # no defense: the same key as before defenses existed
+            if not fields[defense]:
+                del fields[defense]
+        text = json.dumps({"format": MODEL_FORMAT, **fields}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:20]
 
     def model_path(self) -> Path:

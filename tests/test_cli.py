@@ -66,6 +66,9 @@ def test_text_report_with_fixed_eps_unclipped():
         (["--out", "README.md"], "is a file, not a folder"),
         (["--out", "/proc/nope"], "cannot be written"),
         (["--dataset", "idx:/no/such/folder"], "does not exist"),
+        (["--adversarial-eps", "0.5"], "0.5 is outside [0, 0.3]"),
+        (["--l1", "-1"], "-1 is outside [0, 0.01]"),
+        (["--solver", "lbfgs", "--adversarial-eps", "0.1"], "train with the sgd solver"),
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_2(args, message, capsys):

@@ -1,0 +1,145 @@
+"""Defenses: training a softmax regression on the exact worst case inside the eps-ball, and L1 weight decay.
+
+For a linear model the attack that most helps a rival class ``j`` over the
+true class ``y`` within ``|delta|_inf <= eps`` (and the clip range) has a
+closed form: each pixel moves by eps along the sign of ``w_j - w_y`` and
+stops at the edge of the range (:func:`core.attack.clipped_sign_step`). It
+is what the gradient sign attack does on the two-class model of ``y``
+against ``j``, and it raises the rival's logit by
+
+    max over delta of (w_j - w_y) . delta = relu(w_j - w_y) . up + relu(w_y - w_j) . down
+
+(``up``/``down`` how far each pixel may move up/down: ``min(eps, room)``).
+These are the *worst-case logits* (:func:`worst_case_logits`); the true
+class wins all of them exactly when no perturbation of size ``eps`` changes
+the answer, so training on them is training for the certified accuracy
+itself. Goodfellow, Shlens & Szegedy (2015, section 5) derive the same
+L1-like penalty for logistic regression; the gradient sign attack on the
+full ten-class model only approximates it (each step's image is a guess at
+one worst case for all nine rivals at once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from core.checks import as_clip, as_eps, as_images, as_labels
+from core.model import SoftmaxModel, softmax
+
+
+def _rooms(images: np.ndarray, eps: float, clip) -> tuple[np.ndarray, np.ndarray]:
+    """How far each pixel may move up and down within ``eps`` and the clip range (both >= 0)."""
+    if clip is None:
+        return np.full(images.shape, eps), np.full(images.shape, eps)
+    low, high = clip
+    return np.minimum(eps, high - images), np.minimum(eps, images - low)
+
+
+def _worst_case(W: np.ndarray, b: np.ndarray, images: np.ndarray, labels: np.ndarray, eps: float, clip):
+    """The worst-case logits, and per true class ``c`` present: its rows, rooms and ``W - W[c]``."""
+    z = images @ W.T + b
+    up, down = _rooms(images, eps, clip)
+    groups = []
+    for c in np.unique(labels):  # images of one class share their nine lead vectors
+        rows = np.flatnonzero(labels == c)
+        lead = W - W[c]  # (10, 784): row j is w_j - w_c; row c is zero
+        z[rows] += up[rows] @ np.maximum(lead, 0.0).T + down[rows] @ np.maximum(-lead, 0.0).T
+        groups.append((c, rows, lead))
+    return z, up, down, groups
+
+
+def worst_case_logits(model: SoftmaxModel, x, labels, eps, *, clip=(0.0, 1.0)) -> np.ndarray:
+    """Per image, each rival's logit at the perturbation that helps it most against the true class: (n, 10).
+
+    Column ``labels[i]`` keeps the true logit. Column ``j`` is ``z_j`` at
+    ``x + delta_j`` minus the change of ``z_y`` there, i.e. ``z_y`` plus the
+    best lead of ``j`` over ``y`` within ``|delta| <= eps`` inside ``clip``.
+    The true class scores strictly highest in a row exactly when no
+    perturbation of size ``eps`` can change the answer.
+    """
+    images, single = as_images(x)
+    labels = as_labels(labels, len(images))
+    step = float(as_eps(eps, 1)[0])
+    z = _worst_case(model.W, model.b, images.astype(np.float64), labels, abs(step), as_clip(clip))[0]
+    return z[0] if single else z
+
+
+def worst_case_inputs(model: SoftmaxModel, x, labels, eps, *, clip=(0.0, 1.0)) -> np.ndarray:
+    """The worst-case input against each rival: (n, 10, 784); the true class's own slot holds the image itself."""
+    images, _ = as_images(x)
+    labels = as_labels(labels, len(images))
+    images = images.astype(np.float64)
+    up, down = _rooms(images, abs(float(as_eps(eps, 1)[0])), as_clip(clip))
+    lead = model.W[None, :, :] - model.W[labels][:, None, :]  # (n, 10, 784)
+    return images[:, None, :] + np.where(lead > 0, up[:, None, :], np.where(lead < 0, -down[:, None, :], 0.0))
+
+
+def loss_and_gradient(W: np.ndarray, b: np.ndarray, images: np.ndarray, labels: np.ndarray, adversarial_eps: float):
+    """The training loss of one mini-batch and its gradient with respect to ``W`` and ``b``.
+
+    The loss is the mean cross-entropy of the clean images, plus (with
+    ``adversarial_eps > 0``) the mean cross-entropy of their worst-case
+    logits inside [0, 1]: each image counts twice, as it is and at its worst.
+    """
+    n = len(labels)
+    onehot = np.eye(10)[labels]
+    p = softmax(images @ W.T + b)
+    loss = -np.log(p[np.arange(n), labels]).mean()
+    residual = (p - onehot) / n
+    grad_W, grad_b = residual.T @ images, residual.sum(axis=0)
+    if adversarial_eps > 0:
+        z, up, down, groups = _worst_case(W, b, images, labels, adversarial_eps, (0.0, 1.0))
+        p = softmax(z)
+        loss += -np.log(p[np.arange(n), labels]).mean()
+        residual = (p - onehot) / n
+        grad_W += residual.T @ images
+        grad_b += residual.sum(axis=0)
+        for c, rows, lead in groups:  # z'_j = w_j.(x + delta_j) - w_c.delta_j, delta_j = up or -down per pixel
+            moved = (lead > 0) * (residual[rows].T @ up[rows]) - (lead < 0) * (residual[rows].T @ down[rows])
+            grad_W += moved
+            grad_W[c] -= moved.sum(axis=0)
+    return float(loss), grad_W, grad_b
+
+
+def defended_sgd(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    *,
+    epochs: int,
+    learning_rate: float,
+    batch_size: int,
+    seed: int,
+    adversarial_eps: float,
+    l1: float,
+    on_epoch: Callable[[int, SoftmaxModel, float], None],
+) -> SoftmaxModel:
+    """Mini-batch SGD from zero weights on :func:`loss_and_gradient`, with L1 weight decay ``l1``.
+
+    The seed's recipe (zero start, shuffled batches, the learning rate) with
+    two changes a defense needs: the rate decays linearly to zero over the
+    epochs (the worst-case loss keeps moving; a decaying rate lets it settle),
+    and L1 decay is a proximal step after each update (weights shrink by
+    ``rate * l1`` toward zero and stop there, so unused pixels end exactly at
+    zero). scikit-learn has no loss at an attacked input, so this loop is
+    ours; ``on_epoch(epoch, model, loss)`` after each epoch.
+    """
+    rng = np.random.default_rng(seed)
+    W, b = np.zeros((10, x_train.shape[1])), np.zeros(10)
+    n = len(y_train)
+    for epoch in range(1, epochs + 1):
+        rate = learning_rate * (1 - (epoch - 1) / epochs)
+        order = rng.permutation(n)
+        total = 0.0
+        for start in range(0, n, batch_size):
+            chosen = order[start : start + batch_size]
+            loss, grad_W, grad_b = loss_and_gradient(W, b, x_train[chosen].astype(np.float64), y_train[chosen],
+                                                     adversarial_eps)  # fmt: skip
+            W -= rate * grad_W
+            b -= rate * grad_b
+            if l1 > 0:
+                W = np.sign(W) * np.maximum(np.abs(W) - rate * l1, 0.0)
+            total += loss * len(chosen)
+        on_epoch(epoch, SoftmaxModel(W, b), total / n + l1 * float(np.abs(W).sum()))
+    return SoftmaxModel(W, b)
