@@ -24,6 +24,7 @@ PAGES = {
     "epsilon": ("app_pages/epsilon.py", "Epsilon chart", ":material/show_chart:"),
     "lab": ("app_pages/lab.py", "Attack lab", ":material/science:"),
     "pairs": ("app_pages/pairs.py", "All pairs", ":material/grid_view:"),
+    "defenses": ("app_pages/defenses.py", "Defenses", ":material/shield:"),
 }
 START_PAGE = "attack"
 

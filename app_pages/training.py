@@ -1,20 +1,11 @@
 """Training accuracy: how good the softmax classifier is, and what its ten templates look like."""
 
-import numpy as np
 import streamlit as st
 
 from core import charts
 from dashboard import resources
 from dashboard.state import View
 from dashboard.widgets import sidebar
-
-
-def template_picture(weights: np.ndarray, scale: int = 6):
-    from PIL import Image
-
-    rgb = charts.diverging_rgb(weights)
-    image = Image.fromarray(rgb, mode="RGB")
-    return image.resize((28 * scale, 28 * scale), Image.Resampling.NEAREST)
 
 
 def provenance(settings, result) -> None:
@@ -81,7 +72,7 @@ def main(view: View) -> None:
     )
     columns = st.columns(10)
     for digit, column in enumerate(columns):
-        column.image(template_picture(result.model.W[digit]), caption=f"{digit}", width="stretch")
+        column.image(charts.template_picture(result.model.W[digit]), caption=f"{digit}", width="stretch")
 
 
 main(sidebar())

@@ -329,6 +329,14 @@ def diverging_rgb(weights: np.ndarray) -> np.ndarray:
 PAIR_SELECTION = "pair"  # the name of the heatmap's click selection (fields: source, target)
 
 
+def template_picture(weights: np.ndarray, scale: int = 6):
+    """A weight template as a PIL image, ``scale`` screen pixels per pixel."""
+    from PIL import Image
+
+    image = Image.fromarray(diverging_rgb(weights), mode="RGB")
+    return image.resize((28 * scale, 28 * scale), Image.Resampling.NEAREST)
+
+
 def pair_heatmap(
     median: np.ndarray,
     lower: np.ndarray,
@@ -452,3 +460,59 @@ def robustness_chart(curve, *, chosen_eps: float | None = None) -> alt.LayerChar
         )
     )  # fmt: skip
     return alt.layer(lines, *_rule(chosen_eps, CHOSEN_COLOUR, "chosen ε")).properties(height=320)
+
+
+MODEL_COLOURS = ["#9c9c9c", "#2a9d8f"]  # the normal model in grey, the defended one in teal
+
+
+def defense_chart(curves: dict, *, chosen_eps: float | None = None) -> alt.LayerChart:
+    """Certified accuracy (solid) and accuracy under the gradient sign attack (dashed) against epsilon, per model."""
+    frame = pd.concat([
+        pd.DataFrame({"eps": curve.eps, "accuracy": values, "model": name, "measure": measure})
+        for name, curve in curves.items()
+        for measure, values in (("certified", curve.worst), ("under the gradient sign attack", curve.fgsm))
+    ])  # fmt: skip
+    names, measures = list(curves), ["certified", "under the gradient sign attack"]
+    n_images = next(iter(curves.values())).n_images
+    lines = (
+        alt.Chart(frame, title=f"Accuracy of {n_images:,} test images against ε")
+        .mark_line(strokeWidth=2.5)
+        .encode(
+            x=alt.X("eps:Q", title="epsilon"),
+            y=alt.Y("accuracy:Q", title="accuracy", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format=".0%")),
+            color=alt.Color("model:N", title="", sort=names, scale=alt.Scale(domain=names, range=MODEL_COLOURS),
+                            legend=alt.Legend(orient="top")),
+            strokeDash=alt.StrokeDash("measure:N", title="", sort=measures,
+                                      legend=alt.Legend(orient="top", labelLimit=320),
+                                      scale=alt.Scale(domain=measures, range=[[1, 0], [6, 4]])),
+            detail="measure:N",
+            tooltip=["model:N", "measure:N", alt.Tooltip("eps:Q", format=".3f", title="epsilon"),
+                     alt.Tooltip("accuracy:Q", format=".1%")],
+        )
+    )  # fmt: skip
+    return alt.layer(lines, *_rule(chosen_eps, CHOSEN_COLOUR, "chosen ε")).properties(height=340)
+
+
+def radius_histograms(radii: dict, *, chosen_eps: float | None = None, bins: int = 40) -> alt.LayerChart:
+    """Per model, how many test images the best possible attack changes at which epsilon (the certified radius)."""
+    names = list(radii)
+    finite = [r[np.isfinite(r)] for r in radii.values()]
+    top = max([0.05, *(float(f.max()) for f in finite if f.size)])
+    frames = []
+    for name, values in zip(names, finite):
+        counts, edges = np.histogram(values, bins=bins, range=(0.0, top))
+        frames.append(pd.DataFrame({"start": edges[:-1], "end": edges[1:], "images": counts, "model": name}))
+    bars = (
+        alt.Chart(pd.concat(frames), title="The exact smallest ε that changes each test image's answer")
+        .mark_bar(opacity=0.6, binSpacing=0)
+        .encode(
+            x=alt.X("start:Q", bin="binned", title="certified radius (0: already wrong)"),
+            x2="end:Q",
+            y=alt.Y("images:Q", title="images", stack=None),
+            color=alt.Color("model:N", title="", sort=names, scale=alt.Scale(domain=names, range=MODEL_COLOURS),
+                            legend=alt.Legend(orient="top")),
+            tooltip=["model:N", alt.Tooltip("start:Q", format=".3f", title="from"),
+                     alt.Tooltip("end:Q", format=".3f", title="to"), "images:Q"],
+        )
+    )  # fmt: skip
+    return alt.layer(bars, *_rule(chosen_eps, CHOSEN_COLOUR, "chosen ε")).properties(height=300)

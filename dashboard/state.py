@@ -31,6 +31,7 @@ class WidgetKey:
     SWEEP_SCALE = "sweep_scale"
     PAIRS_CHART = "_widget_pairs_chart"  # the all-pairs heatmap (its click selection)
     PAIRS_IMAGE = "pairs_image"  # which test image of each digit the all-pairs grid shows
+    DEFENSE_PICK = "_widget_defense_pick"  # the defense picker on the defenses page
 
 
 def widget_key(key: str, suffix: str = "") -> str:
@@ -64,6 +65,9 @@ DEFAULTS = {
     "input": "test",  # where the attacked image comes from: INPUTS
     "eps": None,  # None: the chosen image's own minimal epsilon
     "show": "median",  # what the all-pairs heatmap shows: SHOWS
+    "defense": "none",  # DEFENSES; its strength is adversarial_eps or l1
+    "adversarial_eps": 0.1,
+    "l1": 0.001,
 }
 
 # A change of the key on the left puts the keys on the right back to their defaults:
@@ -75,6 +79,9 @@ RESETS = {
     "image": ("eps",),
     "clip": ("eps",),
     "dataset": ("eps",),
+    "defense": ("eps",),
+    "adversarial_eps": ("eps",),
+    "l1": ("eps",),
 }
 
 
@@ -87,6 +94,21 @@ def change(key: str, value) -> None:
 
 SHOWS = {"median": "Median minimal ε", "share": "Share fooled at ε"}  # show= in a link -> label
 INPUTS = {"test": "A test image", "upload": "Your upload", "draw": "Draw"}  # input= in a link -> label
+DEFENSES = {"none": "None", "adversarial": "Adversarial training", "l1": "L1 weight decay"}  # defense= -> label
+DEFENSE_STRENGTH = {"adversarial": "adversarial_eps", "l1": "l1"}  # the state key of each defense's strength
+STRENGTH_BOUNDS = {"adversarial_eps": (0.01, 0.3), "l1": (1e-5, 0.01)}  # a defense of strength 0 is none
+
+
+def training_settings(state) -> TrainingSettings:
+    """The model the sidebar's settings ask for, its defense included (defenses train with SGD)."""
+    defense = state["defense"]
+    return TrainingSettings(
+        dataset=state["dataset"], solver="sgd" if defense != "none" else state["solver"],
+        epochs=int(state["epochs"]), learning_rate=float(state["learning_rate"]),
+        batch_size=int(state["batch_size"]), C=float(state["C"]), seed=int(state["seed"]),
+        adversarial_eps=float(state["adversarial_eps"]) if defense == "adversarial" else 0.0,
+        l1=float(state["l1"]) if defense == "l1" else 0.0,
+    ).normalized()  # fmt: skip
 
 
 def own_digit() -> tuple[np.ndarray, str] | None:
@@ -147,6 +169,24 @@ def _parse_input(text) -> str:
     return str(text).strip().lower()
 
 
+def _parse_defense(text) -> str:
+    if str(text).strip().lower() not in DEFENSES:
+        raise ValueError("is not one of " + ", ".join(DEFENSES))
+    return str(text).strip().lower()
+
+
+def _strength(key: str):
+    low, high = STRENGTH_BOUNDS[key]
+
+    def parse(text) -> float:
+        value = parse_number(text)
+        if not low <= value <= high:
+            raise ValueError(f"is outside [{low:g}, {high:g}]")
+        return value
+
+    return parse
+
+
 def _parse_show(text) -> str:
     if str(text).strip().lower() not in SHOWS:
         raise ValueError("is not one of " + ", ".join(SHOWS))
@@ -154,7 +194,8 @@ def _parse_show(text) -> str:
 
 
 URL_PARSERS = {"source": parse_digit, "target": parse_digit, "image": _parse_image, "eps": parse_number,
-               "clip": _parse_flag, "input": _parse_input, "show": _parse_show}  # fmt: skip
+               "clip": _parse_flag, "input": _parse_input, "show": _parse_show, "defense": _parse_defense,
+               "adversarial_eps": _strength("adversarial_eps"), "l1": _strength("l1")}  # fmt: skip
 
 
 def _described(key: str, value) -> str:
@@ -210,8 +251,11 @@ def sync_url(page_key: str) -> None:
     if page_key == "pairs":
         if state["show"] != DEFAULTS["show"]:
             wanted["show"] = state["show"]
-        if state["eps"] is not None:
-            wanted["eps"] = f"{state['eps']:g}"
+    if page_key in ("pairs", "defenses") and state["eps"] is not None:
+        wanted["eps"] = f"{state['eps']:g}"
+    if state["defense"] != "none":  # the model every page attacks
+        strength = DEFENSE_STRENGTH[state["defense"]]
+        wanted["defense"], wanted[strength] = state["defense"], f"{state[strength]:g}"
     if dict(st.query_params) != wanted:
         st.query_params.from_dict(wanted)
 

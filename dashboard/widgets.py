@@ -17,11 +17,14 @@ from core.attack import MAX_EPS, minimal_epsilon
 from core.data import DEFAULT_DATASET
 from core.errors import ImageRejected
 from core.imaging import preprocess_upload
-from core.settings import BOUNDS, SOLVERS, TrainingSettings
+from core.settings import BOUNDS, SOLVERS
 from dashboard import resources
 from dashboard.state import (
+    DEFENSE_STRENGTH,
+    DEFENSES,
     EPS_STEP,
     INPUTS,
+    STRENGTH_BOUNDS,
     View,
     WidgetKey,
     change,
@@ -32,6 +35,7 @@ from dashboard.state import (
     own_digit,
     show_notices,
     snap_eps,
+    training_settings,
     widget_key,
 )  # fmt: skip
 
@@ -98,10 +102,13 @@ def sidebar() -> View:
             state["dataset"] = DEFAULT_DATASET
         st.selectbox("Dataset", options, format_func=resources.dataset_label,
                      **bind("dataset", refuse=resources.dataset_problem))  # fmt: skip
+        defense_picker()
         with st.expander("Training settings", expanded=False):
             labels = {"sgd": "SGD (original recipe)", "lbfgs": "L-BFGS (converged)"}
-            st.radio("Solver", SOLVERS, horizontal=True, format_func=labels.get, **bind("solver"))
-            if state["solver"] == "sgd":
+            defended = state["defense"] != "none"
+            st.radio("Solver", SOLVERS, horizontal=True, format_func=labels.get, disabled=defended,
+                     help="A defense trains with SGD" if defended else None, **bind("solver"))  # fmt: skip
+            if state["solver"] == "sgd" or defended:
                 _number("Epochs", "epochs", step=1, fmt="%d")
                 _number("Learning rate", "learning_rate", step=0.01, fmt="%.4f")
                 _number("Batch size", "batch_size", step=10, fmt="%d")
@@ -115,13 +122,30 @@ def sidebar() -> View:
         )
 
     state["dataset"] = resources.usable_dataset(state["dataset"])
-    settings = TrainingSettings(
-        dataset=state["dataset"], solver=state["solver"], epochs=int(state["epochs"]),
-        learning_rate=float(state["learning_rate"]), batch_size=int(state["batch_size"]), C=float(state["C"]),
-        seed=int(state["seed"]),
-    ).normalized()  # fmt: skip
+    settings = training_settings(state)
     show_notices()
     return View(training=settings, source=int(state["source"]), target=int(state["target"]), clip=bool(state["clip"]))
+
+
+def defense_picker(suffix: str = "") -> None:
+    """The model's defense and its strength: none, adversarial training at an epsilon, or L1 weight decay."""
+    state = st.session_state
+    st.selectbox("Defense", list(DEFENSES), format_func=DEFENSES.get, help="Train the model to resist the attack",
+                 **bind("defense", suffix))  # fmt: skip
+    if state["defense"] != "none":
+        strength_input(state["defense"], suffix)
+
+
+def strength_input(defense: str, suffix: str = "") -> None:
+    key = DEFENSE_STRENGTH[defense]
+    low, high = STRENGTH_BOUNDS[key]
+    st.session_state[key] = float(clamp(st.session_state[key], low, high))
+    if key == "adversarial_eps":
+        st.number_input("Training ε", low, high, step=0.01, format="%.2f", **bind(key, suffix),
+                        help="Each training image also counts at its exact worst case within this epsilon")  # fmt: skip
+    else:
+        st.number_input("L1 strength", low, high, step=0.0005, format="%.5f", **bind(key, suffix),
+                        help="Each SGD step shrinks every weight toward zero by rate × strength")  # fmt: skip
 
 
 # --- the chosen image ---------------------------------------------------------------------------------
@@ -234,7 +258,7 @@ def snap_to_minimal() -> None:
     change("eps", None)
 
 
-def eps_slider(minimal: float, *, key_suffix: str) -> float:
+def eps_slider(minimal: float, *, key_suffix: str, help: str | None = None) -> float:
     """The epsilon slider shared by the attack and chart pages; returns the chosen epsilon."""
     eps = chosen_eps(minimal)
     st.slider(
@@ -244,7 +268,8 @@ def eps_slider(minimal: float, *, key_suffix: str) -> float:
         step=EPS_STEP,
         format="%.3f",
         **bind("eps", key_suffix, shown=eps),
-        help="Every pixel moves by at most epsilon (in units of the full 0-1 range) in the direction of the "
+        help=help
+        or "Every pixel moves by at most epsilon (in units of the full 0-1 range) in the direction of the "
         "gradient sign. The slider starts at the first stop above this image's exact minimal epsilon.",
     )
     return eps

@@ -18,6 +18,7 @@ PAGES = [
     "app_pages/epsilon.py",
     "app_pages/pairs.py",
     "app_pages/lab.py",
+    "app_pages/defenses.py",
 ]
 
 
@@ -181,7 +182,7 @@ OTHER_CHARTS = ("plotly_chart", "pyplot", "bokeh_chart", "graphviz_chart", "deck
 
 @pytest.mark.parametrize("page, charts", [("app_pages/attack.py", 1), ("app_pages/epsilon.py", 3),
                                           ("app_pages/training.py", 4), ("app_pages/pairs.py", 1),
-                                          ("app_pages/lab.py", 2)])  # fmt: skip
+                                          ("app_pages/lab.py", 2), ("app_pages/defenses.py", 1)])  # fmt: skip
 def test_every_chart_is_an_altair_vega_lite_chart(page, charts):
     import json
 
@@ -514,3 +515,40 @@ def test_the_attack_lab_shows_the_exact_answers_and_keeps_its_view_in_the_link(m
     assert app.query_params["image"] == "3" and app.query_params["eps"] == "0.12"
     table = app.dataframe[0].value
     assert table["error rate"].iloc[0] == 0.999 and len(table) == 3
+
+
+def test_the_defenses_page_compares_the_defended_model_and_keeps_it_in_the_link():
+    from core.attack import robust_radius
+    from core.model import train_softmax
+
+    app = start({"page": "defenses"})
+    assert_clean(app)
+    assert any("Pick a defense" in i.value for i in app.info)
+    widget(app, "button_group", "_widget_defense_pick").set_value("adversarial").run()  # trains it in a child
+    assert_clean(app)
+    data = load_dataset("mnist-5k")
+    defended = train_softmax(data, adversarial_eps=0.1)  # independently, in this process: the same weights
+    certified = np.mean(robust_radius(defended.model, data.x_test, data.y_test) > 0.1)
+    assert metric(app, "Certified at ε = 0.100") == f"{certified:.1%}"
+    assert metric(app, "Clean accuracy") == f"{defended.test_accuracy:.1%}"
+    assert any(
+        m.value.startswith("**Adversarial training at ε = 0.1** raised the certified accuracy") for m in app.markdown
+    )
+    assert len(app.get("vega_lite_chart")) == 2
+    assert dict(app.query_params) == {"source": "2", "target": "6", "clip": "1", "defense": "adversarial",
+                                      "adversarial_eps": "0.1"}  # fmt: skip
+    app.switch_page("app_pages/attack.py").run()  # every page now attacks the defended model
+    assert_clean(app)
+    assert dict(app.query_params)["defense"] == "adversarial"
+    twos = data.x_test[data.test_indices(2)]
+    shown = float(app.markdown[0].value.split("**")[1]) if "**" in app.markdown[0].value else None
+    assert shown == pytest.approx(minimal_epsilon(defended.model, twos[0], 6), abs=1e-5)
+
+
+def test_a_defense_in_a_link_is_checked():
+    app = start({"page": "defenses", "defense": "armour", "adversarial_eps": "2"})
+    assert_clean(app)
+    warnings = " ".join(w.value for w in app.warning)
+    assert "defense=`armour` is not one of none, adversarial, l1" in warnings
+    assert "adversarial_eps=`2` is outside [0.01, 0.3]" in warnings
+    assert "defense" not in dict(app.query_params)

@@ -13,8 +13,9 @@ from tests.e2e.conftest import CHROMIUM, FLAGS, OUTPUT
 
 pytestmark = pytest.mark.e2e
 
-PAGES = {"training": 4, "attack": 1, "epsilon": 3, "pairs": 1, "lab": 2}  # page -> Altair charts on it
-PICTURES = {"training": 10, "attack": 35, "epsilon": 0, "pairs": 1, "lab": 6}  # page -> pictures on it (grids included)
+PAGES = {"training": 4, "attack": 1, "epsilon": 3, "pairs": 1, "lab": 2, "defenses": 1}  # page -> Altair charts on it
+# page -> pictures on it (grids included)
+PICTURES = {"training": 10, "attack": 35, "epsilon": 0, "pairs": 1, "lab": 6, "defenses": 0}
 CHARTS_DRAWN = """n => {
     const charts = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')];
     const drawn = charts.filter(c => [...c.querySelectorAll('canvas')].some(x => x.width > 0 && x.height > 0)
@@ -152,7 +153,7 @@ def test_a_tampered_link_gets_notices_not_a_crash(server, page):
     assert_no_errors(page)
 
 
-SESSIONS = 5  # every page once, four sliders moved at once (python -m benchmarks runs a bigger storm)
+SESSIONS = 6  # every page once, four sliders moved at once (python -m benchmarks runs a bigger storm)
 
 
 def test_sessions_at_once(server, playwright_module):
@@ -168,7 +169,7 @@ def test_sessions_at_once(server, playwright_module):
         await page.wait_for_selector("[data-testid='stMetricValue']")
         await page.wait_for_function(CHARTS_DRAWN, arg=PAGES[name])
         moved = None
-        if name != "training":
+        if name not in ("training", "defenses"):  # the defenses page has no slider before a defense is picked
             slider = page.locator("[data-testid='stSlider']", has_text="Epsilon: how far").locator("input[type=range]")
             await slider.focus()
             await page.keyboard.press("PageUp")  # one step up from this image's own minimal epsilon
@@ -291,3 +292,37 @@ def test_the_all_pairs_page_on_a_phone(server, page):
     assert "share fooled at the chosen ε" in page.locator("[data-testid='stVegaLiteChart']").first.inner_html()
     wait_for_metric(page, "Fooled at ε = 0.100", metric(page, "Fooled at ε = 0.100"))  # the link's ε is the page's
     assert_no_errors(page)
+
+
+DEFENDED_PICTURES = 28  # two rows of ten weight templates, eight transferred images
+
+
+def test_training_a_defense_shows_both_models_side_by_side(server, page):
+    page.set_viewport_size({"width": 1400, "height": 3000})
+    page.goto(f"{server.url}/defenses")
+    wait_for_page(page, PAGES["defenses"])
+    pick = page.locator("[data-testid='stButtonGroup'] button", has_text="Adversarial training")
+    pick.click()  # trains it, with a progress bar
+    page.wait_for_url(re.compile(r"defense=adversarial&adversarial_eps=0.1"), timeout=120_000)
+    page.get_by_text("raised the certified accuracy").wait_for(timeout=120_000)
+    wait_for_page(page, 2, DEFENDED_PICTURES)
+    assert re.fullmatch(r"\d+\.\d%", metric(page, "Certified at ε = 0.100"))
+    legend = page.locator("[data-testid='stVegaLiteChart']").first.inner_html()
+    assert "Normal" in legend and "Defended" in legend
+    assert page.get_by_text("Normal model", exact=True).count() == 1
+    assert page.get_by_text("Defended model", exact=True).count() == 1
+    assert_no_errors(page)
+    page.screenshot(path=OUTPUT / "defenses.png")
+    page.get_by_role("link", name="Attack the defended model image by image").click()
+    wait_for_page(page, PAGES["attack"])
+    assert "defense=adversarial" in page.url
+    assert_no_errors(page)
+
+
+def test_the_defenses_page_on_a_phone(server, page):
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{server.url}/defenses?defense=adversarial&adversarial_eps=0.1")
+    page.get_by_text("raised the certified accuracy").wait_for(timeout=120_000)
+    wait_for_page(page, 2)
+    assert_no_errors(page)
+    page.screenshot(path=OUTPUT / "defenses-phone.png")

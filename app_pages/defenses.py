@@ -1,0 +1,138 @@
+"""Defenses: the normal model against one trained to resist the attack, side by side, with certified numbers."""
+
+import numpy as np
+import streamlit as st
+from streamlit.errors import StreamlitPageNotFoundError
+
+from core import charts
+from core.attack import fgsm
+from dashboard import resources, widgets
+from dashboard.state import DEFENSES, View, WidgetKey, change
+from dashboard.widgets import sidebar
+
+NAMES = ("Normal", "Defended")
+
+
+def _picked() -> None:
+    change("defense", st.session_state[WidgetKey.DEFENSE_PICK] or "none")
+
+
+def defense_name(view: View) -> str:
+    settings = view.training
+    if settings.adversarial_eps:
+        return f"adversarial training at ε = {settings.adversarial_eps:g}"
+    return f"L1 weight decay of strength {settings.l1:g}"
+
+
+def verdict(name: str, clean: tuple, certified: tuple, eps: float) -> str:
+    """What the defense bought and what it cost, in one computed sentence."""
+    gain, cost = (certified[1] - certified[0]) * 100, (clean[0] - clean[1]) * 100
+    bought = f"raised the certified accuracy at ε = {eps:g} from {certified[0]:.1%} to {certified[1]:.1%}"
+    if gain < 0:
+        bought = f"lowered the certified accuracy at ε = {eps:g} from {certified[0]:.1%} to {certified[1]:.1%}"
+    paid = f"cost {cost:.1f} points of clean accuracy" if cost > 0 else f"gained {-cost:.1f} points of clean accuracy"
+    return f"**{name.capitalize()}** {bought} ({gain:+.1f} points) and {paid} ({clean[0]:.1%} → {clean[1]:.1%})."
+
+
+def templates(models) -> None:
+    for name, model in zip(NAMES, models):
+        st.caption(f"{name} model")
+        for digit, column in enumerate(st.columns(10)):
+            column.image(charts.template_picture(model.W[digit], scale=4), caption=f"{digit}", width="stretch")
+
+
+def transfer(view: View, models, eps: float) -> None:
+    """The normal model's adversarial images at ``eps`` shown to both models."""
+    _, images = resources.source_images(view)
+    attacked = fgsm(models[0], images, eps, target=view.target, clip=view.clip_range)
+    said = [model.predict(attacked) for model in models]
+    shares = [float(np.mean(s == view.target)) for s in said]
+    st.markdown(
+        f"The gradient sign attack on the **normal** model at ε = {eps:.3f} makes {shares[0]:.0%} of the "
+        f"{len(images)} test images of digit {view.source} read as {view.target}; shown to the **defended** model, "
+        f"the same images read as {view.target} {shares[1]:.0%} of the time."
+    )
+    for start, column in zip(range(8), st.columns(8)):
+        if start < len(images):
+            column.image(np.clip(attacked[start].reshape(28, 28), 0, 1), width="stretch",
+                         caption=f"normal: {said[0][start]} · defended: {said[1][start]}")  # fmt: skip
+
+
+def undefended(view: View) -> None:
+    """Before a defense is picked: the normal model's own numbers, and what to do."""
+    st.info("Pick a defense above to train it and compare it with the normal model. The sidebar's model then "
+            "uses it on every page, so the other pages attack the defended model.")  # fmt: skip
+    result = resources.trained(view.training)
+    curve, radius = resources.test_set_robustness(view.training, view.clip)
+    columns = st.columns(3)
+    columns[0].metric("Clean accuracy", f"{result.test_accuracy:.1%}")
+    columns[1].metric("Certified at ε = 0.1", f"{np.mean(radius > 0.1):.1%}",
+                      help="No perturbation of size 0.1 inside [0, 1] changes these answers")  # fmt: skip
+    columns[2].metric(
+        "Under gradient sign at ε = 0.1", f"{resources.accuracy_under_fgsm(view.training, view.clip, 0.1):.1%}"
+    )
+    st.altair_chart(charts.defense_chart({NAMES[0]: curve}, chosen_eps=0.1), width="stretch")
+
+
+def main(view: View) -> None:
+    st.title("Defenses: can a linear model be made harder to fool?")
+    st.caption(
+        "The normal model beside one trained to resist the attack. Certified accuracy is exact: no perturbation "
+        "of size ε inside [0, 1], of any kind, changes those answers."
+    )
+    state = st.session_state
+    left, right = st.columns([3, 2], vertical_alignment="bottom")
+    state[WidgetKey.DEFENSE_PICK] = None if state["defense"] == "none" else state["defense"]
+    left.segmented_control("Defense", [d for d in DEFENSES if d != "none"], format_func=DEFENSES.get,
+                           key=WidgetKey.DEFENSE_PICK, on_change=_picked)  # fmt: skip
+    if state["defense"] == "none":
+        undefended(view)
+        return
+    with right:
+        widgets.strength_input(state["defense"], "_defenses")
+    normal_settings, defended_settings = view.training.undefended(), view.training
+    results = [resources.trained(normal_settings), resources.trained(defended_settings)]
+    models = [r.model for r in results]
+    numbers = [resources.test_set_robustness(s, view.clip) for s in (normal_settings, defended_settings)]
+    trained_eps = defended_settings.adversarial_eps or 0.1
+    eps = widgets.eps_slider(trained_eps - widgets.EPS_STEP / 2, key_suffix="_defenses",
+                             help="The attack's size for the numbers below; starts at the defense epsilon")  # fmt: skip
+
+    clean = tuple(r.test_accuracy for r in results)
+    certified = tuple(float(np.mean(radius > eps)) for _, radius in numbers)
+    attacked = tuple(resources.accuracy_under_fgsm(s, view.clip, eps) for s in (normal_settings, defended_settings))
+    st.markdown(verdict(defense_name(view), clean, certified, eps))
+    columns = st.columns(4)
+    columns[0].metric("Clean accuracy", f"{clean[1]:.1%}", f"{(clean[1] - clean[0]) * 100:+.1f} pts vs normal")
+    columns[1].metric(f"Certified at ε = {eps:.3f}", f"{certified[1]:.1%}",
+                      f"{(certified[1] - certified[0]) * 100:+.1f} pts vs normal")  # fmt: skip
+    columns[2].metric(f"Under gradient sign at ε = {eps:.3f}", f"{attacked[1]:.1%}",
+                      f"{(attacked[1] - attacked[0]) * 100:+.1f} pts vs normal")  # fmt: skip
+    columns[3].metric(
+        "Training time",
+        f"{results[1].seconds:.1f} s",
+        help="The defended model, trained on this server (the normal one may have come with the app)",
+    )
+
+    curves = dict(zip(NAMES, (curve for curve, _ in numbers)))
+    st.altair_chart(charts.defense_chart(curves, chosen_eps=eps), width="stretch")
+    st.caption("Solid: certified accuracy (exact: no attack of size ε changes these answers). Dashed: accuracy "
+               "under the untargeted gradient sign attack, which never does better than the worst case.")  # fmt: skip
+    st.altair_chart(charts.radius_histograms(dict(zip(NAMES, (r for _, r in numbers))), chosen_eps=eps),
+                    width="stretch")  # fmt: skip
+
+    st.subheader("The weight templates")
+    st.caption("Red pixels raise a digit's score, blue lower it. Robust weights are smoother and look more like "
+               "the digits: a small change spread over many pixels moves them less.")  # fmt: skip
+    templates(models)
+
+    st.subheader(f"Transfer: the normal model's adversarial {view.source} → {view.target} images")
+    transfer(view, models, eps)
+    try:
+        st.page_link("app_pages/attack.py", label="Attack the defended model image by image",
+                     icon=":material/target:")  # fmt: skip
+    except StreamlitPageNotFoundError:
+        pass
+
+
+main(sidebar())
