@@ -1,13 +1,15 @@
 """Defenses: the normal model against one trained to resist the attack, side by side, with certified numbers."""
 
+from urllib.parse import urlencode
+
 import numpy as np
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
 from core import charts
 from core.attack import fgsm
-from dashboard import resources, widgets
-from dashboard.state import DEFENSES, View, WidgetKey, change
+from dashboard import defended, resources, widgets
+from dashboard.state import DEFENSE_STRENGTH, DEFENSES, View, WidgetKey, change
 from dashboard.widgets import sidebar
 
 NAMES = ("Normal", "Defended")
@@ -34,11 +36,10 @@ def verdict(name: str, clean: tuple, certified: tuple, eps: float) -> str:
     return f"**{name.capitalize()}** {bought} ({gain:+.1f} points) and {paid} ({clean[0]:.1%} → {clean[1]:.1%})."
 
 
-def templates(models) -> None:
-    for name, model in zip(NAMES, models):
-        st.caption(f"{name} model")
-        for digit, column in enumerate(st.columns(10)):
-            column.image(charts.template_picture(model.W[digit], scale=4), caption=f"{digit}", width="stretch")
+def templates(settings) -> None:
+    for name, each in zip(NAMES, settings):
+        st.image(defended.template_strip(each), width="stretch",
+                 caption=f"{name} model: the templates of 0 to 9, left to right")  # fmt: skip
 
 
 def transfer(view: View, models, eps: float) -> None:
@@ -63,13 +64,13 @@ def undefended(view: View) -> None:
     st.info("Pick a defense above to train it and compare it with the normal model. The sidebar's model then "
             "uses it on every page, so the other pages attack the defended model.")  # fmt: skip
     result = resources.trained(view.training)
-    curve, radius = resources.test_set_robustness(view.training, view.clip)
+    curve, radius = defended.test_set_robustness(view.training, view.clip)
     columns = st.columns(3)
     columns[0].metric("Clean accuracy", f"{result.test_accuracy:.1%}")
     columns[1].metric("Certified at ε = 0.1", f"{np.mean(radius > 0.1):.1%}",
                       help="No perturbation of size 0.1 inside [0, 1] changes these answers")  # fmt: skip
     columns[2].metric(
-        "Under gradient sign at ε = 0.1", f"{resources.accuracy_under_fgsm(view.training, view.clip, 0.1):.1%}"
+        "Under gradient sign at ε = 0.1", f"{defended.accuracy_under_fgsm(view.training, view.clip, 0.1):.1%}"
     )
     st.altair_chart(charts.defense_chart({NAMES[0]: curve}, chosen_eps=0.1), width="stretch")
 
@@ -93,14 +94,14 @@ def main(view: View) -> None:
     normal_settings, defended_settings = view.training.undefended(), view.training
     results = [resources.trained(normal_settings), resources.trained(defended_settings)]
     models = [r.model for r in results]
-    numbers = [resources.test_set_robustness(s, view.clip) for s in (normal_settings, defended_settings)]
+    numbers = [defended.test_set_robustness(s, view.clip) for s in (normal_settings, defended_settings)]
     trained_eps = defended_settings.adversarial_eps or 0.1
     eps = widgets.eps_slider(trained_eps - widgets.EPS_STEP / 2, key_suffix="_defenses",
                              help="The attack's size for the numbers below; starts at the defense epsilon")  # fmt: skip
 
     clean = tuple(r.test_accuracy for r in results)
     certified = tuple(float(np.mean(radius > eps)) for _, radius in numbers)
-    attacked = tuple(resources.accuracy_under_fgsm(s, view.clip, eps) for s in (normal_settings, defended_settings))
+    attacked = tuple(defended.accuracy_under_fgsm(s, view.clip, eps) for s in (normal_settings, defended_settings))
     st.markdown(verdict(defense_name(view), clean, certified, eps))
     columns = st.columns(4)
     columns[0].metric("Clean accuracy", f"{clean[1]:.1%}", f"{(clean[1] - clean[0]) * 100:+.1f} pts vs normal")
@@ -114,25 +115,38 @@ def main(view: View) -> None:
         help="The defended model, trained on this server (the normal one may have come with the app)",
     )
 
-    curves = dict(zip(NAMES, (curve for curve, _ in numbers)))
-    st.altair_chart(charts.defense_chart(curves, chosen_eps=eps), width="stretch")
+    accuracy, radii = defended.defense_charts(normal_settings, defended_settings, view.clip)
+    st.altair_chart(charts.with_chosen_eps(accuracy, eps), width="stretch")
     st.caption("Solid: certified accuracy (exact: no attack of size ε changes these answers). Dashed: accuracy "
                "under the untargeted gradient sign attack, which never does better than the worst case.")  # fmt: skip
-    st.altair_chart(charts.radius_histograms(dict(zip(NAMES, (r for _, r in numbers))), chosen_eps=eps),
-                    width="stretch")  # fmt: skip
+    st.altair_chart(charts.with_chosen_eps(radii, eps), width="stretch")
 
     st.subheader("The weight templates")
-    st.caption("Red pixels raise a digit's score, blue lower it. Robust weights are smoother and look more like "
-               "the digits: a small change spread over many pixels moves them less.")  # fmt: skip
-    templates(models)
+    reach = [np.abs(m.W[:, None, :] - m.W[None, :, :]).sum(axis=2).sum() / 90 for m in models]
+    st.caption(
+        f"Red pixels raise a digit's score, blue lower it. At ε the best attack moves the lead of class j over k by "
+        f"ε × the L1 norm of w_j − w_k: {reach[0]:.1f} for the normal model and {reach[1]:.1f} for the defended "
+        f"one, on average over the 90 pairs, so the same ε moves its scores {reach[0] / reach[1]:.1f}× less "
+        "(inside [0, 1] the pixels already at an edge move less still)."
+    )
+    templates((normal_settings, defended_settings))
 
     st.subheader(f"Transfer: the normal model's adversarial {view.source} → {view.target} images")
     transfer(view, models, eps)
+    attack_link(view)
+
+
+def attack_link(view: View) -> None:
+    """The per-image attack on the defended model: in this session, and as a link that works when copied."""
+    settings, state = view.training, st.session_state
+    strength = DEFENSE_STRENGTH[state["defense"]]
+    params = {"source": str(view.source), "target": str(view.target), "clip": "1" if view.clip else "0",
+              "defense": state["defense"], strength: f"{getattr(settings, strength):g}"}  # fmt: skip
+    label = "Attack the defended model image by image"
     try:
-        st.page_link("app_pages/attack.py", label="Attack the defended model image by image",
-                     icon=":material/target:")  # fmt: skip
-    except StreamlitPageNotFoundError:
-        pass
+        st.page_link("app_pages/attack.py", label=label, icon=":material/target:", query_params=params)
+    except StreamlitPageNotFoundError:  # this page opened on its own, without the app's navigation
+        st.markdown(f"[{label}](attack?{urlencode(params)})")
 
 
 main(sidebar())

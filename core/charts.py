@@ -337,6 +337,17 @@ def template_picture(weights: np.ndarray, scale: int = 6):
     return image.resize((28 * scale, 28 * scale), Image.Resampling.NEAREST)
 
 
+def template_strip(W: np.ndarray, scale: int = 4, gap: int = 6):
+    """The ten weight templates side by side in one picture (0 to 9, left to right), ``gap`` pixels apart."""
+    from PIL import Image
+
+    side = 28 * scale
+    strip = Image.new("RGB", (10 * side + 9 * gap, side), "white")
+    for digit in range(10):
+        strip.paste(template_picture(W[digit], scale), (digit * (side + gap), 0))
+    return strip
+
+
 def pair_heatmap(
     median: np.ndarray,
     lower: np.ndarray,
@@ -491,6 +502,11 @@ def defense_chart(curves: dict, *, chosen_eps: float | None = None) -> alt.Layer
         )
     )  # fmt: skip
     return alt.layer(lines, *_rule(chosen_eps, CHOSEN_COLOUR, "chosen ε")).properties(height=340)
+
+
+def with_chosen_eps(chart: alt.TopLevelMixin, eps: float) -> alt.LayerChart:
+    """``chart`` with the chosen-epsilon rule on top: a chart made once can be cached, the rule changes."""
+    return alt.layer(chart, *_rule(eps, CHOSEN_COLOUR, "chosen ε"))
 
 
 def radius_histograms(radii: dict, *, chosen_eps: float | None = None, bins: int = 40) -> alt.LayerChart:

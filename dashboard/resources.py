@@ -263,33 +263,3 @@ def goodfellow_table(settings: TrainingSettings) -> list[tuple[str, float, float
         confidence = float(probabilities.max(axis=1)[wrong].mean()) if wrong.any() else float("nan")
         rows.append((name, float(wrong.mean()), confidence))
     return rows
-
-
-# --- defenses ---------------------------------------------------------------------------------------------
-
-DEFENSE_GRID = np.linspace(0.0, 0.3, 61)
-
-
-@st.cache_resource(show_spinner="Certifying every test image…", max_entries=16)
-def test_set_robustness(settings: TrainingSettings, clip: bool):
-    """The whole test set against epsilon (certified, and under the gradient sign attack) and each certified radius.
-
-    Call :func:`trained` first: the model must be at hand.
-    """
-    from core.attack import robust_radius
-    from core.sweep import robustness_curve
-
-    data, model = dataset(settings.dataset), trained(settings).model
-    span = (0.0, 1.0) if clip else None
-    curve = robustness_curve(model, data.x_test, data.y_test, DEFENSE_GRID, clip=span, pgd_grid=[0.0])
-    radius = robust_radius(model, data.x_test, data.y_test, clip=span)
-    radius.flags.writeable = False
-    return curve, radius
-
-
-@st.cache_resource(show_spinner=False, max_entries=64)
-def accuracy_under_fgsm(settings: TrainingSettings, clip: bool, eps: float) -> float:
-    """Test accuracy under the untargeted gradient sign attack at ``eps``, exactly (not read off a grid)."""
-    data, model = dataset(settings.dataset), trained(settings).model
-    attacked = fgsm(model, data.x_test, eps, labels=data.y_test, clip=(0.0, 1.0) if clip else None)
-    return float(np.mean(model.predict(attacked) == data.y_test))

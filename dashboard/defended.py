@@ -1,0 +1,55 @@
+"""What the defenses page shares between sessions: each model's certified numbers, charts and templates."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from core.attack import fgsm
+from core.settings import TrainingSettings
+from dashboard.resources import dataset, trained
+
+DEFENSE_GRID = np.linspace(0.0, 0.3, 61)
+
+
+@st.cache_resource(show_spinner="Certifying every test image…", max_entries=16)
+def test_set_robustness(settings: TrainingSettings, clip: bool):
+    """The whole test set against epsilon (certified, and under the gradient sign attack) and each certified radius.
+
+    Call :func:`trained` first: the model must be at hand.
+    """
+    from core.attack import robust_radius
+    from core.sweep import robustness_curve
+
+    data, model = dataset(settings.dataset), trained(settings).model
+    span = (0.0, 1.0) if clip else None
+    curve = robustness_curve(model, data.x_test, data.y_test, DEFENSE_GRID, clip=span, pgd_grid=[0.0])
+    radius = robust_radius(model, data.x_test, data.y_test, clip=span)
+    radius.flags.writeable = False
+    return curve, radius
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def accuracy_under_fgsm(settings: TrainingSettings, clip: bool, eps: float) -> float:
+    """Test accuracy under the untargeted gradient sign attack at ``eps``, exactly (not read off a grid)."""
+    data, model = dataset(settings.dataset), trained(settings).model
+    attacked = fgsm(model, data.x_test, eps, labels=data.y_test, clip=(0.0, 1.0) if clip else None)
+    return float(np.mean(model.predict(attacked) == data.y_test))
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def defense_charts(normal: TrainingSettings, defended: TrainingSettings, clip: bool) -> tuple:
+    """The defenses page's two charts without the chosen epsilon (made once: building one costs tens of ms)."""
+    from core import charts
+
+    numbers = {name: test_set_robustness(s, clip) for name, s in (("Normal", normal), ("Defended", defended))}
+    return (charts.defense_chart({name: curve for name, (curve, _) in numbers.items()}),
+            charts.radius_histograms({name: radius for name, (_, radius) in numbers.items()}))  # fmt: skip
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def template_strip(settings: TrainingSettings):
+    """The model's ten weight templates as one picture (made once per model)."""
+    from core import charts
+
+    return charts.template_strip(trained(settings).model.W)
