@@ -839,12 +839,12 @@ def attack_lab(report: Report, quick: bool) -> None:
 # --- 11: defenses --------------------------------------------------------------------------------------------
 
 
-def rerun_on_defenses(repeats: int) -> float:
+def rerun_on_defenses(repeats: int, defense: dict) -> float:
     """The defenses page's rerun after moving the epsilon slider (AppTest, median, caches warm, model trained)."""
     from streamlit.testing.v1 import AppTest
 
     app = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=240)
-    app.query_params.update({"page": "defenses", "defense": "adversarial", "adversarial_eps": "0.1"})
+    app.query_params.update({"page": "defenses", **defense})
     app.run()
     times = []
     for i in range(repeats):
@@ -867,8 +867,11 @@ def defenses(report: Report, quick: bool) -> None:
     small = load_dataset("mnist-5k")
     epochs = 3 if quick else 25
     with threadpool_limits(1):  # as in the training child: one BLAS thread
-        normal = train_softmax(small, epochs=epochs)
-        defended = train_softmax(small, epochs=epochs, adversarial_eps=0.1)
+        train_softmax(small, epochs=1)  # warm: scikit-learn imported, not timed
+        repeats = 1 if quick else 3
+        normal = min((train_softmax(small, epochs=epochs) for _ in range(repeats)), key=lambda r: r.seconds)
+        defended = min((train_softmax(small, epochs=epochs, adversarial_eps=0.1) for _ in range(repeats)),
+                       key=lambda r: r.seconds)  # fmt: skip
         decayed = train_softmax(small, epochs=epochs, l1=1e-3)
     certified = {name: float(np.mean(robust_radius(r.model, small.x_test, small.y_test) > 0.1))
                  for name, r in (("normal", normal), ("adversarial", defended), ("l1", decayed))}  # fmt: skip
@@ -884,7 +887,7 @@ def defenses(report: Report, quick: bool) -> None:
     report.add(section, "L1 weight decay 1e-3: clean / certified at ε = 0.1",
                f"{decayed.test_accuracy:.1%} / {certified['l1']:.1%}")  # fmt: skip
     ratio = defended.seconds / normal.seconds
-    report.add(section, f"training time, adversarial ÷ normal (same process, {epochs} epochs)",
+    report.add(section, f"training time, adversarial ÷ normal (same process, {epochs} epochs, best of {repeats})",
                f"{defended.seconds:.2f} s ÷ {normal.seconds:.2f} s = {ratio:.2f}x", "<= 3x", ratio <= 3)  # fmt: skip
     if FASHION.is_dir() and full:
         big = load_dataset(f"idx:{FASHION}")
@@ -892,7 +895,9 @@ def defenses(report: Report, quick: bool) -> None:
             big_defended = train_softmax(big, adversarial_eps=0.1)
         report.add(section, f"adversarial training at ε = 0.1, {big.n_train:,} images (Fashion-MNIST IDX)",
                    f"{big_defended.seconds:.1f} s", "<= 30 s", big_defended.seconds <= 30)  # fmt: skip
-    rerun = rerun_on_defenses(1 if quick else 10)
+    # --quick: L1 decay, the quickest defense to train (the harness, not the numbers)
+    defense = {"defense": "l1", "l1": "0.001"} if quick else {"defense": "adversarial", "adversarial_eps": "0.1"}
+    rerun = rerun_on_defenses(1 if quick else 10, defense)
     report.add(section, "defenses page rerun after moving the ε slider (AppTest, median)", f"{rerun * 1000:.0f} ms",
                "<= 150 ms", rerun <= 0.15)  # fmt: skip
 

@@ -37,17 +37,32 @@ def _rooms(images: np.ndarray, eps: float, clip) -> tuple[np.ndarray, np.ndarray
     return np.minimum(eps, high - images), np.minimum(eps, images - low)
 
 
-def _worst_case(W: np.ndarray, b: np.ndarray, images: np.ndarray, labels: np.ndarray, eps: float, clip):
-    """The worst-case logits, and per true class ``c`` present: its rows, rooms and ``W - W[c]``."""
-    z = images @ W.T + b
-    up, down = _rooms(images, eps, clip)
-    groups = []
-    for c in np.unique(labels):  # images of one class share their nine lead vectors
-        rows = np.flatnonzero(labels == c)
-        lead = W - W[c]  # (10, 784): row j is w_j - w_c; row c is zero
-        z[rows] += up[rows] @ np.maximum(lead, 0.0).T + down[rows] @ np.maximum(-lead, 0.0).T
-        groups.append((c, rows, lead))
-    return z, up, down, groups
+def _worst_case(W: np.ndarray, z: np.ndarray, images: np.ndarray, labels: np.ndarray, eps: float, clip):
+    """The worst-case logits of images sorted by label (``z`` their logits), and what their gradient needs.
+
+    Images of one class ``c`` share their nine leads ``w_j - w_c``: the best
+    perturbation raises rival j's logit by ``rise . up + fall . down`` (the
+    lead's positive and negative parts), one matrix product per class over
+    the class's rows side by side with both rooms (``reach``, (n, 2 * 784)).
+    """
+    pixels = images.shape[1]
+    reach = np.empty((len(images), 2 * pixels))
+    if clip is None:
+        reach.fill(eps)
+    else:  # written in place: up = min(eps, high - x), down = min(eps, x - low)
+        np.subtract(clip[1], images, out=reach[:, :pixels])
+        np.subtract(images, clip[0], out=reach[:, pixels:])
+        np.minimum(reach, eps, out=reach)
+    lead = W[None, :, :] - W[:, None, :]  # (10, 10, 784): [c, j] is w_j - w_c
+    rise = np.maximum(lead, 0.0)
+    parts = np.concatenate([rise, rise.transpose(1, 0, 2)], axis=2)  # and the negative part: [j, c] is w_c - w_j
+    edges = np.concatenate([[0], np.cumsum(np.bincount(labels, minlength=10))])
+    z = z.copy()
+    for c in range(10):
+        if edges[c + 1] > edges[c]:
+            rows = slice(edges[c], edges[c + 1])
+            z[rows] += reach[rows] @ parts[c].T
+    return z, reach, lead, edges
 
 
 def worst_case_logits(model: SoftmaxModel, x, labels, eps, *, clip=(0.0, 1.0)) -> np.ndarray:
@@ -62,7 +77,11 @@ def worst_case_logits(model: SoftmaxModel, x, labels, eps, *, clip=(0.0, 1.0)) -
     images, single = as_images(x)
     labels = as_labels(labels, len(images))
     step = float(as_eps(eps, 1)[0])
-    z = _worst_case(model.W, model.b, images.astype(np.float64), labels, abs(step), as_clip(clip))[0]
+    order = np.argsort(labels, kind="stable")
+    sorted_images = images[order].astype(np.float64)
+    z = np.empty((len(images), 10))
+    z[order] = _worst_case(model.W, model.logits(sorted_images), sorted_images, labels[order], abs(step),
+                           as_clip(clip))[0]  # fmt: skip
     return z[0] if single else z
 
 
@@ -82,24 +101,37 @@ def loss_and_gradient(W: np.ndarray, b: np.ndarray, images: np.ndarray, labels: 
     The loss is the mean cross-entropy of the clean images, plus (with
     ``adversarial_eps > 0``) the mean cross-entropy of their worst-case
     logits inside [0, 1]: each image counts twice, as it is and at its worst.
+    Where a lead is exactly zero (a pixel no class has weighed yet) its
+    worst case does not move it, so such weights stay zero.
     """
-    n = len(labels)
-    onehot = np.eye(10)[labels]
-    p = softmax(images @ W.T + b)
-    loss = -np.log(p[np.arange(n), labels]).mean()
-    residual = (p - onehot) / n
+    if adversarial_eps > 0:  # grouped by class (the mean does not care about the order)
+        order = np.argsort(labels, kind="stable")
+        images, labels = images[order], labels[order]
+    n, rows = len(labels), np.arange(len(labels))
+    z = images @ W.T + b
+    p = softmax(z)
+    loss = -np.log(p[rows, labels]).mean()
+    residual = p
+    residual[rows, labels] -= 1.0
+    if adversarial_eps > 0:
+        worst, reach, lead, edges = _worst_case(W, z, images, labels, adversarial_eps, (0.0, 1.0))
+        worst = softmax(worst)
+        loss += -np.log(worst[rows, labels]).mean()
+        worst[rows, labels] -= 1.0
+        residual += worst  # z'_j = w_j.(x + delta_j) - w_c.delta_j, delta_j = +up or -down per pixel
+        pulls = np.zeros((10, 10, reach.shape[1]))  # [c, j]: rival j's residuals times both rooms, over class c
+        for c in range(10):
+            if edges[c + 1] > edges[c]:
+                chosen = slice(edges[c], edges[c + 1])
+                np.matmul(worst[chosen].T, reach[chosen], out=pulls[c])
+        pixels = lead.shape[2]
+        rising = lead > 0  # and lead[c, j] < 0 exactly where lead[j, c] > 0
+        moved = rising * pulls[:, :, :pixels] - rising.transpose(1, 0, 2) * pulls[:, :, pixels:]
+        extra = moved.sum(axis=0) - moved.sum(axis=1)  # + for the rival j, - for the true class c
+    residual /= n
     grad_W, grad_b = residual.T @ images, residual.sum(axis=0)
     if adversarial_eps > 0:
-        z, up, down, groups = _worst_case(W, b, images, labels, adversarial_eps, (0.0, 1.0))
-        p = softmax(z)
-        loss += -np.log(p[np.arange(n), labels]).mean()
-        residual = (p - onehot) / n
-        grad_W += residual.T @ images
-        grad_b += residual.sum(axis=0)
-        for c, rows, lead in groups:  # z'_j = w_j.(x + delta_j) - w_c.delta_j, delta_j = up or -down per pixel
-            moved = (lead > 0) * (residual[rows].T @ up[rows]) - (lead < 0) * (residual[rows].T @ down[rows])
-            grad_W += moved
-            grad_W[c] -= moved.sum(axis=0)
+        grad_W += extra / n
     return float(loss), grad_W, grad_b
 
 

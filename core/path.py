@@ -9,8 +9,10 @@ each pixel moves at unit speed until it reaches the clip range at
 with ``R = W m`` the rate of all pixels that move at all. Since |eps| <= 1,
 a pixel already at an edge of the clip range either never moves or moves
 all the way, so only the grey pixels (strictly inside the range) stop
-along the way. :class:`AttackPath` prepares a block of images (two thin
-matrix products and one pass over the pixels); two walks use it:
+along the way. :class:`PathBlock` prepares what a block of images shares
+(logits, edges, grey pixels) and :class:`AttackPath` its path toward one
+target (two thin matrix products and a few passes over the pixels); two
+walks use it:
 
 - :func:`walk_totals` (sweeps over a grid of epsilons) needs no sort: each
   grey pixel falls into the grid interval where it stops, the stops are

@@ -59,6 +59,17 @@ def test_winning_the_worst_case_logits_is_being_certified(model, dataset):
     assert 0.3 < certified.mean() < 0.7
 
 
+def test_the_training_loss_is_the_clean_loss_plus_the_loss_at_the_worst_case_logits(model, dataset):
+    from core.model import cross_entropy, softmax
+
+    images, labels = dataset.x_train[:200].astype(np.float64), dataset.y_train[:200]
+    clean = loss_and_gradient(model.W.copy(), model.b.copy(), images, labels, 0.0)[0]
+    both = loss_and_gradient(model.W.copy(), model.b.copy(), images, labels, EPS)[0]
+    worst = softmax(worst_case_logits(model, images, labels, EPS))
+    assert clean == pytest.approx(cross_entropy(model, images, labels), rel=1e-12)
+    assert both - clean == pytest.approx(-np.mean(np.log(worst[np.arange(200), labels])), rel=1e-12)
+
+
 @pytest.mark.parametrize("eps", [0.0, 0.1, 0.25])
 def test_the_training_gradient_matches_finite_differences(dataset, eps):
     rng = np.random.default_rng(1)
