@@ -77,9 +77,10 @@ def undefended(view: View) -> None:
 
 def main(view: View) -> None:
     st.title("Defenses: can a linear model be made harder to fool?")
+    inside = "inside [0, 1]" if view.clip else "(pixels may leave [0, 1]: clipping is off)"
     st.caption(
         "The normal model beside one trained to resist the attack. Certified accuracy is exact: no perturbation "
-        "of size ε inside [0, 1], of any kind, changes those answers."
+        f"of size ε {inside}, of any kind, changes those answers."
     )
     state = st.session_state
     left, right = st.columns([3, 2], vertical_alignment="bottom")
