@@ -51,12 +51,11 @@ def transfer(view: View, models, eps: float) -> None:
     st.markdown(
         f"The gradient sign attack on the **normal** model at ε = {eps:.3f} makes {shares[0]:.0%} of the "
         f"{len(images)} test images of digit {view.source} read as {view.target}; shown to the **defended** model, "
-        f"the same images read as {view.target} {shares[1]:.0%} of the time."
+        f"{shares[1]:.0%} of the same images read as {view.target}."
     )
-    for start, column in zip(range(8), st.columns(8)):
-        if start < len(images):
-            column.image(np.clip(attacked[start].reshape(28, 28), 0, 1), width="stretch",
-                         caption=f"normal: {said[0][start]} · defended: {said[1][start]}")  # fmt: skip
+    shown = range(min(8, len(images)))  # a row that wraps on a phone instead of one picture per line
+    st.image([np.clip(attacked[i].reshape(28, 28), 0, 1) for i in shown], width=104,
+             caption=[f"normal: {said[0][i]} · defended: {said[1][i]}" for i in shown])  # fmt: skip
 
 
 def undefended(view: View) -> None:

@@ -493,8 +493,8 @@ def defense_chart(curves: dict, *, chosen_eps: float | None = None) -> alt.Layer
             y=alt.Y("accuracy:Q", title="accuracy", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format=".0%")),
             color=alt.Color("model:N", title="", sort=names, scale=alt.Scale(domain=names, range=MODEL_COLOURS),
                             legend=alt.Legend(orient="top")),
-            strokeDash=alt.StrokeDash("measure:N", title="", sort=measures,
-                                      legend=alt.Legend(orient="top", labelLimit=320),
+            strokeDash=alt.StrokeDash("measure:N", title="", sort=measures,  # below: two legends overflow a phone
+                                      legend=alt.Legend(orient="bottom", labelLimit=320),
                                       scale=alt.Scale(domain=measures, range=[[1, 0], [6, 4]])),
             detail="measure:N",
             tooltip=["model:N", "measure:N", alt.Tooltip("eps:Q", format=".3f", title="epsilon"),
@@ -519,7 +519,7 @@ def radius_histograms(radii: dict, *, chosen_eps: float | None = None, bins: int
         counts, edges = np.histogram(values, bins=bins, range=(0.0, top))
         frames.append(pd.DataFrame({"start": edges[:-1], "end": edges[1:], "images": counts, "model": name}))
     bars = (
-        alt.Chart(pd.concat(frames), title="The exact smallest ε that changes each test image's answer")
+        alt.Chart(pd.concat(frames), title="The smallest ε that changes each answer")
         .mark_bar(opacity=0.6, binSpacing=0)
         .encode(
             x=alt.X("start:Q", bin="binned", title="certified radius (0: already wrong)"),
