@@ -931,8 +931,8 @@ NOTES = """How the numbers come about:
   So a storm of visitors costs at most two training processes, and a saved model never waits.
 - A defended model trains in our own numpy SGD loop (scikit-learn has no loss at an attacked
   input): the exact worst case against each rival class is a clipped sign step, and images of one
-  class share their nine lead vectors, so the worst-case logits of a batch are two thin matrix
-  products per class present."""
+  class share their nine lead vectors, so the worst-case logits of a batch are one thin matrix
+  product per class present (both rooms side by side)."""
 
 
 def write_markdown(report: Report, path: Path, seconds: float) -> None:

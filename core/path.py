@@ -232,7 +232,7 @@ def _side(path: AttackPath, steps: np.ndarray, rate: np.ndarray, tau: np.ndarray
     n, k = path.n, len(steps)
     size = n * (k + 1)
     # pixel stopped at steps[j] exactly when tau <= steps[j], i.e. for j >= the first index with steps >= tau
-    interval = path.row * (k + 1) + np.searchsorted(steps, tau, side="left")
+    interval = path.row * (k + 1) + first_at_or_above(steps, tau)
     stops = csr_array(
         (np.concatenate([sign, sign * tau]), (np.concatenate([interval, interval + size]), np.tile(path.column, 2))),
         shape=(2 * size, path.WT.shape[0]),
@@ -243,6 +243,27 @@ def _side(path: AttackPath, steps: np.ndarray, rate: np.ndarray, tau: np.ndarray
     logits += path.z0[:, None, :]
     logits += steps[None, :, None] * (rate[:, None, :] - stopped)
     return logits
+
+
+def first_at_or_above(steps: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(steps, values, side="left")``: for each value, the first index with ``steps >= value``.
+
+    On an evenly spaced grid (the usual case) the index is computed, then
+    corrected by one comparison each way against the grid's own numbers, so
+    it is exactly searchsorted's answer: a binary search per value branches
+    unpredictably and costs several times more.
+    """
+    k = len(steps)
+    spacing = (steps[-1] - steps[0]) / (k - 1) if k > 1 else 0.0
+    if not spacing > 0 or np.abs(np.diff(steps) - spacing).max() > 1e-9 * spacing:
+        return np.searchsorted(steps, values, side="left")
+    index = np.ceil((values - steps[0]) / spacing)
+    np.clip(index, 0, k, out=index)
+    index = index.astype(np.intp)
+    padded = np.concatenate([[-np.inf], steps, [np.inf]])  # padded[i + 1] is steps[i]
+    index += padded[index + 1] < values  # the estimate is off by at most one either way
+    index -= padded[index] >= values
+    return index
 
 
 def walk_minimal_epsilon(path: AttackPath, target: int, max_eps: float) -> np.ndarray:

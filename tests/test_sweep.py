@@ -139,3 +139,14 @@ def test_pairs_over_shuffled_labels_and_untouched_pixels_match_each_target_alone
         np.testing.assert_allclose(minimal[others, target], minimal_epsilon(untouched, images[others], target),
                                    rtol=1e-12)  # fmt: skip
         assert np.isnan(minimal[~others, target]).all()
+
+
+def test_the_grid_interval_of_each_stop_is_exactly_searchsorted():
+    rng = np.random.default_rng(3)
+    for trial in range(300):
+        steps = np.linspace(rng.uniform(-1, 0.5), rng.uniform(0.6, 1), rng.integers(1, 400))
+        if trial % 3 == 0:  # an uneven grid too
+            steps = np.sort(rng.uniform(-1, 1, rng.integers(1, 50)))
+        values = np.concatenate([rng.uniform(-1.5, 1.5, 500), steps, np.nextafter(steps, 2), np.nextafter(steps, -2)])
+        expected = np.searchsorted(steps, values, side="left")
+        np.testing.assert_array_equal(path.first_at_or_above(steps, values), expected)
