@@ -1,5 +1,6 @@
 """Defenses: the normal model against one trained to resist the attack, side by side, with certified numbers."""
 
+from dataclasses import replace
 from urllib.parse import urlencode
 
 import numpy as np
@@ -119,7 +120,12 @@ def main(view: View) -> None:
     st.altair_chart(charts.with_chosen_eps(accuracy, eps), width="stretch")
     st.caption("Solid: certified accuracy (exact: no attack of size ε changes these answers). Dashed: accuracy "
                "under the untargeted gradient sign attack, which never does better than the worst case.")  # fmt: skip
-    st.altair_chart(charts.with_chosen_eps(radii, eps), width="stretch")
+    left, right = st.columns(2)  # the same chart objects every rerun: Altair converts them again quickly
+    left.altair_chart(radii, width="stretch")
+    views = [replace(view, training=s) for s in (normal_settings, defended_settings)]
+    right.altair_chart(defended.sign_histograms(*views), width="stretch")
+    st.caption(f"Left: every test image, the best possible attack. Right: the test images of digit {view.source}, "
+               f"the gradient sign attack toward {view.target}, each at its exact minimal ε.")  # fmt: skip
 
     st.subheader("The weight templates")
     reach = [np.abs(m.W[:, None, :] - m.W[None, :, :]).sum(axis=2).sum() / 90 for m in models]

@@ -509,20 +509,24 @@ def with_chosen_eps(chart: alt.TopLevelMixin, eps: float) -> alt.LayerChart:
     return alt.layer(chart, *_rule(eps, CHOSEN_COLOUR, "chosen ε"))
 
 
-def radius_histograms(radii: dict, *, chosen_eps: float | None = None, bins: int = 40) -> alt.LayerChart:
-    """Per model, how many test images the best possible attack changes at which epsilon (the certified radius)."""
-    names = list(radii)
-    finite = [r[np.isfinite(r)] for r in radii.values()]
+def model_histograms(values: dict, *, title: str, x_title: str, chosen_eps: float | None = None,
+                     bins: int = 40) -> alt.LayerChart:  # fmt: skip
+    """Per model, how many images need how much epsilon, overlaid; images never changed are left out (in the title)."""
+    names = list(values)
+    finite = [v[np.isfinite(v)] for v in values.values()]
     top = max([0.05, *(float(f.max()) for f in finite if f.size)])
+    never = [len(v) - len(f) for v, f in zip(values.values(), finite)]
+    if any(never):
+        title += " (never: " + ", ".join(f"{name.lower()} {count}" for name, count in zip(names, never)) + ")"
     frames = []
-    for name, values in zip(names, finite):
-        counts, edges = np.histogram(values, bins=bins, range=(0.0, top))
+    for name, each in zip(names, finite):
+        counts, edges = np.histogram(each, bins=bins, range=(0.0, top))
         frames.append(pd.DataFrame({"start": edges[:-1], "end": edges[1:], "images": counts, "model": name}))
     bars = (
-        alt.Chart(pd.concat(frames), title="The smallest ε that changes each answer")
+        alt.Chart(pd.concat(frames), title=title)
         .mark_bar(opacity=0.6, binSpacing=0)
         .encode(
-            x=alt.X("start:Q", bin="binned", title="certified radius (0: already wrong)"),
+            x=alt.X("start:Q", bin="binned", title=x_title),
             x2="end:Q",
             y=alt.Y("images:Q", title="images", stack=None),
             color=alt.Color("model:N", title="", sort=names, scale=alt.Scale(domain=names, range=MODEL_COLOURS),

@@ -536,7 +536,7 @@ def test_the_defenses_page_compares_the_defended_model_and_keeps_it_in_the_link(
     assert any(
         m.value.startswith("**Adversarial training at ε = 0.1** raised the certified accuracy") for m in app.markdown
     )
-    assert len(app.get("vega_lite_chart")) == 2
+    assert len(app.get("vega_lite_chart")) == 3
     assert dict(app.query_params) == {"source": "2", "target": "6", "clip": "1", "defense": "adversarial",
                                       "adversarial_eps": "0.1"}  # fmt: skip
     app.switch_page("app_pages/attack.py").run()  # every page now attacks the defended model

@@ -308,7 +308,7 @@ def test_training_a_defense_shows_both_models_side_by_side(server, page):
     pick.click()  # trains it, with a progress bar
     page.wait_for_url(re.compile(r"defense=adversarial&adversarial_eps=0.1"), timeout=120_000)
     page.get_by_text("raised the certified accuracy").wait_for(timeout=120_000)
-    wait_for_page(page, 2, DEFENDED_PICTURES)
+    wait_for_page(page, 3, DEFENDED_PICTURES)
     assert re.fullmatch(r"\d+\.\d%", metric(page, "Certified at ε = 0.100"))
     legend = page.locator("[data-testid='stVegaLiteChart']").first.inner_html()
     assert "Normal" in legend and "Defended" in legend
@@ -318,7 +318,7 @@ def test_training_a_defense_shows_both_models_side_by_side(server, page):
     page.screenshot(path=OUTPUT / "defenses.png")
     page.set_viewport_size({"width": 390, "height": 844})  # and on a phone
     page.get_by_text("raised the certified accuracy").wait_for()
-    wait_for_page(page, 2)
+    wait_for_page(page, 3)
     page.screenshot(path=OUTPUT / "defenses-phone.png")
     page.set_viewport_size({"width": 1400, "height": 1000})
     page.get_by_role("link", name="Attack the defended model image by image").click()
