@@ -38,6 +38,11 @@ def main(view: View) -> None:
     result = resources.trained(settings)
     data = resources.dataset(settings.dataset)
     st.caption(data.description)
+    if settings.adversarial_eps:
+        st.caption(f"Defended: trained on each image and its exact worst case within ε = {settings.adversarial_eps:g} "
+                   "(the loss is the sum of the two; see the Defenses page).")  # fmt: skip
+    elif settings.l1:
+        st.caption(f"Defended: L1 weight decay of strength {settings.l1:g} (see the Defenses page).")
 
     columns = st.columns(4)
     columns[0].metric("Test accuracy", f"{result.test_accuracy:.2%}")
