@@ -124,8 +124,8 @@ def main(view: View) -> None:
     left.altair_chart(radii, width="stretch")
     views = [replace(view, training=s) for s in (normal_settings, defended_settings)]
     right.altair_chart(defended.sign_histograms(*views), width="stretch")
-    st.caption(f"Left: every test image, the best possible attack. Right: the test images of digit {view.source}, "
-               f"the gradient sign attack toward {view.target}, each at its exact minimal ε.")  # fmt: skip
+    st.caption(f"Any attack: every test image, the best possible attack. Gradient sign: the test images of digit "
+               f"{view.source} attacked toward {view.target}, each at its exact minimal ε.")  # fmt: skip
 
     st.subheader("The weight templates")
     reach = [np.abs(m.W[:, None, :] - m.W[None, :, :]).sum(axis=2).sum() / 90 for m in models]
