@@ -13,7 +13,7 @@ from dashboard import defended, resources, widgets
 from dashboard.state import DEFENSE_STRENGTH, DEFENSES, View, WidgetKey, change
 from dashboard.widgets import sidebar
 
-NAMES = ("Normal", "Defended")
+NAMES = defended.NAMES
 
 
 def _picked() -> None:

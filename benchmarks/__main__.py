@@ -371,18 +371,20 @@ def app(report: Report, quick: bool) -> None:
         browser.close()
 
 
-def rerun_after_slider(repeats: int) -> float:
+def rerun_after_slider(repeats: int, params: dict | None = None) -> float:
+    """A page's rerun after moving the epsilon slider (AppTest, median, caches warm); ``params``: the link's."""
     from streamlit.testing.v1 import AppTest
 
-    app = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120).run()
-    slider = next(w for w in app.slider if w.key.startswith("_widget_eps"))
+    app = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=240)
+    app.query_params.update(params or {})
+    app.run()
     times = []
     for i in range(repeats):
+        slider = next(w for w in app.slider if w.key.startswith("_widget_eps"))
         slider.set_value(round(0.05 + 0.013 * i, 3))
         start = time.perf_counter()
         app.run()
         times.append(time.perf_counter() - start)
-        slider = next(w for w in app.slider if w.key.startswith("_widget_eps"))
     return statistics.median(times)
 
 
@@ -773,23 +775,6 @@ def all_pairs(report: Report, quick: bool) -> None:
 # --- 10: the attack lab -------------------------------------------------------------------------------------
 
 
-def rerun_on_lab(repeats: int) -> float:
-    """The attack lab's rerun after moving the epsilon slider (AppTest, median, caches warm)."""
-    from streamlit.testing.v1 import AppTest
-
-    app = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=240)
-    app.query_params.update({"page": "lab"})
-    app.run()
-    times = []
-    for i in range(repeats):
-        slider = next(w for w in app.slider if w.key.startswith("_widget_eps"))
-        slider.set_value(round(0.05 + 0.013 * i, 3))
-        start = time.perf_counter()
-        app.run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def attack_lab(report: Report, quick: bool) -> None:
     from core.attack import _optimal_lp, fewest_pixels, optimal_epsilon, robust_radius
     from core.data import load_dataset
@@ -831,29 +816,12 @@ def attack_lab(report: Report, quick: bool) -> None:
     report.add(section, f"fewest_pixels (MILP, HiGHS), {len(seconds)} test 2s -> 6",
                f"{np.median(seconds):.2f} s median", f"{min(counts)}-{max(counts)} pixels, all proven: "
                f"{'yes' if min(counts) >= 0 else 'no'}")  # fmt: skip
-    rerun = rerun_on_lab(1 if quick else 10)
+    rerun = rerun_after_slider(1 if quick else 10, {"page": "lab"})
     report.add(section, "attack lab rerun after moving the ε slider (AppTest, median)", f"{rerun * 1000:.0f} ms",
                "<= 150 ms", rerun <= 0.15)  # fmt: skip
 
 
 # --- 11: defenses --------------------------------------------------------------------------------------------
-
-
-def rerun_on_defenses(repeats: int, defense: dict) -> float:
-    """The defenses page's rerun after moving the epsilon slider (AppTest, median, caches warm, model trained)."""
-    from streamlit.testing.v1 import AppTest
-
-    app = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=240)
-    app.query_params.update({"page": "defenses", **defense})
-    app.run()
-    times = []
-    for i in range(repeats):
-        slider = next(w for w in app.slider if w.key.startswith("_widget_eps"))
-        slider.set_value(round(0.05 + 0.013 * i, 3))
-        start = time.perf_counter()
-        app.run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def defenses(report: Report, quick: bool) -> None:
@@ -897,7 +865,7 @@ def defenses(report: Report, quick: bool) -> None:
                    f"{big_defended.seconds:.1f} s", "<= 30 s", big_defended.seconds <= 30)  # fmt: skip
     # --quick: L1 decay, the quickest defense to train (the harness, not the numbers)
     defense = {"defense": "l1", "l1": "0.001"} if quick else {"defense": "adversarial", "adversarial_eps": "0.1"}
-    rerun = rerun_on_defenses(1 if quick else 10, defense)
+    rerun = rerun_after_slider(1 if quick else 10, {"page": "defenses", **defense})
     report.add(section, "defenses page rerun after moving the ε slider (AppTest, median)", f"{rerun * 1000:.0f} ms",
                "<= 150 ms", rerun <= 0.15)  # fmt: skip
 

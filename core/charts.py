@@ -447,6 +447,14 @@ def ratio_histogram(ratios: np.ndarray, *, target: int) -> alt.Chart:
     ).properties(height=300)  # fmt: skip
 
 
+def _eps_and_accuracy() -> dict:
+    """The x and y of an accuracy-against-epsilon chart."""
+    return {
+        "x": alt.X("eps:Q", title="epsilon"),
+        "y": alt.Y("accuracy:Q", title="accuracy", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format=".0%")),
+    }
+
+
 def robustness_chart(curve, *, chosen_eps: float | None = None) -> alt.LayerChart:
     """Accuracy against epsilon under the gradient sign method, PGD, and in the exact worst case (certified)."""
     frame = pd.concat([
@@ -459,8 +467,7 @@ def robustness_chart(curve, *, chosen_eps: float | None = None) -> alt.LayerChar
         alt.Chart(frame, title=f"Accuracy of {curve.n_images} test images under attack")
         .mark_line(strokeWidth=2.5)
         .encode(
-            x=alt.X("eps:Q", title="epsilon"),
-            y=alt.Y("accuracy:Q", title="accuracy", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format=".0%")),
+            **_eps_and_accuracy(),
             color=alt.Color("attack:N", title="", sort=names,
                             scale=alt.Scale(domain=names, range=["#4e79a7", "#f28e2b", "#59a14f"]),
                             legend=alt.Legend(orient="top")),
@@ -489,8 +496,7 @@ def defense_chart(curves: dict, *, chosen_eps: float | None = None) -> alt.Layer
         alt.Chart(frame, title=f"Accuracy of {n_images:,} test images against ε")
         .mark_line(strokeWidth=2.5)
         .encode(
-            x=alt.X("eps:Q", title="epsilon"),
-            y=alt.Y("accuracy:Q", title="accuracy", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format=".0%")),
+            **_eps_and_accuracy(),
             color=alt.Color("model:N", title="", sort=names, scale=alt.Scale(domain=names, range=MODEL_COLOURS),
                             legend=alt.Legend(orient="top")),
             strokeDash=alt.StrokeDash("measure:N", title="", sort=measures,  # below: two legends overflow a phone

@@ -29,12 +29,17 @@ from core.checks import as_clip, as_eps, as_images, as_labels
 from core.model import SoftmaxModel, softmax
 
 
-def _rooms(images: np.ndarray, eps: float, clip) -> tuple[np.ndarray, np.ndarray]:
-    """How far each pixel may move up and down within ``eps`` and the clip range (both >= 0)."""
+def _reach(images: np.ndarray, eps: float, clip) -> np.ndarray:
+    """How far each pixel may move up, then down, within ``eps`` and the clip range: (n, 2 * 784), all >= 0."""
+    pixels = images.shape[1]
+    reach = np.empty((len(images), 2 * pixels))
     if clip is None:
-        return np.full(images.shape, eps), np.full(images.shape, eps)
-    low, high = clip
-    return np.minimum(eps, high - images), np.minimum(eps, images - low)
+        reach.fill(eps)
+    else:  # written in place: up = min(eps, high - x), down = min(eps, x - low)
+        np.subtract(clip[1], images, out=reach[:, :pixels])
+        np.subtract(images, clip[0], out=reach[:, pixels:])
+        np.minimum(reach, eps, out=reach)
+    return reach
 
 
 def _worst_case(W: np.ndarray, z: np.ndarray, images: np.ndarray, labels: np.ndarray, eps: float, clip):
@@ -45,14 +50,7 @@ def _worst_case(W: np.ndarray, z: np.ndarray, images: np.ndarray, labels: np.nda
     lead's positive and negative parts), one matrix product per class over
     the class's rows side by side with both rooms (``reach``, (n, 2 * 784)).
     """
-    pixels = images.shape[1]
-    reach = np.empty((len(images), 2 * pixels))
-    if clip is None:
-        reach.fill(eps)
-    else:  # written in place: up = min(eps, high - x), down = min(eps, x - low)
-        np.subtract(clip[1], images, out=reach[:, :pixels])
-        np.subtract(images, clip[0], out=reach[:, pixels:])
-        np.minimum(reach, eps, out=reach)
+    reach = _reach(images, eps, clip)
     lead = W[None, :, :] - W[:, None, :]  # (10, 10, 784): [c, j] is w_j - w_c
     rise = np.maximum(lead, 0.0)
     parts = np.concatenate([rise, rise.transpose(1, 0, 2)], axis=2)  # and the negative part: [j, c] is w_c - w_j
@@ -90,7 +88,7 @@ def worst_case_inputs(model: SoftmaxModel, x, labels, eps, *, clip=(0.0, 1.0)) -
     images, _ = as_images(x)
     labels = as_labels(labels, len(images))
     images = images.astype(np.float64)
-    up, down = _rooms(images, abs(float(as_eps(eps, 1)[0])), as_clip(clip))
+    up, down = np.split(_reach(images, abs(float(as_eps(eps, 1)[0])), as_clip(clip)), 2, axis=1)
     lead = model.W[None, :, :] - model.W[labels][:, None, :]  # (n, 10, 784)
     return images[:, None, :] + np.where(lead > 0, up[:, None, :], np.where(lead < 0, -down[:, None, :], 0.0))
 

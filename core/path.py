@@ -61,7 +61,7 @@ def over_blocks(model, images: np.ndarray, target: int, clip, walk, *extra) -> l
     """Prepare blocks of images and ``walk(path, *extra)`` each, on all cores; results in block order."""
     cores = os.cpu_count() or 1
     size = min(BLOCK, max(32, -(-len(images) // cores)))  # at least one block per core
-    return on_all_cores(lambda start: walk(AttackPath(model, images[start : start + size], target, clip), *extra),
+    return on_all_cores(lambda start: walk(PathBlock(model, images[start : start + size], clip).toward(target), *extra),
                         list(range(0, len(images), size)))  # fmt: skip
 
 
@@ -137,19 +137,15 @@ class AttackPath:
     that moves at all, and the grey pixels in row order: their image
     (``row``), their column of ``W`` (``column``), direction (``sign``) and
     ``tau``, where positive eps stops them; and which pixels have room to
-    move up and down (``room_up``, ``room_down``). ``AttackPath(model, images,
-    target, clip)`` prepares one block for one target; :meth:`PathBlock.toward`
-    makes it from what every target shares.
+    move up and down (``room_up``, ``room_down``). Made by
+    :meth:`PathBlock.toward` from what every target of the block shares.
 
     The choices per pixel are made with comparisons and arithmetic, not
     ``numpy.where``: the attack's signs are close to random, and a branch per
     pixel costs more than the arithmetic (exact here: the factors are 0 or 1).
     """
 
-    def __init__(self, model, images, target=None, clip=None):
-        block = model if isinstance(model, PathBlock) else PathBlock(model, images, clip)
-        if isinstance(model, PathBlock):  # AttackPath(block, target)
-            target = images
+    def __init__(self, block: PathBlock, target):
         self.z0, self.WT, self.target, self.n = block.z0, block.WT, target, len(block.z0)
         residual = block.probabilities.copy()
         residual[np.arange(self.n), target] -= 1.0

@@ -225,7 +225,7 @@ def robustness_curve(model: SoftmaxModel, x, labels, eps_grid, *, clip=(0.0, 1.0
     (default: 21 points over the same range).
     """
     from core.attack import pgd, robust_radius
-    from core.path import BLOCK, AttackPath, walk_logits
+    from core.path import BLOCK, PathBlock, walk_logits
 
     images, _ = as_images(x)
     labels = as_labels(labels, len(images))
@@ -237,7 +237,7 @@ def robustness_curve(model: SoftmaxModel, x, labels, eps_grid, *, clip=(0.0, 1.0
 
     def accuracy(start: int) -> np.ndarray:
         block = slice(start, start + BLOCK)
-        logits = walk_logits(AttackPath(model, images[block], labels[block], clip), away)
+        logits = walk_logits(PathBlock(model, images[block], clip).toward(labels[block]), away)
         return (logits.argmax(axis=2) == labels[block][:, None]).sum(axis=0)[::-1]
 
     right = sum(on_all_cores(accuracy, list(range(0, len(images), BLOCK))), np.zeros(len(grid)))

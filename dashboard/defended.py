@@ -11,6 +11,7 @@ from dashboard.resources import dataset, minimal_epsilons, trained
 from dashboard.state import View
 
 DEFENSE_GRID = np.linspace(0.0, 0.3, 61)
+NAMES = ("Normal", "Defended")  # the two models, in every chart and caption
 
 
 @st.cache_resource(show_spinner="Certifying every test image…", max_entries=16)
@@ -44,7 +45,7 @@ def defense_charts(normal: TrainingSettings, defended: TrainingSettings, clip: b
     costs tens of milliseconds)."""
     from core import charts
 
-    numbers = {name: test_set_robustness(s, clip) for name, s in (("Normal", normal), ("Defended", defended))}
+    numbers = {name: test_set_robustness(s, clip) for name, s in zip(NAMES, (normal, defended))}
     return (charts.defense_chart({name: curve for name, (curve, _) in numbers.items()}),
             charts.model_histograms({name: radius for name, (_, radius) in numbers.items()},
                                     title="Any attack: the smallest ε that changes each answer",
@@ -56,7 +57,7 @@ def sign_histograms(normal: View, defended: View):
     """The gradient sign attack's exact minimal epsilon toward the target, per model, as overlaid histograms."""
     from core import charts
 
-    values = {"Normal": minimal_epsilons(normal), "Defended": minimal_epsilons(defended)}
+    values = dict(zip(NAMES, (minimal_epsilons(normal), minimal_epsilons(defended))))
     return charts.model_histograms(values, title=f"Gradient sign: the smallest ε that makes a {normal.source} "
                                    f"a {normal.target}", x_title="minimal epsilon")  # fmt: skip
 
