@@ -5,34 +5,13 @@ import pandas as pd
 import streamlit as st
 
 from core import charts
-from core.attack import clipped_sign_step, fewest_pixels, minimal_epsilon, optimal_epsilon, pgd, robust_radius
+from core.attack import clipped_sign_step, pgd
 from core.imaging import to_uint8, upscale
-from dashboard import resources, widgets
+from dashboard import heavy, resources, widgets
 from dashboard.state import View, own_digit, snap_eps
 
 SCALE = 6  # 28 px -> 168 px
 PAPER = ("Goodfellow, Shlens & Szegedy (2015), section 4: a shallow softmax classifier on MNIST", 0.999, 0.793)
-
-
-@st.cache_data(max_entries=256, show_spinner="Solving the best attack, the certificate and the fewest pixels…")
-def exact_answers(settings, clip: bool, target: int, truth: int, pixels: np.ndarray) -> dict:
-    """Everything exact about one image: cached by its pixels, so a visitor's own digit is cached too."""
-    model = resources.trained(settings).model
-    clip_range = (0.0, 1.0) if clip else None
-    optimal = optimal_epsilon(model, pixels, target, clip=clip_range)
-    _, winning = optimal_epsilon(model, pixels, target, clip=clip_range, return_images=True, margin=1e-4)
-    fewest = fewest_pixels(model, pixels, target, clip=clip_range)
-    count, proven = fewest[0], fewest.proven
-    fewest = fewest[1]
-    return {
-        "minimal": float(minimal_epsilon(model, pixels, target, clip=clip_range)),
-        "optimal": optimal,
-        "optimal_image": winning,
-        "radius": float(robust_radius(model, pixels, truth, clip=clip_range)),
-        "fewest": count,
-        "fewest_image": fewest,
-        "proven": proven,
-    }
 
 
 def worst_case(model, x: np.ndarray, truth: int, radius: float, clip: bool) -> tuple[np.ndarray, int]:
@@ -153,7 +132,7 @@ def main(view: View) -> None:
         eps = widgets.eps_slider(selected.minimal, key_suffix="_lab")
     x = selected.pixels.astype(np.float64)
     truth = int(model.predict(x)) if selected.own else view.source
-    answers = exact_answers(view.training, view.clip, view.target, truth, x)
+    answers = heavy.lab_answers(view.training, view.clip, view.target, truth, x)
     subject = "your digit" if selected.own else "this image"
     numbers_ui(answers, view, truth, subject)
     images_ui(model, x, answers, view, truth, eps)
@@ -161,11 +140,11 @@ def main(view: View) -> None:
 
     st.subheader(f"All {len(resources.source_images(view)[0])} test images of digit {view.source}")
     left, right = st.columns(2)
-    minimal, optimal = resources.minimal_epsilons(view), resources.optimal_epsilons(view)
+    minimal, optimal = resources.minimal_epsilons(view), heavy.optimal_epsilons(view)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratios = np.where(optimal > 0, minimal / optimal, 1.0)
     left.altair_chart(charts.ratio_histogram(ratios, target=view.target), width="stretch")
-    right.altair_chart(charts.robustness_chart(resources.source_robustness(view), chosen_eps=eps), width="stretch")
+    right.altair_chart(charts.robustness_chart(heavy.source_robustness(view), chosen_eps=eps), width="stretch")
     st.caption("Left: how close the gradient sign step comes to the best attack toward the target. Right: accuracy "
                f"on the {view.source}s as epsilon grows (untargeted), under each attack and in the exact worst case: "
                "no attack can push accuracy below the green line.")  # fmt: skip
@@ -175,7 +154,7 @@ def main(view: View) -> None:
     label = resources.dataset_label(view.training.dataset)
     rows += [
         {"model": f"this model on {label}, {name}", "error rate": error, "mean confidence when wrong": confidence}
-        for name, error, confidence in resources.goodfellow_table(view.training)
+        for name, error, confidence in heavy.goodfellow_table(view.training)
     ]
     st.dataframe(
         pd.DataFrame(rows), hide_index=True, width="stretch",

@@ -10,7 +10,7 @@ from streamlit.errors import StreamlitPageNotFoundError
 from core import charts
 from core.attack import fgsm, minimal_epsilon
 from core.imaging import grid_figure, to_uint8
-from dashboard import resources, widgets
+from dashboard import heavy, resources, widgets
 from dashboard.state import SHOWS, View, WidgetKey, change, clamp, own_digit, snap_eps, widget_key
 
 
@@ -57,11 +57,14 @@ def reading(median: np.ndarray) -> str:
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
-def test_rows(view: View, position: int) -> list:
-    """The grid's rows of test images: one of each digit, made into every other digit (pictures, captions)."""
+def test_rows(view: View, position: int, _pairs) -> list:
+    """The grid's rows of test images: one of each digit, made into every other digit (pictures, captions).
+
+    ``_pairs`` is :func:`heavy.all_pairs` of the view (not hashed: the view decides it).
+    """
     data = resources.dataset(view.training.dataset)
     model = resources.trained(view.training).model
-    pairs = resources.all_pairs(view.training, view.clip)
+    pairs = _pairs
     rows = []
     sources = [(digit, data.test_indices(digit)) for digit in range(10)]
     for digit, indices in sources:
@@ -73,9 +76,9 @@ def test_rows(view: View, position: int) -> list:
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
-def test_grid(view: View, position: int) -> bytes:
+def test_grid(view: View, position: int, _pairs) -> bytes:
     """The grid of test images alone, as PNG."""
-    return _png(grid_figure(test_rows(view, position), scale=3))
+    return _png(grid_figure(test_rows(view, position, _pairs), scale=3))
 
 
 def _png(figure) -> bytes:
@@ -84,14 +87,15 @@ def _png(figure) -> bytes:
     return buffer.getvalue()
 
 
-def image_grid(view: View, model, position: int, own, toward) -> bytes:
+def image_grid(view: View, model, position: int, own, toward, pairs) -> bytes:
     """One test image of each digit (and the visitor's own, with its minimal ε ``toward`` each digit) made into
     every other digit at its own minimal ε, as PNG."""
     view = View(view.training, 0, 1, view.clip)  # the same for every chosen pair
     if own is None:
-        return test_grid(view, position)
+        return test_grid(view, position, pairs)
     pixels, _ = own
-    rows = [*test_rows(view, position), _grid_row(model, view, pixels, toward, "yours", int(model.predict(pixels)))]
+    yours = _grid_row(model, view, pixels, toward, "yours", int(model.predict(pixels)))
+    rows = [*test_rows(view, position, pairs), yours]
     return _png(grid_figure(rows, scale=3))
 
 
@@ -128,7 +132,7 @@ def main(view: View) -> None:
         "Click a cell to make it the sidebar's pair."
     )
     model = resources.trained(view.training).model
-    pairs = resources.all_pairs(view.training, view.clip)
+    pairs = heavy.all_pairs(view.training, view.clip)
     median = pairs.median
     image = widgets.chosen_image(view)
     left, right = st.columns([2, 3], vertical_alignment="bottom")
@@ -136,7 +140,7 @@ def main(view: View) -> None:
     left.segmented_control("Show", list(SHOWS), format_func=SHOWS.get, key=widget_key("show"), on_change=_shown)
     with right:
         eps = widgets.eps_slider(widgets.chosen(view, image).minimal, key_suffix="_pairs")
-    share = resources.pair_share(view.training, view.clip, eps)
+    share = heavy.pair_share(view.training, view.clip, eps)
     off = ~np.eye(10, dtype=bool)
     easy = easiest(median)
     columns = st.columns(4)
@@ -168,7 +172,7 @@ def main(view: View) -> None:
     st.number_input(
         f"Which test image of each digit (0-{count - 1})", 0, max(count - 1, 0), step=1, key=WidgetKey.PAIRS_IMAGE
     )
-    png = image_grid(view, model, position, own, toward)
+    png = image_grid(view, model, position, own, toward, pairs)
     st.image(png, width="stretch")
     st.caption(
         f"Row: the source digit (its test image #{position}); column: the target. Each image is attacked at the "

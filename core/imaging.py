@@ -6,7 +6,9 @@ Uploaded digit images and drawings are turned into MNIST-style 28x28 arrays by
 
 from __future__ import annotations
 
+import contextlib
 import io
+import threading
 import warnings
 
 import numpy as np
@@ -135,10 +137,12 @@ def preprocess_upload(data: bytes) -> np.ndarray:
         with warnings.catch_warnings():  # our own, lower pixel limit is checked just below
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(bytes(data)))  # reads the header only
-    except (UnidentifiedImageError, OSError, ValueError):
-        raise ImageRejected("this file is not an image: upload a PNG, JPEG, BMP or GIF of one digit") from None
     except Image.DecompressionBombError:
         raise ImageRejected(too_large_message()) from None
+    except (UnidentifiedImageError, OSError, ValueError):
+        raise ImageRejected("this file is not an image: upload a PNG, JPEG, BMP or GIF of one digit") from None
+    except Exception:  # noqa: BLE001 -- a hostile header can make Pillow raise anything
+        raise ImageRejected("this file is not an image Pillow can read: upload a PNG, JPEG, BMP or GIF") from None
     if image.format not in FORMATS:
         raise ImageRejected(f"{image.format} images are not supported: upload a PNG, JPEG, BMP or GIF")
     width, height = image.size
@@ -146,29 +150,66 @@ def preprocess_upload(data: bytes) -> np.ndarray:
         raise ImageRejected(f"the image is {width}x{height} pixels; {too_large_message()}")
     if width == 0 or height == 0:
         raise ImageRejected("the image has no pixels")
-    try:
-        image.seek(0)  # the first frame of an animation or a multi-page file
-        image = ImageOps.exif_transpose(_small(image))  # photos taken sideways
-        gray = _grayscale(image)
-    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError):
-        raise ImageRejected("the image file is truncated or corrupt; save it again and upload the new file") from None
+    with decoding():
+        try:
+            image.seek(0)  # the first frame of an animation or a multi-page file
+            image = ImageOps.exif_transpose(_small(image))  # photos taken sideways
+            gray = _grayscale(image)
+        except Exception:  # noqa: BLE001 -- truncated, corrupt or hostile: Pillow's errors are many
+            raise ImageRejected(
+                "the image file is truncated or corrupt; save it again and upload the new file"
+            ) from None
     return _mnist_style(gray)
+
+
+DECODING_SLOTS = 2  # pictures decoded at once per server: each holds at most MAX_PIXELS x 4 bytes (50 MB)
+DECODING_WAIT = 20.0  # seconds a picture may wait for a slot before the visitor is asked to try again
+_decoding = threading.BoundedSemaphore(DECODING_SLOTS)
+
+
+@contextlib.contextmanager
+def decoding():
+    """A decoding slot: at most ``DECODING_SLOTS`` pictures are decoded at once, whoever sends them.
+
+    A picture is decoded in full only when its format has no reduced-scale
+    decoding (all but JPEG), so one decode holds at most 12.5 megapixels of
+    4 bytes; the slots bound how many of those exist at once (sixteen visitors
+    uploading together cost two decodes' memory, not sixteen).
+
+    Raises
+    ------
+    ImageRejected
+        No slot freed up within ``DECODING_WAIT`` seconds.
+    """
+    from core.errors import ImageRejected
+
+    if not _decoding.acquire(timeout=DECODING_WAIT):
+        raise ImageRejected("the server is busy reading other pictures; try again in a moment")
+    try:
+        yield
+    finally:
+        _decoding.release()
 
 
 # --- drawings -----------------------------------------------------------------------------------------
 
-MAX_DRAWING_SIDE = 2048  # the pad is 280 pixels a side; anything far bigger did not come from it
-MAX_DRAWING_CHARS = 4 * MAX_UPLOAD_BYTES // 3 + 100  # a data URL of at most MAX_UPLOAD_BYTES of PNG
+MAX_DRAWING_SIDE = 1024  # the pad is 280 pixels a side; anything far bigger did not come from it
+MAX_DRAWING_CHARS = 1_000_000  # the pad's 280x280 PNG is 5-15 KB; even pure noise stays under 450 KB as a data URL
 DATA_URL_PREFIX = "data:image/png;base64,"
 
 
 def read_drawing(data_url: str) -> np.ndarray:
     """The drawing pad's picture, sent as a PNG data URL, as an (h, w, 4) uint8 RGBA array.
 
+    The length and the picture's size (from its header) are checked before
+    anything is decoded, and decoding waits for a free decoding slot
+    (:func:`decoding`), so no value costs the server more than a few MB.
+
     Raises
     ------
     ImageRejected
-        Not a PNG data URL, too long, or not a picture the pad can have made.
+        Not a PNG data URL, too long, or not a picture the pad can have made
+        (whatever Pillow makes of it: corrupt, truncated, a decompression bomb).
     """
     import base64
     import binascii
@@ -178,17 +219,27 @@ def read_drawing(data_url: str) -> np.ndarray:
     if not isinstance(data_url, str) or not data_url.startswith(DATA_URL_PREFIX):
         raise ImageRejected("the drawing did not arrive as a PNG picture; clear the pad and draw again")
     if len(data_url) > MAX_DRAWING_CHARS:
-        raise ImageRejected(f"the drawing is larger than {MAX_UPLOAD_BYTES / 1e6:g} MB; clear the pad and draw again")
+        raise ImageRejected(f"the drawing is larger than {MAX_DRAWING_CHARS / 1e6:g} MB; clear the pad and draw again")
+    unreadable = ImageRejected("the drawing could not be read; clear the pad and draw again")
     try:
         data = base64.b64decode(data_url[len(DATA_URL_PREFIX) :], validate=True)
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            if image.format != "PNG" or max(image.size) > MAX_DRAWING_SIDE:
-                raise ValueError(f"a {image.format} of {image.size}")
-            return np.asarray(image.convert("RGBA"))
-    except (binascii.Error, OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombWarning):
-        raise ImageRejected("the drawing could not be read; clear the pad and draw again") from None
+    except (binascii.Error, ValueError):
+        raise unreadable from None
+    with decoding():
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                image = Image.open(io.BytesIO(data))  # the header only
+                if image.format != "PNG" or max(image.size) > MAX_DRAWING_SIDE:
+                    raise ImageRejected(
+                        f"the drawing is not a picture the pad makes (at most {MAX_DRAWING_SIDE} pixels a side); "
+                        "clear the pad and draw again"
+                    )
+                return np.asarray(image.convert("RGBA"))
+        except ImageRejected:
+            raise
+        except Exception:  # noqa: BLE001 -- whatever Pillow raises on a hostile file is the visitor's problem, named
+            raise unreadable from None
 
 
 def preprocess_drawing(rgba) -> np.ndarray:

@@ -41,6 +41,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from core.model import softmax
+from core.shared_work import current_check
 
 BLOCK = 256  # images walked at once: their (block, pieces, 10) arrays stay a few MB
 PIECES = 24  # pieces of the attack path the minimal-epsilon walk examines at a time
@@ -89,11 +90,21 @@ def over_targets(model, images: np.ndarray, labels: np.ndarray, clip, walk, *ext
 
 
 def on_all_cores(function, items: list) -> list:
-    """``[function(item) for item in items]``, side by side on all cores (numpy releases the GIL), BLAS on one."""
+    """``[function(item) for item in items]``, side by side on all cores (numpy releases the GIL), BLAS on one.
+
+    Before each item the caller's :func:`core.shared_work.checkpoint` runs, so a
+    shared computation nobody waits for stops between blocks.
+    """
+    check = current_check()
+
+    def item_after_check(item):
+        check()
+        return function(item)
+
     with _blas().limit(limits=1, user_api="blas"):
         if len(items) > 1 and (os.cpu_count() or 1) > 1:
-            return list(_workers().map(function, items))
-        return [function(item) for item in items]
+            return list(_workers().map(item_after_check, items))
+        return [item_after_check(item) for item in items]
 
 
 class PathBlock:

@@ -7,6 +7,8 @@ import streamlit as st
 
 from core.attack import fgsm
 from core.settings import TrainingSettings
+from core.shared_work import checkpoint
+from dashboard.heavy import shared
 from dashboard.resources import dataset, minimal_epsilons, trained
 from dashboard.state import View
 
@@ -14,29 +16,36 @@ DEFENSE_GRID = np.linspace(0.0, 0.3, 61)
 NAMES = ("Normal", "Defended")  # the two models, in every chart and caption
 
 
-@st.cache_resource(show_spinner="Certifying every test image…", max_entries=16)
 def test_set_robustness(settings: TrainingSettings, clip: bool):
     """The whole test set against epsilon (certified, and under the gradient sign attack) and each certified radius.
 
-    Call :func:`trained` first: the model must be at hand.
+    Shared work (:func:`dashboard.resources.shared`): computed once per server, stopped if nobody waits.
     """
     from core.attack import robust_radius
     from core.sweep import robustness_curve
 
     data, model = dataset(settings.dataset), trained(settings).model
     span = (0.0, 1.0) if clip else None
-    curve = robustness_curve(model, data.x_test, data.y_test, DEFENSE_GRID, clip=span, pgd_grid=[0.0])
-    radius = robust_radius(model, data.x_test, data.y_test, clip=span)
-    radius.flags.writeable = False
-    return curve, radius
+
+    def compute():
+        curve = robustness_curve(model, data.x_test, data.y_test, DEFENSE_GRID, clip=span, pgd_grid=[0.0])
+        checkpoint()
+        radius = robust_radius(model, data.x_test, data.y_test, clip=span)
+        radius.flags.writeable = False
+        return curve, radius
+
+    return shared(("test set robustness", settings, clip), compute, "Certifying every test image…")
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
 def accuracy_under_fgsm(settings: TrainingSettings, clip: bool, eps: float) -> float:
     """Test accuracy under the untargeted gradient sign attack at ``eps``, exactly (not read off a grid)."""
     data, model = dataset(settings.dataset), trained(settings).model
-    attacked = fgsm(model, data.x_test, eps, labels=data.y_test, clip=(0.0, 1.0) if clip else None)
-    return float(np.mean(model.predict(attacked) == data.y_test))
+
+    def compute() -> float:
+        attacked = fgsm(model, data.x_test, eps, labels=data.y_test, clip=(0.0, 1.0) if clip else None)
+        return float(np.mean(model.predict(attacked) == data.y_test))
+
+    return shared(("accuracy under fgsm", settings, clip, eps), compute, "Attacking the whole test set…")
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -45,7 +54,7 @@ def defense_charts(normal: TrainingSettings, defended: TrainingSettings, clip: b
     costs tens of milliseconds)."""
     from core import charts
 
-    numbers = {name: test_set_robustness(s, clip) for name, s in zip(NAMES, (normal, defended))}
+    numbers = {name: test_set_robustness(s, clip) for name, s in zip(NAMES, (normal, defended))}  # kept: at once
     return (charts.defense_chart({name: curve for name, (curve, _) in numbers.items()}),
             charts.model_histograms({name: radius for name, (_, radius) in numbers.items()},
                                     title="Any attack: the smallest ε that changes each answer",

@@ -2,9 +2,14 @@
 
 White ink on black, as MNIST; mouse, pen and touch (``touch-action: none``
 keeps a finger from scrolling the page); undo and clear. When a stroke ends,
-the pad sends its picture as a PNG data URL (about 5-15 KB), which
-:mod:`core.imaging` reads and prepares exactly as an uploaded picture. The
-drawing lives in the browser session only: never in the URL, never on disk.
+the pad sends its 280x280 picture as a PNG data URL (about 5-15 KB) as a
+one-shot *trigger* value, which :mod:`core.imaging` reads and prepares exactly
+as an uploaded picture. The server keeps only the prepared 28x28 image and a
+short id: the trigger is gone after the rerun, so a huge or refused value
+leaves nothing in the session (and ``server.maxMessageSize`` refuses anything
+over 2 MB before it is read). The picture itself stays in the browser tab's
+``sessionStorage`` under that id, which brings the strokes back when the page
+is opened again. Never in the URL, never on disk.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ button:hover { border-color: var(--st-primary-color, #f63366); color: var(--st-p
 """
 
 JS = """
-export default function ({ parentElement, data, setStateValue }) {
+export default function ({ parentElement, data, setTriggerValue }) {
   const canvas = parentElement.querySelector("canvas");
   if (canvas.dataset.ready) return;  // a rerun: the pad keeps its strokes
   canvas.dataset.ready = "1";
@@ -52,6 +57,7 @@ export default function ({ parentElement, data, setStateValue }) {
   const strokes = [];
   let base = null;  // a drawing brought back after the page was left and opened again
   let current = null;
+  const STORE = "adversarial-digits-drawing";  // this tab's last drawing: {id, picture}
 
   const paint = () => {
     context.fillStyle = "#000";
@@ -68,7 +74,15 @@ export default function ({ parentElement, data, setStateValue }) {
       context.stroke();
     }
   };
-  const send = () => setStateValue("drawing", strokes.length || base ? canvas.toDataURL("image/png") : null);
+  const send = () => {
+    const picture = strokes.length || base ? canvas.toDataURL("image/png") : null;
+    const id = picture ? Date.now().toString(36) + Math.random().toString(36).slice(2, 10) : null;
+    try {
+      if (picture) sessionStorage.setItem(STORE, JSON.stringify({ id, picture }));
+      else sessionStorage.removeItem(STORE);
+    } catch (error) { /* storage full or off: the pad still works, it just starts empty next time */ }
+    setTriggerValue("drawing", { id, picture });
+  };
   const at = (event) => {
     const box = canvas.getBoundingClientRect();
     const scale = canvas.width / box.width;
@@ -106,10 +120,12 @@ export default function ({ parentElement, data, setStateValue }) {
     send();
   });
   paint();
-  if (data.picture) {
-    const picture = new Image();
+  let kept = null;
+  try { kept = JSON.parse(sessionStorage.getItem(STORE) || "null"); } catch (error) { kept = null; }
+  if (data.drawing_id && kept && kept.id === data.drawing_id && typeof kept.picture === "string") {
+    const picture = new Image();  // the drawing the server still holds, brought back from this tab
     picture.onload = () => { base = picture; paint(); };
-    picture.src = data.picture;
+    picture.src = kept.picture;
   }
 }
 """
@@ -118,26 +134,33 @@ _pad = st.components.v2.component("adversarial_digits.drawing_pad", html=HTML, c
 
 
 def _received() -> None:
-    """Prepare the pad's picture once per stroke; keep the 28x28 result in this session only."""
+    """Prepare the pad's picture once per stroke; keep only the 28x28 result (and the drawing's id) in this session."""
     state = st.session_state
-    sent = (state.get(WidgetKey.PAD) or {}).get("drawing")
-    state["drawing_url"], state["drawing"], state["drawing_error"] = sent, None, None
-    if sent is not None:
+    sent = state.get(WidgetKey.PAD) or {}
+    sent = sent.get("drawing") if isinstance(sent, dict) else None  # the trigger: {id, picture}, this rerun only
+    picture, drawing_id = (sent.get("picture"), sent.get("id")) if isinstance(sent, dict) else (None, None)
+    state["drawing"], state["drawing_error"], state["drawing_id"] = None, None, None
+    if picture is not None:
         try:
-            pixels = preprocess_drawing(read_drawing(sent))
+            pixels = preprocess_drawing(read_drawing(picture))
             pixels.flags.writeable = False
             state["drawing"] = pixels
+            state["drawing_id"] = drawing_id if _is_drawing_id(drawing_id) else None
         except ImageRejected as error:
             state["drawing_error"] = str(error)
     change("eps", None)  # a new drawing starts at its own minimal epsilon
+
+
+def _is_drawing_id(value) -> bool:
+    """The pad's own ids are short base-36 strings; anything else is not kept."""
+    return isinstance(value, str) and 0 < len(value) <= 32 and value.isascii() and value.isalnum()
 
 
 def drawing_pad() -> str | None:
     """Draw the pad; returns why the last drawing was refused, if it was (an empty pad is no error)."""
     _pad(
         key=WidgetKey.PAD,
-        data={"pen": PEN, "picture": st.session_state.get("drawing_url")},
-        default={"drawing": None},
+        data={"pen": PEN, "drawing_id": st.session_state.get("drawing_id")},
         on_drawing_change=_received,
         width="content",
     )

@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from core.attack import fgsm, minimal_epsilon, optimal_epsilon
+from core.attack import minimal_epsilon
 from core.data import DEFAULT_DATASET, Dataset, load_dataset
 from core.errors import DatasetUnavailable, TrainingFailed
 from core.model import TrainingResult
 from core.settings import TrainingSettings
 from core.shipped import load_shipped
-from core.sweep import PairAttacks, SuccessCurve, by_pair, fooled_toward_each, pair_attacks, success_curve
+from core.sweep import SuccessCurve, success_curve
 from core.training_queue import ModelStore, TrainingStatus, shared_queue
 from dashboard.state import View, notice
 
@@ -201,65 +201,3 @@ def source_success_curve(view: View, low: float, high: float, points: int) -> Su
     for array in (curve.eps, curve.fooled_share, curve.mean_target_probability):
         array.flags.writeable = False
     return curve
-
-
-# --- all pairs: per model and clipping (a click on another pair reuses them) ----------------------------
-
-
-@st.cache_resource(show_spinner="Attacking every test image toward every other digit…", max_entries=16)
-def all_pairs(settings: TrainingSettings, clip: bool) -> PairAttacks:
-    """Every test image's exact minimal epsilon toward each other digit (read-only)."""
-    data = dataset(settings.dataset)
-    result = pair_attacks(trained(settings).model, data.x_test, data.y_test, clip=(0.0, 1.0) if clip else None)
-    result.minimal.flags.writeable = False
-    return result
-
-
-@st.cache_resource(show_spinner=False, max_entries=64)
-def pair_share(settings: TrainingSettings, clip: bool, eps: float) -> np.ndarray:
-    """Share of the test images of each digit that ``eps`` turns into each other digit, (10, 10) (read-only)."""
-    data = dataset(settings.dataset)
-    model = trained(settings).model
-    fooled = fooled_toward_each(model, data.x_test, data.y_test, eps, clip=(0.0, 1.0) if clip else None)
-    share = by_pair(fooled, data.y_test, np.mean)
-    share.flags.writeable = False
-    return share
-
-
-# --- the attack lab -----------------------------------------------------------------------------------------
-
-
-@st.cache_resource(show_spinner="Solving the optimal attack for every test image of the digit…", max_entries=16)
-def optimal_epsilons(view: View) -> np.ndarray:
-    """The exact optimal (any-attack) epsilon of every test image of the source digit (read-only)."""
-    _, images = source_images(view)
-    result = optimal_epsilon(trained(view.training).model, images, view.target, clip=view.clip_range)
-    result.flags.writeable = False
-    return result
-
-
-@st.cache_resource(show_spinner="Attacking every test image of the digit at every epsilon…", max_entries=16)
-def source_robustness(view: View):
-    """Accuracy against epsilon of the source digit's test images: FGSM, PGD, the certified worst case."""
-    from core.sweep import robustness_curve
-
-    _, images = source_images(view)
-    grid = np.linspace(0.0, 0.4, 101)
-    labels = np.full(len(images), view.source)
-    return robustness_curve(trained(view.training).model, images, labels, grid, clip=view.clip_range)
-
-
-@st.cache_resource(show_spinner=False, max_entries=16)
-def goodfellow_table(settings: TrainingSettings) -> list[tuple[str, float, float]]:
-    """Untargeted gradient sign at eps = 0.25 on the whole test set: error rate and mean confidence of the wrong
-    answers, unclipped (as the paper) and clipped."""
-    data = dataset(settings.dataset)
-    model = trained(settings).model
-    rows = []
-    for name, clip in (("unclipped, as the paper", None), ("clipped to [0, 1]", (0.0, 1.0))):
-        adversarial = fgsm(model, data.x_test, 0.25, labels=data.y_test, clip=clip)
-        probabilities = model.predict_proba(adversarial)
-        wrong = probabilities.argmax(axis=1) != data.y_test
-        confidence = float(probabilities.max(axis=1)[wrong].mean()) if wrong.any() else float("nan")
-        rows.append((name, float(wrong.mean()), confidence))
-    return rows

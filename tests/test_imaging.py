@@ -264,6 +264,19 @@ def test_an_empty_pad_is_refused_with_a_hint(colour):
         preprocess_drawing(np.asarray(Image.new("RGBA", (280, 280), colour)))
 
 
+def png_header(width: int, height: int) -> bytes:
+    """A PNG that declares ``width`` x ``height`` pixels in a valid header, with a few bytes of data: a bomb's shape."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    pixels = chunk(b"IDAT", zlib.compress(bytes(64)))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + pixels + chunk(b"IEND", b"")
+
+
 @pytest.mark.parametrize(
     "sent, message",
     [
@@ -272,9 +285,12 @@ def test_an_empty_pad_is_refused_with_a_hint(colour):
         ("data:image/png;base64,@@@not base64@@@", "could not be read"),
         ("data:image/png;base64,", "could not be read"),
         (data_url(b"\x89PNG\r\n\x1a\n" + bytes(100)), "could not be read"),
-        (data_url(save(Image.new("RGB", (4000, 10)), "PNG")), "could not be read"),
-        (data_url(save(Image.new("RGB", (28, 28)), "JPEG")), "could not be read"),
+        (data_url(save(Image.new("RGB", (4000, 10)), "PNG")), "not a picture the pad makes"),
+        (data_url(save(Image.new("RGB", (28, 28)), "JPEG")), "not a picture the pad makes"),
+        (data_url(png_header(100_000, 100_000)), "could not be read"),  # a decompression bomb: once a crash
+        (data_url(png_header(1000, 1000)), "could not be read"),  # a header with no pixel data after it
         ("data:image/png;base64," + "A" * 3_000_000, "larger than"),
+        ("data:image/png;base64," + "A" * 24_000_000, "larger than"),
     ],
 )
 def test_what_the_pad_did_not_send_is_refused(sent, message):
@@ -288,3 +304,33 @@ def test_what_the_pad_did_not_send_is_refused(sent, message):
 def test_a_drawing_must_be_an_rgba_picture(array):
     with pytest.raises(ImageRejected, match="RGBA"):
         preprocess_drawing(array)
+
+
+def test_sixteen_big_uploads_at_once_are_decoded_two_at_a_time(monkeypatch):
+    """A 12-megapixel lossless WebP of a few hundred bytes decodes to 36 MB: sixteen at once must not mean 16 x 36."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from benchmarks.shared_server import big_webp
+    from core import imaging
+
+    data = big_webp()
+    assert len(data) < 5_000 and Image.open(io.BytesIO(data)).size == (4000, 3000)
+    inside, most, lock = [0], [0], threading.Lock()
+    small = imaging._small
+
+    def counted(image):
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        try:
+            return small(image)
+        finally:
+            with lock:
+                inside[0] -= 1
+
+    monkeypatch.setattr(imaging, "_small", counted)
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(lambda _: preprocess_upload(data), range(16)))
+    assert most[0] == imaging.DECODING_SLOTS == 2
+    assert all(np.array_equal(result, results[0]) for result in results)

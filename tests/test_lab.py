@@ -81,6 +81,23 @@ def test_pgd_equals_a_plain_reference_loop(model, twos):
     assert np.abs(started - images).max() <= eps + 1e-9 and started.min() >= 0
 
 
+def test_unclipped_pgd_leaves_the_pixel_range_and_equals_the_plain_loop(model, twos):
+    """Without clipping the iterates leave [0, 1] by design; PGD must not refuse its own iterates (a crash once)."""
+    images, eps, step = twos[:8], 0.3, 0.075
+    reference = images.copy()
+    for _ in range(10):
+        logits = model.logits(reference)
+        p = np.exp(logits - logits.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        p[:, TARGET] -= 1
+        reference = np.clip(reference - step * np.sign(p @ model.W), images - eps, images + eps)
+    attacked = pgd(model, images, eps, target=TARGET, clip=None)
+    assert attacked.min() < 0 or attacked.max() > 1  # it really left the range
+    np.testing.assert_allclose(attacked, reference, atol=1e-12)
+    untargeted = pgd(model, images, eps, labels=np.full(len(images), 2), clip=None)
+    assert np.abs(untargeted - images).max() <= eps + 1e-9
+
+
 def test_fewest_pixels_matches_brute_force_on_a_small_model():
     rng = np.random.default_rng(1)
     W = np.zeros((10, 784))

@@ -1,0 +1,164 @@
+"""Heavy results every visitor shares: computed once per server, a few at a time, stopped when nobody waits.
+
+Each function here gets the model and the data in the visitor's script
+thread, then hands the computation to :func:`shared` (a
+:class:`core.shared_work.SharedWork` per server): a second visitor asking the
+same question waits for the first one's answer, at most ``WORK_SLOTS`` run at
+once (the page says how many are ahead), and a computation whose visitors
+all left stops at its next checkpoint. Finished results are kept for
+everyone (arrays read-only).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import streamlit as st
+
+from core.attack import fewest_pixels, fgsm, minimal_epsilon, optimal_epsilon, robust_radius
+from core.settings import TrainingSettings
+from core.shared_work import SharedWork, WorkStatus, checkpoint
+from core.sweep import PairAttacks, by_pair, fooled_toward_each, pair_attacks
+from dashboard.resources import dataset, source_images, trained
+from dashboard.state import View
+
+
+@st.cache_resource(show_spinner=False)
+def _work() -> SharedWork:
+    return SharedWork()
+
+
+def shared(key: tuple, compute, doing: str):
+    """``compute()`` once per server for ``key``, its result kept for every visitor (read-only arrays, please).
+
+    While it runs (or waits for a free slot) the page shows a status line;
+    the status updates are where a visitor's rerun or closed tab ends the
+    wait, and the computation then stops unless someone else waits for it
+    (:class:`core.shared_work.SharedWork`). ``compute`` runs in another
+    thread: get the model and the data before, never call Streamlit in it.
+    """
+    work = _work()
+    kept = work.finished(key)
+    if kept is not None:
+        return kept
+    box = st.empty()
+
+    def status(now: WorkStatus) -> None:
+        if now.ahead > 0:
+            others = "computation" if now.ahead == 1 else "computations"
+            box.caption(f":material/hourglass_top: {doing} Waiting for {now.ahead} other {others} on this server…")
+        else:
+            box.caption(f":material/hourglass_top: {doing}")
+
+    try:
+        return work.get(key, compute, status)
+    finally:
+        box.empty()
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
+
+
+# --- all pairs: per model and clipping (a click on another pair reuses them) ----------------------------
+
+
+def all_pairs(settings: TrainingSettings, clip: bool) -> PairAttacks:
+    """Every test image's exact minimal epsilon toward each other digit (read-only)."""
+    data, model = dataset(settings.dataset), trained(settings).model
+
+    def compute() -> PairAttacks:
+        result = pair_attacks(model, data.x_test, data.y_test, clip=(0.0, 1.0) if clip else None)
+        _read_only(result.minimal)
+        return result
+
+    return shared(("all pairs", settings, clip), compute, "Attacking every test image toward every other digit…")
+
+
+def pair_share(settings: TrainingSettings, clip: bool, eps: float) -> np.ndarray:
+    """Share of the test images of each digit that ``eps`` turns into each other digit, (10, 10) (read-only)."""
+    data, model = dataset(settings.dataset), trained(settings).model
+
+    def compute() -> np.ndarray:
+        fooled = fooled_toward_each(model, data.x_test, data.y_test, eps, clip=(0.0, 1.0) if clip else None)
+        return _read_only(by_pair(fooled, data.y_test, np.mean))
+
+    return shared(("pair share", settings, clip, eps), compute, "Attacking every test image at this ε…")
+
+
+# --- the attack lab -----------------------------------------------------------------------------------------
+
+
+def optimal_epsilons(view: View) -> np.ndarray:
+    """The exact optimal (any-attack) epsilon of every test image of the source digit (read-only)."""
+    _, images = source_images(view)
+    model = trained(view.training).model
+
+    def compute() -> np.ndarray:
+        return _read_only(optimal_epsilon(model, images, view.target, clip=view.clip_range))
+
+    return shared(("optimal", view.training, view.clip, view.source, view.target), compute,
+                  "Solving the optimal attack for every test image of the digit…")  # fmt: skip
+
+
+def source_robustness(view: View):
+    """Accuracy against epsilon of the source digit's test images: FGSM, PGD, the certified worst case."""
+    from core.sweep import robustness_curve
+
+    _, images = source_images(view)
+    model = trained(view.training).model
+
+    def compute():
+        grid = np.linspace(0.0, 0.4, 101)
+        labels = np.full(len(images), view.source)
+        return robustness_curve(model, images, labels, grid, clip=view.clip_range)
+
+    return shared(("robustness", view.training, view.clip, view.source), compute,
+                  "Attacking every test image of the digit at every epsilon…")  # fmt: skip
+
+
+def goodfellow_table(settings: TrainingSettings) -> list[tuple[str, float, float]]:
+    """Untargeted gradient sign at eps = 0.25 on the whole test set: error rate and mean confidence of the wrong
+    answers, unclipped (as the paper) and clipped."""
+    data, model = dataset(settings.dataset), trained(settings).model
+
+    def compute() -> list[tuple[str, float, float]]:
+        rows = []
+        for name, clip in (("unclipped, as the paper", None), ("clipped to [0, 1]", (0.0, 1.0))):
+            checkpoint()
+            adversarial = fgsm(model, data.x_test, 0.25, labels=data.y_test, clip=clip)
+            probabilities = model.predict_proba(adversarial)
+            wrong = probabilities.argmax(axis=1) != data.y_test
+            confidence = float(probabilities.max(axis=1)[wrong].mean()) if wrong.any() else float("nan")
+            rows.append((name, float(wrong.mean()), confidence))
+        return rows
+
+    return shared(("goodfellow", settings), compute, "Attacking the whole test set at ε = 0.25…")
+
+
+def lab_answers(settings, clip: bool, target: int, truth: int, pixels: np.ndarray) -> dict:
+    """Everything exact about one image, shared by its pixels (a visitor's own digit too) and stopped if abandoned."""
+    model = trained(settings).model
+    pixels = np.array(pixels, dtype=np.float64)  # our own copy: the computation runs in another thread
+    digest = hashlib.blake2b(pixels.tobytes(), digest_size=16).hexdigest()
+
+    def compute() -> dict:
+        clip_range = (0.0, 1.0) if clip else None
+        optimal = optimal_epsilon(model, pixels, target, clip=clip_range)
+        _, winning = optimal_epsilon(model, pixels, target, clip=clip_range, return_images=True, margin=1e-4)
+        checkpoint()
+        fewest = fewest_pixels(model, pixels, target, clip=clip_range)
+        return {
+            "minimal": float(minimal_epsilon(model, pixels, target, clip=clip_range)),
+            "optimal": optimal,
+            "optimal_image": winning,
+            "radius": float(robust_radius(model, pixels, truth, clip=clip_range)),
+            "fewest": fewest[0],
+            "fewest_image": fewest[1],
+            "proven": fewest.proven,
+        }
+
+    return shared(("lab answers", settings, clip, target, truth, digest), compute,
+                  "Solving the best attack, the certificate and the fewest pixels…")  # fmt: skip

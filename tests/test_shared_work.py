@@ -1,0 +1,154 @@
+"""Shared heavy work: one computation per question, a few at a time, stopped when nobody waits for it."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from core.attack import optimal_epsilon
+from core.path import on_all_cores
+from core.shared_work import SharedWork, checkpoint
+from core.sweep import pair_attacks
+
+
+class Leave(Exception):
+    """What a visitor's rerun or closed tab looks like to a waiting page."""
+
+
+def slow(seconds: float, result, calls: list, step: float = 0.02):
+    """A computation of ``seconds`` that checks in every ``step`` seconds."""
+
+    def compute():
+        calls.append(result)
+        for _ in range(round(seconds / step)):
+            checkpoint()
+            time.sleep(step)
+        return result
+
+    return compute
+
+
+def leave_after(seconds: float):
+    """An ``on_status`` that ends the wait after ``seconds`` (as a rerun does)."""
+    until = time.monotonic() + seconds
+
+    def on_status(status):
+        if time.monotonic() > until:
+            raise Leave
+
+    return on_status
+
+
+def test_two_askers_of_the_same_question_share_one_computation():
+    work, calls, answers = SharedWork(), [], []
+    threads = [threading.Thread(target=lambda: answers.append(work.get("q", slow(0.3, 42, calls)))) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [42, 42, 42] and calls == [42]
+    assert work.get("q", slow(0.3, 0, calls)) == 42 and calls == [42]  # kept: answered at once, not again
+
+
+def test_at_most_the_slots_run_at_once_and_the_rest_say_how_many_are_ahead():
+    work, calls, statuses = SharedWork(slots=1), [], []
+    first = threading.Thread(target=lambda: work.get("a", slow(0.4, "a", calls)))
+    first.start()
+    time.sleep(0.05)
+    assert work.get("b", slow(0.3, "b", calls), statuses.append, poll=0.05) == "b"
+    first.join()
+    assert statuses and statuses[0].ahead == 1 and statuses[-1].ahead == 0
+    assert calls == ["a", "b"]  # in order: b started only when a had finished
+
+
+def test_a_computation_nobody_waits_for_stops_at_its_next_checkpoint():
+    work, calls = SharedWork(grace=0.2), []
+    started = time.monotonic()
+    with pytest.raises(Leave):
+        work.get("q", slow(30.0, 1, calls), leave_after(0.1), poll=0.05)
+    while work.running():
+        time.sleep(0.01)
+        assert time.monotonic() - started < 2.0, "the abandoned computation went on"
+    assert work.stopped == 1 and work.finished("q") is None
+    assert work.get("q", slow(0.05, 2, calls)) == 2  # asked again: a fresh computation, not the stopped one
+
+
+def test_a_rerun_that_asks_again_within_the_grace_keeps_the_computation():
+    work, calls = SharedWork(grace=0.5), []
+    with pytest.raises(Leave):
+        work.get("q", slow(0.4, 7, calls), leave_after(0.1), poll=0.05)
+    assert work.get("q", slow(0.4, 8, calls)) == 7 and calls == [7] and work.stopped == 0
+
+
+def test_a_queued_computation_nobody_waits_for_never_starts():
+    work, calls = SharedWork(slots=1, grace=0.0), []
+    first = threading.Thread(target=lambda: work.get("a", slow(0.3, "a", calls)))
+    first.start()
+    time.sleep(0.05)
+    with pytest.raises(Leave):
+        work.get("b", slow(0.1, "b", calls), leave_after(0.05), poll=0.02)
+    first.join()
+    time.sleep(0.1)
+    assert calls == ["a"] and work.stopped == 1
+
+
+def test_an_error_reaches_every_waiter_and_is_not_kept():
+    work = SharedWork()
+
+    def broken():
+        time.sleep(0.1)
+        raise ValueError("bad data")
+
+    errors = []
+
+    def ask():
+        try:
+            work.get("q", broken)
+        except ValueError as error:
+            errors.append(str(error))
+
+    threads = [threading.Thread(target=ask) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == ["bad data", "bad data"]
+    assert work.get("q", lambda: "fixed") == "fixed"
+
+
+def test_only_the_most_recent_results_are_kept():
+    work = SharedWork(capacity=2)
+    for key in "abc":
+        work.get(key, lambda key=key: key.upper())
+    assert work.finished("a") is None and work.finished("b") == "B" and work.finished("c") == "C"
+
+
+def test_checkpoints_do_nothing_outside_shared_work():
+    checkpoint()
+    assert on_all_cores(lambda item: item * 2, [1, 2, 3]) == [2, 4, 6]
+
+
+def test_core_block_loops_stop_when_nobody_waits(model, dataset):
+    """A real sweep (all pairs over many blocks) and the optimal attack's LP loop stop between blocks or images."""
+    images = np.repeat(dataset.x_test, 20, axis=0)  # 20,000 images: many blocks, seconds of work
+    labels = np.repeat(dataset.y_test, 20)
+    work = SharedWork(grace=0.1)
+    for key, compute in [
+        ("pairs", lambda: pair_attacks(model, images, labels)),
+        ("optimal", lambda: optimal_epsilon(model, np.repeat(dataset.x_test[:200], 5, axis=0), 6)),
+    ]:
+        started = time.monotonic()
+        with pytest.raises(Leave):
+            work.get(key, compute, leave_after(0.1), poll=0.02)
+        while work.running():
+            time.sleep(0.01)
+        assert time.monotonic() - started < 1.5, f"{key} went on for nobody"
+    assert work.stopped == 2
+
+
+def test_the_settings_are_checked():
+    with pytest.raises(ValueError, match="slots"):
+        SharedWork(slots=0)
+    with pytest.raises(ValueError):
+        SharedWork(grace=-1)
