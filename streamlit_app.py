@@ -14,7 +14,7 @@ from core.training_queue import prefetch
 # A first visit needs the default model: start training it now, while the rest of the app loads.
 prefetch(TrainingSettings.first_visit())
 
-from dashboard import resources, state  # noqa: E402
+from dashboard import heavy, resources, state  # noqa: E402
 
 st.set_page_config(page_title="Adversarial Digits", page_icon="🎯", layout="wide")
 
@@ -58,6 +58,7 @@ def navigation() -> tuple[st.navigation, str | None]:
 
 
 def main() -> None:
+    heavy.page_run_started()
     current, key = navigation()
     if key is None:  # the root: on to the right page (notices wait for it)
         current.run()

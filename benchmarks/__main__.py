@@ -929,7 +929,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small workloads: checks the harness, not the numbers")
     parser.add_argument("--out", type=Path, help="where to write the report (default BENCHMARKS.md; --quick: none)")
-    parts = ["engine", "training", "app", "storm", "cold", "pairs", "lab", "defenses", "shared"]
+    parts = ["engine", "training", "app", "storm", "cold", "pairs", "lab", "defenses", "shared", "footprint"]
     parser.add_argument("--only", choices=parts, help="run one part")
     args = parser.parse_args(argv)
     os.chdir(ROOT)
@@ -937,10 +937,12 @@ def main(argv=None) -> int:
     report = Report()
     started = time.perf_counter()
     print(machine())
+    from benchmarks.footprint import footprint
     from benchmarks.shared_server import shared_server
 
     parts = {"engine": engine, "training": training_and_loading, "app": app, "storm": storm, "cold": cold_wake,
-             "pairs": all_pairs, "lab": attack_lab, "defenses": defenses, "shared": shared_server}  # fmt: skip
+             "pairs": all_pairs, "lab": attack_lab, "defenses": defenses, "shared": shared_server,
+             "footprint": footprint}  # fmt: skip
     for name, part in parts.items():
         if args.only in (None, name):
             part(report, args.quick)

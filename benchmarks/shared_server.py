@@ -139,50 +139,74 @@ def abandoned_labs(report, browser_launch, quick: bool) -> None:
                f"{whole[0]:.1f} s / {whole[1]:.1f} s")  # fmt: skip
 
 
+def raw_visit(url: str, page: str, query: str = "", timeout: float = 900) -> tuple[float, int]:
+    """A visitor without a browser (a raw websocket session): the page asked for, its script run to its end.
+
+    Returns the seconds from asking to the run's end and how many exceptions the page showed. The server
+    does all the work a browser's visit causes; the visitor's own device does none of it here.
+    """
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+    from websockets.sync.client import connect
+
+    started, errors = time.perf_counter(), 0
+    address = url.replace("http://", "ws://") + "/_stcore/stream"
+    with connect(address, subprotocols=["streamlit"], max_size=None, open_timeout=60) as socket:
+        ask = BackMsg()
+        ask.rerun_script.query_string, ask.rerun_script.page_name = query, page
+        socket.send(ask.SerializeToString())
+        while True:
+            message = ForwardMsg()
+            message.ParseFromString(socket.recv(timeout=timeout))
+            if message.HasField("delta") and message.delta.new_element.HasField("exception"):
+                errors += 1
+            if message.HasField("script_finished") and message.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY:
+                return time.perf_counter() - started, errors
+
+
 def lab_storm(report, browser_launch, quick: bool) -> None:
-    """Eight visitors open the lab on eight digits at once; an idle visitor opens the attack page meanwhile."""
+    """Eight visitors open the lab on eight digits at once; an idle visitor opens the attack page meanwhile.
+
+    The eight are raw websocket sessions (their browsers would run on their own devices, not on the
+    server's two cores); the idle visitor is measured twice: the server's answer, and Chromium's page drawn.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from benchmarks.__main__ import CHART_DRAWN
+
     server = Server(fashion=not quick)
     digits = LAB_DIGITS if not quick else LAB_DIGITS[:3]
+    idle_query = "source=9&target=4"
     try:
-        with Sampler(server.process.pid) as sampler:
+        raw_visit(server.url, "attack")  # a server up a while: its model trained and loaded
+        with Sampler(server.process.pid) as sampler, ThreadPoolExecutor(len(digits)) as pool:
+            labs = [pool.submit(raw_visit, server.url, "lab", f"source={digit}") for digit in digits]
+            time.sleep(5)  # the labs are computing
+            answered, answer_errors = raw_visit(server.url, "attack", idle_query)
 
-            async def visitor(browser, digit: int):
-                context = await browser.new_context(viewport={"width": 1200, "height": 900})
-                page = await context.new_page()
-                started = time.perf_counter()
-                await page.goto(f"{server.url}/lab?source={digit}", timeout=600_000)
-                await lab_drawn(page)
-                waited, errors = time.perf_counter() - started, await errors_on(page)
-                await context.close()
-                return waited, errors
-
-            async def idle(browser):
-                from benchmarks.__main__ import CHART_DRAWN
-
-                await asyncio.sleep(3)  # the labs are computing
-                context = await browser.new_context(viewport={"width": 1200, "height": 900})
-                page = await context.new_page()
-                started = time.perf_counter()
-                await page.goto(f"{server.url}/attack?source=9&target=4", timeout=600_000)
-                await page.wait_for_selector("[data-testid='stMetricValue']", timeout=600_000)
-                await page.wait_for_selector(CHART_DRAWN, timeout=600_000)
-                served, errors = time.perf_counter() - started, await errors_on(page)
-                await context.close()
-                return served, errors
-
-            async def main():
+            async def idle():
                 async with browser_launch() as browser:
-                    await warm_up(browser, server.url)
-                    return await asyncio.gather(idle(browser), *(visitor(browser, d) for d in digits))
+                    context = await browser.new_context(viewport={"width": 1200, "height": 900})
+                    page = await context.new_page()
+                    started = time.perf_counter()
+                    await page.goto(f"{server.url}/attack?source=8&target=3", timeout=600_000)
+                    await page.wait_for_selector("[data-testid='stMetricValue']", timeout=600_000)
+                    await page.wait_for_selector(CHART_DRAWN, timeout=600_000)
+                    return time.perf_counter() - started, await errors_on(page)
 
-            (served, idle_errors), *labs = asyncio.run(main())
+            drawn, drawn_errors = asyncio.run(idle())
+            busy = sum(not lab.done() for lab in labs)
+            results = [lab.result() for lab in labs]
     finally:
         server.close()
-    waits = sorted(w for w, _ in labs)
-    errors = idle_errors + sum(e for _, e in labs)
+    waits = sorted(w for w, _ in results)
+    errors = answer_errors + drawn_errors + sum(e for _, e in results)
     report.add(SECTION, f"{len(digits)} visitors open the lab on {len(digits)} digits at once: each waited",
-               f"{waits[0]:.0f}-{waits[-1]:.0f} s", "two at a time, in order")  # fmt: skip
-    report.add(SECTION, "an idle visitor meanwhile: attack page drawn", f"{served:.1f} s", "< 10 s", served < 10)
+               f"{waits[0]:.0f}-{waits[-1]:.0f} s", "one computation at a time, the oldest visit first")  # fmt: skip
+    report.add(SECTION, "an idle visitor meanwhile: the server's whole attack page (raw session)",
+               f"{answered:.2f} s", "< 10 s", answered < 10)  # fmt: skip
+    report.add(SECTION, f"the same in Chromium, page drawn ({busy} labs still computing)", f"{drawn:.1f} s", "< 10 s",
+               drawn < 10)  # fmt: skip
     report.add(SECTION, "exceptions shown in those pages", f"{errors}", "0", errors == 0)
     report.add(SECTION, "peak memory of the server and its children", f"{sampler.peak:.0f} MB", "< 1,500 MB",
                sampler.peak < 1500)  # fmt: skip
@@ -235,7 +259,10 @@ def pad_session(url: str, size: int) -> int | None:
 
 def pad_flood(report, quick: bool) -> None:
     """120 sessions each send the pad a 24 MB value: the server's memory before, at the peak, and after."""
+    import logging
     from concurrent.futures import ThreadPoolExecutor
+
+    logging.getLogger("websockets").setLevel(logging.CRITICAL)  # the client library's own noise on a dropped send
 
     from benchmarks.__main__ import family_rss_mb
 
@@ -252,9 +279,10 @@ def pad_flood(report, quick: bool) -> None:
         healthy = pad_session(server.url, 100) is None  # a small value is still taken
     finally:
         server.close()
-    refused = sum(code == 1009 for code in codes)
-    report.add(SECTION, f"{sessions} pad sessions each send a {size / 1e6:.0f} MB value: refused unread (1009)",
-               f"{refused} of {sessions}", "all", refused == sessions)  # fmt: skip
+    refused, said = sum(code is not None for code in codes), sum(code == 1009 for code in codes)
+    report.add(SECTION, f"{sessions} pad sessions each send a {size / 1e6:.0f} MB value: connection closed unread",
+               f"{refused} of {sessions} ({said} read the 1009 'too big' frame before the drop)", "all",
+               refused == sessions)  # fmt: skip
     report.add(SECTION, "server memory before / at the peak / 5 s after",
                f"{before:.0f} / {sampler.peak:.0f} / {after:.0f} MB", "after within 100 MB of before "
                "(3.4 GB before this section's fixes)", after - before < 100)  # fmt: skip
@@ -262,26 +290,35 @@ def pad_flood(report, quick: bool) -> None:
                healthy)  # fmt: skip
 
 
-def big_webp() -> bytes:
-    """A 12-megapixel (4000x3000) lossless WebP of one dark digit on white paper: a few KB."""
+def big_picture(fmt: str) -> bytes:
+    """A 12-megapixel (4000x3000) lossless picture of one dark digit on white paper: a few hundred bytes to 50 KB."""
     from PIL import Image, ImageDraw
 
     picture = Image.new("L", (4000, 3000), 255)
     ImageDraw.Draw(picture).line([(2000, 600), (2000, 2400)], fill=0, width=160)
     buffer = io.BytesIO()
-    picture.convert("RGB").save(buffer, format="WEBP", lossless=True)
+    picture.convert("RGB").save(buffer, format=fmt, **({"lossless": True} if fmt == "WEBP" else {}))
     return buffer.getvalue()
 
 
-def upload_flood(report, browser_launch, quick: bool) -> None:
-    """Sixteen visitors upload a 12-megapixel lossless WebP at the same moment: the server's peak memory."""
+def big_webp() -> bytes:
+    return big_picture("WEBP")
+
+
+def upload_flood(report, browser_launch, quick: bool, fmt: str) -> None:
+    """Sixteen visitors upload a 12-megapixel lossless picture at the same moment: the server's peak memory.
+
+    A WebP is refused from its header (Pillow would decode it at 15 bytes a pixel); a PNG is decoded in full,
+    two at a time.
+    """
     from benchmarks.__main__ import family_rss_mb
 
-    data = big_webp()
+    data = big_picture(fmt)
+    answer = "megapixels" if fmt == "WEBP" else "reads it as"
     visitors = 16 if not quick else 2
     server = Server(fashion=False)
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "digit.webp"
+        path = Path(folder) / f"digit.{fmt.lower()}"
         path.write_bytes(data)
         try:
 
@@ -294,7 +331,7 @@ def upload_flood(report, browser_launch, quick: bool) -> None:
                 await ready.wait()
                 started = time.perf_counter()
                 await chooser.set_input_files(str(path))
-                await page.get_by_text("reads it as").first.wait_for(timeout=120_000)
+                await page.get_by_text(answer).first.wait_for(timeout=120_000)
                 took, errors = time.perf_counter() - started, await errors_on(page)
                 await context.close()
                 return took, errors
@@ -315,10 +352,11 @@ def upload_flood(report, browser_launch, quick: bool) -> None:
             server.close()
     slowest = max(t for t, _ in results)
     errors = sum(e for _, e in results)
-    report.add(SECTION, f"{visitors} visitors upload a 12 MP lossless WebP ({len(data) / 1e3:.1f} KB) at once: "
-               "server tree peak", f"{sampler.peak:.0f} MB ({before:.0f} MB before)", "< 800 MB (2.7 GB before)",
-               sampler.peak < 800)  # fmt: skip
-    report.add(SECTION, "the slowest of them read as a digit after", f"{slowest:.1f} s; {errors} exceptions",
+    what = "refused from its header" if fmt == "WEBP" else "decoded in full, two at a time"
+    report.add(SECTION, f"{visitors} visitors upload a 12 MP lossless {fmt} ({len(data) / 1e3:.1f} KB) at once, "
+               f"{what}: server tree peak", f"{sampler.peak:.0f} MB ({before:.0f} MB before)",
+               "< 800 MB (2.7 GB before)" if fmt == "WEBP" else "< 800 MB", sampler.peak < 800)  # fmt: skip
+    report.add(SECTION, "the slowest of them answered after", f"{slowest:.1f} s; {errors} exceptions",
                "no exception", errors == 0)  # fmt: skip
 
 
@@ -342,7 +380,8 @@ def shared_server(report, quick: bool) -> None:
                 await browser.close()
 
     pad_flood(report, quick)
-    upload_flood(report, launch, quick)
+    upload_flood(report, launch, quick, "WEBP")
+    upload_flood(report, launch, quick, "PNG")
     if quick:  # a server on Fashion-MNIST and many browsers: python -m benchmarks only
         report.add(SECTION, "abandoned labs and the lab storm", "not measured in --quick")
         return

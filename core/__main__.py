@@ -57,7 +57,7 @@ def _bounded(name: str, kind):
 
 
 def _count(text: str) -> int:
-    if not text.strip().isdecimal() or int(text) < 1:
+    if len(text.strip()) > 9 or not text.strip().isdecimal() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1")
     return int(text)
 

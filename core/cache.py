@@ -7,6 +7,12 @@ folder cannot be written (a read-only home), a folder under the system's
 temporary directory takes its place for this process, said once in the log;
 nothing is ever written beside the source. A cache file that cannot be read
 is set aside (renamed ``*.damaged-<time>``) with a log line, and rebuilt.
+
+The saved models are capped in size (:func:`prune`, after every save):
+``$ADVERSARIAL_DIGITS_CACHE_MB`` (a decimal number of MB, 200 by default);
+the least recently used models go first, set-aside damaged files before
+them. The weights that come with the app live beside the source
+(``core/shipped_models``), never in this folder, and are never evicted.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ import zipfile
 from pathlib import Path
 
 HOME_VARIABLE = "ADVERSARIAL_DIGITS_HOME"
+CACHE_MB_VARIABLE = "ADVERSARIAL_DIGITS_CACHE_MB"
+DEFAULT_CACHE_MB = 200.0
 log = logging.getLogger("adversarial_digits")
 
 # What reading a damaged .npy/.npz file raises: numpy's own errors, a cut-off zip, a missing array.
@@ -109,3 +117,66 @@ def save_atomically(path: Path, write) -> bool:
     finally:
         if os.path.exists(handle.name):
             os.unlink(handle.name)
+
+
+def cache_limit_bytes() -> int:
+    """The cap on the saved models, in bytes: ``$ADVERSARIAL_DIGITS_CACHE_MB`` MB (decimal), 200 MB by default."""
+    text = os.environ.get(CACHE_MB_VARIABLE, "").strip()
+    if not text:
+        return int(DEFAULT_CACHE_MB * 1e6)
+    try:
+        megabytes = float(text) if len(text) <= 20 else float("nan")
+    except ValueError:
+        megabytes = float("nan")
+    if not (megabytes >= 0 and megabytes < 1e9):  # NaN, negative or absurd: the default, said in the log
+        log.warning("%s=%r is not a number of MB; using %g", CACHE_MB_VARIABLE, text[:20], DEFAULT_CACHE_MB)
+        return int(DEFAULT_CACHE_MB * 1e6)
+    return int(megabytes * 1e6)
+
+
+def touch(path: Path) -> None:
+    """Mark a cache file as just used (its modification time), so the cap evicts it last."""
+    try:
+        os.utime(path)
+    except OSError:  # a read-only folder: the order of eviction is then the order of saving
+        pass
+
+
+def prune(folder: Path, *, keep: Path | None = None, limit: int | None = None) -> list[Path]:
+    """Keep ``folder`` within the cap: delete set-aside damaged files, then the least recently used files.
+
+    ``keep`` (the file just saved) is never deleted, even when it alone is
+    over the cap. Hidden files (another process's write in progress) are
+    neither counted nor touched. Returns what was deleted.
+    """
+    limit = cache_limit_bytes() if limit is None else limit
+    deleted, files = [], []
+    for path in Path(folder).iterdir():
+        try:
+            if path.name.startswith(".") or not path.is_file():
+                continue
+            if ".damaged-" in path.name:  # logged when it was set aside; kept no longer
+                path.unlink()
+                deleted.append(path)
+                continue
+            stat = path.stat()
+            files.append((stat.st_mtime, stat.st_size, path))
+        except OSError:  # gone meanwhile: another process pruned it
+            continue
+    total = sum(size for _, size, _ in files)
+    for _, size, path in sorted(files, key=lambda file: file[0]):
+        if total <= limit:
+            break
+        if keep is not None and path == Path(keep):
+            continue
+        try:
+            path.unlink()
+            deleted.append(path)
+            total -= size
+        except FileNotFoundError:
+            total -= size
+        except OSError as error:
+            log.warning("cannot remove %s to keep the cache under its cap (%s)", path, error)
+    if deleted:
+        log.info("the cache cap (%.1f MB) removed %d file(s) from %s", limit / 1e6, len(deleted), folder)
+    return deleted

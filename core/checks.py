@@ -25,8 +25,13 @@ def parse_digit(text) -> int:
     return int(stripped)
 
 
+MAX_NUMBER_CHARS = 40  # a number a person types is far shorter; longer text is refused before it is read
+
+
 def parse_number(text) -> float:
     """A finite number from text; ``ValueError`` with a plain reason that does not quote it."""
+    if len(str(text)) > MAX_NUMBER_CHARS:
+        raise ValueError("is far too long to be a number")
     try:
         value = float(text)
     except (TypeError, ValueError):

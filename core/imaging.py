@@ -85,6 +85,9 @@ def grid_figure(rows: list[tuple[list[np.ndarray], list[str]]], scale: int = 6) 
 
 MAX_UPLOAD_BYTES = 2_000_000  # 2 MB, as the app's server.maxUploadSize (Streamlit counts 10^6 bytes per MB)
 MAX_PIXELS = 12_500_000  # a 12-megapixel phone photo (4032x3024) fits; refused from the header, before decoding
+# Pillow decodes a WebP in full as RGBA and converts it: 15 bytes a pixel at the peak (183 MB for 12 MP, measured),
+# against 4-5 for PNG and a reduced-scale decode for JPEG. So WebPs get a lower cap: at most about 60 MB a decode.
+MAX_PIXELS_BY_FORMAT = {"WEBP": 4_000_000}
 WORKING_SIDE = 1024  # larger pictures are box-reduced to this (as 8-bit) before any floating-point copy
 FORMATS = {"PNG", "JPEG", "BMP", "GIF", "WEBP", "TIFF"}
 INK = 0.12  # a pixel darker/lighter than the background by this much is ink
@@ -148,6 +151,12 @@ def preprocess_upload(data: bytes) -> np.ndarray:
     width, height = image.size
     if width * height > MAX_PIXELS:
         raise ImageRejected(f"the image is {width}x{height} pixels; {too_large_message()}")
+    limit = MAX_PIXELS_BY_FORMAT.get(image.format)
+    if limit is not None and width * height > limit:
+        raise ImageRejected(
+            f"the {image.format} image is {width}x{height} pixels; upload one of at most {limit / 1e6:g} megapixels, "
+            "or save it as a JPEG or PNG"
+        )
     if width == 0 or height == 0:
         raise ImageRejected("the image has no pixels")
     with decoding():

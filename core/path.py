@@ -41,7 +41,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from core.model import softmax
-from core.shared_work import current_check
+from core.shared_work import current_check, in_shared_work, lower_priority
 
 BLOCK = 256  # images walked at once: their (block, pieces, 10) arrays stay a few MB
 PIECES = 24  # pieces of the attack path the minimal-epsilon walk examines at a time
@@ -53,9 +53,16 @@ def _blas() -> ThreadpoolController:
 
 
 @functools.cache
-def _workers() -> ThreadPoolExecutor:
-    """One thread per core, made on first use and shared by every caller (any number of app sessions)."""
-    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="attack-path")
+def _workers(background: bool = False) -> ThreadPoolExecutor:
+    """One thread per core, made on first use and shared by every caller (any number of app sessions).
+
+    Shared heavy work (:mod:`core.shared_work`) gets a pool of its own whose threads run at a lower CPU
+    priority, so a visitor's page is drawn first while a long computation for others goes on.
+    """
+    cores = os.cpu_count() or 1
+    if background:  # one thread beside the job's own: a core (and most of the GIL) stays free for pages
+        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="attack-path-bg", initializer=lower_priority)
+    return ThreadPoolExecutor(max_workers=cores, thread_name_prefix="attack-path")
 
 
 def over_blocks(model, images: np.ndarray, target: int, clip, walk, *extra) -> list:
@@ -103,7 +110,7 @@ def on_all_cores(function, items: list) -> list:
 
     with _blas().limit(limits=1, user_api="blas"):
         if len(items) > 1 and (os.cpu_count() or 1) > 1:
-            return list(_workers().map(item_after_check, items))
+            return list(_workers(background=in_shared_work()).map(item_after_check, items))
         return [item_after_check(item) for item in items]
 
 

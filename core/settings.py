@@ -30,6 +30,10 @@ BOUNDS = {
     "adversarial_eps": (0.0, 0.3),  # 0: no adversarial training
     "l1": (0.0, 0.01),  # 0: no L1 weight decay
 }
+# The defenses train at a few fixed strengths, so links cannot mint unbounded distinct models (each a training
+# and a file): adversarial training in steps of 0.01, L1 weight decay on a 1-2-5 scale.
+ADVERSARIAL_EPS_STEP = 0.01
+L1_STEPS = (1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2)
 DATASET_VARIABLE = "ADVERSARIAL_DIGITS_DATASET"  # the operator may open the app on another dataset
 MODEL_FORMAT = 1  # bump when the saved-model layout changes
 
@@ -82,10 +86,12 @@ class TrainingSettings:
         return replace(self, adversarial_eps=0.0, l1=0.0)
 
     def normalized(self) -> TrainingSettings:
-        """Blank out the settings the solver ignores, so they do not cause a retrain."""
+        """Blank out the settings the solver ignores, and put the defenses' strengths on their steps
+        (:func:`snap_strength`), so neither causes a retrain."""
         defaults = TrainingSettings()
         if self.solver == "sgd":
-            return replace(self, C=defaults.C)
+            return replace(self, C=defaults.C, adversarial_eps=snap_strength("adversarial_eps", self.adversarial_eps),
+                           l1=snap_strength("l1", self.l1))  # fmt: skip
         return replace(self, learning_rate=defaults.learning_rate, batch_size=defaults.batch_size, seed=defaults.seed)
 
     def training_arguments(self) -> dict:
@@ -108,6 +114,17 @@ class TrainingSettings:
         if folder is None:
             raise TrainingFailed("the server has no writable folder to keep trained weights in")
         return folder / f"{self.file_key()}.npz"
+
+
+def snap_strength(name: str, value: float) -> float:
+    """A defense's strength on its nearest step: ``adversarial_eps`` to 0.01, ``l1`` to the 1-2-5 scale (0 stays 0)."""
+    if not value or not math.isfinite(value) or value < 0:
+        return value
+    if name == "adversarial_eps":
+        return round(max(round(value / ADVERSARIAL_EPS_STEP), 1) * ADVERSARIAL_EPS_STEP, 2)
+    if name == "l1":
+        return min(L1_STEPS, key=lambda step: abs(math.log(step / value)))
+    raise ValueError(f"no strength steps for {name!r}")
 
 
 DEFAULTS = TrainingSettings()

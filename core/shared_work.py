@@ -8,8 +8,9 @@ done in this process's threads):
 - one computation per key at a time, shared by everyone who asks for it
   (single flight); a finished result is kept (the ``capacity`` most recent)
   and handed to later askers at once;
-- at most ``slots`` computations run at once; the rest wait in order and can
-  say how many are ahead of them;
+- at most ``slots`` computations run at once; the rest wait, the oldest visit
+  first (a page's later questions go before a newer page's first), and can say
+  how many are ahead of them;
 - a computation nobody waits for any more (the visitor's page reran for
   something else, or the tab was closed) stops at its next checkpoint once
   ``grace`` seconds have passed: long work calls :func:`checkpoint` between
@@ -22,13 +23,14 @@ done in this process's threads):
 from __future__ import annotations
 
 import contextvars
+import os
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
-WORK_SLOTS = 2  # heavy computations at once per server (a Community Cloud app has one or two cores)
+WORK_SLOTS = 1  # heavy computations at once per server: a Community Cloud app has about one core, and pages come first
 ABANDON_GRACE = 1.0  # seconds: a rerun asks again within milliseconds; a closed tab never does
 KEPT_RESULTS = 64  # finished results kept for later askers (each a few KB to a few MB)
 
@@ -58,6 +60,22 @@ def _nothing() -> None:
     return None
 
 
+def in_shared_work() -> bool:
+    """Whether this thread computes for :class:`SharedWork` (and should give way to visitors' pages)."""
+    return _check.get() is not None
+
+
+BACKGROUND_NICENESS = 10  # a visitor's page gets about ten times the CPU of shared work when both want it
+
+
+def lower_priority() -> None:
+    """Run this thread at a lower CPU priority than the server's (Linux: per thread), where the system allows."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICENESS)
+    except (AttributeError, OSError):  # not Linux, or not allowed: the same priority, only slower pages
+        pass
+
+
 @dataclass(frozen=True)
 class WorkStatus:
     """Where a computation stands, for the status line of a page that waits for it."""
@@ -66,14 +84,19 @@ class WorkStatus:
 
 
 class _Job:
-    def __init__(self, key: Hashable, compute: Callable[[], object]):
+    def __init__(self, key: Hashable, compute: Callable[[], object], since: float, number: int):
         self.key, self.compute = key, compute
+        self.since, self.number = since, number  # the order: the oldest visit waiting for it, then arrival
         self.waiters = 0
         self.abandoned_at: float | None = None
         self.started = False
         self.result: object = None
         self.error: BaseException | None = None
         self.done = threading.Event()
+
+
+def _order(job: _Job) -> tuple[float, int]:
+    return job.since, job.number
 
 
 class SharedWork:
@@ -98,6 +121,7 @@ class SharedWork:
         self._jobs: dict[Hashable, _Job] = {}  # queued or running
         self._queued: list[_Job] = []
         self._running: list[_Job] = []
+        self._asked = 0
         self.stopped = 0  # computations stopped because nobody waited (for tests and benchmarks)
 
     # --- what callers use -------------------------------------------------------------------
@@ -110,8 +134,13 @@ class SharedWork:
                 return self._finished[key]
             return None
 
-    def get(self, key: Hashable, compute: Callable[[], object], on_status=None, *, poll: float = 0.2):
+    def get(self, key: Hashable, compute: Callable[[], object], on_status=None, *, poll: float = 0.2,
+            since: float | None = None):  # fmt: skip
         """The result of ``compute()`` for ``key``: kept, joined while on its way, or computed in a slot.
+
+        ``since`` (``time.monotonic()`` when the asking page's visit began; now
+        by default) orders the queue: the computations of the oldest visit
+        start first, so each visitor gets a whole page before the next one.
 
         ``on_status(WorkStatus)`` is called every ``poll`` seconds while
         waiting: an app updates a status line there, and an exception it
@@ -130,17 +159,22 @@ class SharedWork:
             if key in self._finished:
                 self._finished.move_to_end(key)
                 return self._finished[key]
+            since = time.monotonic() if since is None else since
             job = self._jobs.get(key)
             if job is None:
-                job = self._jobs[key] = _Job(key, compute)
+                self._asked += 1
+                job = self._jobs[key] = _Job(key, compute, since, self._asked)
                 self._queued.append(job)
                 self._start_next()
+            job.since = min(job.since, since)
             job.waiters += 1
             job.abandoned_at = None
         try:
-            while not job.done.wait(poll):
+            wait = min(poll, 0.1)  # quick answers show no status line; slower ones show it at once, then every poll
+            while not job.done.wait(wait):
                 if on_status is not None:
                     on_status(self._status(job))
+                wait = poll
         finally:
             with self._lock:
                 job.waiters -= 1
@@ -166,7 +200,7 @@ class SharedWork:
         with self._lock:
             if job.started:
                 return WorkStatus(0)
-            position = self._queued.index(job) if job in self._queued else 0
+            position = sum(_order(other) < _order(job) for other in self._queued)
             return WorkStatus(len(self._running) + position - self.slots + 1)
 
     def _abandoned(self, job: _Job, now: float) -> bool:
@@ -176,7 +210,8 @@ class SharedWork:
         """Start queued computations while slots are free; drop those nobody waits for. Under the lock."""
         now = time.monotonic()
         while self._queued and len(self._running) < self.slots:
-            job = self._queued.pop(0)
+            job = min(self._queued, key=_order)
+            self._queued.remove(job)
             if self._abandoned(job, now):
                 self._end(job, None, Cancelled("nobody waited for it any more"))
                 continue
@@ -194,6 +229,7 @@ class SharedWork:
                 raise Cancelled("nobody waits for this computation any more")
 
         _check.set(check)  # this thread is ours alone: its context holds this job's checkpoint
+        lower_priority()
         try:
             result, error = job.compute(), None
         except BaseException as failure:  # noqa: BLE001 -- handed to every waiter

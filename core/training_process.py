@@ -21,7 +21,7 @@ import threading
 from dataclasses import asdict
 from pathlib import Path
 
-from core.cache import save_atomically
+from core.cache import prune, save_atomically
 from core.errors import DatasetUnavailable
 from core.settings import TrainingSettings
 
@@ -72,6 +72,7 @@ def main(argv: list[str]) -> int:
     if not save_atomically(path, lambda handle: save_training(result, handle)):  # logged, with the path
         say({"error": "TrainingFailed", "message": "the trained weights could not be saved on the server"})
         return 2
+    prune(path.parent, keep=path)  # the models folder stays under its cap: least recently used go first
     return 0
 
 

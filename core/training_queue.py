@@ -29,7 +29,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from core.cache import set_aside
+from core.cache import set_aside, touch
 from core.errors import DatasetUnavailable, TrainingFailed
 from core.model import EpochMetrics, TrainingResult, load_training
 from core.settings import TrainingSettings
@@ -301,7 +301,9 @@ class ModelStore:
         if not path.exists():
             return load_shipped(settings)
         try:
-            return load_training(path)
+            result = load_training(path)
+            touch(path)  # just used: the cache cap evicts it last
+            return result
         except ValueError as error:
             set_aside(path, error)
             return load_shipped(settings)

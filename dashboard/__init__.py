@@ -3,6 +3,8 @@
 - :mod:`dashboard.state`: what a visitor sees (the :class:`~dashboard.state.View`), kept in the
   session and in the URL: defaults, link parsing, the reset rules, notices, widget keys.
 - :mod:`dashboard.resources`: what all sessions share: datasets, trained models, cached results.
+- :mod:`dashboard.heavy`: heavy results every visitor shares (the lab, all pairs, curves): asked once per
+  server, two at a time, stopped when nobody waits (:mod:`core.shared_work`).
 - :mod:`dashboard.widgets`: the shared controls: the sidebar (which returns the view), the image
   pickers, the upload, the epsilon slider.
 

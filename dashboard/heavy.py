@@ -4,14 +4,16 @@ Each function here gets the model and the data in the visitor's script
 thread, then hands the computation to :func:`shared` (a
 :class:`core.shared_work.SharedWork` per server): a second visitor asking the
 same question waits for the first one's answer, at most ``WORK_SLOTS`` run at
-once (the page says how many are ahead), and a computation whose visitors
-all left stops at its next checkpoint. Finished results are kept for
+once, below the pages' CPU priority (the page says how many are ahead), and a
+computation whose visitors all left stops at its next checkpoint. Finished results are kept for
 everyone (arrays read-only).
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
 
 import numpy as np
 import streamlit as st
@@ -27,6 +29,14 @@ from dashboard.state import View
 @st.cache_resource(show_spinner=False)
 def _work() -> SharedWork:
     return SharedWork()
+
+
+_run = threading.local()  # each session's script runs in a thread of its own
+
+
+def page_run_started() -> None:
+    """Note when this page run began (the entry point calls it first): shared work serves the oldest run first."""
+    _run.started = time.monotonic()
 
 
 def shared(key: tuple, compute, doing: str):
@@ -52,7 +62,9 @@ def shared(key: tuple, compute, doing: str):
             box.caption(f":material/hourglass_top: {doing}")
 
     try:
-        return work.get(key, compute, status)
+        # A status line once a second: often enough to notice a rerun or a closed tab soon, rarely enough
+        # that eight waiting pages do not keep their browsers (and the server) busy redrawing it.
+        return work.get(key, compute, status, poll=1.0, since=getattr(_run, "started", None))
     finally:
         box.empty()
 

@@ -14,7 +14,7 @@ import streamlit as st
 
 from core.attack import SOURCE, TARGET
 from core.checks import MAX_EPS, parse_digit, parse_number
-from core.settings import TrainingSettings
+from core.settings import TrainingSettings, snap_strength
 
 EPS_STEP = 0.001  # slider resolution
 
@@ -151,9 +151,12 @@ def show_notices() -> None:
 
 
 def _parse_image(text) -> int:
-    if not str(text).strip().isdecimal():
+    stripped = str(text).strip()
+    if len(stripped) > 9:  # before int(): Python refuses very long numbers in words of its own
+        raise ValueError("has far too many digits to be an image number")
+    if not stripped.isascii() or not stripped.isdecimal():
         raise ValueError("is not a whole number 0 or above")
-    return int(str(text).strip())
+    return int(stripped)
 
 
 def _parse_flag(text) -> bool:
@@ -227,6 +230,12 @@ def init_state() -> None:
             state[key] = parse(raw)  # the reasons never quote the value: it is shown inert, once
         except ValueError as reason:
             notice(f"The link's {key}={inert(raw)} {reason}; using {_described(key, DEFAULTS[key])}.")
+    for key in STRENGTH_BOUNDS:
+        snapped = snap_strength(key, state[key])
+        if snapped != state[key]:
+            notice(f"The link's {key}={inert(params[key])} is rounded to {snapped:g}: the defenses train at a few "
+                   "fixed strengths.")  # fmt: skip
+            state[key] = snapped
     if state["eps"] is not None and not 0.0 <= state["eps"] <= MAX_EPS:
         state["eps"] = clamp(state["eps"], 0.0, MAX_EPS)
         notice(f"The link's eps={inert(params['eps'])} is outside [0, {MAX_EPS:g}]; using {state['eps']:g}.")

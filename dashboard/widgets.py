@@ -17,7 +17,7 @@ from core.attack import MAX_EPS, minimal_epsilon
 from core.data import DEFAULT_DATASET
 from core.errors import ImageRejected
 from core.imaging import preprocess_upload
-from core.settings import BOUNDS, SOLVERS
+from core.settings import ADVERSARIAL_EPS_STEP, BOUNDS, L1_STEPS, SOLVERS, snap_strength
 from dashboard import resources
 from dashboard.state import (
     DEFENSE_STRENGTH,
@@ -139,13 +139,15 @@ def defense_picker(suffix: str = "") -> None:
 def strength_input(defense: str, suffix: str = "") -> None:
     key = DEFENSE_STRENGTH[defense]
     low, high = STRENGTH_BOUNDS[key]
-    st.session_state[key] = float(clamp(st.session_state[key], low, high))
+    # On its steps (a typed 0.123 trains at 0.12): links and typing cannot mint unbounded distinct models.
+    st.session_state[key] = snap_strength(key, float(clamp(st.session_state[key], low, high)))
     if key == "adversarial_eps":
-        st.number_input("Training ε", low, high, step=0.01, format="%.2f", **bind(key, suffix),
-                        help="Each training image also counts at its exact worst case within this epsilon")  # fmt: skip
+        st.number_input("Training ε", low, high, step=ADVERSARIAL_EPS_STEP, format="%.2f", **bind(key, suffix),
+                        help="Each training image also counts at its exact worst case within this epsilon "
+                             "(in steps of 0.01)")  # fmt: skip
     else:
-        st.number_input("L1 strength", low, high, step=0.0005, format="%.5f", **bind(key, suffix),
-                        help="Each SGD step shrinks every weight toward zero by rate × strength")  # fmt: skip
+        st.select_slider("L1 strength", L1_STEPS, format_func=lambda value: f"{value:g}", **bind(key, suffix),
+                         help="Each SGD step shrinks every weight toward zero by rate × strength")  # fmt: skip
 
 
 # --- the chosen image ---------------------------------------------------------------------------------

@@ -141,6 +141,15 @@ def test_garbage_in_the_url_gives_notices_not_a_crash():
     assert metric(app, "Model's answer") == "6"
 
 
+@pytest.mark.parametrize("key", ["image", "eps", "adversarial_eps"])
+def test_link_values_of_any_length_get_a_notice_in_our_own_words(key):
+    app = start({"page": "attack", key: "7" * 5000})
+    assert_clean(app)
+    notices = " ".join(w.value for w in app.warning)
+    assert f"The link's {key}=" in notices and "far too" in notices
+    assert "int_max_str_digits" not in notices and "Exceeds the limit" not in notices and "7" * 50 not in notices
+
+
 def test_a_shared_link_reproduces_the_view():
     app = start({"page": "epsilon", "source": "7", "target": "1", "image": "4", "eps": "0.25", "clip": "0"})
     assert_clean(app)
@@ -554,3 +563,32 @@ def test_a_defense_in_a_link_is_checked():
     assert "defense=`armour` is not one of none, adversarial, l1" in warnings
     assert "adversarial_eps=`2` is outside [0.01, 0.3]" in warnings
     assert "defense" not in dict(app.query_params)
+
+
+@pytest.mark.parametrize("key, sent, snapped", [("adversarial_eps", "0.1234", "0.12"), ("l1", "0.0013", "0.001")])
+def test_a_defense_strength_in_a_link_snaps_to_its_steps(key, sent, snapped, monkeypatch):
+    """Links cannot mint unbounded distinct models: the strength is rounded, said in a notice, and kept in the link."""
+    from core.training_queue import ModelStore
+
+    asked = []
+    monkeypatch.setattr(ModelStore, "get", lambda self, settings, on_status=None: asked.append(settings) or 1 / 0)
+    defense = "adversarial" if key == "adversarial_eps" else "l1"
+    app = start({"page": "training", "defense": defense, key: sent})
+    warnings = " ".join(w.value for w in app.warning)
+    assert f"The link's {key}=`{sent}` is rounded to {snapped}" in warnings
+    assert app.query_params[key] == snapped
+    assert asked and getattr(asked[0], key) == float(snapped)  # the model asked for is the one on the step
+
+
+def test_strengths_snap_in_the_settings_themselves():
+    from core.settings import L1_STEPS, TrainingSettings
+
+    assert TrainingSettings(adversarial_eps=0.1234).normalized().adversarial_eps == 0.12
+    assert TrainingSettings(adversarial_eps=0.001).normalized().adversarial_eps == 0.01  # a defense stays a defense
+    assert TrainingSettings(l1=2.5e-4).normalized().l1 == 2e-4 and TrainingSettings(l1=4e-4).normalized().l1 == 5e-4
+    assert TrainingSettings().normalized() == TrainingSettings()  # no defense: the key of every existing model
+    assert (
+        TrainingSettings(adversarial_eps=0.1).normalized().file_key()
+        == TrainingSettings(adversarial_eps=0.1).file_key()
+    )
+    assert len(L1_STEPS) == 10 and all(TrainingSettings(l1=s).normalized().l1 == s for s in L1_STEPS)

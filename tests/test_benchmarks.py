@@ -17,7 +17,7 @@ def test_quick_benchmarks_run_and_report_every_section(tmp_path):
     report = out.read_text()
     sections = ("1. Sweep engine", "2. Exact minimal epsilon", "3. Training", "4. Loading", "5. The app",
                 "6. How cost grows", "7. Many visitors at once", "8. A sleeping app wakes", "9. All pairs",
-                "10. The attack lab", "11. Defenses")  # fmt: skip
+                "10. The attack lab", "11. Defenses", "12. A shared server", "13. Footprint")  # fmt: skip
     for section in sections:
         assert f"## {section}" in report
     assert "same numbers: yes" in report  # the fast sweep and the loop agree

@@ -44,3 +44,60 @@ def test_with_only_the_temporary_folder_writable_the_app_still_works(tmp_path):
     assert list((kept / "models").glob("*.npz"))
     assert written_files(ROOT) == before  # nothing written beside the source
     assert result.stderr.count("cannot write to /proc/no-such-home/models") == 1  # said once, not per use
+
+
+# --- the cap on saved models -------------------------------------------------------------------------------
+
+
+def test_pruning_keeps_the_folder_under_the_cap_and_the_most_recent_files(tmp_path):
+    from core.cache import prune
+
+    for number in range(8):  # 8 models of 40 KB, saved a minute apart
+        path = tmp_path / f"model-{number}.npz"
+        path.write_bytes(bytes(40_000))
+        os.utime(path, (1_000_000 + 60 * number, 1_000_000 + 60 * number))
+    os.utime(tmp_path / "model-1.npz")  # model 1 was just read: used most recently of all
+    (tmp_path / "model-9.npz.damaged-20261129-120000-1").write_bytes(bytes(10))
+    (tmp_path / ".model-x.npz.abc.partial").write_bytes(bytes(500_000))  # another process writing: not ours
+    deleted = prune(tmp_path, keep=tmp_path / "model-0.npz", limit=130_000)
+    left = sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("."))
+    assert left == ["model-0.npz", "model-1.npz", "model-7.npz"]  # the one kept, the one just used, the newest
+    assert len(deleted) == 6 and (tmp_path / ".model-x.npz.abc.partial").exists()
+
+
+def test_the_cap_is_read_from_the_environment_as_decimal_megabytes(monkeypatch, caplog):
+    from core.cache import CACHE_MB_VARIABLE, cache_limit_bytes
+
+    monkeypatch.setenv(CACHE_MB_VARIABLE, "0.1")
+    assert cache_limit_bytes() == 100_000
+    monkeypatch.delenv(CACHE_MB_VARIABLE)
+    assert cache_limit_bytes() == 200_000_000
+    for bad in ("lots", "-5", "nan", "9" * 400):
+        monkeypatch.setenv(CACHE_MB_VARIABLE, bad)
+        assert cache_limit_bytes() == 200_000_000
+    assert "is not a number of MB" in caplog.text
+
+
+def test_five_trainings_under_a_tiny_cap_leave_at_most_the_cap_plus_one_model(tmp_path, monkeypatch):
+    """Real trainings in child processes, each saving a model: the folder never grows past the cap plus the newest."""
+    import hashlib
+
+    from core.cache import CACHE_MB_VARIABLE, HOME_VARIABLE
+    from core.settings import TrainingSettings
+    from core.shipped import shipped_path
+    from core.training_queue import ModelStore, TrainingQueue
+
+    monkeypatch.setenv(HOME_VARIABLE, str(tmp_path / "home"))
+    monkeypatch.setenv(CACHE_MB_VARIABLE, "0.1")
+    shipped = shipped_path(TrainingSettings())
+    before = hashlib.sha256(shipped.read_bytes()).hexdigest()
+    store, paths = ModelStore(TrainingQueue()), []
+    for seed in range(1, 6):
+        settings = TrainingSettings(epochs=1, seed=seed)
+        store.get(settings)
+        paths.append(settings.model_path())
+    folder = paths[-1].parent
+    sizes = [p.stat().st_size for p in folder.iterdir()]
+    assert sum(sizes) <= 100_000 + max(sizes)
+    assert paths[-1].exists() and len(sizes) < 5  # the newest kept, older ones evicted
+    assert hashlib.sha256(shipped.read_bytes()).hexdigest() == before  # the shipped weights are untouched

@@ -307,15 +307,16 @@ def test_a_drawing_must_be_an_rgba_picture(array):
 
 
 def test_sixteen_big_uploads_at_once_are_decoded_two_at_a_time(monkeypatch):
-    """A 12-megapixel lossless WebP of a few hundred bytes decodes to 36 MB: sixteen at once must not mean 16 x 36."""
+    """A 12-megapixel PNG of a few KB decodes to 36 MB: sixteen at once must not mean sixteen decodes at once."""
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    from benchmarks.shared_server import big_webp
     from core import imaging
 
-    data = big_webp()
-    assert len(data) < 5_000 and Image.open(io.BytesIO(data)).size == (4000, 3000)
+    picture = Image.new("L", (4000, 3000), 255)
+    ImageDraw.Draw(picture).line([(2000, 600), (2000, 2400)], fill=0, width=160)
+    data = save(picture.convert("RGB"), "PNG")
+    assert len(data) < 100_000
     inside, most, lock = [0], [0], threading.Lock()
     small = imaging._small
 
@@ -334,3 +335,22 @@ def test_sixteen_big_uploads_at_once_are_decoded_two_at_a_time(monkeypatch):
         results = list(pool.map(lambda _: preprocess_upload(data), range(16)))
     assert most[0] == imaging.DECODING_SLOTS == 2
     assert all(np.array_equal(result, results[0]) for result in results)
+
+
+def test_a_big_lossless_webp_of_a_few_hundred_bytes_is_refused_from_its_header():
+    """Pillow decodes WebP in full, several times over (183 MB for 12 MP): above 4 MP it is refused unread."""
+    from benchmarks.shared_server import big_webp
+
+    data = big_webp()
+    assert len(data) < 5_000 and Image.open(io.BytesIO(data)).size == (4000, 3000)
+    with pytest.raises(ImageRejected, match="WEBP image is 4000x3000 pixels; upload one of at most 4 megapixels"):
+        preprocess_upload(data)
+    small = Image.new("L", (1600, 1200), 255)
+    ImageDraw.Draw(small).line([(800, 240), (800, 960)], fill=0, width=64)
+    assert model_reads_a_one(preprocess_upload(save(small.convert("RGB"), "WEBP", lossless=True)))
+
+
+def model_reads_a_one(pixels: np.ndarray) -> bool:
+    """A vertical stroke prepared the MNIST way: ink in a narrow column at the centre."""
+    columns = pixels.reshape(28, 28).sum(axis=0)
+    return pixels.max() == 1.0 and columns.argmax() in range(12, 16) and columns[:8].sum() == 0

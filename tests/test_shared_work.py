@@ -152,3 +152,38 @@ def test_the_settings_are_checked():
         SharedWork(slots=0)
     with pytest.raises(ValueError):
         SharedWork(grace=-1)
+
+
+def test_shared_work_gives_way_to_visitors_pages():
+    """Its threads (and core's block pool when it works for them) run at a lower CPU priority than the server's."""
+    import os
+
+    from core.path import on_all_cores
+    from core.shared_work import BACKGROUND_NICENESS
+
+    def priorities():
+        here = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        pool = on_all_cores(lambda _: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()), [1, 2, 3, 4])
+        return here, set(pool)
+
+    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    here, pool = SharedWork().get("priorities", priorities)
+    assert here == own + BACKGROUND_NICENESS and pool == {own + BACKGROUND_NICENESS}
+    assert set(on_all_cores(lambda _: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()), [1, 2])) == {own}
+
+
+def test_the_oldest_visit_goes_first():
+    """A page's later questions go before a newer page's first: each visitor gets a whole page, one after another."""
+    work, calls, done = SharedWork(slots=1), [], []
+    blocker = threading.Thread(target=lambda: work.get("running", slow(0.3, "running", calls)))
+    blocker.start()
+    time.sleep(0.05)
+    asks = [("new page", 200.0), ("old page, second question", 100.0), ("newest page", 300.0)]
+    threads = [threading.Thread(target=lambda k=k, t=t: done.append(work.get(k, slow(0.05, k, calls), since=t)))
+               for k, t in asks]  # fmt: skip
+    for thread in threads:
+        thread.start()
+        time.sleep(0.02)
+    for thread in [blocker, *threads]:
+        thread.join()
+    assert calls == ["running", "old page, second question", "new page", "newest page"]
