@@ -6,10 +6,32 @@ and keep the URL in step with what it shows. Each page draws the shared
 sidebar itself and gets the view from it.
 """
 
+import ctypes
+import ctypes.util
+
 import streamlit as st
 
 from core.settings import TrainingSettings
-from core.training_queue import prefetch
+
+
+def return_freed_memory_to_the_system() -> None:
+    """Large blocks (1 MB and up: image arrays, decoded pictures) come from and go back to the system at once.
+
+    glibc otherwise raises that threshold as big blocks are freed and keeps what
+    they held in per-thread arenas: every session has a thread, so a server that
+    once computed for many visitors stayed gigabytes large after they left.
+    Elsewhere (not glibc) this does nothing.
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD: fixed at 1 MB (no longer adjusted upward)
+    except (OSError, AttributeError):
+        pass
+
+
+return_freed_memory_to_the_system()
+
+from core.training_queue import prefetch  # noqa: E402
 
 # A first visit needs the default model: start training it now, while the rest of the app loads.
 prefetch(TrainingSettings.first_visit())

@@ -900,7 +900,17 @@ NOTES = """How the numbers come about:
 - A defended model trains in our own numpy SGD loop (scikit-learn has no loss at an attacked
   input): the exact worst case against each rival class is a clipped sign step, and images of one
   class share their nine lead vectors, so the worst-case logits of a batch are one thin matrix
-  product per class present (both rooms side by side)."""
+  product per class present (both rooms side by side).
+- Section 12 runs real servers. The abandoned labs and the idle visitor use Chromium; the eight
+  lab visitors of the storm are raw websocket sessions (what a browser asks, without a browser:
+  their browsers would run on their own devices, not on the server's two cores). Heavy results
+  are shared work (`core/shared_work.py`): one computation at a time, at nice 10, the oldest
+  visit's first, stopped at the next block of images once nobody waits. The pad flood sends a
+  real rerun message carrying a 24 MB pad value; `server.maxMessageSize = 2` makes the server
+  drop the connection after reading the frame's header.
+- Section 13's full MNIST is a stand-in, said where it appears: offline, its cache file holds
+  Fashion-MNIST's 70,000 real images (same shape, type and split), so the server reads and keeps
+  exactly what it would for MNIST."""
 
 
 def write_markdown(report: Report, path: Path, seconds: float) -> None:

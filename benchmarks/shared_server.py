@@ -380,10 +380,10 @@ def shared_server(report, quick: bool) -> None:
                 await browser.close()
 
     pad_flood(report, quick)
+    if quick:  # servers on Fashion-MNIST and many browsers: python -m benchmarks only
+        report.add(SECTION, "uploads, abandoned labs and the lab storm", "not measured in --quick")
+        return
     upload_flood(report, launch, quick, "WEBP")
     upload_flood(report, launch, quick, "PNG")
-    if quick:  # a server on Fashion-MNIST and many browsers: python -m benchmarks only
-        report.add(SECTION, "abandoned labs and the lab storm", "not measured in --quick")
-        return
     abandoned_labs(report, launch, quick)
     lab_storm(report, launch, quick)

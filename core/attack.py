@@ -26,6 +26,7 @@ from core.path import BLOCK, first_slope, on_all_cores, over_blocks, walk_minima
 from core.shared_work import checkpoint
 
 SOURCE, TARGET = 2, 6  # the original experiment's pair: a 2 made into a 6; the default everywhere
+CHUNK = 1024  # images attacked at once by fgsm and pgd: their float64 copies stay a few MB each
 
 __all__ = [
     "MAX_EPS",
@@ -101,6 +102,15 @@ def fgsm(model: SoftmaxModel, x, eps, *, target=None, labels=None, clip=(0.0, 1.
     images, single = as_images(x)
     clip = as_clip(clip)
     steps = as_eps(eps, len(images))
+    if len(images) > CHUNK:  # a whole test set: float64 copies of one chunk at a time, not of all of it
+        if target is None:
+            labels = model.predict(images) if labels is None else as_labels(labels, len(images))
+        adversarial = np.empty(images.shape, images.dtype)
+        for start in range(0, len(images), CHUNK):
+            part = slice(start, start + CHUNK)
+            adversarial[part] = fgsm(model, images[part], steps[part], target=target,
+                                     labels=None if labels is None else labels[part], clip=clip)  # fmt: skip
+        return adversarial
     if target is not None:
         direction = attack_direction(model, images, target)
     else:
@@ -286,6 +296,15 @@ def pgd(model: SoftmaxModel, x, eps, *, target=None, labels=None, steps: int = 1
         target = as_digit(target, "target")
     else:
         labels = model.predict(images) if labels is None else as_labels(labels, len(images))
+    if len(images) > CHUNK:  # a whole test set: float64 copies of one chunk at a time, not of all of it
+        adversarial = np.empty(images.shape, images.dtype)
+        for begin in range(0, len(images), CHUNK):
+            part = slice(begin, begin + CHUNK)
+            adversarial[part] = pgd(model, images[part], steps_[part, 0], target=target,
+                                    labels=None if labels is None else labels[part], steps=steps,
+                                    step_size=size[part, 0], clip=clip, random_start=random_start,
+                                    seed=seed + begin)  # fmt: skip
+        return adversarial
     start = images.astype(np.float64)
     radius = np.abs(steps_)
     current = start.copy()

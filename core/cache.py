@@ -134,33 +134,41 @@ def cache_limit_bytes() -> int:
     return int(megabytes * 1e6)
 
 
+DAMAGED_KEPT_SECONDS = 3600.0  # a set-aside file stays an hour for whoever reads the log, then goes
+
+
 def touch(path: Path) -> None:
-    """Mark a cache file as just used (its modification time), so the cap evicts it last."""
+    """Mark a cache file as just used (its access time; its modification time stays when it was saved)."""
     try:
-        os.utime(path)
+        os.utime(path, ns=(time.time_ns(), os.stat(path).st_mtime_ns))
     except OSError:  # a read-only folder: the order of eviction is then the order of saving
         pass
 
 
 def prune(folder: Path, *, keep: Path | None = None, limit: int | None = None) -> list[Path]:
-    """Keep ``folder`` within the cap: delete set-aside damaged files, then the least recently used files.
+    """Keep ``folder`` within the cap: set-aside damaged files first, then the least recently used files.
 
-    ``keep`` (the file just saved) is never deleted, even when it alone is
-    over the cap. Hidden files (another process's write in progress) are
-    neither counted nor touched. Returns what was deleted.
+    Damaged files go after an hour in any case (they were logged when set
+    aside). ``keep`` (the file just saved) is never deleted, even when it
+    alone is over the cap. Hidden files (another process's write in
+    progress) are neither counted nor touched. Returns what was deleted.
     """
     limit = cache_limit_bytes() if limit is None else limit
-    deleted, files = [], []
+    deleted, files, now = [], [], time.time()
     for path in Path(folder).iterdir():
         try:
             if path.name.startswith(".") or not path.is_file():
                 continue
-            if ".damaged-" in path.name:  # logged when it was set aside; kept no longer
-                path.unlink()
-                deleted.append(path)
-                continue
             stat = path.stat()
-            files.append((stat.st_mtime, stat.st_size, path))
+            if ".damaged-" in path.name:
+                if now - stat.st_ctime > DAMAGED_KEPT_SECONDS:  # ctime: when it was renamed aside
+                    path.unlink()
+                    deleted.append(path)
+                    continue
+                used = float("-inf")  # over the cap, these go before any model
+            else:
+                used = max(stat.st_atime, stat.st_mtime)  # saved, or read since (see touch)
+            files.append((used, stat.st_size, path))
         except OSError:  # gone meanwhile: another process pruned it
             continue
     total = sum(size for _, size, _ in files)

@@ -50,19 +50,33 @@ def test_with_only_the_temporary_folder_writable_the_app_still_works(tmp_path):
 
 
 def test_pruning_keeps_the_folder_under_the_cap_and_the_most_recent_files(tmp_path):
-    from core.cache import prune
+    from core.cache import prune, touch
 
     for number in range(8):  # 8 models of 40 KB, saved a minute apart
         path = tmp_path / f"model-{number}.npz"
         path.write_bytes(bytes(40_000))
         os.utime(path, (1_000_000 + 60 * number, 1_000_000 + 60 * number))
-    os.utime(tmp_path / "model-1.npz")  # model 1 was just read: used most recently of all
+    touch(tmp_path / "model-1.npz")  # model 1 was just read: used most recently of all
+    assert (tmp_path / "model-1.npz").stat().st_mtime == 1_000_060  # when it was saved stays as it was
     (tmp_path / "model-9.npz.damaged-20261129-120000-1").write_bytes(bytes(10))
     (tmp_path / ".model-x.npz.abc.partial").write_bytes(bytes(500_000))  # another process writing: not ours
     deleted = prune(tmp_path, keep=tmp_path / "model-0.npz", limit=130_000)
     left = sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("."))
     assert left == ["model-0.npz", "model-1.npz", "model-7.npz"]  # the one kept, the one just used, the newest
     assert len(deleted) == 6 and (tmp_path / ".model-x.npz.abc.partial").exists()
+
+
+def test_damaged_files_go_after_an_hour_or_first_when_over_the_cap(tmp_path, monkeypatch):
+    from core import cache
+
+    damaged = tmp_path / "model.npz.damaged-20261129-120000-1"
+    damaged.write_bytes(bytes(10))
+    (tmp_path / "model.npz").write_bytes(bytes(10))
+    assert cache.prune(tmp_path, limit=1000) == [] and damaged.exists()  # logged a moment ago: kept for now
+    assert cache.prune(tmp_path, limit=15) == [damaged]  # over the cap: it goes before any model
+    damaged.write_bytes(bytes(10))
+    monkeypatch.setattr(cache, "DAMAGED_KEPT_SECONDS", -1.0)  # as if an hour had passed
+    assert cache.prune(tmp_path, limit=1000) == [damaged] and (tmp_path / "model.npz").exists()
 
 
 def test_the_cap_is_read_from_the_environment_as_decimal_megabytes(monkeypatch, caplog):

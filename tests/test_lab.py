@@ -137,3 +137,21 @@ def test_the_robustness_curve_agrees_with_plain_attacks(model, dataset):
     assert (curve.worst == [np.mean(radius > eps) for eps in grid]).all()
     assert (curve.worst[[0, 2, 4]] <= curve.pgd + 1e-12).all()  # no attack beats the worst case
     assert (curve.worst <= curve.fgsm + 1e-12).all()
+
+
+def test_fgsm_and_pgd_on_a_whole_test_set_equal_the_same_image_by_image_in_small_batches(model, dataset):
+    """Over 1,024 images both work a chunk at a time (bounded memory); the answers are those of small batches."""
+    images = np.concatenate([dataset.x_test, dataset.x_test[:1500]])  # 2,500 float32 images
+    labels = np.concatenate([dataset.y_test, dataset.y_test[:1500]])
+    eps = np.linspace(0.0, 0.3, len(images))
+    parts = [slice(start, start + 500) for start in range(0, len(images), 500)]
+    for attack in (fgsm, pgd):
+        whole = attack(model, images, eps, labels=labels)
+        assert whole.dtype == np.float32 and whole.shape == images.shape
+        np.testing.assert_array_equal(whole, np.concatenate([attack(model, images[p], eps[p], labels=labels[p])
+                                                             for p in parts]))  # fmt: skip
+        targeted = attack(model, images, 0.1, target=TARGET)
+        np.testing.assert_array_equal(targeted, np.concatenate([attack(model, images[p], 0.1, target=TARGET)
+                                                                for p in parts]))  # fmt: skip
+    own = fgsm(model, images, 0.1)  # untargeted against the model's own answers
+    np.testing.assert_array_equal(own, np.concatenate([fgsm(model, images[p], 0.1) for p in parts]))

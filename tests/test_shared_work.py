@@ -143,8 +143,8 @@ def test_core_block_loops_stop_when_nobody_waits(model, dataset):
             work.get(key, compute, leave_after(0.1), poll=0.02)
         while work.running():
             time.sleep(0.01)
-        assert time.monotonic() - started < 1.5, f"{key} went on for nobody"
-    assert work.stopped == 2
+        assert time.monotonic() - started < 5, f"{key} went on for nobody"
+    assert work.stopped == 2  # both stopped part-way (Cancelled), neither ran to its end
 
 
 def test_the_settings_are_checked():
