@@ -3,10 +3,9 @@
 import numpy as np
 import streamlit as st
 
-from core import charts
 from core.attack import attack_direction, delta_prediction, fgsm
 from core.imaging import MAX_PIXELS, MAX_UPLOAD_BYTES, direction_to_uint8, picture_uint8, png_bytes, to_uint8, upscale
-from dashboard import resources, widgets
+from dashboard import attack_charts, resources, widgets
 from dashboard.drawing_pad import drawing_pad
 from dashboard.state import View, WidgetKey, own_digit, snap_eps
 
@@ -214,7 +213,7 @@ def main(view: View) -> None:
     left, right = st.columns([3, 2])
     with left:
         st.altair_chart(
-            charts.probability_bars(before, after, reads_as if selected.own else view.source, view.target),
+            attack_charts.probability_bars(before, after, reads_as if selected.own else view.source, view.target),
             width="stretch",
         )
     with right:

@@ -7,9 +7,8 @@ import numpy as np
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
-from core import charts
 from core.attack import fgsm
-from dashboard import defended, resources, widgets
+from dashboard import charts, comparison_charts, defended, resources, widgets
 from dashboard.state import DEFENSE_STRENGTH, DEFENSES, View, WidgetKey, change
 from dashboard.widgets import sidebar
 
@@ -72,7 +71,7 @@ def undefended(view: View) -> None:
     columns[2].metric(
         "Under gradient sign at ε = 0.1", f"{defended.accuracy_under_fgsm(view.training, view.clip, 0.1):.1%}"
     )
-    st.altair_chart(charts.defense_chart({NAMES[0]: curve}, chosen_eps=0.1), width="stretch")
+    st.altair_chart(comparison_charts.defense_chart({NAMES[0]: curve}, chosen_eps=0.1), width="stretch")
 
 
 def main(view: View) -> None:

@@ -3,9 +3,8 @@
 import numpy as np
 import streamlit as st
 
-from core import charts
 from core.sweep import score_sweep
-from dashboard import resources
+from dashboard import attack_charts, resources
 from dashboard.state import View, WidgetKey, own_digit
 from dashboard.widgets import chosen, chosen_image, eps_slider, image_picker, sidebar
 
@@ -43,7 +42,7 @@ def main(view: View) -> None:
     grid = np.linspace(low, high, points)
     sweep = score_sweep(model, selected.pixels, view.target, grid, clip=view.clip_range)
     scores = sweep.logits if scale == "logits" else sweep.probabilities
-    chart = charts.class_scores_chart(
+    chart = attack_charts.class_scores_chart(
         grid,
         scores,
         source=view.source,
@@ -72,7 +71,7 @@ def main(view: View) -> None:
     left, right = st.columns(2)
     with left:
         st.altair_chart(
-            charts.success_chart(
+            attack_charts.success_chart(
                 curve.eps,
                 curve.fooled_share,
                 curve.mean_target_probability,
@@ -84,7 +83,9 @@ def main(view: View) -> None:
         )
         st.caption(f"Share of images the model calls {view.target}, and its mean confidence, at each ε (201 points).")
     with right:
-        st.altair_chart(charts.minimal_eps_histogram(minimal_all, target=view.target, chosen_eps=eps), width="stretch")
+        st.altair_chart(
+            attack_charts.minimal_eps_histogram(minimal_all, target=view.target, chosen_eps=eps), width="stretch"
+        )
         st.caption("Exact minimal ε of every image: the smallest step that makes the model change its mind.")
 
 

@@ -4,28 +4,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import charts
-from core.attack import clipped_sign_step, pgd
+from core.attack import pgd
+from core.exact import worst_case
 from core.imaging import to_uint8, upscale
-from dashboard import heavy, resources, widgets
+from dashboard import comparison_charts, heavy, resources, widgets
 from dashboard.state import View, own_digit, snap_eps
 
 SCALE = 6  # 28 px -> 168 px
 PAPER = ("Goodfellow, Shlens & Szegedy (2015), section 4: a shallow softmax classifier on MNIST", 0.999, 0.793)
-
-
-def worst_case(model, x: np.ndarray, truth: int, radius: float, clip: bool) -> tuple[np.ndarray, int]:
-    """The perturbation of size ``radius`` that brings a rival class level with ``truth``, and that class."""
-    best, image = None, x
-    for rival in range(10):
-        if rival == truth:
-            continue
-        lead = model.W[rival] - model.W[truth]
-        step = clipped_sign_step(x, lead, radius, (0.0, 1.0) if clip else None)
-        value = lead @ (x + step) + model.b[rival] - model.b[truth]
-        if best is None or value > best[0]:
-            best, image = (value, rival), x + step
-    return image, best[1]
 
 
 def marked(x: np.ndarray, changed: np.ndarray) -> np.ndarray:
@@ -93,7 +79,7 @@ def images_ui(model, x, answers, view: View, truth: int, eps: float) -> None:
         columns[2].caption("No attack up to ε = 1 reaches the target.")
     radius = answers["radius"]
     if np.isfinite(radius) and radius > 0:
-        worst, rival = worst_case(model, x, truth, radius, clip)
+        worst, rival = worst_case(model, x, truth, radius, clip=view.clip_range)
         columns[3].image(picture(worst, clip), caption=f"Worst case at ε {radius:.3f}: {rival} ties {truth}",
                          width="stretch")  # fmt: skip
     else:
@@ -143,8 +129,10 @@ def main(view: View) -> None:
     minimal, optimal = resources.minimal_epsilons(view), heavy.optimal_epsilons(view)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratios = np.where(optimal > 0, minimal / optimal, 1.0)
-    left.altair_chart(charts.ratio_histogram(ratios, target=view.target), width="stretch")
-    right.altair_chart(charts.robustness_chart(heavy.source_robustness(view), chosen_eps=eps), width="stretch")
+    left.altair_chart(comparison_charts.ratio_histogram(ratios, target=view.target), width="stretch")
+    right.altair_chart(
+        comparison_charts.robustness_chart(heavy.source_robustness(view), chosen_eps=eps), width="stretch"
+    )
     st.caption("Left: how close the gradient sign step comes to the best attack toward the target. Right: accuracy "
                f"on the {view.source}s as epsilon grows (untargeted), under each attack and in the exact worst case: "
                "no attack can push accuracy below the green line.")  # fmt: skip

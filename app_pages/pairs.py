@@ -7,16 +7,15 @@ import numpy as np
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
-from core import charts
 from core.attack import fgsm, minimal_epsilon
 from core.imaging import grid_figure, to_uint8
-from dashboard import heavy, resources, widgets
+from dashboard import comparison_charts, heavy, resources, widgets
 from dashboard.state import SHOWS, View, WidgetKey, change, clamp, own_digit, snap_eps, widget_key
 
 
 def _picked() -> None:
     """A click on a cell: that pair becomes the sidebar's source and target."""
-    chosen = st.session_state[WidgetKey.PAIRS_CHART]["selection"].get(charts.PAIR_SELECTION) or []
+    chosen = st.session_state[WidgetKey.PAIRS_CHART]["selection"].get(comparison_charts.PAIR_SELECTION) or []
     if not chosen:
         return
     source, target = chosen[0].get("source"), chosen[0].get("target")
@@ -154,12 +153,16 @@ def main(view: View) -> None:
     toward = None
     if own is not None:
         toward = np.array([minimal_epsilon(model, own[0], t, clip=view.clip_range) for t in range(10)])
-    chart = charts.pair_heatmap(
+    chart = comparison_charts.pair_heatmap(
         median, pairs.quantile(0.25), pairs.quantile(0.75), share, pairs.counts,
         eps=eps, show=show, chosen=(view.source, view.target), own=toward,
     )  # fmt: skip
     st.altair_chart(
-        chart, key=WidgetKey.PAIRS_CHART, on_select=_picked, selection_mode=charts.PAIR_SELECTION, width="stretch"
+        chart,
+        key=WidgetKey.PAIRS_CHART,
+        on_select=_picked,
+        selection_mode=comparison_charts.PAIR_SELECTION,
+        width="stretch",
     )
     st.markdown(reading(median))
     attack_link(view)

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from core import charts
-from dashboard import resources
+from core import imaging
+from dashboard import charts, resources
 from dashboard.state import View
 from dashboard.widgets import sidebar
 
@@ -77,7 +77,7 @@ def main(view: View) -> None:
     )
     columns = st.columns(10)
     for digit, column in enumerate(columns):
-        column.image(charts.template_picture(result.model.W[digit]), caption=f"{digit}", width="stretch")
+        column.image(imaging.template_picture(result.model.W[digit]), caption=f"{digit}", width="stretch")
 
 
 main(sidebar())

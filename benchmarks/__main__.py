@@ -117,8 +117,8 @@ def peak_sweep_memory(images_path: str, model_path: str, points: int) -> float:
 def engine(report: Report, quick: bool) -> None:
     from core.attack import fgsm, minimal_epsilon
     from core.data import load_dataset
-    from core.model import train_softmax
     from core.sweep import success_curve
+    from core.training import train_softmax
 
     small = load_dataset("mnist-5k")
     model = default_model()
@@ -207,7 +207,7 @@ def engine(report: Report, quick: bool) -> None:
 
 def training_and_loading(report: Report, quick: bool) -> None:
     from core.data import load_dataset, mnist_5k_path, parse_mnist_5k
-    from core.model import train_softmax
+    from core.training import train_softmax
 
     path = mnist_5k_path()
     section = "4. Loading"
@@ -737,8 +737,8 @@ def rerun_on_pairs(repeats: int) -> tuple[float, float]:
 
 def all_pairs(report: Report, quick: bool) -> None:
     from core.data import load_dataset
-    from core.model import train_softmax
     from core.sweep import pair_attacks
+    from core.training import train_softmax
 
     section = "9. All pairs"
     small = load_dataset("mnist-5k")
@@ -776,8 +776,8 @@ def all_pairs(report: Report, quick: bool) -> None:
 
 
 def attack_lab(report: Report, quick: bool) -> None:
-    from core.attack import _optimal_lp, fewest_pixels, optimal_epsilon, robust_radius
     from core.data import load_dataset
+    from core.exact import _optimal_lp, fewest_pixels, optimal_epsilon, robust_radius
     from core.sweep import robustness_curve
 
     section = "10. The attack lab"
@@ -827,9 +827,9 @@ def attack_lab(report: Report, quick: bool) -> None:
 def defenses(report: Report, quick: bool) -> None:
     from threadpoolctl import threadpool_limits
 
-    from core.attack import robust_radius
     from core.data import load_dataset
-    from core.model import train_softmax
+    from core.exact import robust_radius
+    from core.training import train_softmax
 
     section = "11. Defenses"
     small = load_dataset("mnist-5k")

@@ -3,7 +3,7 @@
 For a linear model the attack that most helps a rival class ``j`` over the
 true class ``y`` within ``|delta|_inf <= eps`` (and the clip range) has a
 closed form: each pixel moves by eps along the sign of ``w_j - w_y`` and
-stops at the edge of the range (:func:`core.attack.clipped_sign_step`). It
+stops at the edge of the range (:func:`core.exact.clipped_sign_step`). It
 is what the gradient sign attack does on the two-class model of ``y``
 against ``j``, and it raises the rival's logit by
 

@@ -81,6 +81,38 @@ def grid_figure(rows: list[tuple[list[np.ndarray], list[str]]], scale: int = 6) 
     return figure
 
 
+# --- weight templates ---------------------------------------------------------------------------------
+
+
+def diverging_rgb(weights: np.ndarray) -> np.ndarray:
+    """A weight template as an RGB picture: blue negative, white zero, red positive (symmetric scale)."""
+    weights = np.asarray(weights, float).reshape(28, 28)
+    scale = np.abs(weights).max() or 1.0
+    t = np.clip(weights / scale, -1, 1)[..., None]
+    red, white, blue = np.array([178, 24, 43]), np.array([247, 247, 247]), np.array([33, 102, 172])
+    rgb = np.where(t > 0, white + t * (red - white), white + (-t) * (blue - white))
+    return np.round(rgb).astype(np.uint8)
+
+
+def template_picture(weights: np.ndarray, scale: int = 6):
+    """A weight template as a PIL image, ``scale`` screen pixels per pixel."""
+    from PIL import Image
+
+    image = Image.fromarray(diverging_rgb(weights), mode="RGB")
+    return image.resize((28 * scale, 28 * scale), Image.Resampling.NEAREST)
+
+
+def template_strip(W: np.ndarray, scale: int = 4, gap: int = 6):
+    """The ten weight templates side by side in one picture (0 to 9, left to right), ``gap`` pixels apart."""
+    from PIL import Image
+
+    side = 28 * scale
+    strip = Image.new("RGB", (10 * side + 9 * gap, side), "white")
+    for digit in range(10):
+        strip.paste(template_picture(W[digit], scale), (digit * (side + gap), 0))
+    return strip
+
+
 # --- uploads ------------------------------------------------------------------------------------------
 
 MAX_UPLOAD_BYTES = 2_000_000  # 2 MB, as the app's server.maxUploadSize (Streamlit counts 10^6 bytes per MB)

@@ -1,7 +1,7 @@
 """What decides a trained model: the settings, their defaults and their bounds, in one place.
 
 :class:`TrainingSettings` is the key of every model cache, the defaults of
-:func:`core.model.train_softmax` and of ``python -m core``, and what the
+:func:`core.training.train_softmax` and of ``python -m core``, and what the
 app's sidebar starts from; :data:`BOUNDS` are the limits that keep a shared
 server responsive (nobody can ask for an hour of training), read by the
 sidebar and checked by :meth:`TrainingSettings.check`.
@@ -95,7 +95,7 @@ class TrainingSettings:
         return replace(self, learning_rate=defaults.learning_rate, batch_size=defaults.batch_size, seed=defaults.seed)
 
     def training_arguments(self) -> dict:
-        """The keyword arguments of :func:`core.model.train_softmax` (everything but the dataset)."""
+        """The keyword arguments of :func:`core.training.train_softmax` (everything but the dataset)."""
         arguments = asdict(self)
         del arguments["dataset"]
         return arguments

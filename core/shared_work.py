@@ -15,7 +15,7 @@ done in this process's threads):
   something else, or the tab was closed) stops at its next checkpoint once
   ``grace`` seconds have passed: long work calls :func:`checkpoint` between
   chunks. :func:`core.path.on_all_cores` does so before every block of
-  images, the linear programs of :func:`core.attack.optimal_epsilon` before
+  images, the linear programs of :func:`core.exact.optimal_epsilon` before
   every image, so every sweep, curve and solver in core stops within a
   fraction of a second without knowing who asked.
 """

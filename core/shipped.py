@@ -23,8 +23,9 @@ import logging
 import sys
 from pathlib import Path
 
-from core.model import TrainingResult, load_training, save_training, train_softmax
+from core.model import TrainingResult, load_training, save_training
 from core.settings import TrainingSettings
+from core.training import train_softmax
 
 log = logging.getLogger("adversarial_digits")
 

@@ -220,11 +220,12 @@ def robustness_curve(model: SoftmaxModel, x, labels, eps_grid, *, clip=(0.0, 1.0
 
     The gradient sign accuracy walks each image's exact attack path away from
     its label (as :func:`success_curve`); the worst case is the share of
-    images whose :func:`core.attack.robust_radius` exceeds eps; PGD
+    images whose :func:`core.exact.robust_radius` exceeds eps; PGD
     (:func:`core.attack.pgd`, untargeted) runs at the points of ``pgd_grid``
     (default: 21 points over the same range).
     """
-    from core.attack import pgd, robust_radius
+    from core.attack import pgd
+    from core.exact import robust_radius
     from core.path import BLOCK, PathBlock, walk_logits
 
     images, _ = as_images(x)

@@ -53,7 +53,8 @@ def _exit_with_parent() -> None:
 
 def main(argv: list[str]) -> int:
     from core.data import load_dataset
-    from core.model import save_training, train_softmax
+    from core.model import save_training
+    from core.training import train_softmax
 
     _exit_with_parent()
     settings, path = TrainingSettings(**json.loads(argv[0])), Path(argv[1])

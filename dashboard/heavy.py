@@ -18,7 +18,8 @@ import time
 import numpy as np
 import streamlit as st
 
-from core.attack import fewest_pixels, fgsm, minimal_epsilon, optimal_epsilon, robust_radius
+from core.attack import fgsm, minimal_epsilon
+from core.exact import fewest_pixels, optimal_epsilon, robust_radius
 from core.settings import TrainingSettings
 from core.shared_work import SharedWork, WorkStatus, checkpoint
 from core.sweep import PairAttacks, by_pair, fooled_toward_each, pair_attacks
@@ -89,15 +90,16 @@ def all_pairs(settings: TrainingSettings, clip: bool) -> PairAttacks:
     return shared(("all pairs", settings, clip), compute, "Attacking every test image toward every other digit…")
 
 
+@st.cache_resource(show_spinner=False, max_entries=64)
 def pair_share(settings: TrainingSettings, clip: bool, eps: float) -> np.ndarray:
-    """Share of the test images of each digit that ``eps`` turns into each other digit, (10, 10) (read-only)."""
+    """Share of the test images of each digit that ``eps`` turns into each other digit, (10, 10) (read-only).
+
+    Not shared work: a fraction of a second even on 10,000 images, asked again at every slider stop, so it
+    runs in the visitor's own page at full speed (the queue and its lower priority would double a rerun).
+    """
     data, model = dataset(settings.dataset), trained(settings).model
-
-    def compute() -> np.ndarray:
-        fooled = fooled_toward_each(model, data.x_test, data.y_test, eps, clip=(0.0, 1.0) if clip else None)
-        return _read_only(by_pair(fooled, data.y_test, np.mean))
-
-    return shared(("pair share", settings, clip, eps), compute, "Attacking every test image at this ε…")
+    fooled = fooled_toward_each(model, data.x_test, data.y_test, eps, clip=(0.0, 1.0) if clip else None)
+    return _read_only(by_pair(fooled, data.y_test, np.mean))
 
 
 # --- the attack lab -----------------------------------------------------------------------------------------

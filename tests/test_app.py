@@ -51,7 +51,7 @@ def widget(app: AppTest, kind: str, prefix: str):
 @pytest.fixture(scope="module")
 def minimal_twos():
     """Independent of the app: the minimal epsilons from core with the default recipe."""
-    from core.model import train_softmax
+    from core.training import train_softmax
 
     dataset = load_dataset("mnist-5k")
     model = train_softmax(dataset).model
@@ -506,7 +506,7 @@ def test_a_digit_missing_from_the_test_set_is_said_not_a_crash(tmp_path, monkeyp
 
 
 def test_the_attack_lab_shows_the_exact_answers_and_keeps_its_view_in_the_link(minimal_twos):
-    from core.attack import optimal_epsilon, robust_radius
+    from core.exact import optimal_epsilon, robust_radius
     from core.settings import TrainingSettings
     from core.shipped import load_shipped
 
@@ -527,7 +527,7 @@ def test_the_attack_lab_shows_the_exact_answers_and_keeps_its_view_in_the_link(m
 
 
 def test_the_defenses_page_compares_the_defended_model_and_keeps_it_in_the_link():
-    from core.attack import robust_radius
+    from core.exact import robust_radius
     from core.model import load_training
     from core.settings import TrainingSettings
 
@@ -592,3 +592,28 @@ def test_strengths_snap_in_the_settings_themselves():
         == TrainingSettings(adversarial_eps=0.1).file_key()
     )
     assert len(L1_STEPS) == 10 and all(TrainingSettings(l1=s).normalized().l1 == s for s in L1_STEPS)
+
+
+def test_core_imports_neither_streamlit_nor_altair_and_has_no_import_cycle():
+    """Core is pure Python: the dashboard draws (Streamlit, Altair); core computes. And no two core modules import
+    each other, directly or through others (the training room imports the model and the defense, not back)."""
+    import ast
+
+    root = Path(APP).parent / "core"
+    imports = {}
+    for module in root.glob("*.py"):
+        tree = ast.parse(module.read_text())
+        names = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+        names |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        assert not {name.split(".")[0] for name in names} & {"streamlit", "altair"}, module.name
+        imports[module.stem] = {name.split(".")[1] for name in names if name.startswith("core.")} | {
+            alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module == "core"
+            for alias in node.names
+        }  # fmt: skip
+
+    def reaches(start, goal, seen=()):
+        return any(step == goal or (step not in seen and reaches(step, goal, (*seen, step)))
+                   for step in imports.get(start, ()))  # fmt: skip
+
+    cycles = [module for module in imports if reaches(module, module)]
+    assert not cycles, cycles

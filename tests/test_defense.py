@@ -3,10 +3,12 @@
 import numpy as np
 import pytest
 
-from core.attack import clipped_sign_step, fgsm, robust_radius
+from core.attack import fgsm
 from core.defense import loss_and_gradient, worst_case_inputs, worst_case_logits
-from core.model import SoftmaxModel, train_softmax
+from core.exact import clipped_sign_step, robust_radius
+from core.model import SoftmaxModel
 from core.settings import TrainingSettings
+from core.training import train_softmax
 
 EPS = 0.1
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog
 
-from core.attack import fewest_pixels, fgsm, minimal_epsilon, optimal_epsilon, pgd, robust_radius
+from core.attack import fgsm, minimal_epsilon, pgd
+from core.exact import fewest_pixels, optimal_epsilon, robust_radius
 from core.model import SoftmaxModel
 from core.sweep import robustness_curve
 
@@ -155,3 +156,24 @@ def test_fgsm_and_pgd_on_a_whole_test_set_equal_the_same_image_by_image_in_small
                                                                 for p in parts]))  # fmt: skip
     own = fgsm(model, images, 0.1)  # untargeted against the model's own answers
     np.testing.assert_array_equal(own, np.concatenate([fgsm(model, images[p], 0.1) for p in parts]))
+
+
+@pytest.mark.parametrize("clip", [(0.0, 1.0), None])
+def test_the_worst_case_at_the_certified_radius_ties_a_rival_and_nothing_in_the_box_does_better(model, twos, clip):
+    from core.exact import worst_case
+
+    rng = np.random.default_rng(5)
+    for x in twos[:6]:
+        label = int(model.predict(x))  # what the model answers: the certificate is about that answer
+        radius = robust_radius(model, x, label, clip=clip)
+        image, rival = worst_case(model, x, label, radius, clip=clip)
+        z = model.logits(image)
+        assert rival != label and z[rival] == pytest.approx(z[label], abs=1e-7)  # tied exactly at the radius
+        assert np.abs(image - x).max() <= radius + 1e-12
+        if clip is not None:
+            assert image.min() >= 0 and image.max() <= 1
+        for _ in range(50):  # no random perturbation of the same size gets the rival further
+            delta = rng.uniform(-radius, radius, x.shape)
+            other = np.clip(x + delta, 0, 1) if clip is not None else x + delta
+            zz = model.logits(other)
+            assert zz[rival] - zz[label] <= z[rival] - z[label] + 1e-9

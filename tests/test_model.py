@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from core.model import SoftmaxModel, _softmax_regression_sgd, cross_entropy, train_softmax
+from core.model import SoftmaxModel, cross_entropy
+from core.training import _softmax_regression_sgd, train_softmax
 
 
 def test_seed_recipe_reaches_the_expected_accuracy(training, dataset):

@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from core.attack import optimal_epsilon
+from core.exact import optimal_epsilon
 from core.path import on_all_cores
 from core.shared_work import SharedWork, checkpoint
 from core.sweep import pair_attacks

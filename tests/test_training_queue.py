@@ -10,8 +10,9 @@ import pytest
 
 from core import training_queue
 from core.errors import TrainingFailed
-from core.model import save_training, train_softmax
+from core.model import save_training
 from core.settings import TrainingSettings
+from core.training import train_softmax
 from core.training_queue import ModelStore, TrainingQueue
 
 LONG = 100  # epochs: several seconds on the embedded data, long enough to be caught running

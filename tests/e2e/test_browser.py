@@ -286,7 +286,7 @@ def test_drawing_a_digit_and_attacking_it(server, page, size):
             time.sleep(0.1)
     page.get_by_role("button", name="Clear").click()
     page.get_by_text("Draw one digit").wait_for()
-    assert page.locator("[data-testid='stMetric']").count() == 0
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stMetric\"]')", timeout=30_000)
     assert_no_errors(page)
 
 
