@@ -18,6 +18,7 @@ import warnings
 import numpy as np
 
 from core.checks import MAX_EPS, as_clip, as_digit, as_images, as_labels, as_max_eps
+from core.defense import worst_case_inputs, worst_case_logits
 from core.model import SoftmaxModel
 from core.path import BLOCK, first_slope, on_all_cores
 from core.shared_work import checkpoint
@@ -311,19 +312,15 @@ def worst_case(model: SoftmaxModel, x, label: int, eps: float, *, clip=(0.0, 1.0
 
     At the certified radius (:func:`robust_radius`) the rival ties ``label``:
     the image no attack of that size can go past. One image (784,), float64.
+    It is the worst case adversarial training trains on
+    (:func:`core.defense.worst_case_logits` picks the rival,
+    :func:`core.defense.worst_case_inputs` gives its input).
     """
     images, single = as_images(x)
     if not single:
         raise ValueError("worst_case takes one image")
-    label, clip = as_digit(label, "label"), as_clip(clip)
-    pixels = images[0].astype(np.float64)
-    best, image = None, pixels
-    for rival in range(10):
-        if rival == label:
-            continue
-        lead = model.W[rival] - model.W[label]
-        attacked = pixels + clipped_sign_step(pixels, lead, eps, clip)
-        value = lead @ attacked + model.b[rival] - model.b[label]
-        if best is None or value > best[0]:
-            best, image = (value, rival), attacked
-    return image, best[1]
+    labels = [as_digit(label, "label")]
+    leads = worst_case_logits(model, images, labels, eps, clip=clip)[0]
+    leads[labels[0]] = -np.inf
+    rival = int(leads.argmax())
+    return worst_case_inputs(model, images, labels, eps, clip=clip)[0, rival], rival
