@@ -148,23 +148,11 @@ def defenses_storm(report, launch) -> None:
 
 
 def footprint(report, quick: bool) -> None:
-    import contextlib
-
-    from benchmarks.__main__ import CHROMIUM, CHROMIUM_FLAGS, FASHION
+    from benchmarks.__main__ import CHROMIUM, FASHION
+    from benchmarks.shared_server import launch
 
     if quick or not Path(CHROMIUM).exists() or not FASHION.is_dir():
         report.add(SECTION, "full-MNIST tour and defenses storm", "not measured in --quick (or no Chromium/Fashion)")
         return
-    from playwright.async_api import async_playwright
-
-    @contextlib.asynccontextmanager
-    async def launch():
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-            try:
-                yield browser
-            finally:
-                await browser.close()
-
     full_mnist_tour(report, launch)
     defenses_storm(report, launch)

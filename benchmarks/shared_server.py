@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
 import tempfile
@@ -360,25 +361,27 @@ def upload_flood(report, browser_launch, quick: bool, fmt: str) -> None:
                "no exception", errors == 0)  # fmt: skip
 
 
-def shared_server(report, quick: bool) -> None:
+@contextlib.asynccontextmanager
+async def launch():
+    """Debian's Chromium, driven by Playwright, for one ``asyncio.run``; closed at the end."""
+    from playwright.async_api import async_playwright
+
     from benchmarks.__main__ import CHROMIUM, CHROMIUM_FLAGS
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+def shared_server(report, quick: bool) -> None:
+    from benchmarks.__main__ import CHROMIUM
 
     if not Path(CHROMIUM).exists():
         report.add(SECTION, "a shared server", "skipped: no Chromium")
         return
-    import contextlib
-
-    from playwright.async_api import async_playwright
-
-    @contextlib.asynccontextmanager
-    async def launch():
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-            try:
-                yield browser
-            finally:
-                await browser.close()
-
     pad_flood(report, quick)
     if quick:  # servers on Fashion-MNIST and many browsers: python -m benchmarks only
         report.add(SECTION, "uploads, abandoned labs and the lab storm", "not measured in --quick")

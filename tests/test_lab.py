@@ -66,15 +66,23 @@ def test_the_certified_radius_is_exact_and_no_attack_beats_it(model, dataset):
         assert (optimal >= radius[mine][:4] - 1e-7).all()
 
 
-def test_pgd_equals_a_plain_reference_loop(model, twos):
-    images, eps, step = twos[:8], 0.1, 0.03
-    reference = images.copy()
-    for _ in range(7):
-        logits = model.logits(reference)
+def reference_pgd(model, images, eps, step, steps, clip):
+    """Targeted PGD written plainly: softmax, its gradient, a sign step, back into the ball (and the range)."""
+    current = images.copy()
+    for _ in range(steps):
+        logits = model.logits(current)
         p = np.exp(logits - logits.max(axis=1, keepdims=True))
         p /= p.sum(axis=1, keepdims=True)
         p[:, TARGET] -= 1
-        reference = np.clip(reference - step * np.sign(p @ model.W), images - eps, images + eps).clip(0, 1)
+        current = np.clip(current - step * np.sign(p @ model.W), images - eps, images + eps)
+        if clip:
+            current = current.clip(0, 1)
+    return current
+
+
+def test_pgd_equals_a_plain_reference_loop(model, twos):
+    images, eps, step = twos[:8], 0.1, 0.03
+    reference = reference_pgd(model, images, eps, step, 7, clip=True)
     np.testing.assert_allclose(pgd(model, images, eps, target=TARGET, steps=7, step_size=step), reference, atol=1e-12)
     one = pgd(model, images, eps, target=TARGET, steps=1, step_size=eps)
     np.testing.assert_allclose(one, fgsm(model, images, eps, target=TARGET), atol=1e-6)  # one full step is FGSM
@@ -85,13 +93,7 @@ def test_pgd_equals_a_plain_reference_loop(model, twos):
 def test_unclipped_pgd_leaves_the_pixel_range_and_equals_the_plain_loop(model, twos):
     """Without clipping the iterates leave [0, 1] by design; PGD must not refuse its own iterates (a crash once)."""
     images, eps, step = twos[:8], 0.3, 0.075
-    reference = images.copy()
-    for _ in range(10):
-        logits = model.logits(reference)
-        p = np.exp(logits - logits.max(axis=1, keepdims=True))
-        p /= p.sum(axis=1, keepdims=True)
-        p[:, TARGET] -= 1
-        reference = np.clip(reference - step * np.sign(p @ model.W), images - eps, images + eps)
+    reference = reference_pgd(model, images, eps, step, 10, clip=False)
     attacked = pgd(model, images, eps, target=TARGET, clip=None)
     assert attacked.min() < 0 or attacked.max() > 1  # it really left the range
     np.testing.assert_allclose(attacked, reference, atol=1e-12)
