@@ -23,6 +23,7 @@ done in this process's threads):
 from __future__ import annotations
 
 import contextvars
+import copy
 import os
 import threading
 import time
@@ -93,6 +94,15 @@ class _Job:
         self.result: object = None
         self.error: BaseException | None = None
         self.done = threading.Event()
+
+
+def _for_this_waiter(error: BaseException) -> BaseException:
+    """A copy of ``error`` to raise in this waiter's thread, as the training queue does: one exception object
+    raised in many threads has its traceback rewritten by each. The original when it cannot be copied."""
+    try:
+        return copy.copy(error)
+    except Exception:  # noqa: BLE001 -- an exception whose constructor takes other arguments than its args
+        return error
 
 
 def _order(job: _Job) -> tuple[float, int]:
@@ -181,7 +191,7 @@ class SharedWork:
                 if job.waiters == 0:
                     job.abandoned_at = time.monotonic()
         if job.error is not None:
-            raise job.error
+            raise _for_this_waiter(job.error)
         return job.result
 
     def running(self) -> int:

@@ -187,3 +187,25 @@ def test_the_oldest_visit_goes_first():
     for thread in [blocker, *threads]:
         thread.join()
     assert calls == ["running", "old page, second question", "new page", "newest page"]
+
+
+def test_every_waiter_gets_an_exception_of_its_own():
+    work, caught, ready = SharedWork(), [], threading.Barrier(2)
+
+    def broken():
+        time.sleep(0.2)
+        raise ValueError("bad data")
+
+    def ask():
+        ready.wait()
+        try:
+            work.get("q", broken)
+        except ValueError as error:
+            caught.append(error)
+
+    threads = [threading.Thread(target=ask) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [str(e) for e in caught] == ["bad data", "bad data"] and caught[0] is not caught[1]
