@@ -159,7 +159,7 @@ def minimal_epsilon(model: SoftmaxModel, x, target, *, clip=(0.0, 1.0), max_eps:
     return float(result[0]) if single else result
 
 
-# --- beyond the gradient sign: the exact worst case, a certificate, iterative and fewest-pixel attacks ---------
+# --- iterated: BIM / PGD (the exact worst case, the certificate and the fewest pixels are in core.exact) ------
 
 
 def pgd(model: SoftmaxModel, x, eps, *, target=None, labels=None, steps: int = 10, step_size=None,

@@ -21,7 +21,7 @@ NAMES = ("Normal", "Defended")  # the two models, in every chart and caption
 def test_set_robustness(settings: TrainingSettings, clip: bool):
     """The whole test set against epsilon (certified, and under the gradient sign attack) and each certified radius.
 
-    Shared work (:func:`dashboard.resources.shared`): computed once per server, stopped if nobody waits.
+    Shared work (:func:`dashboard.heavy.shared`): computed once per server, stopped if nobody waits.
     """
     from core.exact import robust_radius
     from core.sweep import robustness_curve

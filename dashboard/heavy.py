@@ -1,12 +1,13 @@
-"""Heavy results every visitor shares: computed once per server, a few at a time, stopped when nobody waits.
+"""Heavy results every visitor shares: computed once per server, one at a time, stopped when nobody waits.
 
 Each function here gets the model and the data in the visitor's script
 thread, then hands the computation to :func:`shared` (a
 :class:`core.shared_work.SharedWork` per server): a second visitor asking the
 same question waits for the first one's answer, at most ``WORK_SLOTS`` run at
 once, below the pages' CPU priority (the page says how many are ahead), and a
-computation whose visitors all left stops at its next checkpoint. Finished results are kept for
-everyone (arrays read-only).
+computation whose visitors all left stops at its next checkpoint. Finished
+results are kept for everyone (arrays read-only). Sub-second results asked at
+every slider stop (:func:`pair_share`) stay in the visitor's own page.
 """
 
 from __future__ import annotations
