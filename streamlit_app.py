@@ -37,6 +37,7 @@ from core.training_queue import prefetch  # noqa: E402
 prefetch(TrainingSettings.first_visit())
 
 from dashboard import heavy, resources, state  # noqa: E402
+from dashboard.view import inert  # noqa: E402
 
 st.set_page_config(page_title="Adversarial Digits", page_icon="🎯", layout="wide")
 
@@ -62,14 +63,14 @@ def navigation() -> tuple[st.navigation, str | None]:
     pages = {key: st.Page(path, title=title, icon=icon, url_path=key) for key, (path, title, icon) in PAGES.items()}
 
     def home():
-        state.init_state()
+        state.current()
         wanted = st.query_params.get("page", START_PAGE)
         asked = _asked_path()
         if asked not in ("", "home"):
-            state.notice(f"There is no page {state.inert('/' + asked)} here; opening {PAGES[START_PAGE][1]}.")
+            state.notice(f"There is no page {inert('/' + asked)} here; opening {PAGES[START_PAGE][1]}.")
             wanted = START_PAGE
         elif wanted not in PAGES:
-            state.notice(f"The link's page={state.inert(wanted)} is not a page here; opening {PAGES[START_PAGE][1]}.")
+            state.notice(f"The link's page={inert(wanted)} is not a page here; opening {PAGES[START_PAGE][1]}.")
             wanted = START_PAGE
         kept = {key: value for key, value in st.query_params.items() if key != "page"}
         st.switch_page(pages[wanted], query_params=kept)

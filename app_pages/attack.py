@@ -7,7 +7,9 @@ from core.attack import attack_direction, delta_prediction, fgsm
 from core.imaging import MAX_PIXELS, MAX_UPLOAD_BYTES, direction_to_uint8, picture_uint8, png_bytes, to_uint8, upscale
 from dashboard import attack_charts, resources, widgets
 from dashboard.drawing_pad import drawing_pad
-from dashboard.state import View, WidgetKey, own_digit, snap_eps
+from dashboard.sidebar import sidebar
+from dashboard.state import WidgetKey, own_digit
+from dashboard.view import View, snap_eps
 
 SCALE = 8  # 28 px -> 224 px, nearest neighbour
 
@@ -25,7 +27,7 @@ def thumbnail_strip(images: np.ndarray, count: int = 10) -> np.ndarray:
 
 def reads_as_ui(model, view: View, how: str) -> None:
     """What the model sees of the visitor's own digit (28x28) and what it reads it as."""
-    pixels, _ = own_digit()
+    pixels = own_digit(view).pixels
     probabilities = model.predict_proba(pixels)
     left, right = st.columns([1, 3], vertical_alignment="center")
     left.image(upscale(to_uint8(pixels), 4), caption="What the model sees (28×28)")
@@ -45,7 +47,7 @@ def upload_ui(model, view: View) -> None:
     )
     if problem:
         st.error(problem, icon="🚫")
-    elif own_digit() is not None:
+    elif own_digit(view) is not None:
         reads_as_ui(model, view, "Inverted if the paper was light,")
     else:
         st.caption("Nothing you upload is stored: it lives in this browser session only.")
@@ -59,7 +61,7 @@ def draw_ui(model, view: View) -> None:
     with right:
         if problem:
             st.error(problem, icon="🚫")
-        elif own_digit() is not None:
+        elif own_digit(view) is not None:
             reads_as_ui(model, view, "Your drawing,")
         else:
             st.info(
@@ -178,7 +180,7 @@ def main(view: View) -> None:
         else:
             draw_ui(model, view)
         image = widgets.chosen_image(view)
-        if own_digit() is None:  # nothing to attack yet: the hint above says what to do
+        if own_digit(view) is None:  # nothing to attack yet: the hint above says what to do
             heading.title(f"Turn your digit into a {view.target}")
             return
     selected = widgets.chosen(view, image)
@@ -226,4 +228,4 @@ def main(view: View) -> None:
     grid_ui(view, model, images, resources.minimal_epsilons(view), eps)
 
 
-main(widgets.sidebar())
+main(sidebar())

@@ -1,22 +1,16 @@
 """Defenses: the normal model against one trained to resist the attack, side by side, with certified numbers."""
 
-from dataclasses import replace
-from urllib.parse import urlencode
-
 import numpy as np
 import streamlit as st
-from streamlit.errors import StreamlitPageNotFoundError
 
 from core.attack import fgsm
+from core.defense import mean_pair_reach
 from dashboard import charts, comparison_charts, defended, resources, widgets
-from dashboard.state import DEFENSE_STRENGTH, DEFENSES, View, WidgetKey, change
-from dashboard.widgets import sidebar
+from dashboard.sidebar import defense_choice, sidebar, strength_input
+from dashboard.view import View
 
 NAMES = defended.NAMES
-
-
-def _picked() -> None:
-    change("defense", st.session_state[WidgetKey.DEFENSE_PICK] or "none")
+EPS = 0.1  # the epsilon of the numbers before a defense is picked, and of an L1 defense (it has none of its own)
 
 
 def defense_name(view: View) -> str:
@@ -66,12 +60,12 @@ def undefended(view: View) -> None:
     curve, radius = defended.test_set_robustness(view.training, view.clip)
     columns = st.columns(3)
     columns[0].metric("Clean accuracy", f"{result.test_accuracy:.1%}")
-    columns[1].metric("Certified at ε = 0.1", f"{np.mean(radius > 0.1):.1%}",
-                      help="No perturbation of size 0.1 inside [0, 1] changes these answers")  # fmt: skip
+    columns[1].metric(f"Certified at ε = {EPS:g}", f"{np.mean(radius > EPS):.1%}",
+                      help=f"No perturbation of size {EPS:g} inside [0, 1] changes these answers")  # fmt: skip
     columns[2].metric(
-        "Under gradient sign at ε = 0.1", f"{defended.accuracy_under_fgsm(view.training, view.clip, 0.1):.1%}"
+        f"Under gradient sign at ε = {EPS:g}", f"{defended.accuracy_under_fgsm(view.training, view.clip, EPS):.1%}"
     )
-    st.altair_chart(comparison_charts.defense_chart({NAMES[0]: curve}, chosen_eps=0.1), width="stretch")
+    st.altair_chart(comparison_charts.defense_chart({NAMES[0]: curve}, chosen_eps=EPS), width="stretch")
 
 
 def main(view: View) -> None:
@@ -81,22 +75,19 @@ def main(view: View) -> None:
         "The normal model beside one trained to resist the attack. Certified accuracy is exact: no perturbation "
         f"of size ε {inside}, of any kind, changes those answers."
     )
-    state = st.session_state
     left, right = st.columns([3, 2], vertical_alignment="bottom")
-    state[WidgetKey.DEFENSE_PICK] = None if state["defense"] == "none" else state["defense"]
-    left.segmented_control("Defense", [d for d in DEFENSES if d != "none"], format_func=DEFENSES.get,
-                           key=WidgetKey.DEFENSE_PICK, on_change=_picked)  # fmt: skip
-    if state["defense"] == "none":
+    with left:
+        defense_choice(view)
+    if view.defense == "none":
         undefended(view)
         return
     with right:
-        widgets.strength_input(state["defense"], "_defenses")
+        strength_input(view, "_defenses")
     normal_settings, defended_settings = view.training.undefended(), view.training
     results = [resources.trained(normal_settings), resources.trained(defended_settings)]
     models = [r.model for r in results]
     numbers = [defended.test_set_robustness(s, view.clip) for s in (normal_settings, defended_settings)]
-    trained_eps = defended_settings.adversarial_eps or 0.1
-    eps = widgets.eps_slider(trained_eps - widgets.EPS_STEP / 2, key_suffix="_defenses",
+    eps = widgets.eps_slider(start=defended_settings.adversarial_eps or EPS, key_suffix="_defenses",
                              help="The attack's size for the numbers below; starts at the defense epsilon")  # fmt: skip
 
     clean = tuple(r.test_accuracy for r in results)
@@ -121,13 +112,13 @@ def main(view: View) -> None:
                "under the untargeted gradient sign attack, which never does better than the worst case.")  # fmt: skip
     left, right = st.columns(2)  # the same chart objects every rerun: Altair converts them again quickly
     left.altair_chart(radii, width="stretch")
-    views = [replace(view, training=s) for s in (normal_settings, defended_settings)]
-    right.altair_chart(defended.sign_histograms(*views), width="stretch")
+    histograms = defended.sign_histograms(normal_settings, defended_settings, view.source, view.target, view.clip)
+    right.altair_chart(histograms, width="stretch")
     st.caption(f"Any attack: every test image, the best possible attack. Gradient sign: the test images of digit "
                f"{view.source} attacked toward {view.target}, each at its exact minimal ε.")  # fmt: skip
 
     st.subheader("The weight templates")
-    reach = [np.abs(m.W[:, None, :] - m.W[None, :, :]).sum(axis=2).sum() / 90 for m in models]
+    reach = [mean_pair_reach(m) for m in models]
     st.caption(
         f"Red pixels raise a digit's score, blue lower it. At ε the best attack moves the lead of class j over k by "
         f"ε × the L1 norm of w_j − w_k: {reach[0]:.1f} for the normal model and {reach[1]:.1f} for the defended "
@@ -138,20 +129,7 @@ def main(view: View) -> None:
 
     st.subheader(f"Transfer: the normal model's adversarial {view.source} → {view.target} images")
     transfer(view, models, eps)
-    attack_link(view)
-
-
-def attack_link(view: View) -> None:
-    """The per-image attack on the defended model: in this session, and as a link that works when copied."""
-    settings, state = view.training, st.session_state
-    strength = DEFENSE_STRENGTH[state["defense"]]
-    params = {"source": str(view.source), "target": str(view.target), "clip": "1" if view.clip else "0",
-              "defense": state["defense"], strength: f"{getattr(settings, strength):g}"}  # fmt: skip
-    label = "Attack the defended model image by image"
-    try:
-        st.page_link("app_pages/attack.py", label=label, icon=":material/target:", query_params=params)
-    except StreamlitPageNotFoundError:  # this page opened on its own, without the app's navigation
-        st.markdown(f"[{label}](attack?{urlencode(params)})")
+    widgets.attack_link(view, "Attack the defended model image by image")
 
 
 main(sidebar())

@@ -5,8 +5,10 @@ import streamlit as st
 
 from core.sweep import score_sweep
 from dashboard import attack_charts, resources
-from dashboard.state import View, WidgetKey, own_digit
-from dashboard.widgets import chosen, chosen_image, eps_slider, image_picker, sidebar
+from dashboard.sidebar import sidebar
+from dashboard.state import WidgetKey, own_digit
+from dashboard.view import View
+from dashboard.widgets import chosen, chosen_image, eps_slider, image_picker
 
 RESOLUTIONS = [21, 51, 101, 201, 401, 1001]
 
@@ -28,9 +30,10 @@ def main(view: View) -> None:
     chosen_image(view)  # says so if the test set has no image of the source digit
     left, right = st.columns([1, 3], vertical_alignment="bottom")
     with left:
-        if own_digit() is not None:
+        own = own_digit(view)
+        if own is not None:
             image = chosen_image(view)
-            st.info(f"Showing {own_digit()[1]} (choose the image on the attack page).")
+            st.info(f"Showing {own.name} (choose the image on the attack page).")
         else:
             image = image_picker(view, key_suffix="_epsilon")
     selected = chosen(view, image)

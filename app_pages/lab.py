@@ -8,7 +8,9 @@ from core.attack import pgd
 from core.exact import worst_case
 from core.imaging import to_uint8, upscale
 from dashboard import comparison_charts, heavy, resources, widgets
-from dashboard.state import View, own_digit, snap_eps
+from dashboard.sidebar import sidebar
+from dashboard.state import own_digit
+from dashboard.view import View, snap_eps
 
 SCALE = 6  # 28 px -> 168 px
 PAPER = ("Goodfellow, Shlens & Szegedy (2015), section 4: a shallow softmax classifier on MNIST", 0.999, 0.793)
@@ -107,10 +109,10 @@ def main(view: View) -> None:
     resources.source_images(view)
     left, right = st.columns([1, 3], vertical_alignment="bottom")
     with left:
-        own = own_digit()
+        own = own_digit(view)
         if own is not None:
             image = widgets.chosen_image(view)
-            st.info(f"Showing {own[1]} (choose the image on the attack page).")
+            st.info(f"Showing {own.name} (choose the image on the attack page).")
         else:
             image = widgets.image_picker(view, key_suffix="_lab")
     selected = widgets.chosen(view, image)
@@ -156,4 +158,4 @@ def main(view: View) -> None:
     )
 
 
-main(widgets.sidebar())
+main(sidebar())

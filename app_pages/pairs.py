@@ -1,36 +1,17 @@
 """All pairs: which digit turns into which, at a glance, and a click away from its attack."""
 
 import io
-from urllib.parse import urlencode
 
 import numpy as np
 import streamlit as st
-from streamlit.errors import StreamlitPageNotFoundError
 
 from core.attack import fgsm, minimal_epsilon
 from core.imaging import grid_figure, to_uint8
+from core.settings import TrainingSettings
 from dashboard import comparison_charts, heavy, resources, widgets
-from dashboard.state import SHOWS, View, WidgetKey, change, clamp, own_digit, snap_eps, widget_key
-
-
-def _picked() -> None:
-    """A click on a cell: that pair becomes the sidebar's source and target."""
-    chosen = st.session_state[WidgetKey.PAIRS_CHART]["selection"].get(comparison_charts.PAIR_SELECTION) or []
-    if not chosen:
-        return
-    source, target = chosen[0].get("source"), chosen[0].get("target")
-    if source == target or target is None:
-        return
-    if source not in (None, "yours"):
-        if int(source) == st.session_state["target"]:  # keep the two digits different on the way
-            change("target", (int(source) + 1) % 10)
-        change("source", int(source))
-    change("target", int(target))
-
-
-def _shown() -> None:
-    if st.session_state[widget_key("show")] is not None:  # a click on the chosen option keeps it
-        change("show", st.session_state[widget_key("show")])
+from dashboard.sidebar import sidebar
+from dashboard.state import WidgetKey, own_digit
+from dashboard.view import View, snap_eps
 
 
 def easiest(median: np.ndarray) -> tuple[int, int]:
@@ -56,13 +37,13 @@ def reading(median: np.ndarray) -> str:
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
-def test_rows(view: View, position: int, _pairs) -> list:
+def test_rows(settings: TrainingSettings, clip: bool, position: int, _pairs) -> list:
     """The grid's rows of test images: one of each digit, made into every other digit (pictures, captions).
 
-    ``_pairs`` is :func:`heavy.all_pairs` of the view (not hashed: the view decides it).
+    ``_pairs`` is :func:`heavy.all_pairs` of the model and clipping (not hashed: they decide it).
     """
-    data = resources.dataset(view.training.dataset)
-    model = resources.trained(view.training).model
+    data = resources.dataset(settings.dataset)
+    model = resources.trained(settings).model
     pairs = _pairs
     rows = []
     sources = [(digit, data.test_indices(digit)) for digit in range(10)]
@@ -70,14 +51,14 @@ def test_rows(view: View, position: int, _pairs) -> list:
         if not len(indices):
             continue
         index = indices[min(position, len(indices) - 1)]
-        rows.append(_grid_row(model, view, data.x_test[index], pairs.minimal[index], f"{digit}"))
+        rows.append(_grid_row(model, clip, data.x_test[index], pairs.minimal[index], f"{digit}"))
     return rows
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
-def test_grid(view: View, position: int, _pairs) -> bytes:
+def test_grid(settings: TrainingSettings, clip: bool, position: int, _pairs) -> bytes:
     """The grid of test images alone, as PNG."""
-    return _png(grid_figure(test_rows(view, position, _pairs), scale=3))
+    return _png(grid_figure(test_rows(settings, clip, position, _pairs), scale=3))
 
 
 def _png(figure) -> bytes:
@@ -89,16 +70,14 @@ def _png(figure) -> bytes:
 def image_grid(view: View, model, position: int, own, toward, pairs) -> bytes:
     """One test image of each digit (and the visitor's own, with its minimal ε ``toward`` each digit) made into
     every other digit at its own minimal ε, as PNG."""
-    view = View(view.training, 0, 1, view.clip)  # the same for every chosen pair
     if own is None:
-        return test_grid(view, position, pairs)
-    pixels, _ = own
-    yours = _grid_row(model, view, pixels, toward, "yours", int(model.predict(pixels)))
-    rows = [*test_rows(view, position, pairs), yours]
+        return test_grid(view.training, view.clip, position, pairs)
+    yours = _grid_row(model, view.clip, own.pixels, toward, "yours", int(model.predict(own.pixels)))
+    rows = [*test_rows(view.training, view.clip, position, pairs), yours]
     return _png(grid_figure(rows, scale=3))
 
 
-def _grid_row(model, view, x, minimal, name, own_class=None):
+def _grid_row(model, clip: bool, x, minimal, name, own_class=None):
     pictures, captions = [], []
     home = int(name) if own_class is None else own_class
     for target in range(10):
@@ -107,21 +86,11 @@ def _grid_row(model, view, x, minimal, name, own_class=None):
             captions.append("original")
             continue
         eps = snap_eps(float(minimal[target]))  # the first slider stop past the minimal: fooled
-        adversarial = fgsm(model, x, eps, target=target, clip=view.clip_range)
+        adversarial = fgsm(model, x, eps, target=target, clip=(0.0, 1.0) if clip else None)
         said = int(model.predict(adversarial))
-        pictures.append(to_uint8(adversarial) if view.clip else to_uint8(adversarial, None, None))
+        pictures.append(to_uint8(adversarial) if clip else to_uint8(adversarial, None, None))
         captions.append(f"{eps:.3f} says {said}" if np.isfinite(minimal[target]) else f"never: {said}")
     return pictures, captions
-
-
-def attack_link(view: View) -> None:
-    """A link to the per-image attack on the chosen pair: in this session, and as a link that works when copied."""
-    params = {"source": str(view.source), "target": str(view.target), "clip": "1" if view.clip else "0"}
-    label = f"Attack a {view.source} → {view.target} image by image"
-    try:
-        st.page_link("app_pages/attack.py", label=label, icon=":material/target:", query_params=params)
-    except StreamlitPageNotFoundError:  # this page opened on its own, without the app's navigation
-        st.markdown(f"[{label}](attack?{urlencode(params)})")
 
 
 def main(view: View) -> None:
@@ -135,8 +104,8 @@ def main(view: View) -> None:
     median = pairs.median
     image = widgets.chosen_image(view)
     left, right = st.columns([2, 3], vertical_alignment="bottom")
-    st.session_state[widget_key("show")] = show = st.session_state["show"]
-    left.segmented_control("Show", list(SHOWS), format_func=SHOWS.get, key=widget_key("show"), on_change=_shown)
+    with left:
+        show = widgets.show_choice()
     with right:
         eps = widgets.eps_slider(widgets.chosen(view, image).minimal, key_suffix="_pairs")
     share = heavy.pair_share(view.training, view.clip, eps)
@@ -149,10 +118,10 @@ def main(view: View) -> None:
     columns[1].metric("Median ε over all 90 pairs", f"{np.median(median[off]):.3f}")
     columns[2].metric(f"Fooled at ε = {eps:.3f}", f"{np.nanmean(share[off]):.0%}", help="Mean over the 90 pairs")
     columns[3].metric(f"{view.source} → {view.target} fooled at ε", f"{share[view.source, view.target]:.0%}")
-    own = own_digit()
+    own = own_digit(view)
     toward = None
     if own is not None:
-        toward = np.array([minimal_epsilon(model, own[0], t, clip=view.clip_range) for t in range(10)])
+        toward = np.array([minimal_epsilon(model, own.pixels, t, clip=view.clip_range) for t in range(10)])
     chart = comparison_charts.pair_heatmap(
         median, pairs.quantile(0.25), pairs.quantile(0.75), share, pairs.counts,
         eps=eps, show=show, chosen=(view.source, view.target), own=toward,
@@ -160,21 +129,17 @@ def main(view: View) -> None:
     st.altair_chart(
         chart,
         key=WidgetKey.PAIRS_CHART,
-        on_select=_picked,
+        on_select=lambda: widgets.pick_pair(comparison_charts.PAIR_SELECTION),
         selection_mode=comparison_charts.PAIR_SELECTION,
         width="stretch",
     )
     st.markdown(reading(median))
-    attack_link(view)
+    widgets.attack_link(view, f"Attack a {view.source} → {view.target} image by image")
 
     st.subheader("Every digit made into every other")
     data = resources.dataset(view.training.dataset)
     count = min(len(data.test_indices(d)) for d in range(10) if len(data.test_indices(d))) if data.n_test else 1
-    position = int(clamp(st.session_state.setdefault(WidgetKey.PAIRS_IMAGE, 0), 0, max(count - 1, 0)))
-    st.session_state[WidgetKey.PAIRS_IMAGE] = position
-    st.number_input(
-        f"Which test image of each digit (0-{count - 1})", 0, max(count - 1, 0), step=1, key=WidgetKey.PAIRS_IMAGE
-    )
+    position = widgets.position_picker(count)
     png = image_grid(view, model, position, own, toward, pairs)
     st.image(png, width="stretch")
     st.caption(
@@ -193,4 +158,4 @@ def main(view: View) -> None:
                           on_click="ignore", width="stretch")  # fmt: skip
 
 
-main(widgets.sidebar())
+main(sidebar())

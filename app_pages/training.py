@@ -4,8 +4,8 @@ import streamlit as st
 
 from core import imaging
 from dashboard import charts, resources
-from dashboard.state import View
-from dashboard.widgets import sidebar
+from dashboard.sidebar import sidebar
+from dashboard.view import View
 
 
 def provenance(settings, result) -> None:

@@ -93,6 +93,16 @@ def worst_case_inputs(model: SoftmaxModel, x, labels, eps, *, clip=(0.0, 1.0)) -
     return images[:, None, :] + np.where(lead > 0, up[:, None, :], np.where(lead < 0, -down[:, None, :], 0.0))
 
 
+def mean_pair_reach(model: SoftmaxModel) -> float:
+    """How far a perturbation of size 1 can move one class's logit past another's, without clipping, on average
+    over the 90 ordered pairs: the mean of ``|w_j - w_k|_1`` (an attack of size eps moves it eps times as far).
+
+    A defense that shrinks this number makes every unclipped attack of a given size move the scores less.
+    """
+    W = np.asarray(model.W, dtype=np.float64)
+    return float(np.abs(W[:, None, :] - W[None, :, :]).sum() / (len(W) * (len(W) - 1)))
+
+
 def loss_and_gradient(W: np.ndarray, b: np.ndarray, images: np.ndarray, labels: np.ndarray, adversarial_eps: float):
     """The training loss of one mini-batch and its gradient with respect to ``W`` and ``b``.
 

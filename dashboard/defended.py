@@ -11,8 +11,7 @@ from core.settings import TrainingSettings
 from core.shared_work import checkpoint
 from dashboard import comparison_charts
 from dashboard.heavy import shared
-from dashboard.resources import dataset, minimal_epsilons, trained
-from dashboard.state import View
+from dashboard.resources import dataset, digit_minimal_epsilons, trained
 
 DEFENSE_GRID = np.linspace(0.0, 0.3, 61)
 NAMES = ("Normal", "Defended")  # the two models, in every chart and caption
@@ -63,11 +62,11 @@ def defense_charts(normal: TrainingSettings, defended: TrainingSettings, clip: b
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
-def sign_histograms(normal: View, defended: View):
+def sign_histograms(normal: TrainingSettings, defended: TrainingSettings, source: int, target: int, clip: bool):
     """The gradient sign attack's exact minimal epsilon toward the target, per model, as overlaid histograms."""
 
-    values = dict(zip(NAMES, (minimal_epsilons(normal), minimal_epsilons(defended))))
-    title = f"Gradient sign: the smallest ε that makes a {normal.source} a {normal.target}"
+    values = {name: digit_minimal_epsilons(each, source, target, clip) for name, each in zip(NAMES, (normal, defended))}
+    title = f"Gradient sign: the smallest ε that makes a {source} a {target}"
     return comparison_charts.model_histograms(values, title=title, x_title="minimal epsilon")
 
 

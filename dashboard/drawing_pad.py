@@ -18,7 +18,8 @@ import streamlit as st
 
 from core.errors import ImageRejected
 from core.imaging import preprocess_drawing, read_drawing
-from dashboard.state import WidgetKey, change
+from dashboard import state
+from dashboard.state import WidgetKey
 
 SIDE = 280  # canvas pixels: 10 per MNIST pixel
 PEN = 18  # stroke width on the canvas: about two MNIST pixels once fitted into 20x20, as MNIST's strokes
@@ -135,20 +136,18 @@ _pad = st.components.v2.component("adversarial_digits.drawing_pad", html=HTML, c
 
 def _received() -> None:
     """Prepare the pad's picture once per stroke; keep only the 28x28 result (and the drawing's id) in this session."""
-    state = st.session_state
-    sent = state.get(WidgetKey.PAD) or {}
+    sent = st.session_state.get(WidgetKey.PAD) or {}
     sent = sent.get("drawing") if isinstance(sent, dict) else None  # the trigger: {id, picture}, this rerun only
     picture, drawing_id = (sent.get("picture"), sent.get("id")) if isinstance(sent, dict) else (None, None)
-    state["drawing"], state["drawing_error"], state["drawing_id"] = None, None, None
+    pixels, problem = None, None
     if picture is not None:
         try:
             pixels = preprocess_drawing(read_drawing(picture))
             pixels.flags.writeable = False
-            state["drawing"] = pixels
-            state["drawing_id"] = drawing_id if _is_drawing_id(drawing_id) else None
         except ImageRejected as error:
-            state["drawing_error"] = str(error)
-    change("eps", None)  # a new drawing starts at its own minimal epsilon
+            problem = str(error)
+    kept_id = drawing_id if pixels is not None and _is_drawing_id(drawing_id) else None
+    state.keep_drawing(pixels, kept_id, problem)  # a new drawing starts at its own minimal epsilon
 
 
 def _is_drawing_id(value) -> bool:
@@ -158,11 +157,6 @@ def _is_drawing_id(value) -> bool:
 
 def drawing_pad() -> str | None:
     """Draw the pad; returns why the last drawing was refused, if it was (an empty pad is no error)."""
-    _pad(
-        key=WidgetKey.PAD,
-        data={"pen": PEN, "drawing_id": st.session_state.get("drawing_id")},
-        on_drawing_change=_received,
-        width="content",
-    )
-    problem = st.session_state.get("drawing_error")
+    drawing_id, problem = state.drawing_kept()
+    _pad(key=WidgetKey.PAD, data={"pen": PEN, "drawing_id": drawing_id}, on_drawing_change=_received, width="content")
     return None if problem is None or "empty" in problem else problem

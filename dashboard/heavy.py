@@ -25,7 +25,7 @@ from core.settings import TrainingSettings
 from core.shared_work import SharedWork, WorkStatus, checkpoint
 from core.sweep import PairAttacks, by_pair, fooled_toward_each, pair_attacks
 from dashboard.resources import dataset, source_images, trained
-from dashboard.state import View
+from dashboard.view import View
 
 
 @st.cache_resource(show_spinner=False)

@@ -20,7 +20,8 @@ from core.settings import TrainingSettings
 from core.shipped import load_shipped
 from core.sweep import SuccessCurve, success_curve
 from core.training_queue import ModelStore, TrainingStatus, shared_queue
-from dashboard.state import View, notice
+from dashboard import state
+from dashboard.view import View
 
 IDX_FOLDERS_VARIABLE = "ADVERSARIAL_DIGITS_IDX_FOLDERS"
 log = logging.getLogger("adversarial_digits")
@@ -69,7 +70,7 @@ def usable_dataset(name: str) -> str:
     """``name`` if it loads, else the embedded subset, with a notice saying why."""
     problem = dataset_problem(name)
     if problem:
-        notice(problem)
+        state.notice(problem)
         return DEFAULT_DATASET
     return name
 
@@ -166,8 +167,8 @@ def unavailable_ui(failure: ModelUnavailable) -> None:
     damaged_data = isinstance(failure.problem, (DatasetUnavailable, ValueError))
     if damaged_data and failure.settings.dataset != DEFAULT_DATASET:
         label = dataset_label(failure.settings.dataset)
-        notice(f"Training on {label} failed: {failure.problem}. Back to the embedded MNIST subset.")
-        st.session_state["dataset"] = DEFAULT_DATASET
+        state.notice(f"Training on {label} failed: {failure.problem}. Back to the embedded MNIST subset.")
+        state.update(dataset=DEFAULT_DATASET)
         st.rerun()
     st.error(f"The model could not be trained: {failure.problem}.", icon="🚫")
     st.button("Try again", icon=":material/refresh:")  # a click reruns the page, which asks again
@@ -183,21 +184,30 @@ def source_images(view: View) -> tuple[np.ndarray, np.ndarray]:
     return indices, data.x_test[indices]
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
 def minimal_epsilons(view: View) -> np.ndarray:
     """The exact minimal epsilon of every test image of the source digit (read-only)."""
-    _, images = source_images(view)
-    result = minimal_epsilon(trained(view.training).model, images, view.target, clip=view.clip_range)
+    return digit_minimal_epsilons(view.training, view.source, view.target, view.clip)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def digit_minimal_epsilons(settings: TrainingSettings, source: int, target: int, clip: bool) -> np.ndarray:
+    """:func:`minimal_epsilons` of any model: every test image of ``source`` toward ``target`` (read-only)."""
+    images = dataset(settings.dataset).x_test[dataset(settings.dataset).test_indices(source)]
+    result = minimal_epsilon(trained(settings).model, images, target, clip=(0.0, 1.0) if clip else None)
     result.flags.writeable = False
     return result
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
 def source_success_curve(view: View, low: float, high: float, points: int) -> SuccessCurve:
     """The success curve of all test images of the source digit on a grid (read-only arrays)."""
-    _, images = source_images(view)
+    return _source_success_curve(view.training, view.source, view.target, view.clip, low, high, points)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _source_success_curve(settings, source: int, target: int, clip: bool, low, high, points) -> SuccessCurve:
+    images = dataset(settings.dataset).x_test[dataset(settings.dataset).test_indices(source)]
     grid = np.linspace(low, high, points)
-    curve = success_curve(trained(view.training).model, images, view.target, grid, clip=view.clip_range)
+    curve = success_curve(trained(settings).model, images, target, grid, clip=(0.0, 1.0) if clip else None)
     for array in (curve.eps, curve.fooled_share, curve.mean_target_probability):
         array.flags.writeable = False
     return curve

@@ -44,9 +44,9 @@ def test_every_page_runs_with_clipping_off_on_every_input(kind):
 PAD_SCRIPT = """
 import streamlit as st
 from dashboard.drawing_pad import _received
-from dashboard.state import WidgetKey, init_state
+from dashboard.state import WidgetKey, current
 
-init_state()
+current()
 st.session_state[WidgetKey.PAD] = {"drawing": SENT}
 _received()
 st.write(st.session_state.get("drawing_error") or "no error")
