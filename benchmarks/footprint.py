@@ -22,7 +22,7 @@ TOUR = {"training": 4, "attack": 1, "epsilon": 3, "lab": 2, "pairs": 1, "defense
 
 def stand_in_mnist(home: Path) -> None:
     """Fashion-MNIST's 60,000 + 10,000 images in full MNIST's cache file (same shape, dtype and split)."""
-    from benchmarks.__main__ import FASHION
+    from benchmarks.common import FASHION
     from core.data import IDX_FILES, _find_idx_file, read_idx
 
     arrays = {
@@ -55,7 +55,7 @@ def page_done(page, charts: int = 0, timeout: float = 900_000):
 
 def full_mnist_tour(report, launch) -> None:
     """Every page on the 70,000-image dataset: the server process's own peak memory."""
-    from benchmarks.__main__ import free_port, start_server, wait_healthy
+    from benchmarks.common import free_port, start_server, wait_healthy
 
     with tempfile.TemporaryDirectory() as home:
         stand_in_mnist(Path(home))
@@ -92,7 +92,7 @@ def full_mnist_tour(report, launch) -> None:
 
 def defenses_storm(report, launch) -> None:
     """Six visitors each ask for their own defense strength on Fashion-MNIST's 60,000 training images."""
-    from benchmarks.__main__ import FASHION, free_port, start_server, wait_healthy
+    from benchmarks.common import FASHION, free_port, start_server, wait_healthy
     from benchmarks.shared_server import Sampler
 
     strengths = (0.02, 0.05, 0.08, 0.1, 0.15, 0.2)
@@ -148,7 +148,7 @@ def defenses_storm(report, launch) -> None:
 
 
 def footprint(report, quick: bool) -> None:
-    from benchmarks.__main__ import CHROMIUM, FASHION
+    from benchmarks.common import CHROMIUM, FASHION
     from benchmarks.shared_server import launch
 
     if quick or not Path(CHROMIUM).exists() or not FASHION.is_dir():

@@ -31,7 +31,7 @@ class Sampler:
     """The server's process tree memory, sampled every 0.2 s in a thread."""
 
     def __init__(self, pid: int):
-        from benchmarks.__main__ import family_rss_mb
+        from benchmarks.common import family_rss_mb
 
         self.pid, self.rss = pid, family_rss_mb
         self.peak, self.stopping = 0.0, threading.Event()
@@ -55,7 +55,7 @@ class Server:
     """A server of this app on the Fashion-MNIST IDX files (or the embedded digits), its own cache folder."""
 
     def __init__(self, fashion: bool):
-        from benchmarks.__main__ import FASHION, free_port, start_server, wait_healthy
+        from benchmarks.common import FASHION, free_port, start_server, wait_healthy
 
         self.home = tempfile.TemporaryDirectory()
         env = {**os.environ, "ADVERSARIAL_DIGITS_HOME": self.home.name}
@@ -88,7 +88,7 @@ async def errors_on(page) -> int:
 
 async def warm_up(browser, url: str) -> None:
     """A server that has been up a while: the model trained, the attack page drawn once."""
-    from benchmarks.__main__ import CHART_DRAWN
+    from benchmarks.common import CHART_DRAWN
 
     page = await browser.new_page()
     await page.goto(f"{url}/attack", timeout=600_000)
@@ -173,7 +173,7 @@ def lab_storm(report, browser_launch, quick: bool) -> None:
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from benchmarks.__main__ import CHART_DRAWN
+    from benchmarks.common import CHART_DRAWN
 
     server = Server(fashion=not quick)
     digits = LAB_DIGITS if not quick else LAB_DIGITS[:3]
@@ -265,7 +265,7 @@ def pad_flood(report, quick: bool) -> None:
 
     logging.getLogger("websockets").setLevel(logging.CRITICAL)  # the client library's own noise on a dropped send
 
-    from benchmarks.__main__ import family_rss_mb
+    from benchmarks.common import family_rss_mb
 
     server = Server(fashion=False)
     sessions, size = (120, 24_000_000) if not quick else (3, 3_000_000)
@@ -312,7 +312,7 @@ def upload_flood(report, browser_launch, quick: bool, fmt: str) -> None:
     A WebP is refused from its header (Pillow would decode it at 15 bytes a pixel); a PNG is decoded in full,
     two at a time.
     """
-    from benchmarks.__main__ import family_rss_mb
+    from benchmarks.common import family_rss_mb
 
     data = big_picture(fmt)
     answer = "megapixels" if fmt == "WEBP" else "reads it as"
@@ -366,7 +366,7 @@ async def launch():
     """Debian's Chromium, driven by Playwright, for one ``asyncio.run``; closed at the end."""
     from playwright.async_api import async_playwright
 
-    from benchmarks.__main__ import CHROMIUM, CHROMIUM_FLAGS
+    from benchmarks.common import CHROMIUM, CHROMIUM_FLAGS
 
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
@@ -377,7 +377,7 @@ async def launch():
 
 
 def shared_server(report, quick: bool) -> None:
-    from benchmarks.__main__ import CHROMIUM
+    from benchmarks.common import CHROMIUM
 
     if not Path(CHROMIUM).exists():
         report.add(SECTION, "a shared server", "skipped: no Chromium")

@@ -213,6 +213,19 @@ def _optimal_one_rival(model, images, target, clip, slack):
     return np.where(settled, eps, np.inf), np.where(settled[:, None], attacked, pixels), settled
 
 
+def optimal_epsilon_lp(model: SoftmaxModel, x, target, *, clip=(0.0, 1.0), max_eps: float = MAX_EPS):
+    """:func:`optimal_epsilon` of one image by the general linear program alone (scipy's HiGHS): the reference.
+
+    Returns ``(eps, image)``: ``inf`` and the original where no eps up to ``max_eps`` makes ``target`` tie or win.
+    """
+    images, single = as_images(x)
+    if not single:
+        raise ValueError("optimal_epsilon_lp takes one image: shape (784,) or (28, 28)")
+    image = images[0].astype(np.float64)
+    eps, delta = _optimal_lp(model, image, as_digit(target, "target"), as_clip(clip), as_max_eps(max_eps))
+    return eps, image if delta is None else image + delta
+
+
 def _optimal_lp(model, x, target, clip, max_eps, slack=0.0):
     from scipy.optimize import linprog
     from scipy.sparse import csr_array, hstack, identity, vstack

@@ -1,0 +1,175 @@
+"""What every benchmark section shares: the paths, the timer, the machine, the report, the servers."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+FASHION = Path("/usr/share/datasets/fashion-mnist")  # real IDX files of MNIST's shape (Debian)
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]  # fmt: skip
+TARGET = 6
+
+
+def timed(function, repeats: int) -> float:
+    """Median wall time of ``function()`` in seconds."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB RAM; {platform.platform()}; "
+        f"Python {platform.python_version()}, numpy {np.__version__}"
+    )
+
+
+class Report:
+    def __init__(self):
+        self.rows: list[tuple[str, str, str, str]] = []  # section, measure, value, target/status
+
+    def add(self, section: str, measure: str, value: str, target: str = "", met: bool | None = None):
+        status = "" if met is None else ("met" if met else "**missed**")
+        self.rows.append((section, measure, value, f"{target} {status}".strip()))
+        print(f"  {measure:<62} {value:>22}  {target} {status}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+CHART_DRAWN = "[data-testid='stVegaLiteChart'] canvas, [data-testid='stVegaLiteChart'] svg"
+
+
+def start_server(
+    port: int, env: dict, *, folder: Path = ROOT, script: str = "streamlit_app.py", one_core: bool = False
+) -> subprocess.Popen:
+    """A Streamlit server for ``script`` in ``folder``; ``one_core`` pins it to CPU 0 (as a small cloud app)."""
+    pin = ["taskset", "-c", "0"] if one_core else []
+    return subprocess.Popen(
+        [*pin, sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port),
+         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def wait_healthy(port: int, timeout: float = 60) -> None:
+    """Until the server answers its health check."""
+    import urllib.request
+
+    deadline = time.perf_counter() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1).close()
+            return
+        except OSError:
+            if time.perf_counter() > deadline:
+                raise
+            time.sleep(0.02)
+
+
+def wait_rendered(page, charts: int = 1, timeout: float = 120_000) -> None:
+    """Until the attack page shows its metrics and its chart has drawn."""
+    page.wait_for_selector("[data-testid='stMetricValue']", timeout=timeout)
+    page.wait_for_function(
+        f'document.querySelectorAll(\'[data-testid="stVegaLiteChart"] canvas, '
+        f'[data-testid="stVegaLiteChart"] svg\').length >= {charts}',
+        timeout=timeout,
+    )
+
+
+def server_peak_mb(process: subprocess.Popen) -> float:
+    for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def family_rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants, in MB."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parents[int(stat.parent.name)] = int(fields[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    family, grew = {pid}, True
+    while grew:
+        grown = family | {child for child, parent in parents.items() if parent in family}
+        grew, family = grown != family, grown
+    total = 0
+    for member in family:
+        try:
+            for line in Path(f"/proc/{member}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
+def training_children(pid: int) -> int:
+    """Training processes the server has running now."""
+    count = 0
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if b"core.training_process" in cmdline.read_bytes():
+                count += 1
+        except OSError:
+            continue
+    return count
+
+
+def default_model():
+    """The first visit's model: the weights that come with the app (a test checks they equal training here)."""
+    from core.settings import TrainingSettings
+    from core.shipped import load_shipped
+
+    return load_shipped(TrainingSettings()).model
+
+
+def peak_extra_memory(setup: str, warm: str, measured: str) -> float:
+    """Peak extra resident memory (MB) of the call ``measured``, in a fresh process after ``setup`` and ``warm``."""
+    code = "\n".join([
+        "import numpy as np", "from core.model import SoftmaxModel", setup, warm,
+        textwrap.dedent("""
+            def rss(key):
+                for line in open("/proc/self/status"):
+                    if line.startswith(key):
+                        return int(line.split()[1]) / 1024
+            open("/proc/self/clear_refs", "w").write("5")  # reset the peak
+            before = rss("VmRSS:")
+            """),
+        measured, 'print(rss("VmHWM:") - before)',
+    ])  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
