@@ -23,10 +23,10 @@ TOUR = {"training": 4, "attack": 1, "epsilon": 3, "lab": 2, "pairs": 1, "defense
 def stand_in_mnist(home: Path) -> None:
     """Fashion-MNIST's 60,000 + 10,000 images in full MNIST's cache file (same shape, dtype and split)."""
     from benchmarks.common import FASHION
-    from core.data import IDX_FILES, _find_idx_file, read_idx
+    from core.data import IDX_FILES, find_idx_file, read_idx
 
     arrays = {
-        key: read_idx(_find_idx_file(FASHION, stem), images=key.startswith("x")) for key, stem in IDX_FILES.items()
+        key: read_idx(find_idx_file(FASHION, stem), images=key.startswith("x")) for key, stem in IDX_FILES.items()
     }
     pixels = np.round(np.concatenate([arrays["x_train"], arrays["x_test"]]) * 255).astype(np.uint8)
     labels = np.concatenate([arrays["y_train"], arrays["y_test"]]).astype(np.int64)

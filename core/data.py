@@ -274,7 +274,7 @@ def _cached_mnist_pixels(cache: Path) -> np.ndarray:
 # --- IDX folders ----------------------------------------------------------------------
 
 
-def _find_idx_file(folder: Path, stem: str) -> Path:
+def find_idx_file(folder: Path, stem: str) -> Path:
     for candidate in (stem, stem + ".gz", stem.replace("-idx", ".idx"), stem.replace("-idx", ".idx") + ".gz"):
         if (folder / candidate).is_file():
             return folder / candidate
@@ -361,7 +361,7 @@ def load_idx_folder(folder: Path, *, name: str | None = None) -> Dataset:
     folder = Path(folder)
     if not folder.is_dir():
         raise DatasetUnavailable(f"IDX folder {folder} does not exist")
-    files = {key: _find_idx_file(folder, stem) for key, stem in IDX_FILES.items()}
+    files = {key: find_idx_file(folder, stem) for key, stem in IDX_FILES.items()}
     arrays = {key: read_idx(path, images=key.startswith("x")) for key, path in files.items() if key != "x_train"}
     arrays["x_train"] = _idx_image_count(files["x_train"])
     for split in ("train", "test"):

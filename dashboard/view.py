@@ -200,9 +200,9 @@ class View:
         if self.defense != "none":  # the model every page attacks
             wanted["defense"] = self.defense
             wanted[self.defense_strength] = _written(getattr(self, self.defense_strength))
-        elif page is None:
+        if page is None:  # the strength of a defense not chosen, too
             for name in DEFENSE_STRENGTH.values():
-                if getattr(self, name) != getattr(default, name):
+                if name not in wanted and getattr(self, name) != getattr(default, name):
                     wanted[name] = _written(getattr(self, name))
         return wanted
 

@@ -28,3 +28,11 @@ def model(training):
 def twos(dataset):
     """The test images of the source digit 2, as float64 for exact comparisons."""
     return dataset.x_test[dataset.test_indices(2)].astype(np.float64)
+
+
+@pytest.fixture(scope="session")
+def minimal_twos(model, twos):
+    """Independent of the app: the exact minimal epsilons of the test 2s toward 6 under the default recipe."""
+    from core.attack import minimal_epsilon
+
+    return minimal_epsilon(model, twos, 6)

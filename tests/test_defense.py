@@ -125,3 +125,17 @@ def test_defense_settings_are_checked_and_keyed():
         TrainingSettings(adversarial_eps=0.5).check()
     with pytest.raises(ValueError, match="l1"):
         TrainingSettings(l1=-1.0).check()
+
+
+def test_strengths_snap_in_the_settings_themselves():
+    from core.settings import L1_STEPS, TrainingSettings
+
+    assert TrainingSettings(adversarial_eps=0.1234).normalized().adversarial_eps == 0.12
+    assert TrainingSettings(adversarial_eps=0.001).normalized().adversarial_eps == 0.01  # a defense stays a defense
+    assert TrainingSettings(l1=2.5e-4).normalized().l1 == 2e-4 and TrainingSettings(l1=4e-4).normalized().l1 == 5e-4
+    assert TrainingSettings().normalized() == TrainingSettings()  # no defense: the key of every existing model
+    assert (
+        TrainingSettings(adversarial_eps=0.1).normalized().file_key()
+        == TrainingSettings(adversarial_eps=0.1).file_key()
+    )
+    assert len(L1_STEPS) == 10 and all(TrainingSettings(l1=s).normalized().l1 == s for s in L1_STEPS)

@@ -9,7 +9,7 @@ from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
 from core.data import load_dataset
-from tests.test_app import PAGES, assert_clean, digit_png, own_cache, start, widget  # noqa: F401
+from tests.apptest import PAGES, assert_clean, digit_png, own_cache, start, widget  # noqa: F401
 from tests.test_imaging import png_header
 
 

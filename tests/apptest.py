@@ -1,0 +1,59 @@
+"""Helpers for driving the dashboard through Streamlit's AppTest (imported by the test_app* files)."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import data
+from core.cache import HOME_VARIABLE
+
+APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+PAGES = [
+    "app_pages/training.py",
+    "app_pages/attack.py",
+    "app_pages/epsilon.py",
+    "app_pages/pairs.py",
+    "app_pages/lab.py",
+    "app_pages/defenses.py",
+]
+
+
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path_factory, monkeypatch):
+    """Models are saved under a cache folder the test owns; full MNIST is unreachable."""
+    monkeypatch.setenv(HOME_VARIABLE, str(tmp_path_factory.getbasetemp() / "app-home"))
+    monkeypatch.setattr(data, "OPENML_HOST", ("127.0.0.1", 9))
+
+
+def start(query: dict | None = None) -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.query_params.update(query or {})
+    return app.run()
+
+
+def assert_clean(app: AppTest) -> None:
+    assert not app.exception, [e.value for e in app.exception]
+    assert not app.error, [e.value for e in app.error]
+
+
+def metric(app: AppTest, label: str) -> str:
+    return next(m.value for m in app.metric if m.label == label)
+
+
+def widget(app: AppTest, kind: str, prefix: str):
+    return next(w for w in getattr(app, kind) if w.key and w.key.startswith(prefix))
+
+
+def digit_png(dataset, position: int = 0, digit: int = 2) -> bytes:
+    """A real test-set digit (a 2 unless asked), drawn dark on light and enlarged, as a PNG file."""
+    import io
+
+    from PIL import Image
+
+    from core.imaging import to_uint8
+
+    picture = 255 - to_uint8(dataset.x_test[dataset.test_indices(digit)[position]])
+    buffer = io.BytesIO()
+    Image.fromarray(picture).resize((140, 140)).save(buffer, format="PNG")
+    return buffer.getvalue()

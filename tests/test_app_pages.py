@@ -1,0 +1,178 @@
+"""The comparing pages through AppTest (all pairs, the lab, defenses), and the app when its data or training fails."""
+
+import numpy as np
+import pytest
+
+from core.attack import minimal_epsilon
+from core.data import load_dataset
+from tests.apptest import APP, PAGES, assert_clean, digit_png, metric, own_cache, start, widget  # noqa: F401
+
+
+def test_a_broken_idx_folder_offered_by_the_operator_is_reported_and_skipped(tmp_path, monkeypatch, caplog):
+    broken = tmp_path / "broken-idx"
+    broken.mkdir()
+    (broken / "train-images-idx3-ubyte").write_bytes(b"not idx at all")
+    monkeypatch.setenv("ADVERSARIAL_DIGITS_IDX_FOLDERS", str(broken))
+    app = start()
+    option = f"idx:{broken}"
+    assert "IDX · broken-idx" in widget(app, "selectbox", "_widget_dataset").options  # offered, by name
+    widget(app, "selectbox", "_widget_dataset").set_value(option).run()
+    assert_clean(app)
+    assert any("broken-idx cannot be loaded" in w.value for w in app.warning)
+    assert widget(app, "selectbox", "_widget_dataset").value == "mnist-5k"
+    assert any(str(broken) in record.getMessage() for record in caplog.records)  # the operator's log names it
+
+
+def test_training_images_that_turn_out_corrupt_fall_back_with_a_notice(tmp_path, monkeypatch):
+    """The server checks headers and sizes; the training child finds the damage inside and the app recovers."""
+    import gzip
+    import zlib
+
+    from tests.test_data import write_idx_folder
+
+    folder = tmp_path / "damaged"
+    write_idx_folder(folder, load_dataset("mnist-5k"), compress=True)
+    images = folder / "train-images-idx3-ubyte.gz"
+    data = bytearray(images.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 64] = bytes(64)  # damage the compressed stream, keep the header and the size trailer
+    images.write_bytes(bytes(data))
+    with pytest.raises((gzip.BadGzipFile, zlib.error, EOFError)):  # really damaged
+        gzip.decompress(bytes(data))
+    monkeypatch.setenv("ADVERSARIAL_DIGITS_IDX_FOLDERS", str(folder))
+    app = start()
+    widget(app, "selectbox", "_widget_dataset").set_value(f"idx:{folder}").run()
+    assert not app.exception
+    assert any("Training on IDX · damaged failed" in w.value for w in app.warning)
+    assert widget(app, "selectbox", "_widget_dataset").value == "mnist-5k"
+    assert metric(app, "Model's answer") == "6"
+
+
+def test_a_killed_training_says_so_and_try_again_trains(monkeypatch):
+    import subprocess
+    import sys
+
+    from core import training_queue
+
+    real = training_queue.start_child
+
+    def killed_at_once(settings, path):  # as the kernel's out-of-memory killer would
+        command = [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"]
+        return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    monkeypatch.setattr(training_queue, "start_child", killed_at_once)
+    app = start()
+    widget(app, "number_input", "_widget_seed").set_value(4321).run()
+    assert not app.exception
+    assert any("stopped from outside (SIGKILL)" in e.value for e in app.error)
+    assert "/" not in " ".join(e.value for e in app.error)  # no server paths
+    retry = next(b for b in app.button if b.label == "Try again")
+    monkeypatch.setattr(training_queue, "start_child", real)
+    retry.click().run()
+    assert_clean(app)
+    assert metric(app, "Model's answer") == "6"
+
+
+def test_the_all_pairs_page_reads_its_matrix_and_keeps_its_view_in_the_link():
+    from core.sweep import pair_matrix
+
+    app = start({"page": "pairs", "source": "4", "target": "9", "show": "share", "eps": "0.15"})
+    assert_clean(app)
+    assert app.title[0].value.startswith("All pairs")
+    data = load_dataset("mnist-5k")
+    from core.settings import TrainingSettings
+    from core.shipped import load_shipped
+
+    median = pair_matrix(load_shipped(TrainingSettings()).model, data.x_test, data.y_test)
+    finite = np.where(np.isfinite(median), median, np.nan)
+    s, t = np.unravel_index(np.nanargmin(finite), median.shape)
+    assert any(f"The easiest pair is **{s} → {t}**" in m.value for m in app.markdown)
+    assert metric(app, "Easiest pair") == f"{s} → {t}"
+    assert dict(app.query_params) == {"source": "4", "target": "9", "clip": "1", "show": "share", "eps": "0.15"}
+    assert len(app.get("download_button")) == 2
+
+
+def test_the_all_pairs_page_works_on_an_idx_folder(tmp_path, monkeypatch):
+    from tests.test_data import write_idx
+
+    data = load_dataset("mnist-5k")
+    folder = tmp_path / "digits-idx"
+    folder.mkdir()
+    pixels = lambda x: np.round(x * 255).astype(np.uint8).reshape(-1, 28, 28)  # noqa: E731
+    write_idx(folder / "train-images-idx3-ubyte", pixels(data.x_train[::5]))  # every digit, a fifth of each
+    write_idx(folder / "train-labels-idx1-ubyte", data.y_train[::5].astype(np.uint8))
+    write_idx(folder / "t10k-images-idx3-ubyte", pixels(data.x_test[::5]))
+    write_idx(folder / "t10k-labels-idx1-ubyte", data.y_test[::5].astype(np.uint8))
+    monkeypatch.setenv("ADVERSARIAL_DIGITS_IDX_FOLDERS", str(folder))
+    app = start({"page": "pairs"})
+    widget(app, "selectbox", "_widget_dataset").set_value(f"idx:{folder}").run()
+    assert_clean(app)
+    assert any("The easiest pair is" in m.value for m in app.markdown)
+    assert len(app.get("vega_lite_chart")) == 1
+    app.switch_page("app_pages/lab.py").run()  # the attack lab on the same folder
+    assert_clean(app)
+    assert metric(app, "The best possible attack needs ε") and len(app.get("vega_lite_chart")) == 2
+
+
+def test_a_digit_missing_from_the_test_set_is_said_not_a_crash(tmp_path, monkeypatch):
+    from tests.test_data import write_idx_folder
+
+    folder = tmp_path / "zeros-and-ones"
+    write_idx_folder(folder, load_dataset("mnist-5k"), n_train=600, n_test=200)  # the test set: 0s and 1s only
+    monkeypatch.setenv("ADVERSARIAL_DIGITS_IDX_FOLDERS", str(folder))
+    for page in ("attack", "pairs"):
+        app = start({"page": page})
+        widget(app, "selectbox", "_widget_dataset").set_value(f"idx:{folder}").run()
+        assert not app.exception
+        assert any("has no image of digit 2" in w.value for w in app.warning), page
+
+
+def test_the_attack_lab_shows_the_exact_answers_and_keeps_its_view_in_the_link(minimal_twos):
+    from core.exact import optimal_epsilon, robust_radius
+    from core.settings import TrainingSettings
+    from core.shipped import load_shipped
+
+    app = start({"page": "lab", "image": "3", "eps": "0.12"})
+    assert_clean(app)
+    data = load_dataset("mnist-5k")
+    model = load_shipped(TrainingSettings()).model
+    x = data.x_test[data.test_indices(2)[3]]
+    assert metric(app, "Gradient sign step needs ε") == f"{minimal_twos[3]:.4f}"
+    assert metric(app, "The best possible attack needs ε") == f"{optimal_epsilon(model, x, 6):.4f}"
+    radius = robust_radius(model, x, 2)
+    assert metric(app, "Certified: nothing changes the answer below ε") == f"{radius:.4f}"
+    said = "No attack of any kind" if radius > 0 else "does not answer 2"
+    assert any(said in m.value for m in app.markdown)
+    assert app.query_params["image"] == "3" and app.query_params["eps"] == "0.12"
+    table = app.dataframe[0].value
+    assert table["error rate"].iloc[0] == 0.999 and len(table) == 3
+
+
+def test_the_defenses_page_compares_the_defended_model_and_keeps_it_in_the_link():
+    from core.exact import robust_radius
+    from core.model import load_training
+    from core.settings import TrainingSettings
+
+    app = start({"page": "defenses"})
+    assert_clean(app)
+    assert any("Pick a defense" in i.value for i in app.info)
+    widget(app, "button_group", "_widget_defense_pick").set_value("adversarial").run()  # trains it in a child
+    assert_clean(app)
+    data = load_dataset("mnist-5k")
+    defended = load_training(TrainingSettings(adversarial_eps=0.1).model_path())  # what the child saved
+    assert defended.history[-1].epoch == 25
+    certified = np.mean(robust_radius(defended.model, data.x_test, data.y_test) > 0.1)  # independently of the page
+    assert metric(app, "Certified at ε = 0.100") == f"{certified:.1%}"
+    assert metric(app, "Clean accuracy") == f"{np.mean(defended.model.predict(data.x_test) == data.y_test):.1%}"
+    assert any(
+        m.value.startswith("**Adversarial training at ε = 0.1** raised the certified accuracy") for m in app.markdown
+    )
+    assert len(app.get("vega_lite_chart")) == 3
+    assert dict(app.query_params) == {"source": "2", "target": "6", "clip": "1", "defense": "adversarial",
+                                      "adversarial_eps": "0.1"}  # fmt: skip
+    app.switch_page("app_pages/attack.py").run()  # every page now attacks the defended model
+    assert_clean(app)
+    assert dict(app.query_params)["defense"] == "adversarial"
+    twos = data.x_test[data.test_indices(2)]
+    shown = float(app.markdown[0].value.split("**")[1])
+    assert shown == pytest.approx(minimal_epsilon(defended.model, twos[0], 6), abs=1e-5)
