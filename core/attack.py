@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from core.checks import MAX_EPS, as_clip, as_digit, as_eps, as_images, as_labels, as_max_eps
+from core.errors import BadInput
 from core.model import SoftmaxModel, gradient_from_logits
 from core.path import over_blocks, walk_minimal_epsilon
 
@@ -179,7 +180,7 @@ def pgd(model: SoftmaxModel, x, eps, *, target=None, labels=None, steps: int = 1
     clip = as_clip(clip)
     steps_ = as_eps(eps, len(images))[:, None]
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
-        raise ValueError(f"steps must be a whole number of at least 1, got {steps!r}")
+        raise BadInput(f"steps must be a whole number of at least 1, got {steps!r}")
     size = 2.5 * steps_ / steps if step_size is None else as_eps(step_size, len(images))[:, None]
     if target is not None:
         target = as_digit(target, "target")

@@ -8,6 +8,14 @@ class DatasetUnavailable(RuntimeError):
     """
 
 
+class BadInput(ValueError):
+    """An argument core cannot use (a shape, a pixel outside [0, 1], a digit that is not 0-9, ...).
+
+    The message names the argument and says what it must be. A ``ValueError``,
+    so callers that catch that keep working.
+    """
+
+
 class ImageRejected(ValueError):
     """An uploaded image cannot be turned into a digit; the message says why."""
 

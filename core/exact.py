@@ -19,6 +19,7 @@ import numpy as np
 
 from core.checks import MAX_EPS, as_clip, as_digit, as_images, as_labels, as_max_eps
 from core.defense import worst_case_inputs, worst_case_logits
+from core.errors import BadInput
 from core.model import SoftmaxModel
 from core.path import BLOCK, first_slope, on_all_cores
 from core.shared_work import checkpoint
@@ -220,7 +221,7 @@ def optimal_epsilon_lp(model: SoftmaxModel, x, target, *, clip=(0.0, 1.0), max_e
     """
     images, single = as_images(x)
     if not single:
-        raise ValueError("optimal_epsilon_lp takes one image: shape (784,) or (28, 28)")
+        raise BadInput("optimal_epsilon_lp takes one image: shape (784,) or (28, 28)")
     image = images[0].astype(np.float64)
     eps, delta = _optimal_lp(model, image, as_digit(target, "target"), as_clip(clip), as_max_eps(max_eps))
     return eps, image if delta is None else image + delta
@@ -270,31 +271,33 @@ def fewest_pixels(model: SoftmaxModel, x, target, *, clip=(0.0, 1.0), time_limit
     A mixed-integer program (scipy's HiGHS ``milp``): one binary per pixel
     that may move, ``|delta_i| <= range_i * used_i``, every other class at
     most tied by the target (with a margin of 1e-6, so the target really
-    wins), minimise the number used. Exact unless ``time_limit`` (seconds)
-    stops HiGHS first: then the result's ``proven`` is False (the best found,
-    not proven the fewest; a warning says so).
+    wins), minimise the number used. Unclipped, a pixel may move by up to
+    ``MAX_EPS`` either way (as far as any attack here moves one). Exact
+    unless ``time_limit`` (seconds) stops HiGHS first: then the result's
+    ``proven`` is False and the count is the best found, or, if HiGHS found
+    none yet, the pixels the optimal L-inf attack changes (a warning says so).
 
     Returns
     -------
     (count, image) : int, ndarray (784,) float64, with ``.proven``. ``count``
     is -1 and the image the original if no change of any number of pixels
-    makes ``target`` win (unclipped: always possible).
+    makes ``target`` win.
     """
     from scipy.optimize import Bounds, LinearConstraint, milp
 
     images, single = as_images(x)
     if not single:
-        raise ValueError("fewest_pixels takes one image")
+        raise BadInput("fewest_pixels takes one image")
     target = as_digit(target, "target")
-    clip = as_clip(clip) or (-1e6, 1e6)
     image = images[0].astype(np.float64)
+    clip = as_clip(clip) or (float(image.min()) - MAX_EPS, float(image.max()) + MAX_EPS)
     others = [j for j in range(10) if j != target]
     lead = model.W[target] - model.W[others]
     margin = lead @ image + model.b[target] - model.b[others]
     if (margin > 0).all():
         return FewestPixels(0, images[0].astype(np.float64), True)
     n = len(image)
-    low, high = clip[0] - image, clip[1] - image
+    low, high = np.maximum(clip[0] - image, -MAX_EPS), np.minimum(clip[1] - image, MAX_EPS)
     reach = np.maximum(high, -low)  # the most a pixel can move either way
     eye = np.eye(n)
     constraints = [
@@ -309,15 +312,47 @@ def fewest_pixels(model: SoftmaxModel, x, target, *, clip=(0.0, 1.0), time_limit
     )  # fmt: skip
     if solved.x is None:
         if solved.status == 2:
-            return FewestPixels(-1, images[0].astype(np.float64), True)
-        raise RuntimeError(f"the mixed-integer program did not solve: {solved.message}")
-    delta = solved.x[:n]
-    delta[solved.x[n:] < 0.5] = 0.0  # a pixel not used does not move
-    adversarial = np.clip(image + delta, *clip)  # float64: the target's win may be narrower than float32
+            return FewestPixels(-1, image, True)
+        if solved.status != 1:
+            raise RuntimeError(f"the mixed-integer program did not solve: {solved.message}")
+        warnings.warn(f"fewest_pixels: the time limit ({time_limit} s) stopped the search before any answer; "
+                      "the count is that of the optimal L-inf attack", stacklevel=2)  # fmt: skip
+        eps, found = optimal_epsilon(model, image, target, clip=clip, return_images=True, margin=1e-6)
+        if not np.isfinite(eps):
+            return FewestPixels(-1, image, True)
+        return FewestPixels(int(np.count_nonzero(found != image)), found, False)
+    used = solved.x[n:] >= 0.5
+    adversarial = image.copy()
+    adversarial[used] = _within(image[used] + solved.x[:n][used], clip)  # a pixel not used does not move
+    z = model.logits(adversarial)
+    if not (z[target] - z[others] > 0).all():  # the solver's tolerances let an unused pixel help: solve on the used
+        adversarial = _on_pixels(model, image, target, np.flatnonzero(used), low, high)
     if solved.status != 0:
         warnings.warn(f"fewest_pixels: the time limit ({time_limit} s) stopped the search; the count is the best found",
                       stacklevel=2)  # fmt: skip
     return FewestPixels(int(np.count_nonzero(adversarial != image)), adversarial, solved.status == 0)
+
+
+def _within(values: np.ndarray, clip) -> np.ndarray:
+    return np.clip(values, *clip)  # float64: the target's win may be narrower than float32
+
+
+def _on_pixels(model, image, target, pixels, low, high) -> np.ndarray:
+    """An image where ``target`` wins by changing only ``pixels`` (each within [low, high] of its value): the LP
+    that maximises the target's smallest lead, on those pixels alone."""
+    from scipy.optimize import linprog
+
+    others = [j for j in range(10) if j != target]
+    lead = model.W[target][pixels] - model.W[others][:, pixels]  # (9, k)
+    margin = (model.W[target] - model.W[others]) @ image + model.b[target] - model.b[others]
+    k = len(pixels)  # maximise t subject to lead . delta + margin >= t
+    solved = linprog(np.r_[np.zeros(k), -1.0], A_ub=np.hstack([-lead, np.ones((9, 1))]), b_ub=margin,
+                     bounds=[*zip(low[pixels], high[pixels]), (None, None)], method="highs")  # fmt: skip
+    if solved.status != 0 or solved.x[-1] <= 0:
+        raise RuntimeError("the mixed-integer program's answer does not make the target win")
+    adversarial = image.copy()
+    adversarial[pixels] += solved.x[:k]
+    return adversarial
 
 
 def worst_case(model: SoftmaxModel, x, label: int, eps: float, *, clip=(0.0, 1.0)) -> tuple[np.ndarray, int]:
@@ -331,7 +366,7 @@ def worst_case(model: SoftmaxModel, x, label: int, eps: float, *, clip=(0.0, 1.0
     """
     images, single = as_images(x)
     if not single:
-        raise ValueError("worst_case takes one image")
+        raise BadInput("worst_case takes one image")
     labels = [as_digit(label, "label")]
     leads = worst_case_logits(model, images, labels, eps, clip=clip)[0]
     leads[labels[0]] = -np.inf

@@ -19,6 +19,7 @@ import numpy as np
 
 from core.attack import attack_direction, fgsm
 from core.checks import MAX_EPS, as_clip, as_digit, as_eps, as_eps_grid, as_images, as_labels, as_max_eps
+from core.errors import BadInput
 from core.model import SoftmaxModel, softmax
 from core.path import on_all_cores, over_blocks, over_targets, walk_minimal_epsilon, walk_totals
 
@@ -54,7 +55,7 @@ def score_sweep(model: SoftmaxModel, x, target, eps_grid, *, clip=(0.0, 1.0)) ->
     """
     images, single = as_images(x)
     if len(images) != 1:
-        raise ValueError(f"score_sweep takes one image, got {len(images)}")
+        raise BadInput(f"score_sweep takes one image, got {len(images)}")
     grid = as_eps_grid(eps_grid)
     clip = as_clip(clip)
     direction = attack_direction(model, images, as_digit(target, "target"))
@@ -130,7 +131,7 @@ class PairAttacks:
     def share(self) -> np.ndarray:
         """Share of the images of each source digit that ``eps`` makes the model call each target (NaN diagonal)."""
         if self.fooled is None:
-            raise ValueError("no epsilon was given: call pair_attacks(..., eps=...)")
+            raise BadInput("no epsilon was given: call pair_attacks(..., eps=...)")
         return by_pair(self.fooled, self.labels, np.mean)
 
 
@@ -232,7 +233,7 @@ def robustness_curve(model: SoftmaxModel, x, labels, eps_grid, *, clip=(0.0, 1.0
     labels = as_labels(labels, len(images))
     grid = as_eps_grid(eps_grid)
     if grid.min() < 0:
-        raise ValueError("a robustness curve takes epsilons from 0 up")
+        raise BadInput("a robustness curve takes epsilons from 0 up")
     clip = as_clip(clip)
     away = -grid[::-1]  # negative epsilon along the path toward the label: away from it, as untargeted FGSM
 

@@ -277,18 +277,19 @@ class ModelStore:
         result = self.in_memory(settings) or self.load_saved(settings)
         if result is None:
             result = self.queue.train(settings, on_status)
+        return self._keep(settings, result)
+
+    def retrain(self, settings: TrainingSettings, on_status=None) -> TrainingResult:
+        """Train ``settings`` on this server even though weights for it came with the app; kept from then on."""
+        return self._keep(settings, self.queue.train(settings, on_status))
+
+    def _keep(self, settings: TrainingSettings, result: TrainingResult) -> TrainingResult:
+        """Keep ``result`` as the most recently used; the least recently used beyond the capacity go."""
         with self._lock:
             self._recent[settings] = result
             self._recent.move_to_end(settings)
             while len(self._recent) > self.capacity:
                 self._recent.popitem(last=False)
-        return result
-
-    def retrain(self, settings: TrainingSettings, on_status=None) -> TrainingResult:
-        """Train ``settings`` on this server even though weights for it came with the app; kept from then on."""
-        result = self.queue.train(settings, on_status)
-        with self._lock:
-            self._recent[settings] = result
         return result
 
     @staticmethod

@@ -52,6 +52,9 @@ def pair_heatmap(
         "images": np.repeat([*np.asarray(counts, int), *([1] if own is not None else [])], 10),
     })  # fmt: skip
     never = np.isinf(frame["median"])
+    for field, kind in (("median", "ε"), ("lower", "ε"), ("upper", "ε"), ("share", "%")):  # tooltips: words, not inf
+        frame[f"{field}_shown"] = _shown(frame[field].to_numpy(), kind)
+    frame.loc[frame["source"] == frame["target"], ["median_shown", "lower_shown", "upper_shown", "share_shown"]] = "—"
     frame["chosen"] = (frame["source"] == str(chosen[0])) & (frame["target"] == str(chosen[1])) if chosen else False
     if show == "share":
         frame["label"] = np.where(np.isnan(frame["share"]), "—", (frame["share"] * 100).round().map("{:.0f}%".format))
@@ -65,6 +68,16 @@ def pair_heatmap(
     chart = _pair_template(show, len(sources)).copy(deep=False)
     chart.data = frame
     return chart
+
+
+def _shown(values: np.ndarray, kind: str) -> np.ndarray:
+    """Values as a tooltip says them: an epsilon to 3 places or "never" (no epsilon up to 1), a share in percent;
+    "—" where there is none (the diagonal, your own digit's share)."""
+    values = np.asarray(values, float)
+    finite = np.isfinite(values)
+    text = np.where(np.isinf(values), "never", "—").astype(object)
+    text[finite] = [f"{v:.0%}" if kind == "%" else f"{v:.3f}" for v in values[finite]]
+    return text
 
 
 @functools.cache
@@ -90,10 +103,10 @@ def _pair_template(show: str, rows: int) -> alt.LayerChart:
             tooltip=[
                 alt.Tooltip("source:N", title="source"),
                 alt.Tooltip("target:N", title="target"),
-                alt.Tooltip("median:Q", format=".3f", title="median minimal ε"),
-                alt.Tooltip("lower:Q", format=".3f", title="quartiles from"),
-                alt.Tooltip("upper:Q", format=".3f", title="to"),
-                alt.Tooltip("share:Q", format=".0%", title="fooled at the chosen ε"),
+                alt.Tooltip("median_shown:N", title="median minimal ε"),
+                alt.Tooltip("lower_shown:N", title="quartiles from"),
+                alt.Tooltip("upper_shown:N", title="to"),
+                alt.Tooltip("share_shown:N", title="fooled at the chosen ε"),
                 alt.Tooltip("eps:Q", format=".3f", title="chosen ε"),
                 alt.Tooltip("images:Q", title="images"),
             ],

@@ -145,7 +145,14 @@ def test_the_attack_lab_shows_the_exact_answers_and_keeps_its_view_in_the_link(m
     assert any(said in m.value for m in app.markdown)
     assert app.query_params["image"] == "3" and app.query_params["eps"] == "0.12"
     table = app.dataframe[0].value
-    assert table["error rate"].iloc[0] == 0.999 and len(table) == 3
+    assert len(table) == 3  # the paper's row, then this model unclipped and clipped
+    logits = data.x_test @ model.W.T + model.b  # the untargeted gradient sign step, by hand: sign of W^T (p - onehot)
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    p[np.arange(len(p)), data.y_test] -= 1
+    attacked = data.x_test + 0.25 * np.sign(p @ model.W)
+    assert table["error rate"].iloc[1] == pytest.approx(np.mean(model.predict(attacked) != data.y_test))
+    assert table["error rate"].iloc[2] == pytest.approx(np.mean(model.predict(np.clip(attacked, 0, 1)) != data.y_test))
 
 
 def test_the_defenses_page_compares_the_defended_model_and_keeps_it_in_the_link():

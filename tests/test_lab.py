@@ -14,7 +14,7 @@ from core.sweep import robustness_curve
 TARGET = 6
 
 
-def dense_lp(model, x, target):
+def dense_lp(model, x, target, clip=True):
     """The optimal attack as one dense LP over (delta, eps): the textbook formulation, solved by HiGHS."""
     others = [j for j in range(10) if j != target]
     lead = model.W[target] - model.W[others]
@@ -22,7 +22,7 @@ def dense_lp(model, x, target):
     eye = np.eye(n)
     rows = np.block([[-lead, np.zeros((9, 1))], [eye, -np.ones((n, 1))], [-eye, -np.ones((n, 1))]])
     limits = np.r_[lead @ x + model.b[target] - model.b[others], np.zeros(2 * n)]
-    bounds = [(-v, 1 - v) for v in x] + [(0, 1)]
+    bounds = [(-v, 1 - v) if clip else (None, None) for v in x] + [(0, 1)]
     solved = linprog(np.r_[np.zeros(n), 1.0], A_ub=rows, b_ub=limits, bounds=bounds, method="highs")
     return solved.x[-1] if solved.status == 0 else np.inf
 
@@ -179,3 +179,67 @@ def test_the_worst_case_at_the_certified_radius_ties_a_rival_and_nothing_in_the_
             other = np.clip(x + delta, 0, 1) if clip is not None else x + delta
             zz = model.logits(other)
             assert zz[rival] - zz[label] <= z[rival] - z[label] + 1e-9
+
+
+def test_unclipped_the_optimal_epsilon_is_the_unbounded_lp_optimum(model, twos):
+    images = twos[:6]
+    optimal, adversarial = optimal_epsilon(model, images, TARGET, clip=None, return_images=True)
+    for x, eps in zip(images, optimal):
+        assert eps == pytest.approx(dense_lp(model, x, TARGET, clip=False), abs=1e-6)
+    assert (optimal <= optimal_epsilon(model, images, TARGET) + 1e-9).all()  # no range to respect: never harder
+    assert (optimal <= minimal_epsilon(model, images, TARGET, clip=None) + 1e-9).all()
+    logits = model.logits(adversarial)
+    assert np.allclose(logits[:, TARGET], logits.max(axis=1), atol=1e-6)
+
+
+def test_unclipped_the_certified_radius_is_the_closed_form(model, dataset):
+    """Without a range every pixel moves the full eps: the lead of j over y grows by eps * |w_j - w_y|_1."""
+    images, labels = dataset.x_test[::25].astype(np.float64), dataset.y_test[::25]
+    radius = robust_radius(model, images, labels, clip=None)
+    logits = model.logits(images)
+    for y, r, z in zip(labels, radius, logits):
+        times = [(z[y] - z[j]) / np.abs(model.W[j] - model.W[y]).sum() for j in range(10) if j != y]
+        expected = max(min(times), 0.0)
+        assert r == pytest.approx(expected, abs=1e-9) if expected <= 1 else r == np.inf
+    assert (radius <= robust_radius(model, images, labels) + 1e-9).all()  # clipping only takes room away
+
+
+def test_unclipped_fewest_pixels_matches_brute_force():
+    """Pixels free to leave [0, 1], each by at most 1 either way (as far as any attack here moves one): brute force
+    over subsets agrees."""
+    rng = np.random.default_rng(4)
+    W = np.zeros((10, 784))
+    live = [10, 20, 30, 40, 50]
+    W[:, live] = rng.normal(size=(10, 5))
+    model = SoftmaxModel(W, rng.normal(size=10))
+    x = np.zeros(784)
+    x[live] = rng.uniform(0.1, 0.9, 5)
+    for target in range(10):
+        count, image = result = fewest_pixels(model, x, target, clip=None)
+        assert result.proven
+        if count > 0:
+            assert model.predict(image) == target and np.count_nonzero(image != x) == count
+
+        def feasible(subset, target=target):
+            others = [j for j in range(10) if j != target]
+            lead = (W[target] - W[others])[:, subset]
+            rest = (W[target] - W[others]) @ x + model.b[target] - model.b[others]
+            if not subset:
+                return bool((rest >= 1e-6).all())
+            solved = linprog(np.zeros(len(subset)), A_ub=-lead, b_ub=rest - 1e-6, bounds=[(-1, 1)] * len(subset))
+            return solved.status == 0
+
+        fewest = next((k for k in range(6) for s in itertools.combinations(live, k) if feasible(list(s))), -1)
+        assert count == fewest, target
+
+
+def test_fewest_pixels_stopped_by_its_time_limit_says_so_and_still_answers(model, twos):
+    """A tiny time limit: the best found so far, a warning, ``proven`` False, and still an image the target wins."""
+    hard = twos[2]
+    with pytest.warns(UserWarning, match="time limit"):
+        result = fewest_pixels(model, hard, TARGET, time_limit=1e-3)
+    count, image = result
+    assert not result.proven
+    if count > 0:  # HiGHS found some answer before stopping
+        assert model.predict(image) == TARGET and np.count_nonzero(image != hard) == count
+        assert count >= fewest_pixels(model, hard, TARGET)[0]  # never fewer than the proven count

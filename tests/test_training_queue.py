@@ -221,3 +221,30 @@ def test_damaged_saved_weights_are_set_aside_and_trained_again(training, started
     assert len(list(path.parent.glob(f"{path.name}.damaged-*"))) == 1
     assert "moved aside" in caplog.text
     assert ModelStore(TrainingQueue()).get(settings).model.W.tobytes() == result.model.W.tobytes()  # saved again
+
+
+class CountingQueue:
+    """Stands in for the queue under the store: a training is one of the real results, counted (nothing on disk)."""
+
+    def __init__(self, result):
+        self.result, self.trained = result, []
+
+    def train(self, settings, on_status=None):
+        self.trained.append(settings)
+        return self.result
+
+
+def test_the_store_keeps_the_most_recently_used_models_and_evicts_the_oldest(training):
+    queue = CountingQueue(training)
+    store = ModelStore(queue, capacity=3)
+    asked = [TrainingSettings(epochs=e) for e in (2, 3, 4, 5, 6)]
+    for settings in asked[:3]:
+        assert store.get(settings) is training
+    assert store.get(asked[0]) is training and len(queue.trained) == 3  # from memory, and now the most recent
+    store.get(asked[3])  # over capacity: the least recently used (epochs 3) goes
+    assert store.in_memory(asked[1]) is None
+    assert all(store.in_memory(s) is training for s in (asked[0], asked[2], asked[3]))
+    store.retrain(asked[4])  # a retraining is kept too, and the capacity still holds
+    assert store.in_memory(asked[4]) is training and store.in_memory(asked[2]) is None
+    store.get(asked[1])  # evicted and not on disk: trained again
+    assert queue.trained == [*asked[:4], asked[4], asked[1]]
