@@ -22,7 +22,7 @@ from core.checks import parse_digit, parse_eps
 from core.data import load_dataset
 from core.errors import DatasetUnavailable, TrainingFailed
 from core.imaging import direction_to_uint8, grid_figure, picture_uint8, to_uint8
-from core.settings import BOUNDS, DEFAULTS, SOLVERS, TrainingSettings
+from core.settings import BOUNDS, DEFAULTS, SOLVERS, TrainingSettings, fields_of
 
 PROG = "python -m core"
 JUST_ABOVE = 1e-5  # the minimal epsilon is an infimum: attack a hair above it
@@ -150,10 +150,7 @@ def trained(args: argparse.Namespace):
     """The model for these settings: the one the app saved, or trained now (in a child, and saved for the app)."""
     from core.training_queue import ModelStore, TrainingQueue
 
-    settings = TrainingSettings(
-        dataset=args.dataset, solver=args.solver, epochs=args.epochs, learning_rate=args.learning_rate,
-        batch_size=args.batch_size, C=args.C, seed=args.seed, adversarial_eps=args.adversarial_eps, l1=args.l1,
-    ).normalized()  # fmt: skip
+    settings = TrainingSettings(**{name: getattr(args, name) for name in fields_of(TrainingSettings)}).normalized()
     queue = TrainingQueue(slots=1)
     try:
         return ModelStore(queue).get(settings)

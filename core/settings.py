@@ -13,7 +13,7 @@ import hashlib
 import json
 import math
 import os
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from core.cache import cache_folder
@@ -94,11 +94,13 @@ class TrainingSettings:
                            l1=snap_strength("l1", self.l1))  # fmt: skip
         return replace(self, learning_rate=defaults.learning_rate, batch_size=defaults.batch_size, seed=defaults.seed)
 
-    def training_arguments(self) -> dict:
-        """The keyword arguments of :func:`core.training.train_softmax` (everything but the dataset)."""
-        arguments = asdict(self)
-        del arguments["dataset"]
-        return arguments
+    def to_json(self) -> str:
+        """The settings as JSON (how the training child receives them): :meth:`from_json` reads them back."""
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> TrainingSettings:
+        return cls(**json.loads(text))
 
     def file_key(self) -> str:
         fields = asdict(self)
@@ -114,6 +116,11 @@ class TrainingSettings:
         if folder is None:
             raise TrainingFailed("the server has no writable folder to keep trained weights in")
         return folder / f"{self.file_key()}.npz"
+
+
+def fields_of(settings_class=None) -> tuple[str, ...]:
+    """The names of the settings (every field of :class:`TrainingSettings`), in order."""
+    return tuple(field.name for field in fields(settings_class or TrainingSettings))
 
 
 def snap_strength(name: str, value: float) -> float:

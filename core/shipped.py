@@ -57,7 +57,7 @@ def train(settings: TrainingSettings) -> TrainingResult:
     from core.data import load_dataset
 
     with threadpool_limits(limits=1):
-        return train_softmax(load_dataset(settings.dataset), **settings.training_arguments())
+        return train_softmax(load_dataset(settings.dataset), settings)
 
 
 def build(folder: Path = FOLDER) -> list[Path]:

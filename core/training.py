@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
@@ -17,7 +18,7 @@ from core.checks import N_CLASSES, N_PIXELS
 from core.data import Dataset
 from core.defense import defended_sgd
 from core.model import EpochMetrics, SoftmaxModel, TrainingResult, cross_entropy
-from core.settings import DEFAULTS, TrainingSettings
+from core.settings import DEFAULTS, TrainingSettings, fields_of
 
 
 def _accuracy(model: SoftmaxModel, x: np.ndarray, y: np.ndarray) -> float:
@@ -52,22 +53,22 @@ def _softmax_regression_sgd(learning_rate: float, batch_size: int, seed: int):
 
 def train_softmax(
     dataset: Dataset,
+    settings: TrainingSettings | None = None,
     *,
-    solver: str = DEFAULTS.solver,
-    epochs: int = DEFAULTS.epochs,
-    learning_rate: float = DEFAULTS.learning_rate,
-    batch_size: int = DEFAULTS.batch_size,
-    C: float = DEFAULTS.C,
-    seed: int = DEFAULTS.seed,
-    adversarial_eps: float = DEFAULTS.adversarial_eps,
-    l1: float = DEFAULTS.l1,
     on_epoch: Callable[[int, int, EpochMetrics], None] | None = None,
+    **changes,
 ) -> TrainingResult:
     """Train a softmax regression on ``dataset``.
 
     Parameters
     ----------
     dataset : Dataset
+    settings : TrainingSettings, optional
+        Everything that decides the weights; its ``dataset`` is taken to be
+        ``dataset``'s. Default: :data:`core.settings.DEFAULTS` (the original
+        experiment's recipe).
+    **changes
+        Settings to change, by name (``epochs=2``, ``solver="lbfgs"``, ...):
     solver : {"sgd", "lbfgs"}
         ``"sgd"`` is the seed's recipe: mini-batch SGD on the mean
         cross-entropy, no regularization, weights from zero, one
@@ -96,15 +97,16 @@ def train_softmax(
     on_epoch : callable, optional
         ``on_epoch(epoch, total, metrics)`` after every epoch (once for ``lbfgs``).
 
-    The defaults are :data:`core.settings.DEFAULTS` (the original experiment's recipe).
-
     Raises
     ------
     ValueError
-        A setting outside :data:`core.settings.BOUNDS` (named in the message).
+        A setting outside :data:`core.settings.BOUNDS` (named in the message), or one that does not exist.
     """
-    settings = TrainingSettings(dataset.name, solver, epochs, learning_rate, batch_size, C, seed, adversarial_eps, l1)
-    settings.check()
+    unknown = set(changes) - set(fields_of()) | ({"dataset"} & set(changes))
+    if unknown:
+        raise ValueError(f"train_softmax has no setting {', '.join(sorted(unknown))}")
+    settings = replace(settings or DEFAULTS, dataset=dataset.name, **changes).check()
+    epochs = settings.epochs
     x_train, y_train, x_test, y_test = dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test
     history = []
     start = time.perf_counter()
@@ -116,11 +118,12 @@ def train_softmax(
             on_epoch(epoch, total, metrics)
 
     if settings.defended:
-        model = defended_sgd(x_train, y_train, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
-                             seed=seed, adversarial_eps=adversarial_eps, l1=l1,
+        model = defended_sgd(x_train, y_train, epochs=epochs, learning_rate=settings.learning_rate,
+                             batch_size=settings.batch_size, seed=settings.seed,
+                             adversarial_eps=settings.adversarial_eps, l1=settings.l1,
                              on_epoch=lambda epoch, model, loss: record(epoch, epochs, model, loss))  # fmt: skip
-    elif solver == "sgd":
-        classifier = _softmax_regression_sgd(learning_rate, batch_size, seed)
+    elif settings.solver == "sgd":
+        classifier = _softmax_regression_sgd(settings.learning_rate, settings.batch_size, settings.seed)
         classes = np.arange(N_CLASSES)
         for epoch in range(1, epochs + 1):
             classifier.partial_fit(x_train, y_train, classes=classes)
@@ -130,7 +133,7 @@ def train_softmax(
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.linear_model import LogisticRegression
 
-        classifier = LogisticRegression(C=C, max_iter=4 * epochs, tol=1e-4)
+        classifier = LogisticRegression(C=settings.C, max_iter=4 * epochs, tol=1e-4)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)  # max_iter is the user's budget
             classifier.fit(x_train, y_train)
@@ -148,7 +151,7 @@ def train_softmax(
     per_class = np.diag(confusion) / np.maximum(confusion.sum(axis=1), 1)
     return TrainingResult(
         model=model,
-        solver=solver,
+        solver=settings.solver,
         history=tuple(history),
         train_accuracy=history[-1].train_accuracy,
         test_accuracy=history[-1].test_accuracy,

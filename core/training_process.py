@@ -3,12 +3,16 @@
 scikit-learn and a pass over 60,000 images are heavy: run in the app's own
 process they would stay in its memory for good and hold the interpreter
 while other visitors wait. :func:`start_child` runs
-``python -m core.training_process``, which writes one JSON line per epoch
-(``[epoch, total, loss, train accuracy, test accuracy]``), or one object
-``{"error": kind, "message": text}`` if it cannot train, and saves the
-weights where it is told. The child ends by itself when its parent does (it
-watches its standard input). Who starts children, how many, and when they are
-stopped is :mod:`core.training_queue`'s business.
+``python -m core.training_process`` with the settings (as JSON,
+:meth:`TrainingSettings.to_json`), which saves the weights where it is told.
+The protocol is written and read here alone: one JSON line per epoch
+(:func:`progress_line`, ``[epoch, total, loss, train accuracy, test
+accuracy]``), or one object ``{"error": kind, "message": text}`` if it cannot
+train (:func:`error_line`); :func:`read_line` turns a line back into an
+:class:`EpochMetrics` and its total, or the named error. The child ends by
+itself when its parent does (it watches its standard input). Who starts
+children, how many, and when they are stopped is :mod:`core.training_queue`'s
+business.
 """
 
 from __future__ import annotations
@@ -18,11 +22,11 @@ import os
 import subprocess
 import sys
 import threading
-from dataclasses import asdict
 from pathlib import Path
 
 from core.cache import prune, save_atomically
-from core.errors import DatasetUnavailable
+from core.errors import BadInput, DatasetUnavailable, TrainingFailed
+from core.model import EpochMetrics
 from core.settings import TrainingSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,13 +35,45 @@ BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THR
 
 def start_child(settings: TrainingSettings, path: Path) -> subprocess.Popen:
     """Start training ``settings`` in a child process that saves to ``path``; its stdout carries the progress."""
-    command = [sys.executable, "-m", "core.training_process", json.dumps(asdict(settings)), str(path)]
+    command = [sys.executable, "-m", "core.training_process", settings.to_json(), str(path)]
     # One BLAS thread each: trainings run side by side, one per core, and spinning BLAS threads
     # competing for the same cores made each of them several times slower.
     env = {**os.environ, **dict.fromkeys(BLAS_THREAD_VARIABLES, "1")}
     return subprocess.Popen(
         command, cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True
     )  # stderr is the server's: a crash is logged there, never shown to a visitor
+
+
+# --- the protocol: one JSON line per message ----------------------------------------------------------------
+
+ERRORS = {kind.__name__: kind for kind in (DatasetUnavailable, ValueError, BadInput, TrainingFailed)}
+
+
+def progress_line(epoch: int, total: int, metrics: EpochMetrics) -> str:
+    return json.dumps([epoch, total, metrics.loss, metrics.train_accuracy, metrics.test_accuracy])
+
+
+def error_line(error: Exception) -> str:
+    kind = type(error).__name__ if type(error).__name__ in ERRORS else "TrainingFailed"
+    return json.dumps({"error": kind, "message": str(error)})
+
+
+def read_line(line: str) -> tuple[int, EpochMetrics] | Exception | None:
+    """One line of the child's output: ``(total, metrics)`` of an epoch, the error it reported (named as in the
+    child), or None for anything else (a line that is not ours)."""
+    try:
+        message = json.loads(line)
+    except ValueError:
+        return None
+    if isinstance(message, dict) and isinstance(message.get("message"), str):
+        return ERRORS.get(message.get("error"), TrainingFailed)(message["message"])
+    if isinstance(message, list) and len(message) == 5:
+        epoch, total, loss, train, test = message
+        return int(total), EpochMetrics(int(epoch), float(loss), float(train), float(test))
+    return None
+
+
+# --- the child ---------------------------------------------------------------------------------------------
 
 
 def _exit_with_parent() -> None:
@@ -57,21 +93,18 @@ def main(argv: list[str]) -> int:
     from core.training import train_softmax
 
     _exit_with_parent()
-    settings, path = TrainingSettings(**json.loads(argv[0])), Path(argv[1])
-
-    def say(message) -> None:
-        print(json.dumps(message), flush=True)
+    settings, path = TrainingSettings.from_json(argv[0]), Path(argv[1])
 
     def report(epoch, total, metrics):
-        say([epoch, total, metrics.loss, metrics.train_accuracy, metrics.test_accuracy])
+        print(progress_line(epoch, total, metrics), flush=True)
 
     try:
-        result = train_softmax(load_dataset(settings.dataset), on_epoch=report, **settings.training_arguments())
+        result = train_softmax(load_dataset(settings.dataset), settings, on_epoch=report)
     except (DatasetUnavailable, ValueError) as error:
-        say({"error": type(error).__name__, "message": str(error)})
+        print(error_line(error), flush=True)
         return 2
     if not save_atomically(path, lambda handle: save_training(result, handle)):  # logged, with the path
-        say({"error": "TrainingFailed", "message": "the trained weights could not be saved on the server"})
+        print(error_line(TrainingFailed("the trained weights could not be saved on the server")), flush=True)
         return 2
     prune(path.parent, keep=path)  # the models folder stays under its cap: least recently used go first
     return 0

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import atexit
 import functools
-import json
 import logging
 import signal
 import threading
@@ -30,11 +29,11 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from core.cache import set_aside, touch
-from core.errors import DatasetUnavailable, TrainingFailed
+from core.errors import TrainingFailed
 from core.model import EpochMetrics, TrainingResult, load_training
 from core.settings import TrainingSettings
 from core.shipped import load_shipped, shipped_path
-from core.training_process import start_child
+from core.training_process import read_line, start_child
 
 TRAINING_SLOTS = 2  # trainings at once: a Community Cloud app gets one or two cores
 TIME_LIMIT = 300.0  # seconds; the longest allowed setting (L-BFGS on 60,000 images) takes about two minutes
@@ -62,7 +61,7 @@ class _Job:
         self.child = None
         self.started_at: float | None = None
         self.stop_reason: str | None = None
-        self.progress: list | None = None
+        self.progress: tuple[int, EpochMetrics] | None = None  # the total and the last epoch's metrics
         self.result: TrainingResult | None = None
         self.error: Exception | None = None
         self.done = threading.Event()
@@ -138,8 +137,8 @@ class TrainingQueue:
             progress = job.progress
         if progress is None:
             return TrainingStatus(waiting_for, 0, job.settings.epochs, None)
-        epoch, total, loss, train, test = progress
-        return TrainingStatus(0, epoch, total, EpochMetrics(epoch, loss, train, test))
+        total, metrics = progress
+        return TrainingStatus(0, metrics.epoch, total, metrics)
 
     def running(self) -> int:
         """Child processes alive now (stopped ones count until they are reaped)."""
@@ -219,13 +218,10 @@ class TrainingQueue:
         """Read a child's progress until it ends, reap it, and record the result or the error."""
         reported = None
         for line in job.child.stdout:
-            try:
-                message = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(message, dict):
+            message = read_line(line)
+            if isinstance(message, Exception):
                 reported = message
-            else:
+            elif message is not None:
                 job.progress = message
         code = job.child.wait()
         job.child.stdout.close()
@@ -249,8 +245,7 @@ class TrainingQueue:
                 log.warning("the training of %s saved an unreadable file: %s", job.settings, error)
                 return None, TrainingFailed("the trained weights could not be read back")
         if reported is not None:
-            kind = {"DatasetUnavailable": DatasetUnavailable, "ValueError": ValueError}.get(reported["error"])
-            return None, (kind or TrainingFailed)(reported["message"])
+            return None, reported
         log.warning("the training of %s ended with exit code %s", job.settings, code)
         if code < 0:
             name = signal.Signals(-code).name if -code in signal.valid_signals() else f"signal {-code}"

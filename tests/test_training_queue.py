@@ -248,3 +248,23 @@ def test_the_store_keeps_the_most_recently_used_models_and_evicts_the_oldest(tra
     assert store.in_memory(asked[4]) is training and store.in_memory(asked[2]) is None
     store.get(asked[1])  # evicted and not on disk: trained again
     assert queue.trained == [*asked[:4], asked[4], asked[1]]
+
+
+def test_the_childs_protocol_reads_back_what_it_writes():
+    from core.errors import BadInput, DatasetUnavailable
+    from core.model import EpochMetrics
+    from core.training_process import error_line, progress_line, read_line
+
+    metrics = EpochMetrics(3, 0.25, 0.875, 0.8125)
+    assert read_line(progress_line(3, 25, metrics)) == (25, metrics)
+    for error in (DatasetUnavailable("offline"), ValueError("epochs must be"), BadInput("x must"),
+                  TrainingFailed("could not be saved"), KeyError("anything else")):  # fmt: skip
+        back = read_line(error_line(error))
+        assert isinstance(back, Exception) and str(back) == str(error)
+        expected = type(error) if not isinstance(error, KeyError) else TrainingFailed
+        assert type(back) is expected
+    for other in ("", "not json", "[1, 2]", '{"error": "x"}', "42", "Traceback (most recent call last):"):
+        assert read_line(other) is None
+    assert TrainingSettings.from_json(TrainingSettings(epochs=3, l1=0.001).to_json()) == TrainingSettings(
+        epochs=3, l1=0.001
+    )
