@@ -11,7 +11,7 @@ here (``input``) but its pixels stay in the session, never in a link.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from functools import cached_property
 
 from core.attack import SOURCE, TARGET
@@ -104,15 +104,6 @@ class View:
     def defense_strength(self) -> str | None:
         """The field that holds the chosen defense's strength (None: no defense)."""
         return DEFENSE_STRENGTH.get(self.defense)
-
-    def with_training(self, settings: TrainingSettings) -> View:
-        """The same view on the model ``settings`` describe (its defense included)."""
-        defense = "adversarial" if settings.adversarial_eps else "l1" if settings.l1 else "none"
-        strength = {"adversarial_eps": settings.adversarial_eps or self.adversarial_eps, "l1": settings.l1 or self.l1}
-        kept = {name: getattr(settings, name) for name in ("dataset", "epochs", "learning_rate", "batch_size", "C",
-                                                           "seed")}  # fmt: skip
-        solver = self.solver if defense != "none" else settings.solver
-        return replace(self, **kept, solver=solver, defense=defense, **strength)
 
     # --- changes ---------------------------------------------------------------------------------------
 
