@@ -92,7 +92,7 @@ def test_the_cap_is_read_from_the_environment_as_decimal_megabytes(monkeypatch, 
     assert "is not a number of MB" in caplog.text
 
 
-def test_five_trainings_under_a_tiny_cap_leave_at_most_the_cap_plus_one_model(tmp_path, monkeypatch):
+def test_trainings_under_a_tiny_cap_leave_at_most_the_cap_plus_one_model(tmp_path, monkeypatch):
     """Real trainings in child processes, each saving a model: the folder never grows past the cap plus the newest."""
     import hashlib
 
@@ -106,12 +106,12 @@ def test_five_trainings_under_a_tiny_cap_leave_at_most_the_cap_plus_one_model(tm
     shipped = shipped_path(TrainingSettings())
     before = hashlib.sha256(shipped.read_bytes()).hexdigest()
     store, paths = ModelStore(TrainingQueue()), []
-    for seed in range(1, 6):
+    for seed in range(1, 4):  # three models of about 60 KB each under a cap of 100 KB
         settings = TrainingSettings(epochs=1, seed=seed)
         store.get(settings)
         paths.append(settings.model_path())
     folder = paths[-1].parent
     sizes = [p.stat().st_size for p in folder.iterdir()]
     assert sum(sizes) <= 100_000 + max(sizes)
-    assert paths[-1].exists() and len(sizes) < 5  # the newest kept, older ones evicted
+    assert paths[-1].exists() and len(sizes) < 3  # the newest kept, older ones evicted
     assert hashlib.sha256(shipped.read_bytes()).hexdigest() == before  # the shipped weights are untouched

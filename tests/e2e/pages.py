@@ -1,0 +1,48 @@
+"""What the browser tests share: the pages and what is on them, and waiting for a page to be drawn."""
+
+PAGES = {"training": 4, "attack": 1, "epsilon": 3, "pairs": 1, "lab": 2, "defenses": 1}  # page -> Altair charts on it
+# page -> pictures on it (grids included)
+PICTURES = {"training": 10, "attack": 35, "epsilon": 0, "pairs": 1, "lab": 6, "defenses": 0}
+CHARTS_DRAWN = """n => {
+    const charts = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')];
+    const drawn = charts.filter(c => [...c.querySelectorAll('canvas')].some(x => x.width > 0 && x.height > 0)
+                                  || c.querySelectorAll('svg .mark-line, svg .mark-rect, svg path').length > 0);
+    return drawn.length >= n;
+}"""
+
+
+IMAGES_LOADED = """(n = 0) => {
+    const pictures = [...document.querySelectorAll('[data-testid="stImage"] img')];
+    return pictures.length >= n && pictures.every(i => i.complete && i.naturalWidth > 0);
+}"""
+
+
+def wait_for_page(page, charts: int, pictures: int = 0) -> None:
+    page.wait_for_selector("[data-testid='stMetricValue']")
+    page.wait_for_function(CHARTS_DRAWN, arg=charts)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+    page.wait_for_function(IMAGES_LOADED, arg=pictures)  # every picture there, arrived and decoded
+
+
+def assert_no_errors(page) -> None:
+    assert page.locator("[data-testid='stException']").count() == 0
+    text = page.locator("body").inner_text()
+    assert "Traceback" not in text and "Error:" not in text.replace("IDX", "")
+
+
+def metric(page, label: str) -> str:
+    card = page.locator("[data-testid='stMetric']", has_text=label).first
+    return card.locator("[data-testid='stMetricValue']").inner_text().strip()
+
+
+def wait_for_metric(page, label: str, value: str) -> None:
+    page.wait_for_function(
+        """([label, value]) => [...document.querySelectorAll('[data-testid="stMetric"]')].some(m =>
+            m.innerText.includes(label)
+            && m.querySelector('[data-testid="stMetricValue"]').innerText.trim() === value)""",
+        arg=[label, value],
+    )
+
+
+def eps_slider(page):
+    return page.locator("[data-testid='stSlider']", has_text="Epsilon: how far").locator("input[type=range]")
