@@ -165,38 +165,21 @@ def grid_ui(view, model, images, minimal_all, eps):
     )
 
 
-def main(view: View) -> None:
-    model = resources.trained(view.training).model
-    indices, images = resources.source_images(view)
-    widgets.chosen_image(view)  # says so if the test set has no image of the source digit
-    heading = st.empty()
-    caption = st.empty()
+def source_ui(view: View, model, images) -> int | None:
+    """Where the attacked image comes from: a test image, your upload or your drawing; None: nothing to attack yet."""
     choice = widgets.input_choice()
     if choice == "test":
-        image = picker_ui(view, images)
+        return picker_ui(view, images)
+    if choice == "upload":
+        upload_ui(model, view)
     else:
-        if choice == "upload":
-            upload_ui(model, view)
-        else:
-            draw_ui(model, view)
-        image = widgets.chosen_image(view)
-        if own_digit(view) is None:  # nothing to attack yet: the hint above says what to do
-            heading.title(f"Turn your digit into a {view.target}")
-            return
-    selected = widgets.chosen(view, image)
-    x = selected.pixels.astype(np.float64)
-    reads_as = int(model.predict(x))
-    if selected.own:  # speak of what the model reads the visitor's digit as
-        heading.title(f"Turn your {reads_as} into a {view.target}")
-        subject = f"{selected.label} (the model reads it as {reads_as})"
-    else:
-        heading.title(f"Turn a {view.source} into a {view.target}")
-        subject = "this image"
-    caption.caption(
-        f"Each pixel moves by ε toward what makes the model say {view.target}. "
-        "Start at the exact smallest ε that fools it, then explore."
-    )
-    minimal = selected.minimal
+        draw_ui(model, view)
+    image = widgets.chosen_image(view)
+    return None if own_digit(view) is None else image  # nothing yet: the hint above says what to do
+
+
+def eps_ui(view: View, minimal: float, subject: str) -> float:
+    """The epsilon slider, the exact minimal epsilon in words, and the button that snaps back to it."""
     eps = widgets.eps_slider(minimal, key_suffix="_attack")
     left, right = st.columns([3, 1], vertical_alignment="center")
     if np.isfinite(minimal):
@@ -204,27 +187,50 @@ def main(view: View) -> None:
     else:
         left.markdown(f"No ε up to 1 makes the model answer {view.target} for {subject}.")
     right.button("Snap to minimal ε", on_click=widgets.snap_to_minimal, width="stretch")
+    return eps
 
+
+def attack_ui(view: View, model, selected, reads_as: int, eps: float, image_name: str) -> None:
+    """The attack at epsilon: the pictures, what the model says, its probabilities, the downloads."""
+    x = selected.pixels.astype(np.float64)
     adversarial = fgsm(model, x, eps, target=view.target, clip=view.clip_range)
-    direction = attack_direction(model, x, view.target)
     before, after = model.predict_proba(x), model.predict_proba(adversarial)
     changed = int(np.count_nonzero(np.abs(adversarial - x) > 1e-12))
-
-    images_ui(x, direction, adversarial, eps, view)
+    images_ui(x, attack_direction(model, x, view.target), adversarial, eps, view)
     outcome_ui(view, before, after, int(delta_prediction(model, x, view.target)), changed)
     left, right = st.columns([3, 2])
-    with left:
-        st.altair_chart(
-            attack_charts.probability_bars(before, after, reads_as if selected.own else view.source, view.target),
-            width="stretch",
-        )
+    source = reads_as if selected.own else view.source
+    left.altair_chart(attack_charts.probability_bars(before, after, source, view.target), width="stretch")
     with right:
         st.markdown(
             f"**{selected.label[0].upper()}{selected.label[1:]}**.\n\n"
             f"The largest change to any pixel is ε = {eps:.3f}; the mean absolute change is "
             f"{np.abs(adversarial - x).mean():.4f}."
         )
-        download_ui(adversarial, view, "own" if selected.own else f"test{indices[image]}", eps, view.clip)
+        download_ui(adversarial, view, image_name, eps, view.clip)
+
+
+def main(view: View) -> None:
+    model = resources.trained(view.training).model
+    indices, images = resources.source_images(view)
+    widgets.chosen_image(view)  # says so if the test set has no image of the source digit
+    heading, caption = st.empty(), st.empty()
+    image = source_ui(view, model, images)
+    if image is None:
+        heading.title(f"Turn your digit into a {view.target}")
+        return
+    selected = widgets.chosen(view, image)
+    reads_as = int(model.predict(selected.pixels))
+    if selected.own:  # speak of what the model reads the visitor's digit as
+        heading.title(f"Turn your {reads_as} into a {view.target}")
+        subject = f"{selected.label} (the model reads it as {reads_as})"
+    else:
+        heading.title(f"Turn a {view.source} into a {view.target}")
+        subject = "this image"
+    caption.caption(f"Each pixel moves by ε toward what makes the model say {view.target}. "
+                    "Start at the exact smallest ε that fools it, then explore.")  # fmt: skip
+    eps = eps_ui(view, selected.minimal, subject)
+    attack_ui(view, model, selected, reads_as, eps, "own" if selected.own else f"test{indices[image]}")
     grid_ui(view, model, images, resources.minimal_epsilons(view), eps)
 
 

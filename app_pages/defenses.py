@@ -5,11 +5,11 @@ import streamlit as st
 
 from core.attack import fgsm
 from core.defense import mean_pair_reach
-from dashboard import charts, comparison_charts, defended, resources, widgets
+from dashboard import charts, comparison_charts, resources, robustness, widgets
 from dashboard.sidebar import defense_choice, sidebar, strength_input
 from dashboard.view import View
 
-NAMES = defended.NAMES
+NAMES = robustness.NAMES
 EPS = 0.1  # the epsilon of the numbers before a defense is picked, and of an L1 defense (it has none of its own)
 
 
@@ -32,7 +32,7 @@ def verdict(name: str, clean: tuple, certified: tuple, eps: float) -> str:
 
 def templates(settings) -> None:
     for name, each in zip(NAMES, settings):
-        st.image(defended.template_strip(each), width="stretch",
+        st.image(robustness.template_strip(each), width="stretch",
                  caption=f"{name} model: the templates of 0 to 9, left to right")  # fmt: skip
 
 
@@ -57,15 +57,58 @@ def undefended(view: View) -> None:
     st.info("Pick a defense above to train it and compare it with the normal model. The sidebar's model then "
             "uses it on every page, so the other pages attack the defended model.")  # fmt: skip
     result = resources.trained(view.training)
-    curve, radius = defended.test_set_robustness(view.training, view.clip)
+    curve, radius = robustness.test_set_robustness(view.training, view.clip)
     columns = st.columns(3)
     columns[0].metric("Clean accuracy", f"{result.test_accuracy:.1%}")
     columns[1].metric(f"Certified at ε = {EPS:g}", f"{np.mean(radius > EPS):.1%}",
                       help=f"No perturbation of size {EPS:g} inside [0, 1] changes these answers")  # fmt: skip
     columns[2].metric(
-        f"Under gradient sign at ε = {EPS:g}", f"{defended.accuracy_under_fgsm(view.training, view.clip, EPS):.1%}"
+        f"Under gradient sign at ε = {EPS:g}", f"{robustness.accuracy_under_fgsm(view.training, view.clip, EPS):.1%}"
     )
     st.altair_chart(comparison_charts.defense_chart({NAMES[0]: curve}, chosen_eps=EPS), width="stretch")
+
+
+def numbers_ui(view: View, settings: tuple, results: list, eps: float) -> None:
+    """What the defense bought and cost at epsilon: one sentence and four numbers, each beside the normal model's."""
+    clean = tuple(r.test_accuracy for r in results)
+    certified = tuple(float(np.mean(robustness.test_set_robustness(s, view.clip)[1] > eps)) for s in settings)
+    attacked = tuple(robustness.accuracy_under_fgsm(s, view.clip, eps) for s in settings)
+    st.markdown(verdict(defense_name(view), clean, certified, eps))
+    columns = st.columns(4)
+    columns[0].metric("Clean accuracy", f"{clean[1]:.1%}", f"{(clean[1] - clean[0]) * 100:+.1f} pts vs normal")
+    columns[1].metric(f"Certified at ε = {eps:.3f}", f"{certified[1]:.1%}",
+                      f"{(certified[1] - certified[0]) * 100:+.1f} pts vs normal")  # fmt: skip
+    columns[2].metric(f"Under gradient sign at ε = {eps:.3f}", f"{attacked[1]:.1%}",
+                      f"{(attacked[1] - attacked[0]) * 100:+.1f} pts vs normal")  # fmt: skip
+    columns[3].metric("Training time", f"{results[1].seconds:.1f} s",
+                      help="The defended model, trained on this server (the normal one may have come with the app)",
+                      )  # fmt: skip
+
+
+def charts_ui(view: View, settings: tuple, eps: float) -> None:
+    """Both models against epsilon, and their histograms of the certified radius and of the sign step's epsilon."""
+    accuracy, radii = robustness.defense_charts(*settings, view.clip)
+    st.altair_chart(charts.with_chosen_eps(accuracy, eps), width="stretch")
+    st.caption("Solid: certified accuracy (exact: no attack of size ε changes these answers). Dashed: accuracy "
+               "under the untargeted gradient sign attack, which never does better than the worst case.")  # fmt: skip
+    left, right = st.columns(2)  # the same chart objects every rerun: Altair converts them again quickly
+    left.altair_chart(radii, width="stretch")
+    right.altair_chart(robustness.sign_histograms(*settings, view.source, view.target, view.clip), width="stretch")
+    st.caption(f"Any attack: every test image, the best possible attack. Gradient sign: the test images of digit "
+               f"{view.source} attacked toward {view.target}, each at its exact minimal ε.")  # fmt: skip
+
+
+def templates_ui(settings: tuple, models: list) -> None:
+    """Both models' weight templates, and how far the same epsilon moves their scores."""
+    st.subheader("The weight templates")
+    reach = [mean_pair_reach(m) for m in models]
+    st.caption(
+        f"Red pixels raise a digit's score, blue lower it. At ε the best attack moves the lead of class j over k by "
+        f"ε × the L1 norm of w_j − w_k: {reach[0]:.1f} for the normal model and {reach[1]:.1f} for the defended "
+        f"one, on average over the 90 pairs, so the same ε moves its scores {reach[0] / reach[1]:.1f}× less "
+        "(inside [0, 1] the pixels already at an edge move less still)."
+    )
+    templates(settings)
 
 
 def main(view: View) -> None:
@@ -83,52 +126,15 @@ def main(view: View) -> None:
         return
     with right:
         strength_input(view, "_defenses")
-    normal_settings, defended_settings = view.training.undefended(), view.training
-    results = [resources.trained(normal_settings), resources.trained(defended_settings)]
-    models = [r.model for r in results]
-    numbers = [defended.test_set_robustness(s, view.clip) for s in (normal_settings, defended_settings)]
-    eps = widgets.eps_slider(start=defended_settings.adversarial_eps or EPS, key_suffix="_defenses",
+    settings = (view.training.undefended(), view.training)  # the normal model, the defended one
+    results = [resources.trained(each) for each in settings]
+    eps = widgets.eps_slider(start=view.training.adversarial_eps or EPS, key_suffix="_defenses",
                              help="The attack's size for the numbers below; starts at the defense epsilon")  # fmt: skip
-
-    clean = tuple(r.test_accuracy for r in results)
-    certified = tuple(float(np.mean(radius > eps)) for _, radius in numbers)
-    attacked = tuple(defended.accuracy_under_fgsm(s, view.clip, eps) for s in (normal_settings, defended_settings))
-    st.markdown(verdict(defense_name(view), clean, certified, eps))
-    columns = st.columns(4)
-    columns[0].metric("Clean accuracy", f"{clean[1]:.1%}", f"{(clean[1] - clean[0]) * 100:+.1f} pts vs normal")
-    columns[1].metric(f"Certified at ε = {eps:.3f}", f"{certified[1]:.1%}",
-                      f"{(certified[1] - certified[0]) * 100:+.1f} pts vs normal")  # fmt: skip
-    columns[2].metric(f"Under gradient sign at ε = {eps:.3f}", f"{attacked[1]:.1%}",
-                      f"{(attacked[1] - attacked[0]) * 100:+.1f} pts vs normal")  # fmt: skip
-    columns[3].metric(
-        "Training time",
-        f"{results[1].seconds:.1f} s",
-        help="The defended model, trained on this server (the normal one may have come with the app)",
-    )
-
-    accuracy, radii = defended.defense_charts(normal_settings, defended_settings, view.clip)
-    st.altair_chart(charts.with_chosen_eps(accuracy, eps), width="stretch")
-    st.caption("Solid: certified accuracy (exact: no attack of size ε changes these answers). Dashed: accuracy "
-               "under the untargeted gradient sign attack, which never does better than the worst case.")  # fmt: skip
-    left, right = st.columns(2)  # the same chart objects every rerun: Altair converts them again quickly
-    left.altair_chart(radii, width="stretch")
-    histograms = defended.sign_histograms(normal_settings, defended_settings, view.source, view.target, view.clip)
-    right.altair_chart(histograms, width="stretch")
-    st.caption(f"Any attack: every test image, the best possible attack. Gradient sign: the test images of digit "
-               f"{view.source} attacked toward {view.target}, each at its exact minimal ε.")  # fmt: skip
-
-    st.subheader("The weight templates")
-    reach = [mean_pair_reach(m) for m in models]
-    st.caption(
-        f"Red pixels raise a digit's score, blue lower it. At ε the best attack moves the lead of class j over k by "
-        f"ε × the L1 norm of w_j − w_k: {reach[0]:.1f} for the normal model and {reach[1]:.1f} for the defended "
-        f"one, on average over the 90 pairs, so the same ε moves its scores {reach[0] / reach[1]:.1f}× less "
-        "(inside [0, 1] the pixels already at an edge move less still)."
-    )
-    templates((normal_settings, defended_settings))
-
+    numbers_ui(view, settings, results, eps)
+    charts_ui(view, settings, eps)
+    templates_ui(settings, [r.model for r in results])
     st.subheader(f"Transfer: the normal model's adversarial {view.source} → {view.target} images")
-    transfer(view, models, eps)
+    transfer(view, [r.model for r in results], eps)
     widgets.attack_link(view, "Attack the defended model image by image")
 
 

@@ -6,9 +6,9 @@ import streamlit as st
 from core.sweep import score_sweep
 from dashboard import attack_charts, resources
 from dashboard.sidebar import sidebar
-from dashboard.state import WidgetKey, own_digit
+from dashboard.state import WidgetKey
 from dashboard.view import View
-from dashboard.widgets import chosen, chosen_image, eps_slider, image_picker
+from dashboard.widgets import image_and_eps
 
 RESOLUTIONS = [21, 51, 101, 201, 401, 1001]
 
@@ -23,37 +23,15 @@ def sweep_controls() -> tuple[float, float, int, str]:
     return low, high, points, scale or "logits"
 
 
-def main(view: View) -> None:
-    st.title(f"Class scores against epsilon: {view.source} → {view.target}")
-    model = resources.trained(view.training).model
-    indices, images = resources.source_images(view)
-    chosen_image(view)  # says so if the test set has no image of the source digit
-    left, right = st.columns([1, 3], vertical_alignment="bottom")
-    with left:
-        own = own_digit(view)
-        if own is not None:
-            image = chosen_image(view)
-            st.info(f"Showing {own.name} (choose the image on the attack page).")
-        else:
-            image = image_picker(view, key_suffix="_epsilon")
-    selected = chosen(view, image)
-    minimal = selected.minimal
-    with right:
-        eps = eps_slider(minimal, key_suffix="_epsilon")
-
+def scores_ui(view: View, model, selected, eps: float) -> None:
+    """The seed's chart: every class's score as every pixel moves by epsilon."""
     low, high, points, scale = sweep_controls()
     grid = np.linspace(low, high, points)
     sweep = score_sweep(model, selected.pixels, view.target, grid, clip=view.clip_range)
-    scores = sweep.logits if scale == "logits" else sweep.probabilities
     chart = attack_charts.class_scores_chart(
-        grid,
-        scores,
-        source=view.source,
-        target=view.target,
-        score_name="logit" if scale == "logits" else "probability",
-        minimal_eps=minimal,
-        chosen_eps=eps,
-    )
+        grid, sweep.logits if scale == "logits" else sweep.probabilities, source=view.source, target=view.target,
+        score_name="logit" if scale == "logits" else "probability", minimal_eps=selected.minimal, chosen_eps=eps,
+    )  # fmt: skip
     st.altair_chart(chart, width="stretch")
     st.caption(
         f"{selected.label[0].upper()}{selected.label[1:]}. Each line is one class's score as every pixel moves by ε; "
@@ -61,35 +39,36 @@ def main(view: View) -> None:
         + (" (clipping bends the lines where pixels hit 0 or 1)." if view.clip else " (no clipping: straight lines).")
     )
 
-    st.subheader(f"All {len(images)} test images of digit {view.source}")
+
+def all_images_ui(view: View, count: int, eps: float) -> None:
+    """The attack on every test image of the source digit: share fooled, confidence, minimal epsilons."""
+    st.subheader(f"All {count} test images of digit {view.source}")
     minimal_all = resources.minimal_epsilons(view)
-    finite = minimal_all[np.isfinite(minimal_all)]
+    never = int(np.count_nonzero(~np.isfinite(minimal_all)))
     median = float(np.median(minimal_all)) if len(minimal_all) else float("nan")
     curve = resources.source_success_curve(view, 0.0, 1.0, 201)
-    share_at_eps = float(np.interp(eps, curve.eps, curve.fooled_share))
     columns = st.columns(3)
     columns[0].metric("Median minimal ε", f"{median:.4f}" if np.isfinite(median) else "none")
-    columns[1].metric(f"Fooled into {view.target} at ε = {eps:.3f}", f"{share_at_eps:.0%}")
-    columns[2].metric("Never fooled up to ε = 1", f"{len(minimal_all) - len(finite)}")
+    columns[1].metric(f"Fooled into {view.target} at ε = {eps:.3f}",
+                      f"{float(np.interp(eps, curve.eps, curve.fooled_share)):.0%}")  # fmt: skip
+    columns[2].metric("Never fooled up to ε = 1", f"{never}")
     left, right = st.columns(2)
-    with left:
-        st.altair_chart(
-            attack_charts.success_chart(
-                curve.eps,
-                curve.fooled_share,
-                curve.mean_target_probability,
-                target=view.target,
-                median_eps=median,
-                chosen_eps=eps,
-            ),
-            width="stretch",
-        )
-        st.caption(f"Share of images the model calls {view.target}, and its mean confidence, at each ε (201 points).")
-    with right:
-        st.altair_chart(
-            attack_charts.minimal_eps_histogram(minimal_all, target=view.target, chosen_eps=eps), width="stretch"
-        )
-        st.caption("Exact minimal ε of every image: the smallest step that makes the model change its mind.")
+    left.altair_chart(attack_charts.success_chart(curve.eps, curve.fooled_share, curve.mean_target_probability,
+                                                  target=view.target, median_eps=median, chosen_eps=eps),
+                      width="stretch")  # fmt: skip
+    left.caption(f"Share of images the model calls {view.target}, and its mean confidence, at each ε (201 points).")
+    right.altair_chart(attack_charts.minimal_eps_histogram(minimal_all, target=view.target, chosen_eps=eps),
+                       width="stretch")  # fmt: skip
+    right.caption("Exact minimal ε of every image: the smallest step that makes the model change its mind.")
+
+
+def main(view: View) -> None:
+    st.title(f"Class scores against epsilon: {view.source} → {view.target}")
+    model = resources.trained(view.training).model
+    _, images = resources.source_images(view)
+    selected, eps = image_and_eps(view, key_suffix="_epsilon")
+    scores_ui(view, model, selected, eps)
+    all_images_ui(view, len(images), eps)
 
 
 main(sidebar())

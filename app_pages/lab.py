@@ -9,7 +9,6 @@ from core.exact import worst_case
 from core.imaging import to_uint8, upscale
 from dashboard import comparison_charts, heavy, resources, widgets
 from dashboard.sidebar import sidebar
-from dashboard.state import own_digit
 from dashboard.view import View, snap_eps
 
 SCALE = 6  # 28 px -> 168 px
@@ -99,33 +98,8 @@ def images_ui(model, x, answers, view: View, truth: int, eps: float) -> None:
         columns[5].caption("No change of any pixels makes the target win." if count < 0 else "Already the target.")
 
 
-def main(view: View) -> None:
-    st.title(f"Attack lab: {view.source} → {view.target}, at its best and its worst")
-    st.caption(
-        "For a linear model every question here has an exact answer: the best possible attack (a linear program), "
-        "a certificate that no attack can do better, the iterative method, and the fewest pixels (an integer program)."
-    )
-    model = resources.trained(view.training).model
-    resources.source_images(view)
-    left, right = st.columns([1, 3], vertical_alignment="bottom")
-    with left:
-        own = own_digit(view)
-        if own is not None:
-            image = widgets.chosen_image(view)
-            st.info(f"Showing {own.name} (choose the image on the attack page).")
-        else:
-            image = widgets.image_picker(view, key_suffix="_lab")
-    selected = widgets.chosen(view, image)
-    with right:
-        eps = widgets.eps_slider(selected.minimal, key_suffix="_lab")
-    x = selected.pixels.astype(np.float64)
-    truth = int(model.predict(x)) if selected.own else view.source
-    answers = heavy.lab_answers(view.training, view.clip, view.target, truth, x)
-    subject = "your digit" if selected.own else "this image"
-    numbers_ui(answers, view, truth, subject)
-    images_ui(model, x, answers, view, truth, eps)
-    st.caption("Fewest pixels: red pixels were made brighter, blue ones darker; each may take any value in [0, 1].")
-
+def all_images_ui(view: View, eps: float) -> None:
+    """Every test image of the source digit: the sign step against the optimum, and accuracy as epsilon grows."""
     st.subheader(f"All {len(resources.source_images(view)[0])} test images of digit {view.source}")
     left, right = st.columns(2)
     minimal, optimal = resources.minimal_epsilons(view), heavy.optimal_epsilons(view)
@@ -139,6 +113,9 @@ def main(view: View) -> None:
                f"on the {view.source}s as epsilon grows (untargeted), under each attack and in the exact worst case: "
                "no attack can push accuracy below the green line.")  # fmt: skip
 
+
+def classic_ui(view: View) -> None:
+    """Goodfellow, Shlens & Szegedy's table, with this model's numbers beside the paper's."""
     st.subheader("The classic result, reproduced")
     rows = [{"model": PAPER[0], "error rate": PAPER[1], "mean confidence when wrong": PAPER[2]}]
     label = resources.dataset_label(view.training.dataset)
@@ -156,6 +133,24 @@ def main(view: View) -> None:
         "shallow softmax classifier to have an error rate of 99.9% with an average confidence of 79.3% on the MNIST "
         "test set” (Explaining and Harnessing Adversarial Examples, ICLR 2015, arXiv:1412.6572)."
     )
+
+
+def main(view: View) -> None:
+    st.title(f"Attack lab: {view.source} → {view.target}, at its best and its worst")
+    st.caption(
+        "For a linear model every question here has an exact answer: the best possible attack (a linear program), "
+        "a certificate that no attack can do better, the iterative method, and the fewest pixels (an integer program)."
+    )
+    model = resources.trained(view.training).model
+    selected, eps = widgets.image_and_eps(view, key_suffix="_lab")
+    x = selected.pixels.astype(np.float64)
+    truth = int(model.predict(x)) if selected.own else view.source
+    answers = heavy.lab_answers(view.training, view.clip, view.target, truth, x)
+    numbers_ui(answers, view, truth, "your digit" if selected.own else "this image")
+    images_ui(model, x, answers, view, truth, eps)
+    st.caption("Fewest pixels: red pixels were made brighter, blue ones darker; each may take any value in [0, 1].")
+    all_images_ui(view, eps)
+    classic_ui(view)
 
 
 main(sidebar())

@@ -93,22 +93,8 @@ def _grid_row(model, clip: bool, x, minimal, name, own_class=None):
     return pictures, captions
 
 
-def main(view: View) -> None:
-    st.title("All pairs: which digit turns into which")
-    st.caption(
-        "Every test image attacked toward every other digit, each at its exact minimal ε. "
-        "Click a cell to make it the sidebar's pair."
-    )
-    model = resources.trained(view.training).model
-    pairs = heavy.all_pairs(view.training, view.clip)
-    median = pairs.median
-    image = widgets.chosen_image(view)
-    left, right = st.columns([2, 3], vertical_alignment="bottom")
-    with left:
-        show = widgets.show_choice()
-    with right:
-        eps = widgets.eps_slider(widgets.chosen(view, image).minimal, key_suffix="_pairs")
-    share = heavy.pair_share(view.training, view.clip, eps)
+def summary_ui(view: View, median: np.ndarray, share: np.ndarray, eps: float) -> None:
+    """Four numbers that read the matrix: the easiest pair, the median, the share fooled, the sidebar's pair."""
     off = ~np.eye(10, dtype=bool)
     easy = easiest(median)
     columns = st.columns(4)
@@ -118,24 +104,30 @@ def main(view: View) -> None:
     columns[1].metric("Median ε over all 90 pairs", f"{np.median(median[off]):.3f}")
     columns[2].metric(f"Fooled at ε = {eps:.3f}", f"{np.nanmean(share[off]):.0%}", help="Mean over the 90 pairs")
     columns[3].metric(f"{view.source} → {view.target} fooled at ε", f"{share[view.source, view.target]:.0%}")
-    own = own_digit(view)
-    toward = None
-    if own is not None:
-        toward = np.array([minimal_epsilon(model, own.pixels, t, clip=view.clip_range) for t in range(10)])
+
+
+def heatmap_ui(view: View, pairs, share: np.ndarray, eps: float, show: str, toward) -> None:
+    """The 10x10 heatmap (and your own digit's row); a click on a cell makes it the sidebar's pair."""
     chart = comparison_charts.pair_heatmap(
-        median, pairs.quantile(0.25), pairs.quantile(0.75), share, pairs.counts,
+        pairs.median, pairs.quantile(0.25), pairs.quantile(0.75), share, pairs.counts,
         eps=eps, show=show, chosen=(view.source, view.target), own=toward,
     )  # fmt: skip
-    st.altair_chart(
-        chart,
-        key=WidgetKey.PAIRS_CHART,
-        on_select=lambda: widgets.pick_pair(comparison_charts.PAIR_SELECTION),
-        selection_mode=comparison_charts.PAIR_SELECTION,
-        width="stretch",
-    )
-    st.markdown(reading(median))
+    selection = comparison_charts.PAIR_SELECTION
+    st.altair_chart(chart, key=WidgetKey.PAIRS_CHART, on_select=lambda: widgets.pick_pair(selection),
+                    selection_mode=selection, width="stretch")  # fmt: skip
+    st.markdown(reading(pairs.median))
     widgets.attack_link(view, f"Attack a {view.source} → {view.target} image by image")
 
+
+def median_csv(median: np.ndarray) -> bytes:
+    header = "source," + ",".join(f"to {t}" for t in range(10))
+    rows = [f"{s}," + ",".join("" if np.isnan(v) else ("inf" if np.isinf(v) else f"{v:.6f}") for v in median[s])
+            for s in range(10)]  # fmt: skip
+    return "\n".join([header, *rows]).encode()
+
+
+def grid_ui(view: View, model, pairs, own, toward) -> None:
+    """One test image of each digit (and your own) made into every other digit, with the downloads."""
     st.subheader("Every digit made into every other")
     data = resources.dataset(view.training.dataset)
     count = min(len(data.test_indices(d)) for d in range(10) if len(data.test_indices(d))) if data.n_test else 1
@@ -150,12 +142,31 @@ def main(view: View) -> None:
     left, right = st.columns(2)
     left.download_button("Download the grid (PNG)", png, "all-pairs-grid.png", "image/png", on_click="ignore",
                          width="stretch")  # fmt: skip
-    table = "source," + ",".join(f"to {t}" for t in range(10)) + "\n" + "\n".join(
-        f"{s}," + ",".join("" if np.isnan(v) else ("inf" if np.isinf(v) else f"{v:.6f}") for v in median[s])
-        for s in range(10)
-    )  # fmt: skip
-    right.download_button("Download the matrix (CSV)", table.encode(), "all-pairs-median-eps.csv", "text/csv",
-                          on_click="ignore", width="stretch")  # fmt: skip
+    right.download_button("Download the matrix (CSV)", median_csv(pairs.median), "all-pairs-median-eps.csv",
+                          "text/csv", on_click="ignore", width="stretch")  # fmt: skip
+
+
+def main(view: View) -> None:
+    st.title("All pairs: which digit turns into which")
+    st.caption(
+        "Every test image attacked toward every other digit, each at its exact minimal ε. "
+        "Click a cell to make it the sidebar's pair."
+    )
+    model = resources.trained(view.training).model
+    pairs = heavy.all_pairs(view.training, view.clip)
+    image = widgets.chosen_image(view)
+    left, right = st.columns([2, 3], vertical_alignment="bottom")
+    with left:
+        show = widgets.show_choice()
+    with right:
+        eps = widgets.eps_slider(widgets.chosen(view, image).minimal, key_suffix="_pairs")
+    share = heavy.pair_share(view.training, view.clip, eps)
+    summary_ui(view, pairs.median, share, eps)
+    own = own_digit(view)
+    toward = None if own is None else np.array([minimal_epsilon(model, own.pixels, t, clip=view.clip_range)
+                                                for t in range(10)])  # fmt: skip
+    heatmap_ui(view, pairs, share, eps, show, toward)
+    grid_ui(view, model, pairs, own, toward)
 
 
 main(sidebar())

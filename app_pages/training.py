@@ -32,6 +32,44 @@ def provenance(settings, result) -> None:
         st.success(f"Trained on this server in {result.seconds:.2f} s: {verdict}.", icon=":material/check_circle:")
 
 
+def numbers_ui(settings, result, data) -> None:
+    columns = st.columns(4)
+    columns[0].metric("Test accuracy", f"{result.test_accuracy:.2%}")
+    columns[1].metric("Train accuracy", f"{result.train_accuracy:.2%}")
+    if result.shipped:
+        columns[2].metric("Training time", "shipped", help="These weights came with the app: see below")
+    else:
+        columns[2].metric("Training time", f"{result.seconds:.2f} s")
+    columns[3].metric("Train / test images", f"{data.n_train:,} / {data.n_test:,}")
+    provenance(settings, result)
+
+
+def charts_ui(view: View, result) -> None:
+    """Accuracy and loss per epoch, accuracy per digit, the confusion matrix."""
+    left, right = st.columns(2)
+    left.altair_chart(charts.accuracy_chart(result.history), width="stretch")
+    right.altair_chart(charts.loss_chart(result.history), width="stretch")
+    if result.solver == "lbfgs":
+        st.caption("L-BFGS optimizes all at once: one point, the converged model.")
+    left, right = st.columns(2)
+    left.altair_chart(charts.per_class_accuracy_chart(result.per_class_accuracy, highlight=(view.source, view.target)),
+                      width="stretch")  # fmt: skip
+    left.caption(f"The source ({view.source}) and target ({view.target}) digits are drawn solid.")
+    right.altair_chart(charts.confusion_chart(result.confusion), width="stretch")
+    right.caption("Rows are the true digit, columns the model's answer; the diagonal is right.")
+
+
+def templates_ui(view: View, result) -> None:
+    st.subheader("The ten weight templates")
+    st.caption(
+        "Row k of W, as a 28×28 image: red pixels raise the score of digit k, blue lower it. The attack adds "
+        f"ε·sign(W_{view.target} − W_best), so it paints these patterns into the image."
+    )
+    columns = st.columns(10)
+    for digit, column in enumerate(columns):
+        column.image(imaging.template_picture(result.model.W[digit]), caption=f"{digit}", width="stretch")
+
+
 def main(view: View) -> None:
     settings = view.training
     st.title("Training accuracy")
@@ -43,41 +81,9 @@ def main(view: View) -> None:
                    "(the loss is the sum of the two; see the Defenses page).")  # fmt: skip
     elif settings.l1:
         st.caption(f"Defended: L1 weight decay of strength {settings.l1:g} (see the Defenses page).")
-
-    columns = st.columns(4)
-    columns[0].metric("Test accuracy", f"{result.test_accuracy:.2%}")
-    columns[1].metric("Train accuracy", f"{result.train_accuracy:.2%}")
-    if result.shipped:
-        columns[2].metric("Training time", "shipped", help="These weights came with the app: see below")
-    else:
-        columns[2].metric("Training time", f"{result.seconds:.2f} s")
-    columns[3].metric("Train / test images", f"{data.n_train:,} / {data.n_test:,}")
-    provenance(settings, result)
-
-    left, right = st.columns(2)
-    left.altair_chart(charts.accuracy_chart(result.history), width="stretch")
-    right.altair_chart(charts.loss_chart(result.history), width="stretch")
-    if result.solver == "lbfgs":
-        st.caption("L-BFGS optimizes all at once: one point, the converged model.")
-    left, right = st.columns(2)
-    with left:
-        st.altair_chart(
-            charts.per_class_accuracy_chart(result.per_class_accuracy, highlight=(view.source, view.target)),
-            width="stretch",
-        )
-        st.caption(f"The source ({view.source}) and target ({view.target}) digits are drawn solid.")
-    with right:
-        st.altair_chart(charts.confusion_chart(result.confusion), width="stretch")
-        st.caption("Rows are the true digit, columns the model's answer; the diagonal is right.")
-
-    st.subheader("The ten weight templates")
-    st.caption(
-        "Row k of W, as a 28×28 image: red pixels raise the score of digit k, blue lower it. The attack adds "
-        f"ε·sign(W_{view.target} − W_best), so it paints these patterns into the image."
-    )
-    columns = st.columns(10)
-    for digit, column in enumerate(columns):
-        column.image(imaging.template_picture(result.model.W[digit]), caption=f"{digit}", width="stretch")
+    numbers_ui(settings, result, data)
+    charts_ui(view, result)
+    templates_ui(view, result)
 
 
 main(sidebar())

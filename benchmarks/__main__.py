@@ -45,7 +45,9 @@ def main(argv=None) -> int:
     print(machine())
     for name, part in PARTS.items():
         if args.only in (None, name):
+            began = time.perf_counter()
             part(report, args.quick)
+            print(f"[{name}: {time.perf_counter() - began:.1f} s]", flush=True)
     out = args.out or (None if args.quick else ROOT / "BENCHMARKS.md")
     if out:
         write_markdown(report, out, time.perf_counter() - started)

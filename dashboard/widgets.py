@@ -109,6 +109,24 @@ def chosen(view: View, image: int) -> Chosen:
     return Chosen(images[image], label, float(resources.minimal_epsilons(view)[image]), False)
 
 
+def image_and_eps(view: View, *, key_suffix: str) -> tuple[Chosen, float]:
+    """The image a page studies (a test image it picks, or your own digit from the attack page) beside the epsilon
+    slider; returns the image and the chosen epsilon."""
+    chosen_image(view)  # says so if the test set has no image of the source digit
+    left, right = st.columns([1, 3], vertical_alignment="bottom")
+    with left:
+        own = own_digit(view)
+        if own is not None:
+            image = chosen_image(view)
+            st.info(f"Showing {own.name} (choose the image on the attack page).")
+        else:
+            image = image_picker(view, key_suffix=key_suffix)
+    selected = chosen(view, image)
+    with right:
+        eps = eps_slider(selected.minimal, key_suffix=key_suffix)
+    return selected, eps
+
+
 def input_choice() -> str:
     """Where the attacked image comes from: a test image, the visitor's upload, or a drawing (``input=``)."""
     st.radio("Image", list(INPUTS), format_func=INPUTS.get, horizontal=True, label_visibility="collapsed",

@@ -8,6 +8,19 @@ from streamlit.testing.v1 import AppTest
 from core import data
 from core.cache import HOME_VARIABLE
 
+
+def _scan_installed_components_once() -> None:
+    """Every AppTest starts a Streamlit runtime, and every runtime reads the metadata of every installed package
+    looking for components (about 0.2 s each time). The packages do not change during a test run: read them once."""
+    import functools
+
+    from streamlit.components.v2 import manifest_scanner
+
+    if not hasattr(manifest_scanner.scan_component_manifests, "cache_info"):
+        manifest_scanner.scan_component_manifests = functools.cache(manifest_scanner.scan_component_manifests)
+
+
+_scan_installed_components_once()
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 PAGES = [
     "app_pages/training.py",

@@ -83,7 +83,7 @@ def test_training_in_a_child_process_equals_training_here(queue, dataset, tmp_pa
 
 
 def test_everyone_asking_for_the_same_settings_shares_one_training(queue, started):
-    settings = TrainingSettings(epochs=20, seed=5)
+    settings = TrainingSettings(epochs=8, seed=5)
     runs = [in_thread(queue.train, settings) for _ in range(4)]
     for thread, _ in runs:
         thread.join(60)
@@ -114,7 +114,7 @@ def test_an_abandoned_training_is_stopped_and_reaped(queue, started):
 
 
 def test_a_rerun_within_the_grace_time_keeps_the_training(queue, started):
-    settings = TrainingSettings(epochs=30, seed=7)
+    settings = TrainingSettings(epochs=12, seed=7)
 
     def leave(status):
         if status.epoch >= 1:
@@ -123,19 +123,19 @@ def test_a_rerun_within_the_grace_time_keeps_the_training(queue, started):
     with pytest.raises(RuntimeError):
         queue.train(settings, leave, poll=0.02)
     result = queue.train(settings)  # asked again at once, as a rerun does
-    assert len(started) == 1 and len(result.history) == 30
+    assert len(started) == 1 and len(result.history) == 12
 
 
 def test_trainings_beyond_the_slots_wait_and_say_how_many_are_ahead(started):
     queue = TrainingQueue(slots=1, grace=5)
     try:
-        first = in_thread(queue.train, TrainingSettings(epochs=40, seed=8))
+        first = in_thread(queue.train, TrainingSettings(epochs=15, seed=8))
         while not started:
             time.sleep(0.01)
         statuses = []
         second = queue.train(TrainingSettings(epochs=2, seed=8), statuses.append, poll=0.02)
         first[0].join(60)
-        assert len(second.history) == 2 and len(first[1]["result"].history) == 40
+        assert len(second.history) == 2 and len(first[1]["result"].history) == 15
         assert statuses[0].waiting_for == 1  # one training must finish before this one starts
         assert statuses[-1].waiting_for == 0
         assert len(started) == 2 and started[0].returncode == 0  # one after the other, never side by side

@@ -102,10 +102,18 @@ def browser(playwright_module):
         chromium.close()
 
 
+@pytest.fixture(scope="session")
+def context(browser):
+    """One browser profile for the tests, as one visitor's browser: the app's scripts are fetched and compiled
+    once, not once per test. Each test gets a tab of its own, which is a Streamlit session of its own."""
+    shared = browser.new_context(viewport={"width": 1400, "height": 1000})
+    yield shared
+    shared.close()
+
+
 @pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+def page(context):
     tab = context.new_page()
     tab.set_default_timeout(60_000)
     yield tab
-    context.close()
+    tab.close()

@@ -11,6 +11,9 @@ CHARTS_DRAWN = """n => {
 }"""
 
 
+TABLES_DRAWN = """() => [...document.querySelectorAll('[data-testid="stDataFrame"]')]
+    .every(table => table.querySelector('[role=gridcell]'))"""  # a table's cells are drawn a moment after it
+IDLE = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"  # no script running
 IMAGES_LOADED = """(n = 0) => {
     const pictures = [...document.querySelectorAll('[data-testid="stImage"] img')];
     return pictures.length >= n && pictures.every(i => i.complete && i.naturalWidth > 0);
@@ -20,8 +23,9 @@ IMAGES_LOADED = """(n = 0) => {
 def wait_for_page(page, charts: int, pictures: int = 0) -> None:
     page.wait_for_selector("[data-testid='stMetricValue']")
     page.wait_for_function(CHARTS_DRAWN, arg=charts)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+    page.wait_for_function(IDLE, timeout=60_000)
     page.wait_for_function(IMAGES_LOADED, arg=pictures)  # every picture there, arrived and decoded
+    page.wait_for_function(TABLES_DRAWN)
 
 
 def assert_no_errors(page) -> None:

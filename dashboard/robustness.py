@@ -1,4 +1,4 @@
-"""What the defenses page shares between sessions: each model's certified numbers, charts and templates."""
+"""Robustness per model, shared by all sessions: certified numbers, accuracy under attack, charts, templates."""
 
 from __future__ import annotations
 
