@@ -37,14 +37,15 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small workloads: checks the harness, not the numbers")
     parser.add_argument("--out", type=Path, help="where to write the report (default BENCHMARKS.md; --quick: none)")
-    parser.add_argument("--only", choices=list(PARTS), help="run one part")
+    parser.add_argument("--only", nargs="+", choices=list(PARTS), metavar="PART",
+                        help=f"run these parts only: {', '.join(PARTS)}")  # fmt: skip
     args = parser.parse_args(argv)
     os.chdir(ROOT)
     report = Report()
     started = time.perf_counter()
     print(machine())
     for name, part in PARTS.items():
-        if args.only in (None, name):
+        if args.only is None or name in args.only:
             began = time.perf_counter()
             part(report, args.quick)
             print(f"[{name}: {time.perf_counter() - began:.1f} s]", flush=True)
