@@ -49,8 +49,7 @@ def all_images_ui(view: View, count: int, eps: float) -> None:
     curve = resources.source_success_curve(view, 0.0, 1.0, 201)
     columns = st.columns(3)
     columns[0].metric("Median minimal ε", f"{median:.4f}" if np.isfinite(median) else "none")
-    columns[1].metric(f"Fooled into {view.target} at ε = {eps:.3f}",
-                      f"{float(np.interp(eps, curve.eps, curve.fooled_share)):.0%}")  # fmt: skip
+    columns[1].metric(f"Fooled into {view.target} at ε = {eps:.3f}", f"{resources.fooled_share(view, eps):.0%}")
     columns[2].metric("Never fooled up to ε = 1", f"{never}")
     left, right = st.columns(2)
     left.altair_chart(attack_charts.success_chart(curve.eps, curve.fooled_share, curve.mean_target_probability,

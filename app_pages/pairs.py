@@ -103,7 +103,9 @@ def summary_ui(view: View, median: np.ndarray, share: np.ndarray, eps: float) ->
     )
     columns[1].metric("Median ε over all 90 pairs", f"{np.median(median[off]):.3f}")
     columns[2].metric(f"Fooled at ε = {eps:.3f}", f"{np.nanmean(share[off]):.0%}", help="Mean over the 90 pairs")
-    columns[3].metric(f"{view.source} → {view.target} fooled at ε", f"{share[view.source, view.target]:.0%}")
+    columns[3].metric(
+        f"{view.source} → {view.target} fooled at ε = {eps:.3f}", f"{share[view.source, view.target]:.0%}"
+    )
 
 
 def heatmap_ui(view: View, pairs, share: np.ndarray, eps: float, show: str, toward) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from core.attack import minimal_epsilon
+from core.attack import fgsm, minimal_epsilon
 from core.data import DEFAULT_DATASET, Dataset, load_dataset
 from core.errors import DatasetUnavailable, TrainingFailed
 from core.model import TrainingResult
@@ -196,6 +196,18 @@ def digit_minimal_epsilons(settings: TrainingSettings, source: int, target: int,
     result = minimal_epsilon(trained(settings).model, images, target, clip=(0.0, 1.0) if clip else None)
     result.flags.writeable = False
     return result
+
+
+def fooled_share(view: View, eps: float) -> float:
+    """The share of the source digit's test images the gradient sign step at exactly ``eps`` makes the target
+    (the all-pairs page's number for the same pair, not a value read off a curve between grid points)."""
+    _, images = source_images(view)
+    if not len(images):
+        return float("nan")
+    model = trained(view.training).model
+    return float(
+        np.mean(model.predict(fgsm(model, images, eps, target=view.target, clip=view.clip_range)) == view.target)
+    )
 
 
 def source_success_curve(view: View, low: float, high: float, points: int) -> SuccessCurve:

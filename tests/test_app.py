@@ -244,3 +244,23 @@ def test_a_link_can_open_the_drawing_pad_and_a_drawing_is_attacked():
     assert any("reads it as **1**" in m.value for m in app.markdown)
     assert metric(app, "Model's answer") == "6"
     assert app.query_params["input"] == "draw"
+
+
+def test_one_quantity_is_one_number_on_every_page():
+    """The share of the 2s made 6s at one epsilon: the same number on the epsilon chart and on all pairs, both with
+    the epsilon said, and the same as counting the gradient sign attack's answers directly."""
+    from core.attack import fgsm
+    from core.settings import TrainingSettings
+    from core.shipped import load_shipped
+
+    data = load_dataset("mnist-5k")
+    model = load_shipped(TrainingSettings()).model
+    twos = data.x_test[data.test_indices(2)]
+    for eps in ("0.178", "0.1555"):
+        app = start({"page": "epsilon", "eps": eps})
+        on_chart = metric(app, f"Fooled into 6 at ε = {float(eps):.3f}")
+        app.switch_page("app_pages/pairs.py").run()
+        assert_clean(app)
+        assert metric(app, f"2 → 6 fooled at ε = {float(eps):.3f}") == on_chart
+        exact = np.mean(model.predict(fgsm(model, twos, float(eps), target=6)) == 6)
+        assert on_chart == f"{exact:.0%}"
