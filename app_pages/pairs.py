@@ -165,8 +165,10 @@ def main(view: View) -> None:
     share = heavy.pair_share(view.training, view.clip, eps)
     summary_ui(view, pairs.median, share, eps)
     own = own_digit(view)
-    toward = None if own is None else np.array([minimal_epsilon(model, own.pixels, t, clip=view.clip_range)
-                                                for t in range(10)])  # fmt: skip
+    toward = None
+    if own is not None:  # your own digit's row; blank where the model already reads it (its 0 would set the scale)
+        toward = np.array([minimal_epsilon(model, own.pixels, t, clip=view.clip_range) for t in range(10)])
+        toward[int(model.predict(own.pixels))] = np.nan
     heatmap_ui(view, pairs, share, eps, show, toward)
     grid_ui(view, model, pairs, own, toward)
 

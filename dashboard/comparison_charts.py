@@ -37,7 +37,8 @@ def pair_heatmap(
 
     ``show="median"``: the median exact minimal epsilon (darker is easier);
     ``show="share"``: the share of images fooled at ``eps``. ``own`` adds a
-    row "yours" (the visitor's digit: its own minimal epsilon per target).
+    row "yours" (the visitor's digit: its own minimal epsilon per target; NaN where there is none to show,
+    the digit the model already reads it as, which is left blank as the diagonal is).
     A click selects a cell (selection :data:`PAIR_SELECTION`); ``chosen`` is outlined.
     The chart is made once per kind and given new data on every call (building
     an Altair chart costs tens of milliseconds, most of it validation).
@@ -64,7 +65,7 @@ def pair_heatmap(
         frame["label"] = np.where(never, "never", frame["median"].map("{:.2f}".format))
         frame["colour"] = frame["median"].where(~never)  # never fooled: no colour, the word
         frame["dark"] = frame["colour"] < 0.55 * frame["colour"].max()
-    frame.loc[frame["source"] == frame["target"], "label"] = ""
+    frame.loc[(frame["source"] == frame["target"]) | frame["median"].isna(), "label"] = ""  # the diagonal, yours
     chart = _pair_template(show, len(sources)).copy(deep=False)
     chart.data = frame
     return chart

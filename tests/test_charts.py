@@ -60,7 +60,7 @@ def pairs(model, dataset):
 def test_the_heatmap_says_never_and_leaves_the_diagonal_blank(pairs, show, own):
     median = pairs.median.copy()
     median[3, 5] = np.inf  # a pair never fooled
-    toward = np.r_[np.inf, np.linspace(0.05, 0.4, 9)] if own else None
+    toward = np.r_[np.inf, np.nan, np.linspace(0.05, 0.4, 8)] if own else None  # yours: read as 1 already
     upper = np.where(np.isfinite(median), 1.0, np.inf)
     chart = comparison_charts.pair_heatmap(median, pairs.quantile(0.25), upper, pairs.share, pairs.counts, eps=0.1,
                                            show=show, chosen=(2, 6), own=toward)  # fmt: skip
@@ -72,6 +72,10 @@ def test_the_heatmap_says_never_and_leaves_the_diagonal_blank(pairs, show, own):
     assert cell["median_shown"] == "never" and cell["upper_shown"] == "never"
     diagonal = frame[frame["source"] == frame["target"]]
     assert (diagonal["label"] == "").all() and (diagonal["median_shown"] == "—").all()
+    if own:  # the column your digit is already read as: blank, no colour, so the scale is the test images'
+        yours = frame[(frame["source"] == "yours") & (frame["target"] == "1")].iloc[0]
+        assert yours["label"] == "" and np.isnan(yours["colour"]) and yours["median_shown"] == "—"
+        assert show == "share" or frame["colour"].min() > 0  # the median scale starts at the test images' own
 
 
 def test_the_attack_charts_show_numbers(model, twos):
