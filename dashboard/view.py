@@ -18,6 +18,7 @@ from core.attack import SOURCE, TARGET
 from core.checks import MAX_EPS, parse_digit, parse_number
 from core.data import DEFAULT_DATASET
 from core.settings import BOUNDS, SOLVERS, TrainingSettings, snap_strength
+from core.settings import DEFAULTS as RECIPE
 
 EPS_STEP = 0.001  # the epsilon slider's resolution
 SHOWS = {"median": "Median minimal ε", "share": "Share fooled at ε"}  # show= in a link -> label
@@ -63,12 +64,12 @@ class View:
     """What the pages show: the model's settings, the attack, the image, epsilon and the pages' choices."""
 
     dataset: str = DEFAULT_DATASET
-    solver: str = "sgd"
-    epochs: int = 25
-    learning_rate: float = 0.05
-    batch_size: int = 100
-    C: float = 1.0
-    seed: int = 0
+    solver: str = RECIPE.solver  # the training settings start at the original experiment's recipe
+    epochs: int = RECIPE.epochs
+    learning_rate: float = RECIPE.learning_rate
+    batch_size: int = RECIPE.batch_size
+    C: float = RECIPE.C
+    seed: int = RECIPE.seed
     defense: str = "none"  # DEFENSES; its strength is adversarial_eps or l1 (kept while no defense is picked)
     adversarial_eps: float = 0.1
     l1: float = 0.001
