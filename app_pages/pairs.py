@@ -11,7 +11,7 @@ from core.settings import TrainingSettings
 from dashboard import comparison_charts, heavy, resources, widgets
 from dashboard.sidebar import sidebar
 from dashboard.state import WidgetKey, own_digit
-from dashboard.view import View, snap_eps
+from dashboard.view import View, clip_range, snap_eps
 
 
 def easiest(median: np.ndarray) -> tuple[int, int]:
@@ -86,7 +86,7 @@ def _grid_row(model, clip: bool, x, minimal, name, own_class=None):
             captions.append("original")
             continue
         eps = snap_eps(float(minimal[target]))  # the first slider stop past the minimal: fooled
-        adversarial = fgsm(model, x, eps, target=target, clip=(0.0, 1.0) if clip else None)
+        adversarial = fgsm(model, x, eps, target=target, clip=clip_range(clip))
         said = int(model.predict(adversarial))
         pictures.append(to_uint8(adversarial) if clip else to_uint8(adversarial, None, None))
         captions.append(f"{eps:.3f} says {said}" if np.isfinite(minimal[target]) else f"never: {said}")

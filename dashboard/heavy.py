@@ -25,7 +25,7 @@ from core.settings import TrainingSettings
 from core.shared_work import SharedWork, WorkStatus, checkpoint
 from core.sweep import PairAttacks, by_pair, fooled_toward_each, pair_attacks
 from dashboard.resources import dataset, source_images, trained
-from dashboard.view import View
+from dashboard.view import View, clip_range
 
 
 @st.cache_resource(show_spinner=False)
@@ -84,7 +84,7 @@ def all_pairs(settings: TrainingSettings, clip: bool) -> PairAttacks:
     data, model = dataset(settings.dataset), trained(settings).model
 
     def compute() -> PairAttacks:
-        result = pair_attacks(model, data.x_test, data.y_test, clip=(0.0, 1.0) if clip else None)
+        result = pair_attacks(model, data.x_test, data.y_test, clip=clip_range(clip))
         _read_only(result.minimal)
         return result
 
@@ -99,7 +99,7 @@ def pair_share(settings: TrainingSettings, clip: bool, eps: float) -> np.ndarray
     runs in the visitor's own page at full speed (the queue and its lower priority would double a rerun).
     """
     data, model = dataset(settings.dataset), trained(settings).model
-    fooled = fooled_toward_each(model, data.x_test, data.y_test, eps, clip=(0.0, 1.0) if clip else None)
+    fooled = fooled_toward_each(model, data.x_test, data.y_test, eps, clip=clip_range(clip))
     return _read_only(by_pair(fooled, data.y_test, np.mean))
 
 
@@ -160,16 +160,16 @@ def lab_answers(settings, clip: bool, target: int, truth: int, pixels: np.ndarra
     digest = hashlib.blake2b(pixels.tobytes(), digest_size=16).hexdigest()
 
     def compute() -> dict:
-        clip_range = (0.0, 1.0) if clip else None
-        optimal = optimal_epsilon(model, pixels, target, clip=clip_range)
-        _, winning = optimal_epsilon(model, pixels, target, clip=clip_range, return_images=True, margin=1e-4)
+        span = clip_range(clip)
+        optimal = optimal_epsilon(model, pixels, target, clip=span)
+        _, winning = optimal_epsilon(model, pixels, target, clip=span, return_images=True, margin=1e-4)
         checkpoint()
-        fewest = fewest_pixels(model, pixels, target, clip=clip_range)
+        fewest = fewest_pixels(model, pixels, target, clip=span)
         return {
-            "minimal": float(minimal_epsilon(model, pixels, target, clip=clip_range)),
+            "minimal": float(minimal_epsilon(model, pixels, target, clip=span)),
             "optimal": optimal,
             "optimal_image": winning,
-            "radius": float(robust_radius(model, pixels, truth, clip=clip_range)),
+            "radius": float(robust_radius(model, pixels, truth, clip=span)),
             "fewest": fewest[0],
             "fewest_image": fewest[1],
             "proven": fewest.proven,

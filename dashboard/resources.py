@@ -21,7 +21,7 @@ from core.shipped import load_shipped
 from core.sweep import SuccessCurve, success_curve
 from core.training_queue import ModelStore, TrainingStatus, shared_queue
 from dashboard import state
-from dashboard.view import View
+from dashboard.view import View, clip_range
 
 IDX_FOLDERS_VARIABLE = "ADVERSARIAL_DIGITS_IDX_FOLDERS"
 log = logging.getLogger("adversarial_digits")
@@ -179,8 +179,13 @@ def unavailable_ui(failure: ModelUnavailable) -> None:
 
 def source_images(view: View) -> tuple[np.ndarray, np.ndarray]:
     """Test-set positions and images of the source digit."""
-    data = dataset(view.training.dataset)
-    indices = data.test_indices(view.source)
+    return digit_images(view.training.dataset, view.source)
+
+
+def digit_images(name: str, digit: int) -> tuple[np.ndarray, np.ndarray]:
+    """Test-set positions and images of ``digit`` in the dataset ``name``."""
+    data = dataset(name)
+    indices = data.test_indices(digit)
     return indices, data.x_test[indices]
 
 
@@ -192,8 +197,8 @@ def minimal_epsilons(view: View) -> np.ndarray:
 @st.cache_resource(show_spinner=False, max_entries=64)
 def digit_minimal_epsilons(settings: TrainingSettings, source: int, target: int, clip: bool) -> np.ndarray:
     """:func:`minimal_epsilons` of any model: every test image of ``source`` toward ``target`` (read-only)."""
-    images = dataset(settings.dataset).x_test[dataset(settings.dataset).test_indices(source)]
-    result = minimal_epsilon(trained(settings).model, images, target, clip=(0.0, 1.0) if clip else None)
+    _, images = digit_images(settings.dataset, source)
+    result = minimal_epsilon(trained(settings).model, images, target, clip=clip_range(clip))
     result.flags.writeable = False
     return result
 
@@ -217,9 +222,9 @@ def source_success_curve(view: View, low: float, high: float, points: int) -> Su
 
 @st.cache_resource(show_spinner=False, max_entries=64)
 def _source_success_curve(settings, source: int, target: int, clip: bool, low, high, points) -> SuccessCurve:
-    images = dataset(settings.dataset).x_test[dataset(settings.dataset).test_indices(source)]
+    _, images = digit_images(settings.dataset, source)
     grid = np.linspace(low, high, points)
-    curve = success_curve(trained(settings).model, images, target, grid, clip=(0.0, 1.0) if clip else None)
+    curve = success_curve(trained(settings).model, images, target, grid, clip=clip_range(clip))
     for array in (curve.eps, curve.fooled_share, curve.mean_target_probability):
         array.flags.writeable = False
     return curve

@@ -12,6 +12,7 @@ from core.shared_work import checkpoint
 from dashboard import comparison_charts
 from dashboard.heavy import shared
 from dashboard.resources import dataset, digit_minimal_epsilons, trained
+from dashboard.view import clip_range
 
 DEFENSE_GRID = np.linspace(0.0, 0.3, 61)
 NAMES = ("Normal", "Defended")  # the two models, in every chart and caption
@@ -26,7 +27,7 @@ def test_set_robustness(settings: TrainingSettings, clip: bool):
     from core.sweep import robustness_curve
 
     data, model = dataset(settings.dataset), trained(settings).model
-    span = (0.0, 1.0) if clip else None
+    span = clip_range(clip)
 
     def compute():
         curve = robustness_curve(model, data.x_test, data.y_test, DEFENSE_GRID, clip=span, pgd_grid=[0.0])
@@ -45,7 +46,7 @@ def accuracy_under_fgsm(settings: TrainingSettings, clip: bool, eps: float) -> f
     In the visitor's own page, not shared work: under half a second on 10,000 images, asked at every slider stop.
     """
     data, model = dataset(settings.dataset), trained(settings).model
-    attacked = fgsm(model, data.x_test, eps, labels=data.y_test, clip=(0.0, 1.0) if clip else None)
+    attacked = fgsm(model, data.x_test, eps, labels=data.y_test, clip=clip_range(clip))
     return float(np.mean(model.predict(attacked) == data.y_test))
 
 

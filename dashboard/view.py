@@ -55,6 +55,11 @@ ALWAYS_WRITTEN = ("source", "target", "clip", "image")
 LINK_FIELDS = ("source", "target", "clip", "image", "eps", "input", "show", "defense", "adversarial_eps", "l1")
 
 
+def clip_range(clip: bool) -> tuple[float, float] | None:
+    """The pixel range the attacks keep images in: [0, 1] when clipping is on, none when it is off."""
+    return (0.0, 1.0) if clip else None
+
+
 class ViewRefused(ValueError):
     """A change the view cannot take (the message says why, for a notice)."""
 
@@ -99,7 +104,7 @@ class View:
 
     @property
     def clip_range(self) -> tuple[float, float] | None:
-        return (0.0, 1.0) if self.clip else None
+        return clip_range(self.clip)
 
     @property
     def defense_strength(self) -> str | None:
