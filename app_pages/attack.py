@@ -12,6 +12,7 @@ from dashboard.state import WidgetKey, own_digit
 from dashboard.view import View, snap_eps
 
 SCALE = 8  # 28 px -> 224 px, nearest neighbour
+UNSURE = 0.5  # below this confidence in its answer, the page says the model is not sure of your digit
 
 
 def picture(pixels: np.ndarray, clip: bool):
@@ -36,6 +37,13 @@ def reads_as_ui(model, view: View, how: str) -> None:
         f"The model reads it as **{probabilities.argmax()}** ({probabilities.max():.0%}). "
         f"Below, it is attacked toward {view.target}."
     )
+    if probabilities.max() < UNSURE:
+        right.info(
+            f"Not sure: {probabilities.max():.0%} for its best guess. If {probabilities.argmax()} is not the digit you "
+            "wrote, try a thicker pen, a plain sheet, and the digit filling most of the photo; the picture on the "
+            "left is what the model sees.",
+            icon=":material/help:",
+        )
 
 
 def upload_ui(model, view: View) -> None:

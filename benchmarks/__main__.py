@@ -22,6 +22,7 @@ from benchmarks.engine import engine
 from benchmarks.footprint import footprint
 from benchmarks.lab import attack_lab
 from benchmarks.pairs import all_pairs
+from benchmarks.photos import photos
 from benchmarks.report import write_markdown
 from benchmarks.shared_server import shared_server
 from benchmarks.storm import storm
@@ -30,7 +31,7 @@ from benchmarks.training import training_and_loading
 # Each section: a module of this package, with one function that adds its rows to the report.
 PARTS = {"engine": engine, "training": training_and_loading, "app": app, "storm": storm, "cold": cold_wake,
          "pairs": all_pairs, "lab": attack_lab, "defenses": defenses, "shared": shared_server,
-         "footprint": footprint}  # fmt: skip
+         "footprint": footprint, "photos": photos}  # fmt: skip
 
 
 def main(argv=None) -> int:
