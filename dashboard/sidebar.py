@@ -18,9 +18,10 @@ from dashboard.widgets import bind
 
 
 def _number(label: str, field: str, *, step, fmt: str, help: str | None = None):
+    """A training number: any number may be typed; out of range, it is put in range with a notice (as in a link)."""
     low, high = BOUNDS[field]
-    kind = int if isinstance(step, int) else float
-    return st.number_input(label, kind(low), kind(high), step=step, format=fmt, help=help, **bind(field))
+    help = f"{help + ' ' if help else ''}From {low:g} to {high:g}."
+    return st.number_input(label, step=step, format=fmt, help=help, **bind(field, label=label))
 
 
 def sidebar() -> View:
@@ -80,9 +81,10 @@ def strength_input(view: View, suffix: str = "") -> None:
     field = view.defense_strength
     low, high = STRENGTH_BOUNDS[field]
     if field == "adversarial_eps":
-        st.number_input("Training ε", low, high, step=ADVERSARIAL_EPS_STEP, format="%.2f", **bind(field, suffix),
+        label = "Training ε"
+        st.number_input(label, step=ADVERSARIAL_EPS_STEP, format="%.2f", **bind(field, suffix, label=label),
                         help="Each training image also counts at its exact worst case within this epsilon "
-                             "(in steps of 0.01)")  # fmt: skip
+                             f"(from {low:g} to {high:g}, in steps of 0.01)")  # fmt: skip
     else:
         st.select_slider("L1 strength", L1_STEPS, format_func=lambda value: f"{value:g}", **bind(field, suffix),
                          help="Each SGD step shrinks every weight toward zero by rate × strength")  # fmt: skip

@@ -8,6 +8,7 @@ field (:func:`bind`); what changing it resets is :data:`dashboard.view.RESETS`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,30 +17,43 @@ import streamlit as st
 from core.attack import MAX_EPS, minimal_epsilon
 from core.errors import ImageRejected
 from core.imaging import preprocess_upload
+from core.settings import BOUNDS
 from dashboard import resources, state
 from dashboard.state import WidgetKey, current, notice, own_digit, show_notices, update, widget_key
 from dashboard.view import EPS_STEP, INPUTS, SHOWS, View, inert, snap_eps
 
 
-def bind(field: str, suffix: str = "", refuse=None, shown=None) -> dict:
+def bind(field: str, suffix: str = "", refuse=None, shown=None, label: str | None = None) -> dict:
     """Widget keyword arguments that show the view's ``field`` and change it (:func:`dashboard.state.update`).
 
     ``refuse(value)`` may return a message to refuse a value (shown as a
     notice); ``shown`` is what the widget shows when the field is None.
+    ``label`` names a number field in the notice given when a typed value is
+    put in range (number inputs take any number, as links do, and say so).
     """
     bound = widget_key(field, suffix)
     value = getattr(current(), field)
     st.session_state[bound] = shown if value is None else value
-    return {"key": bound, "on_change": _copy_back, "args": (bound, field, refuse)}
+    return {"key": bound, "on_change": _copy_back, "args": (bound, field, refuse, label)}
 
 
-def _copy_back(bound: str, field: str, refuse) -> None:
+def _copy_back(bound: str, field: str, refuse, label: str | None) -> None:
     value = st.session_state[bound]
     problem = refuse(value) if refuse is not None else None
     if problem:
         notice(problem)
-    else:
-        update(**{field: value})
+        return
+    kept = getattr(update(**{field: value}), field)
+    if label is not None and isinstance(value, (int, float)) and kept != value:
+        notice(put_in_range(label, field, value, kept))
+
+
+def put_in_range(label: str, field: str, typed: float, kept: float) -> str:
+    """The notice for a typed number that field ``field`` cannot take as it is (the value used is ``kept``)."""
+    low, high = BOUNDS.get(field, (-math.inf, math.inf))
+    if low <= typed <= high:
+        return f"{label} {inert(f'{typed:g}')} is between its steps; using {kept:g}."
+    return f"{label} {inert(f'{typed:g}')} is outside {low:g}-{high:g}; using {kept:g}."
 
 
 # --- the chosen image ---------------------------------------------------------------------------------
@@ -69,9 +83,8 @@ def image_picker(view: View, *, key_suffix: str) -> int:
     """Pick a test image of the source digit by its position; returns the clamped position."""
     count = len(resources.source_images(view)[0])
     image = chosen_image(view)
-    st.number_input(
-        f"Test image of digit {view.source} (0-{count - 1})", 0, count - 1, step=1, **bind("image", key_suffix)
-    )
+    label = f"Test image of digit {view.source} (0-{count - 1})"
+    st.number_input(label, step=1, **bind("image", key_suffix))  # any number: out of range, a notice says so
     return image
 
 
@@ -188,9 +201,13 @@ def pick_pair(selection: str) -> None:
 def position_picker(count: int) -> int:
     """Which test image of each digit the all-pairs grid shows (0 to ``count - 1``)."""
     key = WidgetKey.PAIRS_IMAGE
-    position = int(min(max(st.session_state.get(key, 0), 0), max(count - 1, 0)))
+    typed = st.session_state.get(key, 0)
+    position = int(min(max(typed, 0), max(count - 1, 0)))
+    if typed != position:
+        notice(f"There is no test image #{inert(typed)} of each digit (0-{count - 1}); showing #{position}.")
+        show_notices()
     st.session_state[key] = position
-    st.number_input(f"Which test image of each digit (0-{count - 1})", 0, max(count - 1, 0), step=1, key=key)
+    st.number_input(f"Which test image of each digit (0-{count - 1})", step=1, key=key)  # any number: see above
     return position
 
 

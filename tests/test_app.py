@@ -264,3 +264,30 @@ def test_one_quantity_is_one_number_on_every_page():
         assert metric(app, f"2 → 6 fooled at ε = {float(eps):.3f}") == on_chart
         exact = np.mean(model.predict(fgsm(model, twos, float(eps), target=6)) == 6)
         assert on_chart == f"{exact:.0%}"
+
+
+def test_numbers_typed_out_of_range_get_a_notice_as_links_do():
+    """A widget takes any number and says what it used instead, as a link's value does (no silent red field)."""
+    app = start({"source": "2", "target": "6"})
+    widget(app, "number_input", "_widget_image").set_value(150).run()
+    assert_clean(app)
+    assert any("no test image #`150`" in w.value and "showing #99" in w.value for w in app.warning)
+    assert widget(app, "number_input", "_widget_image").value == 99
+    widget(app, "number_input", "_widget_batch_size").set_value(100000).run()
+    assert_clean(app)
+    assert any(w.value.startswith("Batch size `100000` is outside 10-1000; using 1000") for w in app.warning)
+    assert widget(app, "number_input", "_widget_batch_size").value == 1000
+    widget(app, "number_input", "_widget_epochs").set_value(0).run()
+    assert any(w.value.startswith("Epochs `0` is outside 1-100; using 1") for w in app.warning)
+    assert widget(app, "number_input", "_widget_epochs").value == 1
+
+
+def test_lbfgs_shows_the_converged_numbers_not_one_point_charts():
+    app = start()
+    app.switch_page("app_pages/training.py").run()
+    widget(app, "radio", "_widget_solver").set_value("lbfgs").run()
+    assert_clean(app)
+    assert not [c for c in app.get("arrow_vega_lite_chart") if "per epoch" in str(c.proto.spec)]
+    test_accuracy = float(metric(app, "Test accuracy").rstrip("%")) / 100
+    assert 0.5 < test_accuracy <= 1.0
+    assert "converged model's mean training loss" in " ".join(c.value for c in app.caption)
