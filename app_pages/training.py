@@ -47,8 +47,10 @@ def numbers_ui(settings, result, data) -> None:
 def charts_ui(view: View, result) -> None:
     """Accuracy and loss per epoch, accuracy per digit, the confusion matrix."""
     if result.solver == "lbfgs":  # one converged model, not a history: no one-point charts
-        st.caption(f"L-BFGS optimizes all at once: the converged model's mean training loss is "
-                   f"{result.history[-1].loss:.4f} nats (its accuracy is above; there is no per-epoch history).")  # fmt: skip
+        st.caption(
+            f"L-BFGS optimizes all at once: the converged model's mean training loss is "
+            f"{result.history[-1].loss:.4f} nats (its accuracy is above; there is no per-epoch history)."
+        )
     else:
         left, right = st.columns(2)
         left.altair_chart(charts.accuracy_chart(result.history), width="stretch")
