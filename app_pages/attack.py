@@ -228,7 +228,7 @@ def main(view: View) -> None:
         heading.title(f"Turn your digit into a {view.target}")
         return
     selected = widgets.chosen(view, image)
-    reads_as = int(model.predict(selected.pixels))
+    reads_as = selected.reads_as
     if selected.own:  # speak of what the model reads the visitor's digit as
         heading.title(f"Turn your {reads_as} into a {view.target}")
         subject = f"{selected.label} (the model reads it as {reads_as})"
@@ -237,6 +237,8 @@ def main(view: View) -> None:
         subject = "this image"
     caption.caption(f"Each pixel moves by ε toward what makes the model say {view.target}. "
                     "Start at the exact smallest ε that fools it, then explore.")  # fmt: skip
+    if selected.starting_point(view):
+        st.info(selected.starting_point(view), icon=":material/info:")
     eps = eps_ui(view, selected.minimal, subject)
     attack_ui(view, model, selected, reads_as, eps, "own" if selected.own else f"test{indices[image]}")
     grid_ui(view, model, images, resources.minimal_epsilons(view), eps)

@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from core.sweep import score_sweep
-from dashboard import attack_charts, resources
+from dashboard import attack_charts, resources, wording
 from dashboard.sidebar import sidebar
 from dashboard.state import WidgetKey
 from dashboard.view import View
@@ -35,8 +35,7 @@ def scores_ui(view: View, model, selected, eps: float) -> None:
     st.altair_chart(chart, width="stretch")
     st.caption(
         f"{selected.label[0].upper()}{selected.label[1:]}. Each line is one class's score as every pixel moves by ε; "
-        f"the {view.target} line overtakes the rest at the dashed rule, the exact minimal ε"
-        + (" (clipping bends the lines where pixels hit 0 or 1)." if view.clip else " (no clipping: straight lines).")
+        + wording.crossing(view.target, selected.minimal, view.clip)
     )
 
 
@@ -62,10 +61,11 @@ def all_images_ui(view: View, count: int, eps: float) -> None:
 
 
 def main(view: View) -> None:
-    st.title(f"Class scores against epsilon: {view.source} → {view.target}")
+    heading = st.empty()
     model = resources.trained(view.training).model
     _, images = resources.source_images(view)
     selected, eps = image_and_eps(view, key_suffix="_epsilon")
+    heading.title(f"Class scores against epsilon: {selected.pair(view)}")
     scores_ui(view, model, selected, eps)
     all_images_ui(view, len(images), eps)
 

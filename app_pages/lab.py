@@ -136,13 +136,14 @@ def classic_ui(view: View) -> None:
 
 
 def main(view: View) -> None:
-    st.title(f"Attack lab: {view.source} → {view.target}, at its best and its worst")
+    heading = st.empty()
     st.caption(
         "For a linear model every question here has an exact answer: the best possible attack (a linear program), "
         "a certificate that no attack can do better, the iterative method, and the fewest pixels (an integer program)."
     )
     model = resources.trained(view.training).model
     selected, eps = widgets.image_and_eps(view, key_suffix="_lab")
+    heading.title(f"Attack lab: {selected.pair(view)}, at its best and its worst")
     x = selected.pixels.astype(np.float64)
     truth = int(model.predict(x)) if selected.own else view.source
     answers = heavy.lab_answers(view.training, view.clip, view.target, truth, x)

@@ -18,7 +18,7 @@ from core.attack import MAX_EPS, minimal_epsilon
 from core.errors import ImageRejected
 from core.imaging import preprocess_upload
 from core.settings import BOUNDS
-from dashboard import resources, state
+from dashboard import resources, state, wording
 from dashboard.state import WidgetKey, current, notice, own_digit, show_notices, update, widget_key
 from dashboard.view import EPS_STEP, INPUTS, SHOWS, View, inert, snap_eps
 
@@ -109,17 +109,31 @@ class Chosen:
     label: str
     minimal: float  # exact minimal epsilon toward the target
     own: bool
+    reads_as: int  # the model's answer on the untouched image
+    confidence: float  # and its probability
+
+    def pair(self, view: View) -> str:
+        """``2 → 6``, or ``your 7 → 6`` for the visitor's own digit (whatever the sidebar's source)."""
+        return wording.pair(view.source, view.target, self.reads_as, self.own)
+
+    def starting_point(self, view: View) -> str | None:
+        """A plain sentence when there is nothing to attack or the attack starts from a mistake."""
+        return wording.starting_point(view.source, view.target, self.reads_as, self.confidence, self.own)
 
 
 def chosen(view: View, image: int) -> Chosen:
+    model = resources.trained(view.training).model
     own = own_digit(view)
     if own is not None:
-        model = resources.trained(view.training).model
-        minimal = float(minimal_epsilon(model, own.pixels, view.target, clip=view.clip_range))
-        return Chosen(own.pixels, own.name, minimal, True)
-    indices, images = resources.source_images(view)
-    label = f"test image #{image} of digit {view.source} (test-set index {indices[image]})"
-    return Chosen(images[image], label, float(resources.minimal_epsilons(view)[image]), False)
+        pixels, label, own_digit_ = own.pixels, own.name, True
+        minimal = float(minimal_epsilon(model, pixels, view.target, clip=view.clip_range))
+    else:
+        indices, images = resources.source_images(view)
+        pixels, own_digit_ = images[image], False
+        label = f"test image #{image} of digit {view.source} (test-set index {indices[image]})"
+        minimal = float(resources.minimal_epsilons(view)[image])
+    probabilities = model.predict_proba(pixels)
+    return Chosen(pixels, label, minimal, own_digit_, int(probabilities.argmax()), float(probabilities.max()))
 
 
 def image_and_eps(view: View, *, key_suffix: str) -> tuple[Chosen, float]:
@@ -137,6 +151,8 @@ def image_and_eps(view: View, *, key_suffix: str) -> tuple[Chosen, float]:
     selected = chosen(view, image)
     with right:
         eps = eps_slider(selected.minimal, key_suffix=key_suffix)
+    if selected.starting_point(view):
+        st.info(selected.starting_point(view), icon=":material/info:")
     return selected, eps
 
 

@@ -1,0 +1,53 @@
+"""What the pages say about the image they attack: the pair in headings, a start with nothing to attack, the
+chart's dashed rule; pure sentences first, then the pages themselves (AppTest)."""
+
+import math
+
+from core.data import load_dataset
+from dashboard import wording
+from tests.apptest import assert_clean, digit_png, own_cache, start  # noqa: F401
+
+
+def test_the_pair_names_your_digit_as_the_model_reads_it():
+    assert wording.pair(2, 6, 2, own=False) == "2 → 6"
+    assert wording.pair(5, 6, 7, own=True) == "your 7 → 6"  # the sidebar's source does not matter
+
+
+def test_a_start_with_nothing_to_attack_or_from_a_mistake_is_said_plainly():
+    assert wording.starting_point(2, 6, 2, 0.9, own=False) is None
+    assert wording.starting_point(5, 6, 7, 0.9, own=True) is None  # your 7 is yours, whatever the source
+    already = wording.starting_point(7, 1, 1, 0.78, own=False)
+    assert "already reads this 7 as 1 (78%)" in already and "nothing to attack" in already
+    mistake = wording.starting_point(7, 1, 2, 0.4, own=False)
+    assert "reads this 7 as 2 (40%), not as 7" in mistake
+
+
+def test_the_dashed_rule_is_described_as_what_it_marks():
+    assert "overtakes the rest at the dashed rule" in wording.crossing(6, 0.18, clip=True)
+    assert "already on top at ε = 0" in wording.crossing(1, 0.0, clip=False)
+    assert "never overtakes" in wording.crossing(6, math.inf, clip=True)
+
+
+def test_your_own_digit_is_named_in_every_heading():
+    """Upload a 7 with the sidebar's source at 2, then set the source to 5: every page speaks of your 7."""
+    app = start({"input": "upload"})
+    app.get("file_uploader")[0].upload("seven.png", digit_png(load_dataset("mnist-5k"), 0, 7), "image/png").run()
+    assert app.title[0].value == "Turn your 7 into a 6"
+    app.sidebar.selectbox[0].set_value(5).run()
+    for page, heading in [("app_pages/epsilon.py", "Class scores against epsilon: your 7 → 6"),
+                          ("app_pages/lab.py", "Attack lab: your 7 → 6, at its best and its worst")]:  # fmt: skip
+        app.switch_page(page).run()
+        assert_clean(app)
+        assert app.title[0].value == heading
+
+
+def test_an_image_already_read_as_the_target_says_so_on_every_page():
+    """Test image #4 of digit 7 is read as a 1 by the model: nothing to attack toward 1, and the pages say it."""
+    app = start({"source": "7", "target": "1", "image": "4", "clip": "0"})
+    for page in ("app_pages/attack.py", "app_pages/epsilon.py", "app_pages/lab.py"):
+        app.switch_page(page).run()
+        assert_clean(app)
+        assert any("already reads this 7 as 1" in i.value for i in app.info), page
+    app.switch_page("app_pages/epsilon.py").run()
+    assert any("already on top at ε = 0" in c.value for c in app.caption)
+    assert not any("overtakes the rest at the dashed rule" in c.value for c in app.caption)
