@@ -164,7 +164,7 @@ def minimal_epsilon(model: SoftmaxModel, x, target, *, clip=(0.0, 1.0), max_eps:
 
 
 def pgd(model: SoftmaxModel, x, eps, *, target=None, labels=None, steps: int = 10, step_size=None,
-        clip=(0.0, 1.0), random_start: bool = False, seed: int = 0) -> np.ndarray:  # fmt: skip
+        clip=(0.0, 1.0), random_start: bool = False, seed: int = 0, keep_best: bool = False) -> np.ndarray:  # fmt: skip
     """The iterative gradient sign method: BIM, or PGD with ``random_start``.
 
     Each of ``steps`` steps moves every pixel by ``step_size`` along the
@@ -175,6 +175,13 @@ def pgd(model: SoftmaxModel, x, eps, *, target=None, labels=None, steps: int = 1
     ``step_size`` defaults to ``2.5 * eps / steps`` (Madry et al., 2018).
     For a linear model it can approach the exact optimum
     (:func:`optimal_epsilon`) but never beat it.
+
+    Its steps of ``2.5 * eps / steps`` can overshoot and come back, so the
+    last iterate may do worse than one gradient sign step of ``eps``. With
+    ``keep_best`` it starts from that sign step instead and returns, per
+    image, the best of its iterates (the start included): the one with the
+    largest lead of the target over every other class (untargeted: of the best
+    other class over the label). It is then never worse than the sign step.
     """
     images, single = as_images(x)
     clip = as_clip(clip)
@@ -193,7 +200,7 @@ def pgd(model: SoftmaxModel, x, eps, *, target=None, labels=None, steps: int = 1
             adversarial[part] = pgd(model, images[part], steps_[part, 0], target=target,
                                     labels=None if labels is None else labels[part], steps=steps,
                                     step_size=size[part, 0], clip=clip, random_start=random_start,
-                                    seed=seed + begin)  # fmt: skip
+                                    seed=seed + begin, keep_best=keep_best)  # fmt: skip
         return adversarial
     start = images.astype(np.float64)
     radius = np.abs(steps_)
@@ -205,14 +212,29 @@ def pgd(model: SoftmaxModel, x, eps, *, target=None, labels=None, steps: int = 1
     # The iterates are ours, not a visitor's input: without clipping they leave [0, 1] by design, so the
     # gradient is taken straight from the logits rather than through input_gradient's range check.
     toward = np.full(len(images), target) if target is not None else labels
+    sign = -1.0 if target is not None else 1.0  # down the loss toward the target, up it away from the label
+
+    def step_from(point: np.ndarray, by: np.ndarray) -> np.ndarray:
+        point = point + sign * by * np.sign(gradient_from_logits(model.W, model.logits(point), toward))
+        np.clip(point, start - radius, start + radius, out=point)  # back into the eps-ball
+        return np.clip(point, *clip, out=point) if clip is not None else point
+
+    def lead(point: np.ndarray) -> np.ndarray:
+        z = model.logits(point)
+        mine = z[np.arange(len(z)), toward]
+        z[np.arange(len(z)), toward] = -np.inf
+        return (mine - z.max(axis=1)) * -sign  # targeted: the target's lead; untargeted: the best rival's
+
+    if keep_best:
+        if random_start:
+            raise BadInput("keep_best starts from the gradient sign step: it takes no random start")
+        current = step_from(current, radius)  # the gradient sign step itself
+        best, best_lead = current.copy(), lead(current)
     for _ in range(steps):
-        step = size * np.sign(gradient_from_logits(model.W, model.logits(current), toward))
-        if target is not None:
-            current -= step
-        else:
-            current += step
-        np.clip(current, start - radius, start + radius, out=current)  # back into the eps-ball
-        if clip is not None:
-            np.clip(current, *clip, out=current)
-    adversarial = current.astype(images.dtype, copy=False)
+        current = step_from(current, size)
+        if keep_best:
+            now = lead(current)
+            better = now > best_lead
+            best[better], best_lead[better] = current[better], now[better]
+    adversarial = (best if keep_best else current).astype(images.dtype, copy=False)
     return adversarial[0] if single else adversarial

@@ -249,7 +249,7 @@ def robustness_curve(model: SoftmaxModel, x, labels, eps_grid, *, clip=(0.0, 1.0
     pgd_eps = np.linspace(grid[0], grid[-1], 21) if pgd_grid is None else as_eps_grid(pgd_grid)
 
     def under_pgd(eps: float) -> float:
-        attacked = pgd(model, images, eps, labels=labels, steps=pgd_steps, clip=clip)
+        attacked = pgd(model, images, eps, labels=labels, steps=pgd_steps, clip=clip, keep_best=True)
         return float(np.mean(model.predict(attacked) == labels)) if len(images) else 0.0
 
     pgd_accuracy = np.array(on_all_cores(under_pgd, list(pgd_eps)))

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from core.attack import attack_direction, delta_prediction, fgsm, input_gradient, minimal_epsilon
+from core.attack import attack_direction, delta_prediction, fgsm, input_gradient, minimal_epsilon, pgd
+from dashboard.view import snap_eps
 
 TARGET = 6
 
@@ -152,3 +153,28 @@ def test_minimal_epsilon_does_not_depend_on_how_images_are_grouped(model, datase
     np.testing.assert_array_equal(np.isinf(together), np.isinf(alone))
     np.testing.assert_allclose(together, alone, rtol=1e-12, atol=1e-15)  # a block's W x rounds a little differently
     assert np.isfinite(together).sum() > 200
+
+
+def test_pgd_keeping_its_best_iterate_is_never_worse_than_the_sign_step(model, twos, minimal_twos):
+    """Plain PGD's steps overshoot and come back: at the sign step's own ε it can fail where the sign step fools
+    (the lab showed it). Started from the sign step and keeping its best iterate, it never does worse."""
+    eps = np.array([snap_eps(m) for m in minimal_twos[np.isfinite(minimal_twos)]])
+    images = twos[np.isfinite(minimal_twos)]
+    sign_step = fgsm(model, images, eps, target=6)
+    plain = pgd(model, images, eps, target=6)
+    best = pgd(model, images, eps, target=6, keep_best=True)
+
+    def lead(points):
+        z = model.logits(points)
+        return z[:, 6] - np.delete(z, 6, axis=1).max(axis=1)
+
+    assert (model.predict(sign_step) == 6).all()  # just past each image's exact minimal ε
+    assert (model.predict(plain) != 6).any()  # the surprise the lab showed
+    assert (model.predict(best) == 6).all()
+    assert (lead(best) >= lead(sign_step) - 1e-9).all()
+    assert (np.abs(best - images) <= eps[:, None] + 1e-6).all() and best.min() >= 0 and best.max() <= 1
+    labels = np.full(len(images), 2)
+    untargeted = pgd(model, images, 0.1, labels=labels, keep_best=True)
+    z, z0 = model.logits(untargeted), model.logits(fgsm(model, images, 0.1, labels=labels))
+    rival = lambda z: np.delete(z, 2, axis=1).max(axis=1) - z[:, 2]  # noqa: E731
+    assert (rival(z) >= rival(z0) - 1e-9).all()

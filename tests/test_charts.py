@@ -113,3 +113,16 @@ def test_the_training_charts_show_numbers(training):
     assert_shown_plainly(charts.loss_chart(training.history))
     assert_shown_plainly(charts.per_class_accuracy_chart(training.per_class_accuracy, highlight=(2, 6)))
     assert_shown_plainly(charts.confusion_chart(training.confusion))
+
+
+def test_the_ratio_histogram_title_agrees_with_its_bars():
+    """Its first bar holds more than the exactly optimal images (the bar is wider than "exactly"): the title says
+    both shares, and the second is the first bar's own count."""
+    ratios = np.r_[np.ones(22), np.full(58, 1.02), np.linspace(1.3, 2.0, 20)]
+    chart = comparison_charts.ratio_histogram(ratios, target=6)
+    spec = chart.to_dict()
+    title = spec["title"] if isinstance(spec["title"], str) else spec["title"]["text"]
+    bars = next(iter(spec["datasets"].values()))
+    first = min(bars, key=lambda bar: bar["start"])
+    assert "22% of 100 exactly optimal" in title
+    assert f"{first['images']}% below {first['end']:.2f}×" in title and first["images"] == 80
