@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 
 from core.attack import attack_direction, delta_prediction, fgsm
+from core.classes import class_label, the_class
 from core.imaging import MAX_PIXELS, MAX_UPLOAD_BYTES, direction_to_uint8, picture_uint8, png_bytes, to_uint8, upscale
 from dashboard import attack_charts, resources, widgets
 from dashboard.drawing_pad import drawing_pad
@@ -81,7 +82,10 @@ def draw_ui(model, view: View) -> None:
 
 
 def picker_ui(view: View, images) -> int:
-    st.image(upscale(thumbnail_strip(images), 3), caption=f"The first ten test images of digit {view.source}: 0 to 9")
+    st.image(
+        upscale(thumbnail_strip(images), 3),
+        caption=f"The first ten test images of {the_class(view.dataset, view.source)}: 0 to 9",
+    )
     left, right = st.columns([3, 1], vertical_alignment="bottom")
     with left:
         widgets.first_ten_picker(images)
@@ -225,15 +229,19 @@ def main(view: View) -> None:
     heading, caption = st.empty(), st.empty()
     image = source_ui(view, model, images)
     if image is None:
-        heading.title(f"Turn your digit into a {view.target}")
+        heading.title(f"Turn your digit into a {class_label(view.dataset, view.target)}")
         return
     selected = widgets.chosen(view, image)
     reads_as = selected.reads_as
     if selected.own:  # speak of what the model reads the visitor's digit as
-        heading.title(f"Turn your {reads_as} into a {view.target}")
+        heading.title(
+            f"Turn your {class_label(view.dataset, reads_as)} into a {class_label(view.dataset, view.target)}"
+        )
         subject = f"{selected.label} (the model reads it as {reads_as})"
     else:
-        heading.title(f"Turn a {view.source} into a {view.target}")
+        heading.title(
+            f"Turn a {class_label(view.dataset, view.source)} into a {class_label(view.dataset, view.target)}"
+        )
         subject = "this image"
     caption.caption(f"Each pixel moves by ε toward what makes the model say {view.target}. "
                     "Start at the exact smallest ε that fools it, then explore.")  # fmt: skip

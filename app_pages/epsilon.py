@@ -3,6 +3,7 @@
 import numpy as np
 import streamlit as st
 
+from core.classes import the_class
 from core.sweep import score_sweep
 from dashboard import attack_charts, resources, wording
 from dashboard.sidebar import sidebar
@@ -41,7 +42,7 @@ def scores_ui(view: View, model, selected, eps: float) -> None:
 
 def all_images_ui(view: View, count: int, eps: float) -> None:
     """The attack on every test image of the source digit: share fooled, confidence, minimal epsilons."""
-    st.subheader(f"All {count} test images of digit {view.source}")
+    st.subheader(f"All {count} test images of {the_class(view.dataset, view.source)}")
     minimal_all = resources.minimal_epsilons(view)
     never = int(np.count_nonzero(~np.isfinite(minimal_all)))
     median = float(np.median(minimal_all)) if len(minimal_all) else float("nan")

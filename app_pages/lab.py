@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from core.attack import pgd
+from core.classes import the_class
 from core.exact import worst_case
 from core.imaging import to_uint8, upscale
 from dashboard import comparison_charts, heavy, resources, widgets
@@ -100,7 +101,7 @@ def images_ui(model, x, answers, view: View, truth: int, eps: float) -> None:
 
 def all_images_ui(view: View, eps: float) -> None:
     """Every test image of the source digit: the sign step against the optimum, and accuracy as epsilon grows."""
-    st.subheader(f"All {len(resources.source_images(view)[0])} test images of digit {view.source}")
+    st.subheader(f"All {len(resources.source_images(view)[0])} test images of {the_class(view.dataset, view.source)}")
     left, right = st.columns(2)
     minimal, optimal = resources.minimal_epsilons(view), heavy.optimal_epsilons(view)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -5,6 +5,7 @@ import io
 import numpy as np
 import streamlit as st
 
+from core import classes
 from core.attack import fgsm, minimal_epsilon
 from core.imaging import grid_figure, to_uint8
 from core.settings import TrainingSettings
@@ -149,7 +150,7 @@ def grid_ui(view: View, model, pairs, own, toward) -> None:
 
 
 def main(view: View) -> None:
-    st.title("All pairs: which digit turns into which")
+    st.title(f"All pairs: which {classes.kind(view.dataset)} turns into which")
     st.caption(
         "Every test image attacked toward every other digit, each at its exact minimal ε. "
         "Click a cell to make it the sidebar's pair."

@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from core import imaging
+from core import classes, imaging
+from core.classes import class_label
 from dashboard import charts, resources
 from dashboard.sidebar import sidebar
 from dashboard.view import View
@@ -58,20 +59,25 @@ def charts_ui(view: View, result) -> None:
     left, right = st.columns(2)
     left.altair_chart(charts.per_class_accuracy_chart(result.per_class_accuracy, highlight=(view.source, view.target)),
                       width="stretch")  # fmt: skip
-    left.caption(f"The source ({view.source}) and target ({view.target}) digits are drawn solid.")
+    left.caption(
+        f"The source ({class_label(view.dataset, view.source)}) and target "
+        f"({class_label(view.dataset, view.target)}) {classes.kind(view.dataset)}s are drawn solid."
+    )
     right.altair_chart(charts.confusion_chart(result.confusion), width="stretch")
-    right.caption("Rows are the true digit, columns the model's answer; the diagonal is right.")
+    right.caption(f"Rows are the true {classes.kind(view.dataset)}, columns the model's answer; the diagonal is right.")
 
 
 def templates_ui(view: View, result) -> None:
     st.subheader("The ten weight templates")
     st.caption(
-        "Row k of W, as a 28×28 image: red pixels raise the score of digit k, blue lower it. The attack adds "
+        "Row k of W, as a 28×28 image: red pixels raise the score of class k, blue lower it. The attack adds "
         f"ε·sign(W_{view.target} − W_best), so it paints these patterns into the image."
     )
     columns = st.columns(10)
     for digit, column in enumerate(columns):
-        column.image(imaging.template_picture(result.model.W[digit]), caption=f"{digit}", width="stretch")
+        column.image(
+            imaging.template_picture(result.model.W[digit]), caption=class_label(view.dataset, digit), width="stretch"
+        )
 
 
 def main(view: View) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core import classes
 from core.data import DEFAULT_DATASET
 from core.settings import ADVERSARIAL_EPS_STEP, BOUNDS, L1_STEPS, SOLVERS
 from dashboard import resources
@@ -30,8 +31,11 @@ def sidebar() -> View:
     with st.sidebar:
         st.subheader("Attack")
         left, right = st.columns(2)
-        left.selectbox("Source digit", range(10), help="The digit to disguise", **bind("source"))
-        right.selectbox("Target digit", range(10), help="What the model should see", **bind("target"))
+        kind, names = classes.kind(view.dataset), classes.class_names(view.dataset)
+        shown = (lambda k: f"{k} · {names[k]}") if names else str
+        left.selectbox(f"Source {kind}", range(10), format_func=shown, help=f"The {kind} to disguise", **bind("source"))
+        right.selectbox(f"Target {kind}", range(10), format_func=shown, help="What the model should see",
+                        **bind("target"))  # fmt: skip
         st.toggle("Clip pixels to [0, 1]", help="Off reproduces the original experiment: pixels may leave [0, 1]",
                   **bind("clip"))  # fmt: skip
 

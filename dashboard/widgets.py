@@ -15,6 +15,7 @@ import numpy as np
 import streamlit as st
 
 from core.attack import MAX_EPS, minimal_epsilon
+from core.classes import the_class
 from core.errors import ImageRejected
 from core.imaging import preprocess_upload
 from core.settings import BOUNDS
@@ -64,14 +65,15 @@ def chosen_image(view: View) -> int:
     count = len(resources.source_images(view)[0])
     if count == 0:
         raise resources.NothingToShow(
-            f"The test set of {resources.dataset_label(view.training.dataset)} has no image of digit {view.source}: "
-            "pick another source digit in the sidebar."
+            f"The test set of {resources.dataset_label(view.training.dataset)} has no image of "
+            f"{the_class(view.dataset, view.source)}: pick another source in the sidebar."
         )
     image = current().image
     if not 0 <= image < count:
         corrected = min(max(image, 0), count - 1)
         notice(
-            f"There is no test image #{inert(image)} of digit {view.source} (there are {count}); showing #{corrected}."
+            f"There is no test image #{inert(image)} of {the_class(view.dataset, view.source)} (there are {count}); "
+            f"showing #{corrected}."
         )
         update(image=corrected, eps=current().eps)  # the link's epsilon stays
         image = corrected
@@ -83,7 +85,7 @@ def image_picker(view: View, *, key_suffix: str) -> int:
     """Pick a test image of the source digit by its position; returns the clamped position."""
     count = len(resources.source_images(view)[0])
     image = chosen_image(view)
-    label = f"Test image of digit {view.source} (0-{count - 1})"
+    label = f"Test image of {the_class(view.dataset, view.source)} (0-{count - 1})"
     st.number_input(label, step=1, **bind("image", key_suffix))  # any number: out of range, a notice says so
     return image
 
@@ -114,7 +116,7 @@ class Chosen:
 
     def pair(self, view: View) -> str:
         """``2 → 6``, or ``your 7 → 6`` for the visitor's own digit (whatever the sidebar's source)."""
-        return wording.pair(view.source, view.target, self.reads_as, self.own)
+        return wording.pair(view.source, view.target, self.reads_as, self.own, view.dataset)
 
     def starting_point(self, view: View) -> str | None:
         """A plain sentence when there is nothing to attack or the attack starts from a mistake."""
@@ -130,7 +132,7 @@ def chosen(view: View, image: int) -> Chosen:
     else:
         indices, images = resources.source_images(view)
         pixels, own_digit_ = images[image], False
-        label = f"test image #{image} of digit {view.source} (test-set index {indices[image]})"
+        label = f"test image #{image} of {the_class(view.dataset, view.source)} (test-set index {indices[image]})"
         minimal = float(resources.minimal_epsilons(view)[image])
     probabilities = model.predict_proba(pixels)
     return Chosen(pixels, label, minimal, own_digit_, int(probabilities.argmax()), float(probabilities.max()))

@@ -7,10 +7,15 @@ when the attack starts from a mistake (a test image the model does not read as i
 
 from __future__ import annotations
 
+from core.classes import class_label
 
-def pair(source: int, target: int, reads_as: int, own: bool) -> str:
-    """The attacked pair as a heading names it: ``2 → 6``, or ``your 7 → 6`` for the visitor's own digit."""
-    return f"your {reads_as} → {target}" if own else f"{source} → {target}"
+
+def pair(source: int, target: int, reads_as: int, own: bool, dataset: str = "mnist-5k") -> str:
+    """The attacked pair as a heading names it: ``2 → 6``, or ``your 7 → 6`` for the visitor's own digit
+    (``Pullover (2) → Shirt (6)`` where the dataset's classes have names)."""
+    if own:
+        return f"your {class_label(dataset, reads_as)} → {class_label(dataset, target)}"
+    return f"{class_label(dataset, source)} → {class_label(dataset, target)}"
 
 
 def starting_point(source: int, target: int, reads_as: int, confidence: float, own: bool) -> str | None:

@@ -105,15 +105,24 @@ def test_the_all_pairs_page_works_on_an_idx_folder(tmp_path, monkeypatch):
     write_idx(folder / "train-labels-idx1-ubyte", data.y_train[::5].astype(np.uint8))
     write_idx(folder / "t10k-images-idx3-ubyte", pixels(data.x_test[::5]))
     write_idx(folder / "t10k-labels-idx1-ubyte", data.y_test[::5].astype(np.uint8))
+    words = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    (folder / "classes.txt").write_text("\n".join(words) + "\n")  # the folder names its classes
     monkeypatch.setenv("ADVERSARIAL_DIGITS_IDX_FOLDERS", str(folder))
     app = start({"page": "pairs"})
     widget(app, "selectbox", "_widget_dataset").set_value(f"idx:{folder}").run()
     assert_clean(app)
     assert any("The easiest pair is" in m.value for m in app.markdown)
     assert len(app.get("vega_lite_chart")) == 1
+    assert app.title[0].value == "All pairs: which class turns into which"
+    source = widget(app, "selectbox", "_widget_source")
+    assert source.label == "Source class" and source.format_func(2) == "2 · two"
     app.switch_page("app_pages/lab.py").run()  # the attack lab on the same folder
     assert_clean(app)
     assert metric(app, "The best possible attack needs ε") and len(app.get("vega_lite_chart")) == 2
+    assert app.title[0].value.startswith("Attack lab: two (2) → six (6)")
+    assert any(h.value.endswith("test images of class two (2)") for h in app.subheader)
+    app.switch_page("app_pages/attack.py").run()
+    assert app.title[0].value == "Turn a two (2) into a six (6)"
 
 
 def test_a_digit_missing_from_the_test_set_is_said_not_a_crash(tmp_path, monkeypatch):

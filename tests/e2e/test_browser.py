@@ -153,7 +153,7 @@ def test_a_bad_upload_is_explained(server, page, tmp_path):
 
 
 def test_a_deep_link_reproduces_the_view(server, page):
-    page.goto(f"{server.url}/epsilon?source=7&target=1&image=4&eps=0.25&clip=0")
+    page.goto(f"{server.url}/epsilon?source=7&target=1&image=0&eps=0.25&clip=0")
     wait_for_page(page, 3)
     assert page.locator("h1").first.inner_text().startswith("Class scores against epsilon: 7 → 1")
     assert float(eps_slider(page).input_value()) == 0.25
