@@ -65,7 +65,7 @@ def undefended(view: View) -> None:
     columns[2].metric(
         f"Under gradient sign at ε = {EPS:g}", f"{robustness.accuracy_under_fgsm(view.training, view.clip, EPS):.1%}"
     )
-    st.altair_chart(comparison_charts.defense_chart({NAMES[0]: curve}, chosen_eps=EPS), width="stretch")
+    st.altair_chart(comparison_charts.defense_chart({NAMES[0]: curve}), width="stretch")  # nothing chosen here yet
 
 
 def numbers_ui(view: View, settings: tuple, results: list, eps: float) -> None:

@@ -9,6 +9,7 @@ writes nothing unless ``--out`` is given.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import time
@@ -34,6 +35,16 @@ PARTS = {"engine": engine, "training": training_and_loading, "app": app, "storm"
          "footprint": footprint, "photos": photos}  # fmt: skip
 
 
+def quiet_streamlit() -> None:
+    """The app's cached functions, called here outside a running app, warn on every call ("missing
+    ScriptRunContext"): not news in a benchmark. A filter, since AppTest sets the loggers' levels again."""
+    from streamlit.runtime.scriptrunner_utils import script_run_context
+
+    logging.getLogger(script_run_context.__name__).addFilter(
+        lambda record: "missing ScriptRunContext" not in record.getMessage()
+    )
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small workloads: checks the harness, not the numbers")
@@ -42,7 +53,8 @@ def main(argv=None) -> int:
                         help=f"run these parts only: {', '.join(PARTS)}")  # fmt: skip
     args = parser.parse_args(argv)
     os.chdir(ROOT)
-    report = Report()
+    quiet_streamlit()
+    report = Report(quick=args.quick)
     started = time.perf_counter()
     print(machine())
     for name, part in PARTS.items():

@@ -147,13 +147,17 @@ class Attacked:
 
 
 def trained(args: argparse.Namespace):
-    """The model for these settings: the one the app saved, or trained now (in a child, and saved for the app)."""
+    """The model for these settings and whether it was loaded: the one the app saved (or that came with it), or
+    trained now (in a child, and saved for the app)."""
     from core.training_queue import ModelStore, TrainingQueue
 
     settings = TrainingSettings(**{name: getattr(args, name) for name in fields_of(TrainingSettings)}).normalized()
+    saved = ModelStore.load_saved(settings)
+    if saved is not None:
+        return saved, True
     queue = TrainingQueue(slots=1)
     try:
-        return ModelStore(queue).get(settings)
+        return ModelStore(queue).get(settings), False
     finally:
         queue.stop_all()
 
@@ -161,7 +165,7 @@ def trained(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> tuple[dict, Attacked]:
     """The experiment as a plain dictionary (what ``--json`` prints) and the pictures behind it."""
     dataset = load_dataset(args.dataset)
-    training = trained(args)
+    training, loaded = trained(args)
     model, clip = training.model, None if args.no_clip else (0.0, 1.0)
     available = dataset.test_indices(args.source)
     indices = available[: args.count]
@@ -185,6 +189,7 @@ def run(args: argparse.Namespace) -> tuple[dict, Attacked]:
         "train_accuracy": training.train_accuracy,
         "test_accuracy": training.test_accuracy,
         "training_seconds": round(training.seconds, 3),
+        "loaded": loaded,  # the saved weights were reused: training_seconds is how long they once took
         "source": args.source,
         "target": args.target,
         "clip": clip is not None,
@@ -236,12 +241,18 @@ def _defense_text(result: dict) -> str:
     return f" ({', '.join(defenses)})" if defenses else ""
 
 
+def _how_trained(result: dict) -> str:
+    if result["loaded"]:
+        return f"loaded saved weights (trained earlier in {result['training_seconds']:.2f} s)"
+    return f"trained in {result['training_seconds']:.2f} s"
+
+
 def _text_report(result: dict) -> str:
     target = result["target"]
     lines = [
         f"dataset   {result['dataset']}: {result['n_train']:,} train / {result['n_test']:,} test",
         f"training  {result['solver']}{_defense_text(result)}: test accuracy {result['test_accuracy']:.2%}, "
-        f"train accuracy {result['train_accuracy']:.2%}, {result['training_seconds']:.2f} s",
+        f"train accuracy {result['train_accuracy']:.2%}, {_how_trained(result)}",
         f"attack    {result['source']} -> {target}, {'clipped to [0, 1]' if result['clip'] else 'no clipping'}",
         "",
         f"{'index':>6} {'min eps':>8} {'eps':>7} {'p(' + str(target) + ') before':>13} {'after':>8} "
@@ -269,6 +280,8 @@ def main(argv=None) -> int:
     if args.out is not None:
         result["grid_png"] = str(write_grid(result, attacked, args.out))
     print(json.dumps(result, indent=2) if args.json else _text_report(result))
+    if args.out is not None and not args.json:
+        print(f"\nwrote {result['grid_png']}")
     return 0
 
 

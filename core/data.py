@@ -226,8 +226,8 @@ def _load_openml_mnist(home: Path, timeout: float = 3.0) -> Dataset:
             pixels = labels = None
     if pixels is None:
         how = (
-            "connect to the internet once (it is then cached on the server), "
-            "or point the app at a folder of the four MNIST IDX files"
+            "connect to the internet once (it is then kept in the cache folder), "
+            "or use a folder of the four MNIST IDX files instead (dataset idx:<folder>)"
         )
         if not _reachable(OPENML_HOST, timeout):
             raise DatasetUnavailable(f"full MNIST is not cached and openml.org cannot be reached: {how}")

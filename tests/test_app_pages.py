@@ -177,6 +177,7 @@ def test_the_defenses_page_compares_the_defended_model_and_keeps_it_in_the_link(
     app = start({"page": "defenses"})
     assert_clean(app)
     assert any("Pick a defense" in i.value for i in app.info)
+    assert "chosen ε" not in app.get("vega_lite_chart")[0].proto.spec  # nothing is chosen before a defense is
     widget(app, "button_group", "_widget_defense_pick").set_value("adversarial").run()  # trains it in a child
     assert_clean(app)
     data = load_dataset("mnist-5k")

@@ -17,9 +17,10 @@ def quick_report(tmp_path: Path, parts) -> str:
     out = tmp_path / "BENCHMARKS.md"
     completed = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--quick", "--out", str(out), "--only", *parts],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=ROOT, capture_output=True, text=True, timeout=600,  # about 20 s alone: room for a busy machine
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "missing ScriptRunContext" not in completed.stdout + completed.stderr  # nothing to ignore in the output
     return out.read_text()
 
 
@@ -32,3 +33,4 @@ def test_quick_benchmarks_run_and_report_every_section(tmp_path):
         assert f"## {section}" in report
     assert "same numbers: yes" in report  # the fast sweep and the loop agree
     assert "exact is never larger than the grid's answer | yes" in report
+    assert "missed" not in report and " met |" not in report  # small workloads check the harness: no verdicts

@@ -95,6 +95,7 @@ def test_offline_full_mnist_is_a_one_line_error(monkeypatch, tmp_path, capsys):
     assert cli.main(["--dataset", "mnist"]) == 2
     error = capsys.readouterr().err
     assert "internet once" in error and len(error.strip().splitlines()) == 1
+    assert "server" not in error and "point the app" not in error  # the CLI has neither
 
 
 def test_help_says_what_each_option_does_and_its_default():
@@ -128,4 +129,8 @@ def test_the_cli_reuses_the_weights_the_app_saved(tmp_path, training, monkeypatc
     assert completed.returncode == 0, completed.stderr
     result = json.loads(completed.stdout)
     assert result["training_seconds"] == round(training.seconds, 3)  # the saved result, not a new training
+    assert result["loaded"] is True
     assert path.stat().st_mtime_ns == stamp
+    text = run_cli("--out", str(tmp_path / "out"))
+    assert "loaded saved weights (trained earlier in" in text.stdout and "trained in" not in text.stdout
+    assert f"wrote {tmp_path / 'out' / 'grid-2-to-6.png'}" in text.stdout  # the figure it wrote, said
