@@ -60,7 +60,7 @@ def rule(eps: float | None, colour: str, label: str, dash=None, side: str = "rig
     return [rule, text]
 
 
-def image_histogram(values: np.ndarray, bins: int, span: tuple[float, float], *, title: str, x_title: str,
+def image_histogram(values: np.ndarray, bins: int, span: tuple[float, float], *, title: str | alt.Title, x_title: str,
                      colour: str) -> alt.Chart:  # fmt: skip
     """Bars counting images per bin of ``values`` over ``span``, with the bin's edges in the tooltip."""
     counts, edges = np.histogram(values, bins=bins, range=span)

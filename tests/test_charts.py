@@ -121,7 +121,7 @@ def test_the_ratio_histogram_title_agrees_with_its_bars():
     ratios = np.r_[np.ones(22), np.full(58, 1.02), np.linspace(1.3, 2.0, 20)]
     chart = comparison_charts.ratio_histogram(ratios, target=6)
     spec = chart.to_dict()
-    title = spec["title"] if isinstance(spec["title"], str) else spec["title"]["text"]
+    title = spec["title"]["subtitle"]
     bars = next(iter(spec["datasets"].values()))
     first = min(bars, key=lambda bar: bar["start"])
     assert "22% of 100 exactly optimal" in title

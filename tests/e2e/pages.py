@@ -50,3 +50,14 @@ def wait_for_metric(page, label: str, value: str) -> None:
 
 def eps_slider(page):
     return page.locator("[data-testid='stSlider']", has_text="Epsilon: how far").locator("input[type=range]")
+
+
+SIDEBAR_AWAY = """() => {
+    const bar = document.querySelector('[data-testid="stSidebar"]');
+    return !bar || bar.getBoundingClientRect().right <= 0;
+}"""  # a phone-sized window closes the sidebar with a slide: a screenshot waits until it is gone
+
+
+def wait_for_sidebar_away(page) -> None:
+    page.wait_for_function(SIDEBAR_AWAY, timeout=10_000)
+    page.wait_for_timeout(100)  # the last frame of the slide is painted

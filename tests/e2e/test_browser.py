@@ -23,6 +23,7 @@ from tests.e2e.pages import (
     metric,
     wait_for_metric,
     wait_for_page,
+    wait_for_sidebar_away,
 )
 
 pytestmark = pytest.mark.e2e
@@ -299,6 +300,7 @@ def test_training_a_defense_shows_both_models_side_by_side(server, page):
     page.set_viewport_size({"width": 390, "height": 844})  # and on a phone
     page.get_by_text("raised the certified accuracy").wait_for()
     wait_for_page(page, 3)
+    wait_for_sidebar_away(page)
     page.screenshot(path=OUTPUT / "defenses-phone.png")
     page.set_viewport_size({"width": 1400, "height": 1000})
     page.get_by_role("link", name="Attack the defended model image by image").click()
