@@ -117,16 +117,17 @@ def outcome_ui(view, before, after, delta_class, changed):
     target = view.target
     predicted_before, predicted_after = int(before.argmax()), int(after.argmax())
     columns = st.columns(4)
+    named = lambda k: class_label(view.dataset, k)  # noqa: E731  ("6", or "Shirt (6)" where classes have names)
     columns[0].metric(
         "Model's answer",
-        f"{predicted_after}",
-        f"was {predicted_before}",
+        named(predicted_after),
+        f"was {named(predicted_before)}",
         delta_color="normal" if predicted_after == target else "off",
     )
     columns[1].metric(
-        f"Confidence of {target}", f"{after[target]:.1%}", f"{(after[target] - before[target]) * 100:+.1f} pp"
+        f"Confidence of {named(target)}", f"{after[target]:.1%}", f"{(after[target] - before[target]) * 100:+.1f} pp"
     )
-    columns[2].metric("The direction alone is read as", f"{delta_class}")
+    columns[2].metric("The direction alone is read as", named(int(delta_class)))
     columns[3].metric("Pixels changed", f"{changed} of 784")
 
 
