@@ -32,7 +32,8 @@ def reads_as_ui(model, view: View, how: str) -> None:
     pixels = own_digit(view).pixels
     probabilities = model.predict_proba(pixels)
     left, right = st.columns([1, 3], vertical_alignment="center")
-    left.image(upscale(to_uint8(pixels), 4), caption="What the model sees (28×28)")
+    left.image(upscale(to_uint8(pixels), 4), caption="What the model sees (28×28)",
+               alt=f"Your digit as the model sees it (28×28): read as {probabilities.argmax()}.")  # fmt: skip
     right.markdown(
         f"{how} cropped, fitted into 20×20 and centred, as MNIST was made. "
         f"The model reads it as **{probabilities.argmax()}** ({probabilities.max():.0%}). "
@@ -82,10 +83,8 @@ def draw_ui(model, view: View) -> None:
 
 
 def picker_ui(view: View, images) -> int:
-    st.image(
-        upscale(thumbnail_strip(images), 3),
-        caption=f"The first ten test images of {the_class(view.dataset, view.source)}: 0 to 9",
-    )
+    caption = f"The first ten test images of {the_class(view.dataset, view.source)}: 0 to 9"
+    st.image(upscale(thumbnail_strip(images), 3), caption=caption, alt=f"{caption}, side by side.")
     left, right = st.columns([3, 1], vertical_alignment="bottom")
     with left:
         widgets.first_ten_picker(images)
@@ -96,7 +95,7 @@ def picker_ui(view: View, images) -> int:
 def images_ui(x, direction, adversarial, eps, view):
     perturbation = adversarial.astype(np.float64) - x
     amplified = 0.5 + perturbation / (2 * eps) if eps > 0 else np.full(784, 0.5)
-    columns = st.columns(4)
+    columns = st.grid(4, min_column_width=150)  # four in a row on a desktop, two on a phone
     captions = [
         "Original",
         "Direction: −sign(∇ₓ loss for the target)",
@@ -109,8 +108,14 @@ def images_ui(x, direction, adversarial, eps, view):
         picture(adversarial, view.clip),
         upscale(to_uint8(amplified), SCALE),
     ]
-    for column, image, caption in zip(columns, pictures, captions):
-        column.image(image, caption=caption, width="stretch")
+    alts = [
+        "The image attacked.",
+        f"The attack direction toward {view.target}: white pixels move up, black ones down.",
+        f"The adversarial image at ε {eps:.3f}.",
+        "The perturbation alone, amplified: grey is no change.",
+    ]
+    for image, caption, alt in zip(pictures, captions, alts):
+        columns.image(image, caption=caption, width="stretch", alt=alt)
 
 
 def outcome_ui(view, before, after, delta_class, changed):
@@ -157,9 +162,9 @@ def grid_ui(view, model, images, minimal_all, eps):
     directions = attack_direction(model, images[:count], view.target)
     before = model.predict_proba(images[:count])[:, view.target]
     after = model.predict_proba(adversarial)
-    columns = st.columns(count)
-    for i, column in enumerate(columns):
-        column.image(
+    cells = st.grid(10, min_column_width=76)  # ten in a row on a desktop, four on a phone
+    for i in range(count):
+        cells.image(
             [
                 picture(images[i], True),
                 upscale(direction_to_uint8(directions[i]), 4),
@@ -169,6 +174,12 @@ def grid_ui(view, model, images, minimal_all, eps):
                 f"confidence of {view.target}: {before[i]:.1%}",
                 "direction",
                 f"confidence of {view.target}: {after[i, view.target]:.1%} (says {after[i].argmax()})",
+            ],
+            alt=[
+                f"Test image #{i}, confidence of {view.target} {before[i]:.1%}.",
+                f"Its attack direction toward {view.target}.",
+                f"Test image #{i} attacked: confidence of {view.target} {after[i, view.target]:.1%}, "
+                f"the model says {after[i].argmax()}.",
             ],
             width="stretch",
         )

@@ -32,8 +32,9 @@ def verdict(name: str, clean: tuple, certified: tuple, eps: float) -> str:
 
 def templates(settings) -> None:
     for name, each in zip(NAMES, settings):
-        st.image(robustness.template_strip(each), width="stretch",
-                 caption=f"{name} model: the templates of 0 to 9, left to right")  # fmt: skip
+        caption = f"{name} model: the templates of 0 to 9, left to right"
+        st.image(robustness.template_strip(each), width="stretch", caption=caption,
+                 alt=f"{caption}: red where a pixel raises the class's score, blue where it lowers it.")  # fmt: skip
 
 
 def transfer(view: View, models, eps: float) -> None:
@@ -49,7 +50,9 @@ def transfer(view: View, models, eps: float) -> None:
     )
     shown = range(min(8, len(images)))  # a row that wraps on a phone instead of one picture per line
     st.image([np.clip(attacked[i].reshape(28, 28), 0, 1) for i in shown], width=104,
-             caption=[f"normal: {said[0][i]} · defended: {said[1][i]}" for i in shown])  # fmt: skip
+             caption=[f"normal: {said[0][i]} · defended: {said[1][i]}" for i in shown],
+             alt=[f"Adversarial image {i} made on the normal model at ε {eps:.3f}: the normal model reads "
+                  f"{said[0][i]}, the defended one {said[1][i]}." for i in shown])  # fmt: skip
 
 
 def undefended(view: View) -> None:

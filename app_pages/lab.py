@@ -13,7 +13,7 @@ from dashboard.sidebar import sidebar
 from dashboard.view import View, snap_eps
 
 SCALE = 6  # 28 px -> 168 px
-PAPER = ("Goodfellow, Shlens & Szegedy (2015), section 4: a shallow softmax classifier on MNIST", 0.999, 0.793)
+PAPER = ("The paper (MNIST)", 0.999, 0.793)  # Goodfellow, Shlens & Szegedy (2015), section 4: a shallow softmax
 
 
 def marked(x: np.ndarray, changed: np.ndarray) -> np.ndarray:
@@ -61,8 +61,9 @@ def numbers_ui(answers: dict, view: View, truth: int, subject: str) -> None:
 
 def images_ui(model, x, answers, view: View, truth: int, eps: float) -> None:
     clip = view.clip
-    columns = st.columns(6)
-    columns[0].image(picture(x, True), caption=f"Original: says {model.predict(x)}", width="stretch")
+    columns = st.grid(6, min_column_width=104)  # six in a row on a desktop, three on a phone (a cell per call)
+    original = f"Original: says {model.predict(x)}"
+    columns.image(picture(x, True), caption=original, width="stretch", alt=f"The image attacked. {original}.")
     minimal = answers["minimal"]
     if np.isfinite(minimal):
         from core.attack import fgsm
@@ -70,33 +71,38 @@ def images_ui(model, x, answers, view: View, truth: int, eps: float) -> None:
         step = snap_eps(minimal)
         attacked = fgsm(model, x, step, target=view.target, clip=view.clip_range)
         said = model.predict(attacked)
-        columns[1].image(picture(attacked, clip), caption=f"Gradient sign, ε {step:.3f}: says {said}", width="stretch")
+        caption = f"Gradient sign, ε {step:.3f}: says {said}"
+        columns.image(picture(attacked, clip), caption=caption, width="stretch",
+                      alt=f"The image after the gradient sign step at ε {step:.3f}: says {said}.")  # fmt: skip
     else:
-        columns[1].caption("The gradient sign step never reaches the target.")
+        columns.caption("The gradient sign step never reaches the target.")
     if np.isfinite(answers["optimal"]):
         best = answers["optimal_image"]
         caption = f"Optimal, ε {answers['optimal']:.3f}: says {model.predict(best)}"
-        columns[2].image(picture(best, clip), caption=caption, width="stretch")
+        columns.image(picture(best, clip), caption=caption, width="stretch",
+                      alt=f"The image after the best possible attack. {caption}.")  # fmt: skip
     else:
-        columns[2].caption("No attack up to ε = 1 reaches the target.")
+        columns.caption("No attack up to ε = 1 reaches the target.")
     radius = answers["radius"]
     if np.isfinite(radius) and radius > 0:
         worst, rival = worst_case(model, x, truth, radius, clip=view.clip_range)
-        columns[3].image(picture(worst, clip), caption=f"Worst case at ε {radius:.3f}: {rival} ties {truth}",
-                         width="stretch")  # fmt: skip
+        caption = f"Worst case at ε {radius:.3f}: {rival} ties {truth}"
+        columns.image(picture(worst, clip), caption=caption, width="stretch",
+                      alt=f"The worst case at the certified radius: {caption}.")  # fmt: skip
     else:
-        columns[3].caption("No certificate for this image.")
+        columns.caption("No certificate for this image.")
     iterated = pgd(model, x, eps, target=view.target, clip=view.clip_range, keep_best=True)
-    columns[4].image(picture(iterated, clip), caption=f"PGD, 10 steps, ε {eps:.3f}: says {model.predict(iterated)}",
-                     width="stretch")  # fmt: skip
+    caption = f"PGD, 10 steps, ε {eps:.3f}: says {model.predict(iterated)}"
+    columns.image(picture(iterated, clip), caption=caption, width="stretch", alt=f"The image after {caption}.")
     count = answers["fewest"]
     if count > 0:
         proven = "" if answers["proven"] else " (best found in the time limit)"
         said = model.predict(answers["fewest_image"])
         caption = f"Fewest pixels: {count}{proven}: says {said}"
-        columns[5].image(marked(x, answers["fewest_image"]), caption=caption, width="stretch")
+        columns.image(marked(x, answers["fewest_image"]), caption=caption, width="stretch",
+                      alt=f"The fewest pixels changed, red brighter, blue darker. {caption}.")  # fmt: skip
     else:
-        columns[5].caption("No change of any pixels makes the target win." if count < 0 else "Already the target.")
+        columns.caption("No change of any pixels makes the target win." if count < 0 else "Already the target.")
 
 
 def all_images_ui(view: View, eps: float) -> None:
@@ -120,16 +126,17 @@ def classic_ui(view: View) -> None:
     st.subheader("The classic result, reproduced")
     label = resources.dataset_label(view.training.dataset)
     rows = [(PAPER[0], PAPER[1], PAPER[2])]
-    rows += [(f"this model on {label}, {name}", error, confidence)
+    rows += [(f"This model, {name}", error, confidence)
              for name, error, confidence in heavy.goodfellow_table(view.training)]  # fmt: skip
-    # one decimal everywhere, as the paper gives its numbers (99.9%, 79.3%)
-    table = [{"model": model, "error rate": f"{error:.1%}", "mean confidence when wrong": f"{confidence:.1%}"}
+    # one decimal everywhere, as the paper gives its numbers (99.9%, 79.3%); short, so it fits a phone
+    table = [{"model": model, "error rate": f"{error:.1%}", "confidence when wrong": f"{confidence:.1%}"}
              for model, error, confidence in rows]  # fmt: skip
     st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch")
     st.caption(
-        "Untargeted gradient sign method at ε = 0.25 on the whole test set. The paper: “using ε = .25, we cause a "
-        "shallow softmax classifier to have an error rate of 99.9% with an average confidence of 79.3% on the MNIST "
-        "test set” (Explaining and Harnessing Adversarial Examples, ICLR 2015, arXiv:1412.6572)."
+        f"Untargeted gradient sign method at ε = 0.25 on the whole test set of {label}. The paper, Goodfellow, "
+        "Shlens & Szegedy, section 4: “using ε = .25, we cause a shallow softmax classifier to have an error rate of "
+        "99.9% with an average confidence of 79.3% on the MNIST test set” (Explaining and Harnessing Adversarial "
+        "Examples, ICLR 2015, arXiv:1412.6572)."
     )
 
 

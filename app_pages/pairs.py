@@ -37,6 +37,9 @@ def reading(median: np.ndarray) -> str:
     return text + f"The hardest is **{hard[0]} → {hard[1]}**, at a median ε of {median[hard]:.3f}."
 
 
+GRID_HALF = 340  # px: below this, the grid's two halves go one above the other
+
+
 @st.cache_resource(show_spinner=False, max_entries=32)
 def test_rows(settings: TrainingSettings, clip: bool, position: int, _pairs) -> list:
     """The grid's rows of test images: one of each digit, made into every other digit (pictures, captions).
@@ -57,9 +60,17 @@ def test_rows(settings: TrainingSettings, clip: bool, position: int, _pairs) -> 
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
-def test_grid(settings: TrainingSettings, clip: bool, position: int, _pairs) -> bytes:
-    """The grid of test images alone, as PNG."""
-    return _png(grid_figure(test_rows(settings, clip, position, _pairs), scale=3))
+def test_grid(settings: TrainingSettings, clip: bool, position: int, _pairs) -> tuple[bytes, bytes, bytes]:
+    """The grid of test images alone, as PNGs (:func:`_pngs`)."""
+    return _pngs(test_rows(settings, clip, position, _pairs))
+
+
+def _pngs(rows: list) -> tuple[bytes, bytes, bytes]:
+    """The whole grid (the download), and its targets 0-4 and 5-9 as two halves (the page: side by side on a
+    desktop, one above the other on a phone, with labels a phone can read)."""
+    parts = (slice(0, 5), slice(5, 10))
+    halves = [[(pictures[part], captions[part]) for pictures, captions in rows] for part in parts]
+    return _png(grid_figure(rows, scale=3)), *(_png(grid_figure(half, scale=3)) for half in halves)
 
 
 def _png(figure) -> bytes:
@@ -68,14 +79,14 @@ def _png(figure) -> bytes:
     return buffer.getvalue()
 
 
-def image_grid(view: View, model, position: int, own, toward, pairs) -> bytes:
+def image_grid(view: View, model, position: int, own, toward, pairs) -> tuple[bytes, bytes, bytes]:
     """One test image of each digit (and the visitor's own, with its minimal ε ``toward`` each digit) made into
-    every other digit at its own minimal ε, as PNG."""
+    every other digit at its own minimal ε, as PNGs (:func:`_pngs`)."""
     if own is None:
         return test_grid(view.training, view.clip, position, pairs)
     yours = _grid_row(model, view.clip, own.pixels, toward, "yours", int(model.predict(own.pixels)))
     rows = [*test_rows(view.training, view.clip, position, pairs), yours]
-    return _png(grid_figure(rows, scale=3))
+    return _pngs(rows)
 
 
 def _grid_row(model, clip: bool, x, minimal, name, own_class=None):
@@ -135,8 +146,12 @@ def grid_ui(view: View, model, pairs, own, toward) -> None:
     data = resources.dataset(view.training.dataset)
     count = min(len(data.test_indices(d)) for d in range(10) if len(data.test_indices(d))) if data.n_test else 1
     position = widgets.position_picker(count)
-    png = image_grid(view, model, position, own, toward, pairs)
-    st.image(png, width="stretch")
+    png, *halves = image_grid(view, model, position, own, toward, pairs)
+    alt = (f"A grid of adversarial images: test image #{position} of each digit (rows) made into every other "
+           "digit (columns) at its own minimal ε, labelled with it and the answer.")  # fmt: skip
+    cells = st.grid(2, min_column_width=GRID_HALF)  # side by side on a desktop, one above the other on a phone
+    for half, targets in zip(halves, ("0 to 4", "5 to 9")):
+        cells.image(half, width="stretch", alt=f"{alt} Targets {targets}.")
     st.caption(
         f"Row: the source digit (its test image #{position}); column: the target. Each image is attacked at the "
         "first slider stop above its own exact minimal ε, and labelled with that ε and what the model then says "

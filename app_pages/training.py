@@ -73,11 +73,11 @@ def templates_ui(view: View, result) -> None:
         "Row k of W, as a 28×28 image: red pixels raise the score of class k, blue lower it. The attack adds "
         f"ε·sign(W_{view.target} − W_best), so it paints these patterns into the image."
     )
-    columns = st.columns(10)
-    for digit, column in enumerate(columns):
-        column.image(
-            imaging.template_picture(result.model.W[digit]), caption=class_label(view.dataset, digit), width="stretch"
-        )
+    cells = st.grid(10, min_column_width=60)  # ten in a row on a desktop, five on a phone
+    for digit in range(10):
+        name = class_label(view.dataset, digit)
+        cells.image(imaging.template_picture(result.model.W[digit]), caption=name, width="stretch",
+                    alt=f"Weight template of {name}: red pixels raise its score, blue ones lower it.")  # fmt: skip
 
 
 def main(view: View) -> None:

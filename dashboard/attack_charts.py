@@ -43,7 +43,12 @@ def probability_bars(before: np.ndarray, after: np.ndarray, source: int, target:
             ),
             tooltip=["image:N", "digit:N", alt.Tooltip("probability:Q", format=".2%")],
         )
-        .properties(height=260)
+        .properties(
+            height=260,
+            description=f"Bar chart of the ten class probabilities: the original image reads as "
+            f"{int(np.argmax(before))} ({np.max(before):.0%}), the adversarial one as {int(np.argmax(after))} "
+            f"({np.max(after):.0%}).",
+        )  # fmt: skip
     )
 
 
@@ -108,7 +113,10 @@ def class_scores_chart(
         .encode(x="eps:Q", opacity=alt.condition(hover, alt.value(0.6), alt.value(0)), tooltip=tooltip)
         .add_params(hover)
     )
-    dots = base.mark_point(filled=True, size=40).encode(opacity=alt.condition(hover, alt.value(1), alt.value(0)))
+    # the hovered dots are hidden from screen readers (aria=False): the tooltip and the chart's description say it
+    dots = base.mark_point(filled=True, size=40, aria=False).encode(
+        opacity=alt.condition(hover, alt.value(1), alt.value(0))
+    )
     dots = dots.transform_filter(hover)
     layers = [lines, hover_rule, dots]
     chosen_side = "right" if chosen_eps is None or minimal_eps is None or chosen_eps >= minimal_eps else "left"
@@ -116,7 +124,10 @@ def class_scores_chart(
         minimal_eps, MINIMAL_COLOUR, "minimal ε", dash=[6, 4], side="left" if chosen_side == "right" else "right"
     )
     layers += rule(chosen_eps, CHOSEN_COLOUR, "chosen ε", side=chosen_side)
-    return alt.layer(*layers).properties(height=420)
+    crossing = "" if minimal_eps is None or not np.isfinite(minimal_eps) else f", crossing at ε {minimal_eps:.3f}"
+    about = (f"Line chart of the ten class scores against epsilon from {float(np.min(eps)):.2f} to "
+             f"{float(np.max(eps)):.2f}: the source {source} against the target {target}{crossing}.")  # fmt: skip
+    return alt.layer(*layers).properties(height=420, description=about)
 
 
 def success_chart(eps, fooled_share, mean_target_probability, *, target: int, median_eps=None, chosen_eps=None):
@@ -160,7 +171,10 @@ def success_chart(eps, fooled_share, mean_target_probability, *, target: int, me
         median_eps, MINIMAL_COLOUR, "median", dash=[6, 4], side="left" if chosen_side == "right" else "right"
     )
     layers += rule(chosen_eps, CHOSEN_COLOUR, "chosen ε", side=chosen_side)
-    return alt.layer(*layers).properties(height=320, width="container")
+    last, share = float(np.asarray(eps)[-1]), float(np.asarray(fooled_share)[-1])
+    about = (f"Line chart of the share of images read as {target} and its mean probability against epsilon: "
+             f"{share:.0%} read as {target} at ε {last:.2f}.")  # fmt: skip
+    return alt.layer(*layers).properties(height=320, width="container", description=about)
 
 
 def minimal_eps_histogram(minimal: np.ndarray, *, target: int, chosen_eps=None, bins: int = 30) -> alt.LayerChart:
@@ -172,4 +186,7 @@ def minimal_eps_histogram(minimal: np.ndarray, *, target: int, chosen_eps=None, 
     title = f"Minimal ε of {len(minimal)} images" + (f" ({never} never become a {target})" if never else "")
     colour = DIGIT_COLOURS[target]
     bars = image_histogram(finite, bins, (0.0, upper), title=title, x_title="minimal epsilon", colour=colour)
-    return alt.layer(bars, *rule(chosen_eps, CHOSEN_COLOUR, "chosen ε")).properties(height=320)
+    finite = np.asarray(minimal, float)[np.isfinite(minimal)]
+    about = (f"Histogram of the exact minimal epsilon of {len(minimal)} images toward {target}"
+             + (f": median {np.median(finite):.3f}." if finite.size else ": none is ever fooled."))  # fmt: skip
+    return alt.layer(bars, *rule(chosen_eps, CHOSEN_COLOUR, "chosen ε")).properties(height=320, description=about)

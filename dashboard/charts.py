@@ -38,8 +38,9 @@ def digit_colour(title: str = "digit") -> alt.Color:
 def rule(eps: float | None, colour: str, label: str, dash=None, side: str = "right") -> list[alt.Chart]:
     """A vertical rule at ``eps`` labelled on one ``side``; nothing when eps is None or inf.
 
-    Two rules close together (minimal and chosen epsilon) keep readable
-    labels by putting them on opposite sides.
+    The label sits above the plot, where there is no data, tick or curve to
+    collide with; two rules close together (minimal and chosen epsilon) keep
+    readable labels by putting them on opposite sides.
     """
     if eps is None or not np.isfinite(eps):
         return []
@@ -52,8 +53,8 @@ def rule(eps: float | None, colour: str, label: str, dash=None, side: str = "rig
         color=colour,
         align="left" if side == "right" else "right",
         dx=5 if side == "right" else -5,
-        baseline="top",
-        dy=4,
+        baseline="bottom",
+        dy=-3,
         fontSize=11,
         fontWeight="bold",
     ).encode(x="eps:Q", y=alt.value(0), text="label:N")
@@ -106,7 +107,11 @@ def accuracy_chart(history) -> alt.Chart:
             color=alt.Color("set:N", title="", scale=alt.Scale(domain=["train", "test"], range=["#4e79a7", "#f28e2b"])),
             tooltip=["epoch:Q", "set:N", alt.Tooltip("accuracy:Q", format=".2%")],
         )
-        .properties(height=280)
+        .properties(
+            height=280,
+            description=f"Line chart of train and test accuracy over {len(history)} epochs: "
+            f"test accuracy {history[-1].test_accuracy:.1%} at the last.",
+        )  # fmt: skip
     )
 
 
@@ -120,7 +125,11 @@ def loss_chart(history) -> alt.Chart:
             y=alt.Y("loss:Q", title="cross-entropy (nats)", scale=alt.Scale(zero=False)),
             tooltip=["epoch:Q", alt.Tooltip("loss:Q", format=".4f")],
         )
-        .properties(height=280)
+        .properties(
+            height=280,
+            description=f"Line chart of the mean training loss over {len(history)} epochs: "
+            f"{history[0].loss:.3f} at the first, {history[-1].loss:.3f} at the last.",
+        )  # fmt: skip
     )
 
 
@@ -141,7 +150,8 @@ def per_class_accuracy_chart(per_class: np.ndarray, highlight=()) -> alt.Chart:
         text=alt.Text("accuracy:Q", format=".0%"),
         color=alt.Color("digit:N", scale=alt.Scale(domain=DIGITS, range=DIGIT_COLOURS), legend=None),
     )  # in the bar's own colour: readable on light and dark backgrounds
-    return (bars + labels).properties(height=280)
+    words = ", ".join(f"{d}: {a:.0%}" for d, a in zip(DIGITS, frame["accuracy"]))
+    return (bars + labels).properties(height=280, description=f"Bar chart of test accuracy per digit: {words}.")
 
 
 def confusion_chart(confusion: np.ndarray) -> alt.Chart:
@@ -169,4 +179,7 @@ def confusion_chart(confusion: np.ndarray) -> alt.Chart:
         text=alt.condition("datum.count > 0", "count:Q", alt.value("")),
         color=alt.condition("datum.share > 0.45", alt.value("white"), alt.value("#333333")),
     )
-    return (cells + counts).properties(height=340)
+    right = np.trace(confusion) / max(confusion.sum(), 1)
+    about = (f"Confusion matrix of the test set: {right:.1%} on the diagonal (right); each cell counts a true digit "
+             "(row) against the model's answer (column).")  # fmt: skip
+    return (cells + counts).properties(height=340, description=about)

@@ -81,6 +81,9 @@ def _shown(values: np.ndarray, kind: str) -> np.ndarray:
     return text
 
 
+LABELS_FROM_WIDTH = 480  # the heatmap's cells carry their numbers from this chart width (px) up
+
+
 @functools.cache
 def _pair_template(show: str, rows: int) -> alt.LayerChart:
     """The heatmap without its data: cells (with the click selection and the tooltip), then their labels."""
@@ -115,10 +118,14 @@ def _pair_template(show: str, rows: int) -> alt.LayerChart:
         .add_params(click)
     )
     # the labels have no tooltip, so they stay out of the way of clicks on the cells
-    labels = base.mark_text(fontSize=12).encode(
-        text="label:N", color=alt.condition("datum.dark", alt.value("white"), alt.value("#333333"))
-    )
-    return alt.layer(cells, labels).properties(height=34 * rows + 20)
+    # on a narrow screen (a phone) the cells are too small for their labels: the tooltip still says them
+    labels = base.mark_text(fontSize=12, aria=False).encode(
+        text="label:N", color=alt.condition("datum.dark", alt.value("white"), alt.value("#333333")),
+        opacity=alt.condition(f"width < {LABELS_FROM_WIDTH}", alt.value(0), alt.value(1)),
+    )  # fmt: skip
+    what = "the share fooled at the chosen ε" if show == "share" else "the median minimal ε"
+    about = f"Heatmap of {what} for every pair of source digit (rows) and target (columns); click a cell to pick it."
+    return alt.layer(cells, labels).properties(height=34 * rows + 20, description=about)
 
 
 def ratio_histogram(ratios: np.ndarray, *, target: int) -> alt.Chart:
@@ -136,8 +143,9 @@ def ratio_histogram(ratios: np.ndarray, *, target: int) -> alt.Chart:
     )  # a title and a subtitle: two lines, so a narrow chart cuts neither
     return image_histogram(
         ratios, bins, (1.0, top), title=title, colour=DIGIT_COLOURS[target],
-        x_title="how many times the optimal ε (1 = the sign step is optimal)",
-    ).properties(height=300)  # fmt: skip
+        x_title="× the optimal ε (1: the sign step is optimal)",
+    ).properties(height=300, description=f"Histogram of gradient sign ε ÷ optimal ε over {len(ratios)} images: "
+                 f"{optimal_share:.0%} exactly optimal.")  # fmt: skip
 
 
 def robustness_chart(curve, *, chosen_eps: float | None = None) -> alt.LayerChart:
@@ -162,7 +170,9 @@ def robustness_chart(curve, *, chosen_eps: float | None = None) -> alt.LayerChar
                      alt.Tooltip("accuracy:Q", format=".1%")],
         )
     )  # fmt: skip
-    return alt.layer(lines, *rule(chosen_eps, CHOSEN_COLOUR, "chosen ε")).properties(height=320)
+    about = (f"Line chart of the accuracy of {curve.n_images} test images against epsilon under the gradient sign "
+             "method, under PGD, and in the exact worst case (certified).")  # fmt: skip
+    return alt.layer(lines, *rule(chosen_eps, CHOSEN_COLOUR, "chosen ε")).properties(height=320, description=about)
 
 
 MODEL_COLOURS = ["#9c9c9c", "#2a9d8f"]  # the normal model in grey, the defended one in teal
@@ -192,7 +202,9 @@ def defense_chart(curves: dict, *, chosen_eps: float | None = None) -> alt.Layer
                      alt.Tooltip("accuracy:Q", format=".1%")],
         )
     )  # fmt: skip
-    return alt.layer(lines, *rule(chosen_eps, CHOSEN_COLOUR, "chosen ε")).properties(height=340)
+    about = (f"Line chart of certified accuracy and accuracy under the gradient sign attack against epsilon, for "
+             f"{' and '.join(names)}, on {n_images:,} test images.")  # fmt: skip
+    return alt.layer(lines, *rule(chosen_eps, CHOSEN_COLOUR, "chosen ε")).properties(height=340, description=about)
 
 
 def model_histograms(values: dict, *, title: str, x_title: str, chosen_eps: float | None = None,
@@ -221,4 +233,5 @@ def model_histograms(values: dict, *, title: str, x_title: str, chosen_eps: floa
                      alt.Tooltip("end:Q", format=".3f", title="to"), "images:Q"],
         )
     )  # fmt: skip
-    return alt.layer(bars, *rule(chosen_eps, CHOSEN_COLOUR, "chosen ε")).properties(height=300)
+    about = f"Overlaid histograms of {x_title} per model ({', '.join(names)}): {title}."
+    return alt.layer(bars, *rule(chosen_eps, CHOSEN_COLOUR, "chosen ε")).properties(height=300, description=about)

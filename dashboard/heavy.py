@@ -141,7 +141,7 @@ def goodfellow_table(settings: TrainingSettings) -> list[tuple[str, float, float
 
     def compute() -> list[tuple[str, float, float]]:
         rows = []
-        for name, clip in (("unclipped, as the paper", None), ("clipped to [0, 1]", (0.0, 1.0))):
+        for name, clip in (("unclipped (as the paper)", None), ("clipped to [0, 1]", (0.0, 1.0))):
             checkpoint()
             adversarial = fgsm(model, data.x_test, 0.25, labels=data.y_test, clip=clip)
             probabilities = model.predict_proba(adversarial)

@@ -100,7 +100,7 @@ def first_ten_picker(images: np.ndarray) -> None:
         if st.session_state[WidgetKey.PICK] is not None:
             update(image=st.session_state[WidgetKey.PICK])
 
-    st.segmented_control("Pick one of the first ten", first_ten, key=WidgetKey.PICK, on_change=picked)
+    st.radio("Pick one of the first ten", first_ten, horizontal=True, key=WidgetKey.PICK, on_change=picked)  # wraps
 
 
 @dataclass(frozen=True)

@@ -84,3 +84,14 @@ def test_benchmarks_use_only_public_names():
                    and node.module and node.module.startswith("core") for alias in node.names
                    if alias.name.startswith("_")]  # fmt: skip
         assert not private, (module.name, private)
+
+
+def test_every_picture_has_alt_text():
+    """A screen reader says what each picture shows: every ``.image(...)`` call in the app passes ``alt=``."""
+    calls = []
+    for source in [*(ROOT / "app_pages").glob("*.py"), *(ROOT / "dashboard").glob("*.py")]:
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "image":
+                calls.append((source.name, node.lineno, {keyword.arg for keyword in node.keywords}))
+    assert len(calls) >= 10
+    assert [(name, line) for name, line, keywords in calls if "alt" not in keywords] == []

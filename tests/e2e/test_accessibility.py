@@ -1,0 +1,75 @@
+"""Every page, at a desktop's and a phone's size, in the light and the dark theme: no serious or critical WCAG 2.1
+A/AA violation (axe-core, vendored as tests/e2e/axe.min.js, 4.14.1, MPL-2.0), nothing wider than a 390-px screen,
+and a phone screenshot of every page for docs/ (taken once the sidebar has slid away).
+
+Each page is loaded once and then seen four ways (the theme follows the browser's preference as it changes, the
+layout the window's size); its own file, so the test workers run it beside the other browser tests.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import OUTPUT
+from tests.e2e.pages import IDLE, PAGES, PICTURES, wait_for_page, wait_for_sidebar_away
+
+pytestmark = pytest.mark.e2e
+
+AXE = (Path(__file__).parent / "axe.min.js").read_text()
+RULES = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+SERIOUS = """async (rules) => {
+    const result = await axe.run(document, {runOnly: {type: 'tag', values: rules}});
+    return result.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+        .map(v => `${v.id} (${v.impact}) x${v.nodes.length}: ${v.nodes[0].target.join(' ')}`);
+}"""
+THEME = """() => getComputedStyle(document.querySelector('[data-testid="stApp"]')).backgroundColor"""
+WIDER_THAN_THE_SCREEN = """() => [...document.querySelectorAll('[data-testid="stMain"] *')]
+    .filter(e => e.getBoundingClientRect().width > 0 && e.getBoundingClientRect().right > window.innerWidth + 1
+                 && getComputedStyle(e).visibility !== 'hidden' && e.type !== 'range')
+    .map(e => e.tagName + ' ' + (e.getAttribute('data-testid') || e.className))"""
+DESKTOP, PHONE = {"width": 1400, "height": 1000}, {"width": 390, "height": 844}
+VISITS = [*PAGES, "attack?input=draw"]
+
+
+def seen(page, look: str, found: dict, visit: str) -> None:
+    """axe-core's serious and critical violations on the page as it looks now, kept under ``look``."""
+    page.wait_for_function(IDLE)
+    if not page.evaluate("() => !!window.axe"):
+        page.evaluate(AXE)
+    violations = page.evaluate(SERIOUS, RULES)
+    if violations:
+        found[f"{visit} {look}"] = violations
+
+
+def test_every_page_has_no_serious_accessibility_violation_at_either_size_in_either_theme(server, browser):
+    context = browser.new_context(viewport=DESKTOP, color_scheme="light")
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    found = {}
+    try:
+        for visit in VISITS:
+            name = visit.split("?")[0]
+            page.set_viewport_size(DESKTOP)
+            page.emulate_media(color_scheme="light")
+            page.goto(f"{server.url}/{visit}")
+            if "?" in visit:
+                page.get_by_text("Draw one digit on the black pad").wait_for()
+            else:
+                wait_for_page(page, PAGES[name], PICTURES[name])
+            light = page.evaluate(THEME)
+            seen(page, "desktop light", found, visit)
+            page.emulate_media(color_scheme="dark")
+            page.wait_for_function(f"() => ({THEME})() !== {light!r}")  # the app follows the preference
+            seen(page, "desktop dark", found, visit)
+            page.set_viewport_size(PHONE)
+            wait_for_sidebar_away(page)
+            assert page.evaluate(WIDER_THAN_THE_SCREEN) == [], visit
+            seen(page, "phone dark", found, visit)
+            if "?" not in visit:
+                page.screenshot(path=OUTPUT / f"phone-{name}.png")
+            page.emulate_media(color_scheme="light")
+            page.wait_for_function(f"() => ({THEME})() === {light!r}")
+            seen(page, "phone light", found, visit)
+    finally:
+        context.close()
+    assert not found, found
