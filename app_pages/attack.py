@@ -139,18 +139,11 @@ def outcome_ui(view, before, after, delta_class, changed):
 def download_ui(adversarial, view, image_name: str, eps, clip):
     picture = picture_uint8(adversarial, clipped=clip)
     name = f"adversarial-{view.source}-to-{view.target}-{image_name}-eps{eps:.3f}"
-    left, right = st.columns(2)
-    left.download_button(
-        "Download PNG (28×28)", png_bytes(picture), f"{name}.png", "image/png", on_click="ignore", width="stretch"
-    )
-    right.download_button(
-        "Download PNG (224×224)",
-        png_bytes(picture, SCALE),
-        f"{name}-x8.png",
-        "image/png",
-        on_click="ignore",
-        width="stretch",
-    )
+    row = st.container(horizontal=True)  # side by side where they fit, one above the other where not
+    row.download_button("PNG, 28×28", png_bytes(picture), f"{name}.png", "image/png", on_click="ignore",
+                        icon=":material/download:")  # fmt: skip
+    row.download_button("PNG, 224×224", png_bytes(picture, SCALE), f"{name}-x8.png", "image/png", on_click="ignore",
+                        icon=":material/download:")  # fmt: skip
 
 
 def grid_ui(view, model, images, minimal_all, eps):

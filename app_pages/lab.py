@@ -37,9 +37,9 @@ def numbers_ui(answers: dict, view: View, truth: int, subject: str) -> None:
     minimal, optimal, radius = answers["minimal"], answers["optimal"], answers["radius"]
     shown = lambda eps: "never (up to 1)" if not np.isfinite(eps) else f"{eps:.4f}"  # noqa: E731
     columns = st.columns(3)
-    columns[0].metric("Gradient sign step needs ε", shown(minimal))
-    columns[1].metric("The best possible attack needs ε", shown(optimal))
-    columns[2].metric("Certified: nothing changes the answer below ε", shown(radius))
+    columns[0].metric("Sign step needs ε", shown(minimal), help="The gradient sign step's exact minimal ε")
+    columns[1].metric("Best attack needs ε", shown(optimal), help="The best possible attack (a linear program)")
+    columns[2].metric("Certified below ε", shown(radius), help="No perturbation below this ε changes the answer")
     if np.isfinite(minimal) and np.isfinite(optimal):
         verdict = (
             "the gradient sign step is already the best attack here"

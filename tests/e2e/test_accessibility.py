@@ -1,6 +1,6 @@
 """Every page, at a desktop's and a phone's size, in the light and the dark theme: no serious or critical WCAG 2.1
-A/AA violation (axe-core, vendored as tests/e2e/axe.min.js, 4.14.1, MPL-2.0), nothing wider than a 390-px screen,
-and a phone screenshot of every page for docs/ (taken once the sidebar has slid away).
+A/AA violation (axe-core, vendored as tests/e2e/axe.min.js, 4.14.1, MPL-2.0), nothing wider than a 390-px phone
+or a 768-px tablet, and a phone screenshot of every page for docs/ (taken once the sidebar has slid away).
 
 Each page is loaded once and then seen four ways (the theme follows the browser's preference as it changes, the
 layout the window's size); its own file, so the test workers run it beside the other browser tests.
@@ -26,9 +26,20 @@ THEME = """() => getComputedStyle(document.querySelector('[data-testid="stApp"]'
 WIDER_THAN_THE_SCREEN = """() => [...document.querySelectorAll('[data-testid="stMain"] *')]
     .filter(e => e.getBoundingClientRect().width > 0 && e.getBoundingClientRect().right > window.innerWidth + 1
                  && getComputedStyle(e).visibility !== 'hidden' && e.type !== 'range')
-    .map(e => e.tagName + ' ' + (e.getAttribute('data-testid') || e.className))"""
-DESKTOP, PHONE = {"width": 1400, "height": 1000}, {"width": 390, "height": 844}
+    .map(e => `${e.tagName} "${e.textContent.slice(0, 40)}" to ${Math.round(e.getBoundingClientRect().right)} px`)"""
+DESKTOP, TABLET, PHONE = {"width": 1400, "height": 1000}, {"width": 768, "height": 1024}, {"width": 390, "height": 844}
 VISITS = [*PAGES, "attack?input=draw"]
+
+
+def fits(page) -> bool:
+    """Nothing runs off the window, once the layout has settled after a resize (within ten seconds)."""
+    from playwright.sync_api import TimeoutError
+
+    try:
+        page.wait_for_function(f"() => ({WIDER_THAN_THE_SCREEN})().length === 0", timeout=10_000)
+        return True
+    except TimeoutError:
+        return False
 
 
 def seen(page, look: str, found: dict, visit: str) -> None:
@@ -61,9 +72,11 @@ def test_every_page_has_no_serious_accessibility_violation_at_either_size_in_eit
             page.emulate_media(color_scheme="dark")
             page.wait_for_function(f"() => ({THEME})() !== {light!r}")  # the app follows the preference
             seen(page, "desktop dark", found, visit)
+            page.set_viewport_size(TABLET)
+            assert fits(page), f"{visit} at 768 px: {page.evaluate(WIDER_THAN_THE_SCREEN)}"
             page.set_viewport_size(PHONE)
             wait_for_sidebar_away(page)
-            assert page.evaluate(WIDER_THAN_THE_SCREEN) == [], visit
+            assert fits(page), f"{visit} at 390 px: {page.evaluate(WIDER_THAN_THE_SCREEN)}"
             seen(page, "phone dark", found, visit)
             if "?" not in visit:
                 page.screenshot(path=OUTPUT / f"phone-{name}.png")
