@@ -59,7 +59,7 @@ def numbers_ui(answers: dict, view: View, truth: int, subject: str) -> None:
         st.markdown(f"The model does not answer {truth} for {subject} to begin with (or it is tied): no certificate.")
 
 
-def images_ui(model, x, answers, view: View, truth: int, eps: float) -> None:
+def images_ui(model, x, answers, view: View, truth: int, eps: float):
     clip = view.clip
     columns = st.grid(6, min_column_width=104)  # six in a row on a desktop, three on a phone (a cell per call)
     original = f"Original: says {model.predict(x)}"
@@ -94,15 +94,35 @@ def images_ui(model, x, answers, view: View, truth: int, eps: float) -> None:
     iterated = pgd(model, x, eps, target=view.target, clip=view.clip_range, keep_best=True)
     caption = f"PGD, 10 steps, ε {eps:.3f}: says {model.predict(iterated)}"
     columns.image(picture(iterated, clip), caption=caption, width="stretch", alt=f"The image after {caption}.")
-    count = answers["fewest"]
+    return columns.empty()  # the fewest pixels' cell: filled in last (fewest_ui), the rest of the page first
+
+
+def fewest_ui(cell, model, x, view: View) -> None:
+    """The fewest pixels, after everything else is on screen: a quick answer first ("at most N pixels, proving…"),
+    then the proof; an integer program can take seconds where the rest takes milliseconds."""
+    cell.caption(":material/hourglass_top: Counting the fewest pixels…")
+    fewest = heavy.lab_fewest(view.training, view.clip, view.target, x, heavy.FEWEST_FIRST)
+    if not fewest.proven:
+        show_fewest(cell, model, x, fewest, "at most ", " (proving…)")
+        fewest = heavy.lab_fewest(view.training, view.clip, view.target, x, heavy.FEWEST_LIMIT)
+    show_fewest(
+        cell,
+        model,
+        x,
+        fewest,
+        "" if fewest.proven else "at most ",
+        ", proven" if fewest.proven else " (best found in the time limit)",
+    )
+
+
+def show_fewest(cell, model, x, fewest, before: str, after: str) -> None:
+    count, image = fewest
     if count > 0:
-        proven = "" if answers["proven"] else " (best found in the time limit)"
-        said = model.predict(answers["fewest_image"])
-        caption = f"Fewest pixels: {count}{proven}: says {said}"
-        columns.image(marked(x, answers["fewest_image"]), caption=caption, width="stretch",
-                      alt=f"The fewest pixels changed, red brighter, blue darker. {caption}.")  # fmt: skip
+        caption = f"Fewest pixels: {before}{count}{after}: says {model.predict(image)}"
+        cell.image(marked(x, image), caption=caption, width="stretch",
+                   alt=f"The fewest pixels changed, red brighter, blue darker. {caption}.")  # fmt: skip
     else:
-        columns.caption("No change of any pixels makes the target win." if count < 0 else "Already the target.")
+        cell.caption("No change of any pixels makes the target win." if count < 0 else "Already the target.")
 
 
 def all_images_ui(view: View, eps: float) -> None:
@@ -153,13 +173,14 @@ def main(view: View) -> None:
     truth = int(model.predict(x)) if selected.own else view.source
     answers = heavy.lab_answers(view.training, view.clip, view.target, truth, x)
     numbers_ui(answers, view, truth, "your digit" if selected.own else "this image")
-    images_ui(model, x, answers, view, truth, eps)
+    fewest_cell = images_ui(model, x, answers, view, truth, eps)
     st.caption("PGD starts from the gradient sign step and takes ten smaller steps, keeping its best image: the "
                "steps overshoot and come back, so its last image alone can do worse than the single step, its best "
                "never does. Fewest pixels: red pixels were made brighter, blue ones darker; each may take any value "
                "in [0, 1].")  # fmt: skip
     all_images_ui(view, eps)
     classic_ui(view)
+    fewest_ui(fewest_cell, model, x, view)  # last: everything above is on screen while it counts
 
 
 main(sidebar())

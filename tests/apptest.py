@@ -70,3 +70,16 @@ def digit_png(dataset, position: int = 0, digit: int = 2) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(picture).resize((140, 140)).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def image_captions(app: AppTest) -> list[str]:
+    """Every picture's caption on the page, in order (AppTest has no list of images of its own)."""
+
+    def walk(node):
+        children = getattr(node, "children", None)
+        for child in children.values() if isinstance(children, dict) else children or []:
+            if type(child).__name__ == "Image":
+                yield from child.captions
+            yield from walk(child)
+
+    return [caption for caption in walk(app._tree) if caption]

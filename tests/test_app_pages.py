@@ -7,7 +7,7 @@ import pytest
 
 from core.attack import minimal_epsilon
 from core.data import load_dataset
-from tests.apptest import APP, PAGES, assert_clean, digit_png, metric, own_cache, start, widget  # noqa: F401
+from tests.apptest import APP, PAGES, assert_clean, digit_png, image_captions, metric, own_cache, start, widget  # noqa: F401
 
 
 def test_a_broken_idx_folder_offered_by_the_operator_is_reported_and_skipped(tmp_path, monkeypatch, caplog):
@@ -167,6 +167,10 @@ def test_the_attack_lab_shows_the_exact_answers_and_keeps_its_view_in_the_link(m
     assert table["error rate"].iloc[0] == "99.9%"  # every number with one decimal, as the paper gives them
     assert all(re.fullmatch(r"\d+\.\d%", cell) for cell in table.iloc[:, 1:].to_numpy().ravel())
     assert any("keeping its best image" in c.value for c in app.caption)  # why PGD never does worse
+    from core.exact import fewest_pixels
+
+    fewest = fewest_pixels(model, x, 6)  # filled in last, after the rest of the page
+    assert fewest.proven and f"Fewest pixels: {fewest[0]}, proven: says 6" in image_captions(app)
 
 
 def test_the_defenses_page_compares_the_defended_model_and_keeps_it_in_the_link():
@@ -198,3 +202,25 @@ def test_the_defenses_page_compares_the_defended_model_and_keeps_it_in_the_link(
     twos = data.x_test[data.test_indices(2)]
     shown = float(app.markdown[0].value.split("**")[1])
     assert shown == pytest.approx(minimal_epsilon(defended.model, twos[0], 6), abs=1e-5)
+
+
+def test_the_lab_gives_a_quick_fewest_pixels_answer_then_its_proof(monkeypatch):
+    """The integer program gets half a second for a first answer ("at most N, proving…") and then its proof; the
+    solver is the real one, told here to stop early the first time as a slow image would."""
+    from core import exact
+    from dashboard import heavy
+
+    limits = []
+
+    def slow_at_first(model, x, target, *, clip, time_limit):
+        limits.append(time_limit)
+        found = exact.fewest_pixels(model, x, target, clip=clip)
+        return exact.FewestPixels(found[0], found[1], time_limit >= heavy.FEWEST_LIMIT)
+
+    monkeypatch.setattr(heavy, "fewest_pixels", slow_at_first)
+    app = start({"page": "lab", "image": "5"})
+    assert_clean(app)
+    assert limits == [heavy.FEWEST_FIRST, heavy.FEWEST_LIMIT]
+    assert any(
+        caption.startswith("Fewest pixels: ") and ", proven: says 6" in caption for caption in image_captions(app)
+    )
