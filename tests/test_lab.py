@@ -243,3 +243,36 @@ def test_fewest_pixels_stopped_by_its_time_limit_says_so_and_still_answers(model
     if count > 0:  # HiGHS found some answer before stopping
         assert model.predict(image) == TARGET and np.count_nonzero(image != hard) == count
         assert count >= fewest_pixels(model, hard, TARGET)[0]  # never fewer than the proven count
+
+
+@pytest.mark.parametrize("clip", [True, False], ids=["clipped", "unclipped"])
+def test_where_several_classes_bind_the_max_min_finds_the_lp_optimum(model, dataset, clip):
+    """The images no single class settles (two to six classes bind at the optimum) are solved by the max-min
+    (a 9-row simplex and Newton's method on epsilon), not by a general LP: the same optimum as HiGHS's dense LP,
+    and an image in the ball, in range, where the target ties."""
+    from core.exact import _optimal_one_rival
+
+    span = (0.0, 1.0) if clip else None
+    hard = []
+    for source, target in [(3, 6), (7, 1), (5, 6)]:
+        images = dataset.x_test[dataset.test_indices(source)].astype(np.float64)
+        settled = _optimal_one_rival(model, images, target, span, 0.0)[2]
+        hard += [(x, target) for x in images[~settled][:12]]
+    assert len(hard) == 36
+    for x, target in hard:
+        eps, image = optimal_epsilon(model, x, target, clip=span, return_images=True)
+        assert eps == pytest.approx(dense_lp(model, x, target, clip=clip), abs=1e-8)
+        assert np.abs(image - x).max() <= eps + 1e-9
+        if clip:
+            assert image.min() >= 0 and image.max() <= 1
+        z = model.logits(image)
+        assert z[target] >= np.delete(z, target).max() - 1e-7
+
+
+def test_the_max_min_falls_back_to_the_lp_if_its_simplex_stalls(model, dataset, monkeypatch):
+    from core import maxmin
+
+    images = dataset.x_test[dataset.test_indices(7)][:20].astype(np.float64)
+    expected = optimal_epsilon(model, images, 1)
+    monkeypatch.setattr(maxmin, "MAX_PIVOTS", 1)
+    assert optimal_epsilon(model, images, 1) == pytest.approx(expected, abs=1e-7)
