@@ -21,7 +21,8 @@ NOTES = """How the numbers come about:
   gradient sign attack itself, in bounded blocks.
 - The optimal attack is a linear program, but most images need none: each other class alone needs
   a known epsilon (a clipped sign step), and when the class that needs the most is then the only
-  one that binds, that epsilon is the optimum. The rest are solved by HiGHS. The certified radius is
+  one that binds, that epsilon is the optimum. The rest: a 9-row bounded simplex on the max-min of the
+  nine leads at one epsilon (core/maxmin.py), and Newton's method on epsilon. The certified radius is
   the same clipped sign step, untargeted, with the competitors visited in the order of a bound
   (the lead is concave in epsilon) so that most are never walked.
 - Training runs in a child process: the app server never imports scikit-learn or holds the

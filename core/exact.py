@@ -6,7 +6,7 @@ For one rival class j the best perturbation within ``|delta|_inf <= eps``
 edge of the range and stops there, so the rival's best lead is increasing and
 piecewise linear in eps. That gives the certified radius exactly
 (:func:`robust_radius`), settles most optimal attacks in closed form
-(:func:`optimal_epsilon`, the rest by a linear program), and the fewest
+(:func:`optimal_epsilon`, the rest by a 9-row max-min, :mod:`core.maxmin`), and the fewest
 pixels are a small integer program (:func:`fewest_pixels`). The gradient
 sign family these bound is :mod:`core.attack`.
 """
@@ -147,7 +147,9 @@ def optimal_epsilon(model: SoftmaxModel, x, target, *, clip=(0.0, 1.0), max_eps:
     clipped sign step, as in :func:`robust_radius`), so the optimum is at
     least the largest of these, and it is that value whenever that class's
     sign step leaves every other class behind too (one binding class). The
-    rest get the LP itself (scipy's HiGHS), one per image. It is never above
+    rest, where several classes bind, are solved exactly by the max-min of
+    :mod:`core.maxmin` (a 9-row simplex and Newton's method on eps), with
+    the general LP (scipy's HiGHS) only as a safety net. It is never above
     :func:`minimal_epsilon` (the gradient sign step is one such perturbation)
     and never below :func:`robust_radius` toward that class. ``inf`` where no
     eps up to ``max_eps`` does it; 0 where the target already wins (or ties).
