@@ -125,17 +125,35 @@ def show_fewest(cell, model, x, fewest, before: str, after: str) -> None:
         cell.caption("No change of any pixels makes the target win." if count < 0 else "Already the target.")
 
 
+POLL = 0.5  # seconds between two looks at the whole-digit answers while they are on their way
+
+
 def all_images_ui(view: View, eps: float) -> None:
-    """Every test image of the source digit: the sign step against the optimum, and accuracy as epsilon grows."""
+    """Every test image of the source digit: drawn at once if its answers are ready, else filled in when they are
+    (the rest of the page does not wait: a fragment looks every half second, then the page draws them)."""
+    optimal, curve = heavy.optimal_epsilons(view, wait=False), heavy.source_robustness(view, wait=False)
+    if optimal is not None and curve is not None:
+        all_images_drawn(view, eps, optimal, curve)
+    else:
+        st.fragment(all_images_later, run_every=POLL)(view)
+
+
+def all_images_later(view: View) -> None:
+    st.subheader(f"All {len(resources.source_images(view)[0])} test images of {the_class(view.dataset, view.source)}")
+    st.caption(":material/hourglass_top: Solving the best attack for every one of them; the charts fill in here.")
+    if heavy.optimal_epsilons(view, wait=False) is not None and heavy.source_robustness(view, wait=False) is not None:
+        st.rerun()  # both ready: the whole page, once, draws them (and stops looking)
+
+
+def all_images_drawn(view: View, eps: float, optimal: np.ndarray, curve) -> None:
+    """The sign step against the optimum, and accuracy as epsilon grows."""
     st.subheader(f"All {len(resources.source_images(view)[0])} test images of {the_class(view.dataset, view.source)}")
     left, right = st.columns(2)
-    minimal, optimal = resources.minimal_epsilons(view), heavy.optimal_epsilons(view)
+    minimal = resources.minimal_epsilons(view)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratios = np.where(optimal > 0, minimal / optimal, 1.0)
     left.altair_chart(comparison_charts.ratio_histogram(ratios, target=view.target), width="stretch")
-    right.altair_chart(
-        comparison_charts.robustness_chart(heavy.source_robustness(view), chosen_eps=eps), width="stretch"
-    )
+    right.altair_chart(comparison_charts.robustness_chart(curve, chosen_eps=eps), width="stretch")
     st.caption("Left: how close the gradient sign step comes to the best attack toward the target. Right: accuracy "
                f"on the {view.source}s as epsilon grows (untargeted), under each attack and in the exact worst case: "
                "no attack can push accuracy below the green line.")  # fmt: skip
@@ -178,9 +196,9 @@ def main(view: View) -> None:
                "steps overshoot and come back, so its last image alone can do worse than the single step, its best "
                "never does. Fewest pixels: red pixels were made brighter, blue ones darker; each may take any value "
                "in [0, 1].")  # fmt: skip
-    all_images_ui(view, eps)
+    fewest_ui(fewest_cell, model, x, view)  # everything above is on screen while it counts
+    all_images_ui(view, eps)  # the whole digit's answers: now, or filled in when ready
     classic_ui(view)
-    fewest_ui(fewest_cell, model, x, view)  # last: everything above is on screen while it counts
 
 
 main(sidebar())

@@ -194,6 +194,31 @@ class SharedWork:
             raise _for_this_waiter(job.error)
         return job.result
 
+    def peek(self, key: Hashable, compute: Callable[[], object], *, since: float | None = None):
+        """``(True, result)`` if the result for ``key`` is kept or just finished; else ``(False, WorkStatus)``,
+        with ``compute`` queued if nobody had asked yet. Never waits: a page that polls (every second or so)
+        keeps the computation going as a waiter would; once it stops asking, the computation stops after the
+        grace period. Raises what ``compute`` raised, as :meth:`get` does."""
+        with self._lock:
+            if key in self._finished:
+                self._finished.move_to_end(key)
+                return True, self._finished[key]
+            since = time.monotonic() if since is None else since
+            job = self._jobs.get(key)
+            if job is None:
+                self._asked += 1
+                job = self._jobs[key] = _Job(key, compute, since, self._asked)
+                self._queued.append(job)
+                self._start_next()
+            job.since = min(job.since, since)
+            if job.waiters == 0:
+                job.abandoned_at = time.monotonic()  # asked just now: the grace period starts again
+        if job.done.is_set():
+            if job.error is not None:
+                raise _for_this_waiter(job.error)
+            return True, job.result
+        return False, self._status(job)
+
     def running(self) -> int:
         """Computations running now."""
         with self._lock:

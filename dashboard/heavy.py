@@ -41,7 +41,7 @@ def page_run_started() -> None:
     _run.started = time.monotonic()
 
 
-def shared(key: tuple, compute, doing: str):
+def shared(key: tuple, compute, doing: str, *, wait: bool = True):
     """``compute()`` once per server for ``key``, its result kept for every visitor (read-only arrays, please).
 
     While it runs (or waits for a free slot) the page shows a status line;
@@ -49,8 +49,14 @@ def shared(key: tuple, compute, doing: str):
     wait, and the computation then stops unless someone else waits for it
     (:class:`core.shared_work.SharedWork`). ``compute`` runs in another
     thread: get the model and the data before, never call Streamlit in it.
+
+    ``wait=False``: the result if it is ready, else None at once, with the
+    computation started (a page that asks again soon keeps it going).
     """
     work = _work()
+    if not wait:
+        ready, result = work.peek(key, compute, since=getattr(_run, "started", None))
+        return result if ready else None
     kept = work.finished(key)
     if kept is not None:
         return kept
@@ -106,8 +112,9 @@ def pair_share(settings: TrainingSettings, clip: bool, eps: float) -> np.ndarray
 # --- the attack lab -----------------------------------------------------------------------------------------
 
 
-def optimal_epsilons(view: View) -> np.ndarray:
-    """The exact optimal (any-attack) epsilon of every test image of the source digit (read-only)."""
+def optimal_epsilons(view: View, *, wait: bool = True) -> np.ndarray | None:
+    """The exact optimal (any-attack) epsilon of every test image of the source digit (read-only); None if not
+    ready and ``wait`` is False (:func:`shared`)."""
     _, images = source_images(view)
     model = trained(view.training).model
 
@@ -115,11 +122,12 @@ def optimal_epsilons(view: View) -> np.ndarray:
         return _read_only(optimal_epsilon(model, images, view.target, clip=view.clip_range))
 
     return shared(("optimal", view.training, view.clip, view.source, view.target), compute,
-                  "Solving the optimal attack for every test image of the digit…")  # fmt: skip
+                  "Solving the optimal attack for every test image of the digit…", wait=wait)  # fmt: skip
 
 
-def source_robustness(view: View):
-    """Accuracy against epsilon of the source digit's test images: FGSM, PGD, the certified worst case."""
+def source_robustness(view: View, *, wait: bool = True):
+    """Accuracy against epsilon of the source digit's test images: FGSM, PGD, the certified worst case; None if
+    not ready and ``wait`` is False."""
     from core.sweep import robustness_curve
 
     _, images = source_images(view)
@@ -131,7 +139,7 @@ def source_robustness(view: View):
         return robustness_curve(model, images, labels, grid, clip=view.clip_range)
 
     return shared(("robustness", view.training, view.clip, view.source), compute,
-                  "Attacking every test image of the digit at every epsilon…")  # fmt: skip
+                  "Attacking every test image of the digit at every epsilon…", wait=wait)  # fmt: skip
 
 
 def goodfellow_table(settings: TrainingSettings) -> list[tuple[str, float, float]]:

@@ -83,3 +83,19 @@ def image_captions(app: AppTest) -> list[str]:
             yield from walk(child)
 
     return [caption for caption in walk(app._tree) if caption]
+
+
+FILLED_IN_LATER = "fill in here"  # the lab's placeholder while the whole digit's answers are on their way
+
+
+def settled(app: AppTest, timeout: float = 120.0) -> AppTest:
+    """Run ``app`` again until nothing on the page is still on its way (a browser's fragment does this by itself:
+    AppTest does not run fragments on a timer)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while any(FILLED_IN_LATER in caption.value for caption in app.caption):
+        assert time.monotonic() < deadline, "the page never filled in"
+        time.sleep(0.2)
+        app.run()
+    return app

@@ -7,7 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.data import load_dataset
-from tests.apptest import APP, PAGES, assert_clean, digit_png, metric, own_cache, start, widget  # noqa: F401
+from tests.apptest import APP, PAGES, assert_clean, digit_png, metric, own_cache, settled, start, widget  # noqa: F401
 
 
 def test_opens_on_the_attack_page_fooled_at_the_minimal_epsilon(minimal_twos):
@@ -133,7 +133,7 @@ def test_every_page_runs_on_the_defaults_and_draws_only_altair_charts():
     app = start()
     assert sorted(CHARTS) == sorted(PAGES)
     for page, charts in CHARTS.items():
-        app.switch_page(page).run()
+        settled(app.switch_page(page).run())
         assert_clean(app)
         assert app.title and app.metric, page
         found = app.get("vega_lite_chart")

@@ -7,7 +7,18 @@ import pytest
 
 from core.attack import minimal_epsilon
 from core.data import load_dataset
-from tests.apptest import APP, PAGES, assert_clean, digit_png, image_captions, metric, own_cache, start, widget  # noqa: F401
+from tests.apptest import (  # noqa: F401
+    APP,
+    PAGES,
+    assert_clean,
+    digit_png,
+    image_captions,
+    metric,
+    own_cache,
+    settled,
+    start,
+    widget,
+)
 
 
 def test_a_broken_idx_folder_offered_by_the_operator_is_reported_and_skipped(tmp_path, monkeypatch, caplog):
@@ -116,7 +127,7 @@ def test_the_all_pairs_page_works_on_an_idx_folder(tmp_path, monkeypatch):
     assert app.title[0].value == "All pairs: which class turns into which"
     source = widget(app, "selectbox", "_widget_source")
     assert source.label == "Source class" and source.format_func(2) == "2 · two"
-    app.switch_page("app_pages/lab.py").run()  # the attack lab on the same folder
+    settled(app.switch_page("app_pages/lab.py").run())  # the attack lab on the same folder
     assert_clean(app)
     assert metric(app, "Best attack needs ε") and len(app.get("vega_lite_chart")) == 2
     assert app.title[0].value.startswith("Attack lab: two (2) → six (6)")

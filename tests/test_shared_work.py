@@ -209,3 +209,26 @@ def test_every_waiter_gets_an_exception_of_its_own():
     for thread in threads:
         thread.join()
     assert [str(e) for e in caught] == ["bad data", "bad data"] and caught[0] is not caught[1]
+
+
+def test_a_page_that_looks_without_waiting_keeps_the_computation_going_and_gets_its_result():
+    """``peek`` never waits: it starts the computation, says where it stands, and looking again within the grace
+    period keeps it going as a waiter would; then it hands over the result, shared with those who wait."""
+    work, calls = SharedWork(grace=0.3), []
+    ready, status = work.peek("q", slow(0.6, 5, calls))
+    assert not ready and status.ahead == 0
+    while not ready:  # a page's fragment looking every 0.1 s
+        time.sleep(0.1)
+        ready, result = work.peek("q", slow(0.6, 6, calls))
+    assert result == 5 and calls == [5] and work.stopped == 0
+    assert work.get("q", slow(0.6, 7, calls)) == 5  # kept for everyone
+
+
+def test_a_computation_a_page_stopped_looking_at_stops():
+    work, calls = SharedWork(grace=0.2), []
+    assert not work.peek("q", slow(30.0, 1, calls))[0]
+    started = time.monotonic()
+    while work.running():  # nobody looks again: it stops after the grace period
+        time.sleep(0.01)
+        assert time.monotonic() - started < 2.0, "the computation nobody looked at went on"
+    assert work.stopped == 1 and work.finished("q") is None
