@@ -188,7 +188,7 @@ def main(view: View) -> None:
     selected, eps = widgets.image_and_eps(view, key_suffix="_lab")
     heading.title(f"Attack lab: {selected.pair(view)}, at its best and its worst")
     x = selected.pixels.astype(np.float64)
-    truth = int(model.predict(x)) if selected.own else view.source
+    truth = selected.reads_as if selected.own else view.source
     answers = heavy.lab_answers(view.training, view.clip, view.target, truth, x)
     numbers_ui(answers, view, truth, "your digit" if selected.own else "this image")
     fewest_cell = images_ui(model, x, answers, view, truth, eps)

@@ -86,6 +86,15 @@ def as_images(x, name: str = "x", *, unit_range: bool = True) -> tuple[np.ndarra
     return array, single
 
 
+def as_one_image(x, what: str) -> np.ndarray:
+    """One image's pixels as a float64 copy, checked as :func:`as_images` checks them; ``what`` names the function
+    that takes only one."""
+    images, single = as_images(x)
+    if not single:
+        raise BadInput(f"{what} takes one image: shape (784,) or (28, 28)")
+    return images[0].astype(np.float64)
+
+
 def as_labels(labels, n: int, name: str = "labels") -> np.ndarray:
     """Return one int64 digit per image: a scalar is broadcast to all ``n``."""
     array = np.asarray(labels)

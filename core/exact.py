@@ -17,7 +17,7 @@ import warnings
 
 import numpy as np
 
-from core.checks import MAX_EPS, as_clip, as_digit, as_images, as_labels, as_max_eps
+from core.checks import MAX_EPS, as_clip, as_digit, as_images, as_labels, as_max_eps, as_one_image
 from core.defense import worst_case_inputs, worst_case_logits
 from core.errors import BadInput
 from core.maxmin import NotConverged, optimal_by_max_min
@@ -229,10 +229,7 @@ def optimal_epsilon_lp(model: SoftmaxModel, x, target, *, clip=(0.0, 1.0), max_e
 
     Returns ``(eps, image)``: ``inf`` and the original where no eps up to ``max_eps`` makes ``target`` tie or win.
     """
-    images, single = as_images(x)
-    if not single:
-        raise BadInput("optimal_epsilon_lp takes one image: shape (784,) or (28, 28)")
-    image = images[0].astype(np.float64)
+    image = as_one_image(x, "optimal_epsilon_lp")
     eps, delta = _optimal_lp(model, image, as_digit(target, "target"), as_clip(clip), as_max_eps(max_eps))
     return eps, image if delta is None else image + delta
 
@@ -295,17 +292,14 @@ def fewest_pixels(model: SoftmaxModel, x, target, *, clip=(0.0, 1.0), time_limit
     """
     from scipy.optimize import Bounds, LinearConstraint, milp
 
-    images, single = as_images(x)
-    if not single:
-        raise BadInput("fewest_pixels takes one image")
+    image = as_one_image(x, "fewest_pixels")
     target = as_digit(target, "target")
-    image = images[0].astype(np.float64)
     clip = as_clip(clip) or (float(image.min()) - MAX_EPS, float(image.max()) + MAX_EPS)
     others = [j for j in range(10) if j != target]
     lead = model.W[target] - model.W[others]
     margin = lead @ image + model.b[target] - model.b[others]
     if (margin > 0).all():
-        return FewestPixels(0, images[0].astype(np.float64), True)
+        return FewestPixels(0, image, True)
     n = len(image)
     low, high = np.maximum(clip[0] - image, -MAX_EPS), np.minimum(clip[1] - image, MAX_EPS)
     reach = np.maximum(high, -low)  # the most a pixel can move either way

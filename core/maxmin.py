@@ -7,7 +7,8 @@ in the clip range) make the target beat all nine others?" is
 
 with ``a_j = w_t - w_j`` and ``m_j`` the target's lead over class j. That is a
 linear program with nine rows and bounded columns, solved here by a bounded
-primal simplex (:func:`max_min`): its basis is 9x9 whatever the image size. Its
+simplex (:func:`max_min`; primal, or dual from the last basis): its basis is
+9x9 whatever the image size. Its
 prices ``lam`` (on the simplex) weight the nine rivals; for those weights the
 best perturbation is the clipped sign step along ``sum_j lam_j a_j``, and the
 epsilon at which that weighted lead first reaches 0 (:func:`weighted_root`) is a
@@ -29,17 +30,16 @@ class NotConverged(RuntimeError):
 
 
 def max_min(rows: np.ndarray, margin: np.ndarray, low: np.ndarray, high: np.ndarray, start: np.ndarray,
-            warm: tuple | None = None, first_row: int | None = None):  # fmt: skip
+            warm: np.ndarray | None = None):  # fmt: skip
     """``max over low <= delta <= high of min_j (rows[j] . delta + margin[j])``, exactly (a bounded simplex).
 
-    ``start`` is a vertex of the box. ``warm`` is the ``state`` a previous
-    call returned for a smaller box: with every other column at the bound its
-    price asks for, its basis is often optimal as it is (the same classes bind
-    as epsilon grows), checked by solving for the basic values; otherwise the
-    simplex starts from ``start`` (from the last solution it took longer).
-    Returns ``(value, delta, prices, state)``:
-    the prices are the rivals' weights (>= 0, sum 1) at the optimum, the dual
-    solution.
+    ``start`` is a vertex of the box. ``warm`` is the basis a previous call
+    returned for a smaller box: with every other column at the bound its price
+    asks for, it stays dual feasible, and the dual simplex (:func:`_dual_simplex`)
+    usually needs none or a few pivots. Without it, or if that stalls, the
+    primal simplex starts from ``start``. Returns ``(value, delta, prices,
+    basis)``: the prices are the rivals' weights (>= 0, sum 1) at the optimum,
+    the dual solution.
     """
     k, n = rows.shape
     # columns: delta (n), t (free), one slack per row; each row: t - rows[j] . delta + s_j = margin[j]
@@ -49,11 +49,10 @@ def max_min(rows: np.ndarray, margin: np.ndarray, low: np.ndarray, high: np.ndar
     cost = np.zeros(n + 1 + k)
     cost[n] = 1.0
     # from the last basis: the dual simplex, usually a few pivots (the primal simplex below if it stalls)
-    solved = None if warm is None else _dual_simplex(matrix, cost, margin, lower, upper, warm[0])
+    solved = None if warm is None else _dual_simplex(matrix, cost, margin, lower, upper, warm)
     if solved is not None:
         value, prices, basis = solved
-        weights = np.clip(prices, 0.0, None)
-        return float(value[n]), value[:n].copy(), weights / max(weights.sum(), 1e-300), (basis, value)
+        return float(value[n]), value[:n].copy(), _weights(prices), basis
     value = np.r_[start, 0.0, np.zeros(k)]
     level = rows @ start + margin
     first = int(np.argmin(level))
@@ -70,8 +69,7 @@ def max_min(rows: np.ndarray, margin: np.ndarray, low: np.ndarray, high: np.ndar
         gain = np.where(up | down, np.abs(reduced), 0.0)
         entering = int(np.argmax(gain))
         if gain[entering] <= TOLERANCE:
-            weights = np.clip(prices, 0.0, None)
-            return float(value[n]), value[:n].copy(), weights / max(weights.sum(), 1e-300), (basis.copy(), value)
+            return float(value[n]), value[:n].copy(), _weights(prices), basis.copy()
         if _flip_many(matrix, inverse, basis, value, lower, upper, gain, up):
             continue  # columns moved to their better bounds together: the prices are the same, look again
         direction = 1.0 if up[entering] else -1.0
@@ -99,6 +97,12 @@ def max_min(rows: np.ndarray, margin: np.ndarray, low: np.ndarray, high: np.ndar
         inverse -= np.outer(column, row)
         inverse[leaving] = row
     raise NotConverged(f"the max-min simplex took more than {MAX_PIVOTS} pivots")
+
+
+def _weights(prices: np.ndarray) -> np.ndarray:
+    """The rivals' weights from the simplex's prices: >= 0 (rounding), summing to 1."""
+    weights = np.clip(prices, 0.0, None)
+    return weights / max(weights.sum(), 1e-300)
 
 
 def _flip_many(matrix, inverse, basis, value, lower, upper, gain, up) -> bool:
@@ -205,13 +209,13 @@ def optimal_by_max_min(rows: np.ndarray, margin: np.ndarray, pixels: np.ndarray,
         room_up, room_down = clip[1] - pixels, pixels - clip[0]
     eps = max(float(start_eps), 0.0)
     prices = np.eye(len(rows))[first_row]  # the class that needs the most alone: its sign step starts the search
-    state = None
+    basis = None
     for _ in range(steps):
         if eps > max_eps:
             eps = max_eps  # the last chance: feasible at max_eps or never
         high, low = np.minimum(eps, room_up), -np.minimum(eps, room_down)
         start = np.where(prices @ rows > 0, high, low)  # the sign step for the last weights: near the optimum
-        value, delta, prices, state = max_min(rows, margin, low, high, start, state, first_row)
+        value, delta, prices, basis = max_min(rows, margin, low, high, start, basis)
         if value >= -1e-12:
             return eps, delta
         if eps >= max_eps:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.checks import MAX_EPS, as_clip, as_digit, as_images
+from core.checks import MAX_EPS, as_clip, as_digit, as_images, as_one_image
 from core.model import softmax
 
 
@@ -103,12 +103,9 @@ def minimal_epsilon(network: ReluNetwork, x, target, *, clip=(0.0, 1.0), max_eps
     clip range or a hidden unit switches, and on each piece every logit is a
     line in eps, so where the target first leads is solved exactly.
     """
-    images, single = as_images(x)
-    if not single:
-        raise ValueError("minimal_epsilon of the network takes one image")
+    start = as_one_image(x, "minimal_epsilon of the network")
     target = as_digit(target, "target")
     clip = as_clip(clip)
-    start = images[0].astype(np.float64)
     step = sign_direction(network, start, target)
     if clip is None:
         stops = np.full(784, np.inf)
@@ -169,12 +166,9 @@ def certified_radius(network: ReluNetwork, x, label, *, clip=(0.0, 1.0), toleran
     of ``z_label - z_j`` stays positive for every j. 0 if the image is not read
     as ``label``.
     """
-    images, single = as_images(x)
-    if not single:
-        raise ValueError("certified_radius of the network takes one image")
+    image = as_one_image(x, "certified_radius of the network")
     label = as_digit(label, "label")
     clip = as_clip(clip)
-    image = images[0].astype(np.float64)
 
     def safe(eps: float) -> bool:
         pre_low, pre_high, _, _ = interval_bounds(network, image, eps, clip)
@@ -219,12 +213,9 @@ def optimal_epsilon(network: ReluNetwork, x, target, *, clip=(0.0, 1.0), time_li
     from scipy.optimize import Bounds, LinearConstraint, milp
     from scipy.sparse import csr_array, hstack, identity, vstack
 
-    images, single = as_images(x)
-    if not single:
-        raise ValueError("optimal_epsilon of the network takes one image")
+    image = as_one_image(x, "optimal_epsilon of the network")
     target = as_digit(target, "target")
     clip = as_clip(clip)
-    image = images[0].astype(np.float64)
     if network.predict(image) == target and np.sort(network.logits(image))[-2] < network.logits(image)[target]:
         return NetworkOptimum(0.0, image, True, (0.0, 0.0))
     ceiling = minimal_epsilon(network, image, target, clip=clip)

@@ -169,14 +169,7 @@ class SharedWork:
             if key in self._finished:
                 self._finished.move_to_end(key)
                 return self._finished[key]
-            since = time.monotonic() if since is None else since
-            job = self._jobs.get(key)
-            if job is None:
-                self._asked += 1
-                job = self._jobs[key] = _Job(key, compute, since, self._asked)
-                self._queued.append(job)
-                self._start_next()
-            job.since = min(job.since, since)
+            job = self._job_for(key, compute, since)
             job.waiters += 1
             job.abandoned_at = None
         try:
@@ -203,14 +196,7 @@ class SharedWork:
             if key in self._finished:
                 self._finished.move_to_end(key)
                 return True, self._finished[key]
-            since = time.monotonic() if since is None else since
-            job = self._jobs.get(key)
-            if job is None:
-                self._asked += 1
-                job = self._jobs[key] = _Job(key, compute, since, self._asked)
-                self._queued.append(job)
-                self._start_next()
-            job.since = min(job.since, since)
+            job = self._job_for(key, compute, since)
             if job.waiters == 0:
                 job.abandoned_at = time.monotonic()  # asked just now: the grace period starts again
         if job.done.is_set():
@@ -230,6 +216,19 @@ class SharedWork:
             self._finished.clear()
 
     # --- inside ---------------------------------------------------------------------------
+
+    def _job_for(self, key: Hashable, compute: Callable[[], object], since: float | None) -> _Job:
+        """The queued or running job for ``key``, queued now if there is none; its order takes the oldest visit
+        that asked (``since``, now by default). Under the lock."""
+        since = time.monotonic() if since is None else since
+        job = self._jobs.get(key)
+        if job is None:
+            self._asked += 1
+            job = self._jobs[key] = _Job(key, compute, since, self._asked)
+            self._queued.append(job)
+            self._start_next()
+        job.since = min(job.since, since)
+        return job
 
     def _status(self, job: _Job) -> WorkStatus:
         with self._lock:

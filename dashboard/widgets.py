@@ -127,15 +127,15 @@ def chosen(view: View, image: int) -> Chosen:
     model = resources.trained(view.training).model
     own = own_digit(view)
     if own is not None:
-        pixels, label, own_digit_ = own.pixels, own.name, True
+        pixels, label = own.pixels, own.name
         minimal = float(minimal_epsilon(model, pixels, view.target, clip=view.clip_range))
     else:
         indices, images = resources.source_images(view)
-        pixels, own_digit_ = images[image], False
+        pixels = images[image]
         label = f"test image #{image} of {the_class(view.dataset, view.source)} (test-set index {indices[image]})"
         minimal = float(resources.minimal_epsilons(view)[image])
     probabilities = model.predict_proba(pixels)
-    return Chosen(pixels, label, minimal, own_digit_, int(probabilities.argmax()), float(probabilities.max()))
+    return Chosen(pixels, label, minimal, own is not None, int(probabilities.argmax()), float(probabilities.max()))
 
 
 def image_and_eps(view: View, *, key_suffix: str) -> tuple[Chosen, float]:
