@@ -22,7 +22,7 @@ from core.checks import parse_digit, parse_eps
 from core.data import load_dataset
 from core.errors import DatasetUnavailable, TrainingFailed
 from core.imaging import direction_to_uint8, grid_figure, picture_uint8, to_uint8
-from core.settings import BOUNDS, DEFAULTS, SOLVERS, TrainingSettings, fields_of
+from core.settings import BOUNDS, DEFAULTS, HIDDEN_SIZES, SOLVERS, TrainingSettings, fields_of
 
 PROG = "python -m core"
 JUST_ABOVE = 1e-5  # the minimal epsilon is an infimum: attack a hair above it
@@ -111,6 +111,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument("--l1", type=_bounded("l1", float), default=DEFAULTS.l1,
                         help="a defense: L1 weight decay of this strength (sgd; 0: none)")  # fmt: skip
+    parser.add_argument("--hidden", type=int, choices=HIDDEN_SIZES, default=DEFAULTS.hidden,
+                        help="attack a one-hidden-layer ReLU network of this many units instead (Adam; 0: the "
+                        "softmax model)")  # fmt: skip
     parser.add_argument("--source", type=_checked(parse_digit), default=SOURCE, help="the digit to attack")
     parser.add_argument("--target", type=_checked(parse_digit), default=TARGET, help="the digit to turn it into")
     parser.add_argument(
@@ -132,6 +135,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error("--source and --target must differ")
     if (args.adversarial_eps or args.l1) and args.solver != "sgd":
         parser.error("--adversarial-eps and --l1 train with the sgd solver")
+    if args.hidden and (args.adversarial_eps or args.l1):
+        parser.error("--hidden trains a network without a defense")
     if args.out is not None and (problem := unwritable(args.out)):  # before any training
         parser.error(f"--out {str(args.out)!r}: {problem}")
     return args
@@ -183,7 +188,8 @@ def run(args: argparse.Namespace) -> tuple[dict, Attacked]:
         "description": dataset.description,
         "n_train": dataset.n_train,
         "n_test": dataset.n_test,
-        "solver": args.solver,
+        "solver": training.solver,
+        "hidden": args.hidden,
         "adversarial_eps": args.adversarial_eps,
         "l1": args.l1,
         "train_accuracy": training.train_accuracy,
@@ -241,6 +247,12 @@ def _defense_text(result: dict) -> str:
     return f" ({', '.join(defenses)})" if defenses else ""
 
 
+def _model_text(result: dict) -> str:
+    if result["hidden"]:
+        return f"ReLU network, {result['hidden']} hidden units, {result['solver']}"
+    return result["solver"]
+
+
 def _how_trained(result: dict) -> str:
     if result["loaded"]:
         return f"loaded saved weights (trained earlier in {result['training_seconds']:.2f} s)"
@@ -251,7 +263,7 @@ def _text_report(result: dict) -> str:
     target = result["target"]
     lines = [
         f"dataset   {result['dataset']}: {result['n_train']:,} train / {result['n_test']:,} test",
-        f"training  {result['solver']}{_defense_text(result)}: test accuracy {result['test_accuracy']:.2%}, "
+        f"training  {_model_text(result)}{_defense_text(result)}: test accuracy {result['test_accuracy']:.2%}, "
         f"train accuracy {result['train_accuracy']:.2%}, {_how_trained(result)}",
         f"attack    {result['source']} -> {target}, {'clipped to [0, 1]' if result['clip'] else 'no clipping'}",
         "",

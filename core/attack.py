@@ -13,6 +13,10 @@ pixel ``i`` moves at unit speed until it reaches the edge of the clip range
 at ``eps = tau_i``, then stops. :func:`minimal_epsilon` walks those pieces
 to find the exact smallest ``eps`` that fools the model.
 
+Every function here takes either model: the :class:`core.model.SoftmaxModel` or the ReLU network of
+:mod:`core.network` (``logits``, ``predict``, ``predict_proba``, ``input_gradient``); for the network,
+:func:`minimal_epsilon` walks its unit switches too (:func:`core.network.minimal_epsilon`).
+
 Sign convention: a **positive** ``eps`` moves toward the target class,
 ``x_adv = clip(x - eps * sign(grad_x CE(x, target)))``.
 """
@@ -21,11 +25,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from core import network
 from core.checks import MAX_EPS, as_clip, as_digit, as_eps, as_images, as_labels, as_max_eps
 from core.errors import BadInput
-from core.model import SoftmaxModel, gradient_from_logits
+from core.model import SoftmaxModel
+from core.network import ReluNetwork
 from core.path import over_blocks, walk_minimal_epsilon
 
+Model = SoftmaxModel | ReluNetwork  # what every attack here takes
 SOURCE, TARGET = 2, 6  # the original experiment's pair: a 2 made into a 6; the default everywhere
 CHUNK = 1024  # images attacked at once by fgsm and pgd: their float64 copies stay a few MB each
 
@@ -42,12 +49,12 @@ __all__ = [
 ]
 
 
-def input_gradient(model: SoftmaxModel, x, labels) -> np.ndarray:
+def input_gradient(model: Model, x, labels) -> np.ndarray:
     """Exact gradient of the cross-entropy with respect to the input pixels.
 
     Parameters
     ----------
-    model : SoftmaxModel
+    model : SoftmaxModel or ReluNetwork
     x : ndarray of shape (n, 784) or (784,), pixels in [0, 1]
     labels : int or ndarray of shape (n,)
         The label the cross-entropy is taken against (the target for a
@@ -59,11 +66,11 @@ def input_gradient(model: SoftmaxModel, x, labels) -> np.ndarray:
     """
     images, single = as_images(x)
     labels = as_labels(labels, len(images))
-    gradient = gradient_from_logits(model.W, model.logits(images), labels)
+    gradient = model.input_gradient(images, labels)
     return gradient[0] if single else gradient
 
 
-def attack_direction(model: SoftmaxModel, x, target) -> np.ndarray:
+def attack_direction(model: Model, x, target) -> np.ndarray:
     """The way each pixel moves as a positive ``eps`` grows: ``-sign(grad_x CE(x, target))``.
 
     Values in {-1, 0, 1} (float64); 0 where the gradient is exactly zero
@@ -75,12 +82,12 @@ def attack_direction(model: SoftmaxModel, x, target) -> np.ndarray:
     return direction[0] if single else direction
 
 
-def fgsm(model: SoftmaxModel, x, eps, *, target=None, labels=None, clip=(0.0, 1.0)) -> np.ndarray:
+def fgsm(model: Model, x, eps, *, target=None, labels=None, clip=(0.0, 1.0)) -> np.ndarray:
     """The fast gradient sign method.
 
     Parameters
     ----------
-    model : SoftmaxModel
+    model : SoftmaxModel or ReluNetwork
     x : ndarray of shape (n, 784) or (784,), pixels in [0, 1]; never mutated.
     eps : float or ndarray of shape (n,)
         Step size in pixel units, in [-1, 1]. Positive moves toward ``target``
@@ -121,14 +128,14 @@ def fgsm(model: SoftmaxModel, x, eps, *, target=None, labels=None, clip=(0.0, 1.
     return adversarial[0] if single else adversarial
 
 
-def delta_prediction(model: SoftmaxModel, x, target) -> np.ndarray:
+def delta_prediction(model: Model, x, target) -> np.ndarray:
     """The class the model gives the attack direction image alone (the seed's "Delta")."""
     images, single = as_images(x)
     predicted = model.predict(attack_direction(model, images, target))
     return predicted[0] if single else predicted
 
 
-def minimal_epsilon(model: SoftmaxModel, x, target, *, clip=(0.0, 1.0), max_eps: float = MAX_EPS) -> np.ndarray:
+def minimal_epsilon(model: Model, x, target, *, clip=(0.0, 1.0), max_eps: float = MAX_EPS) -> np.ndarray:
     """The exact smallest ``eps >= 0`` at which the attacked image is classified as ``target``.
 
     "Classified as" means the target's score is strictly the highest; the
@@ -140,7 +147,7 @@ def minimal_epsilon(model: SoftmaxModel, x, target, *, clip=(0.0, 1.0), max_eps:
 
     Parameters
     ----------
-    model : SoftmaxModel
+    model : SoftmaxModel or ReluNetwork
     x : ndarray of shape (n, 784) or (784,)
     target : int
     clip : (low, high) or None
@@ -155,6 +162,11 @@ def minimal_epsilon(model: SoftmaxModel, x, target, *, clip=(0.0, 1.0), max_eps:
     images, single = as_images(x)
     target = as_digit(target, "target")
     clip = as_clip(clip)
+    if isinstance(model, ReluNetwork):  # its own walk: unit switches as well as pixel stops, one image at a time
+        result = np.array(
+            [network.minimal_epsilon(model, image, target, clip=clip, max_eps=max_eps) for image in images]
+        )
+        return float(result[0]) if single else result
     blocks = over_blocks(model, images, target, clip, walk_minimal_epsilon, target, as_max_eps(max_eps))
     result = np.concatenate(blocks) if blocks else np.zeros(0)
     return float(result[0]) if single else result
@@ -163,7 +175,7 @@ def minimal_epsilon(model: SoftmaxModel, x, target, *, clip=(0.0, 1.0), max_eps:
 # --- iterated: BIM / PGD (the exact worst case, the certificate and the fewest pixels are in core.exact) ------
 
 
-def pgd(model: SoftmaxModel, x, eps, *, target=None, labels=None, steps: int = 10, step_size=None,
+def pgd(model: Model, x, eps, *, target=None, labels=None, steps: int = 10, step_size=None,
         clip=(0.0, 1.0), random_start: bool = False, seed: int = 0, keep_best: bool = False) -> np.ndarray:  # fmt: skip
     """The iterative gradient sign method: BIM, or PGD with ``random_start``.
 
@@ -215,7 +227,7 @@ def pgd(model: SoftmaxModel, x, eps, *, target=None, labels=None, steps: int = 1
     sign = -1.0 if target is not None else 1.0  # down the loss toward the target, up it away from the label
 
     def step_from(point: np.ndarray, by: np.ndarray) -> np.ndarray:
-        point = point + sign * by * np.sign(gradient_from_logits(model.W, model.logits(point), toward))
+        point = point + sign * by * np.sign(model.input_gradient(point, toward))
         np.clip(point, start - radius, start + radius, out=point)  # back into the eps-ball
         return np.clip(point, *clip, out=point) if clip is not None else point
 

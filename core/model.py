@@ -74,6 +74,16 @@ class SoftmaxModel:
         """The most probable class, one int64 per image (a scalar for one image)."""
         return np.argmax(self.logits(x), axis=-1)
 
+    def input_gradient(self, x, labels) -> np.ndarray:
+        """The cross-entropy's exact gradient with respect to the pixels, ``W^T (p - onehot(labels))`` per image.
+
+        Every model the attacks take (this one, :class:`core.network.ReluNetwork`) has ``logits``,
+        ``predict``, ``predict_proba`` and this; no range check (the attacks' iterates may leave [0, 1]).
+        """
+        images, single = as_images(x, unit_range=False)
+        gradient = gradient_from_logits(self.W, self.logits(images), labels)
+        return gradient[0] if single else gradient
+
 
 @dataclass(frozen=True)
 class EpochMetrics:
@@ -87,7 +97,7 @@ class EpochMetrics:
 class TrainingResult:
     """A trained model with how it got there and how good it is."""
 
-    model: SoftmaxModel
+    model: SoftmaxModel  # or a core.network.ReluNetwork (settings with hidden units; solver "adam")
     solver: str
     history: tuple[EpochMetrics, ...]
     train_accuracy: float
@@ -100,6 +110,17 @@ class TrainingResult:
     def __post_init__(self):
         self.per_class_accuracy.flags.writeable = False
         self.confusion.flags.writeable = False
+
+
+def evaluated(model, solver: str, history, seconds: float, x_test: np.ndarray, y_test: np.ndarray) -> TrainingResult:
+    """The :class:`TrainingResult` of a trained model: its test confusion matrix and per-class accuracy."""
+    predicted = model.predict(x_test)
+    confusion = np.zeros((N_CLASSES, N_CLASSES), dtype=np.int64)
+    np.add.at(confusion, (y_test, predicted), 1)
+    per_class = np.diag(confusion) / np.maximum(confusion.sum(axis=1), 1)
+    return TrainingResult(model=model, solver=solver, history=tuple(history),
+                          train_accuracy=history[-1].train_accuracy, test_accuracy=history[-1].test_accuracy,
+                          per_class_accuracy=per_class, confusion=confusion, seconds=seconds)  # fmt: skip
 
 
 def cross_entropy(model: SoftmaxModel, x: np.ndarray, y: np.ndarray) -> float:
@@ -117,8 +138,11 @@ def save_training(result: TrainingResult, file) -> None:
     so a reader never sees half a file.
     """
     history = np.array([[h.epoch, h.loss, h.train_accuracy, h.test_accuracy] for h in result.history])
+    model = result.model
+    weights = dict(W=model.W, b=model.b) if isinstance(model, SoftmaxModel) else \
+        dict(W1=model.W1, b1=model.b1, W2=model.W2, b2=model.b2)  # fmt: skip
     np.savez(
-        file, W=result.model.W, b=result.model.b, history=history, per_class=result.per_class_accuracy,
+        file, **weights, history=history, per_class=result.per_class_accuracy,
         confusion=result.confusion, seconds=result.seconds, solver=result.solver,
     )  # fmt: skip
 
@@ -131,8 +155,14 @@ def load_training(path) -> TrainingResult:
                 EpochMetrics(int(e), float(loss), float(train), float(test))
                 for e, loss, train, test in saved["history"]
             )
+            if "W1" in saved.files:  # a network (core.network)
+                from core.network import ReluNetwork
+
+                model = ReluNetwork(saved["W1"], saved["b1"], saved["W2"], saved["b2"])
+            else:
+                model = SoftmaxModel(saved["W"], saved["b"])
             return TrainingResult(
-                model=SoftmaxModel(saved["W"], saved["b"]),
+                model=model,
                 solver=str(saved["solver"]),
                 history=history,
                 train_accuracy=history[-1].train_accuracy,

@@ -34,6 +34,8 @@ BOUNDS = {
 # and a file): adversarial training in steps of 0.01, L1 weight decay on a 1-2-5 scale.
 ADVERSARIAL_EPS_STEP = 0.01
 L1_STEPS = (1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2)
+# The network beside the linear model (core.network): hidden units of its one ReLU layer; 0 is the linear model.
+HIDDEN_SIZES = (0, 16, 64, 256)
 DATASET_VARIABLE = "ADVERSARIAL_DIGITS_DATASET"  # the operator may open the app on another dataset
 MODEL_FORMAT = 1  # bump when the saved-model layout changes
 
@@ -55,6 +57,7 @@ class TrainingSettings:
     seed: int = 0
     adversarial_eps: float = 0.0  # the defenses (core.defense); 0 is none
     l1: float = 0.0
+    hidden: int = 0  # > 0: a one-hidden-layer ReLU network of this many units (Adam), not softmax regression
 
     @classmethod
     def first_visit(cls) -> TrainingSettings:
@@ -74,12 +77,21 @@ class TrainingSettings:
                 raise ValueError(f"{name} must be {kind} from {low:g} to {high:g}, got {value!r}")
         if self.defended and self.solver != "sgd":
             raise ValueError("the defenses (adversarial_eps, l1) train with the sgd solver")
+        if isinstance(self.hidden, bool) or self.hidden not in HIDDEN_SIZES:
+            raise ValueError(f"hidden must be one of {HIDDEN_SIZES}, got {self.hidden!r}")
+        if self.hidden and self.defended:
+            raise ValueError("the network (hidden > 0) trains without a defense")
         return self
 
     @property
     def defended(self) -> bool:
         """Trained with a defense: adversarial training or L1 weight decay (see :mod:`core.defense`)."""
         return self.adversarial_eps > 0 or self.l1 > 0
+
+    def network(self, hidden: int) -> TrainingSettings:
+        """The ReLU network beside this model: ``hidden`` units, the same data, epochs and seed (Adam's own step
+        and batch of 100; no defense). ``network(0)`` is the undefended linear model."""
+        return replace(self.undefended(), hidden=hidden).normalized()
 
     def undefended(self) -> TrainingSettings:
         """The same settings with no defense: the normal model a defended one is compared with."""
@@ -89,6 +101,8 @@ class TrainingSettings:
         """Blank out the settings the solver ignores, and put the defenses' strengths on their steps
         (:func:`snap_strength`), so neither causes a retrain."""
         defaults = TrainingSettings()
+        if self.hidden:  # Adam with its own step and batch: only the data, the epochs and the seed decide it
+            return replace(defaults, dataset=self.dataset, epochs=self.epochs, seed=self.seed, hidden=self.hidden)
         if self.solver == "sgd":
             return replace(self, C=defaults.C, adversarial_eps=snap_strength("adversarial_eps", self.adversarial_eps),
                            l1=snap_strength("l1", self.l1))  # fmt: skip
@@ -104,7 +118,7 @@ class TrainingSettings:
 
     def file_key(self) -> str:
         fields = asdict(self)
-        for defense in ("adversarial_eps", "l1"):  # no defense: the same key as before defenses existed
+        for defense in ("adversarial_eps", "l1", "hidden"):  # none: the same key as before these existed
             if not fields[defense]:
                 del fields[defense]
         text = json.dumps({"format": MODEL_FORMAT, **fields}, sort_keys=True)

@@ -17,7 +17,7 @@ import numpy as np
 from core.checks import N_CLASSES, N_PIXELS
 from core.data import Dataset
 from core.defense import defended_sgd
-from core.model import EpochMetrics, SoftmaxModel, TrainingResult, cross_entropy
+from core.model import EpochMetrics, SoftmaxModel, TrainingResult, cross_entropy, evaluated
 from core.settings import DEFAULTS, TrainingSettings, fields_of
 
 
@@ -102,10 +102,12 @@ def train_softmax(
     ValueError
         A setting outside :data:`core.settings.BOUNDS` (named in the message), or one that does not exist.
     """
-    unknown = set(changes) - set(fields_of()) | ({"dataset"} & set(changes))
+    unknown = set(changes) - set(fields_of()) | ({"dataset", "hidden"} & set(changes))
     if unknown:
         raise ValueError(f"train_softmax has no setting {', '.join(sorted(unknown))}")
     settings = replace(settings or DEFAULTS, dataset=dataset.name, **changes).check()
+    if settings.hidden:
+        raise ValueError("train_softmax trains the linear model; core.training.train trains the network")
     epochs = settings.epochs
     x_train, y_train, x_test, y_test = dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test
     history = []
@@ -144,18 +146,14 @@ def train_softmax(
         model = SoftmaxModel(W, b)
         record(1, 1, model, cross_entropy(model, x_train, y_train))
 
-    seconds = time.perf_counter() - start
-    predicted = model.predict(x_test)
-    confusion = np.zeros((N_CLASSES, N_CLASSES), dtype=np.int64)
-    np.add.at(confusion, (y_test, predicted), 1)
-    per_class = np.diag(confusion) / np.maximum(confusion.sum(axis=1), 1)
-    return TrainingResult(
-        model=model,
-        solver=settings.solver,
-        history=tuple(history),
-        train_accuracy=history[-1].train_accuracy,
-        test_accuracy=history[-1].test_accuracy,
-        per_class_accuracy=per_class,
-        confusion=confusion,
-        seconds=seconds,
-    )
+    return evaluated(model, settings.solver, history, time.perf_counter() - start, x_test, y_test)
+
+
+def train(dataset: Dataset, settings: TrainingSettings, *, on_epoch=None) -> TrainingResult:
+    """Train what ``settings`` name: the softmax regression, or (``hidden`` > 0) the ReLU network of
+    :func:`core.network.train_mlp`. What the training child runs."""
+    if settings.hidden:
+        from core.network import train_mlp
+
+        return train_mlp(dataset, settings.hidden, seed=settings.seed, epochs=settings.epochs, on_epoch=on_epoch)
+    return train_softmax(dataset, settings, on_epoch=on_epoch)

@@ -90,7 +90,7 @@ def _exit_with_parent() -> None:
 def main(argv: list[str]) -> int:
     from core.data import load_dataset
     from core.model import save_training
-    from core.training import train_softmax
+    from core.training import train
 
     _exit_with_parent()
     settings, path = TrainingSettings.from_json(argv[0]), Path(argv[1])
@@ -99,7 +99,7 @@ def main(argv: list[str]) -> int:
         print(progress_line(epoch, total, metrics), flush=True)
 
     try:
-        result = train_softmax(load_dataset(settings.dataset), settings, on_epoch=report)
+        result = train(load_dataset(settings.dataset), settings, on_epoch=report)
     except (DatasetUnavailable, ValueError) as error:
         print(error_line(error), flush=True)
         return 2

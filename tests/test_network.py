@@ -9,7 +9,7 @@ from core.network import certified_radius, from_mlp, minimal_epsilon, optimal_ep
 
 @pytest.fixture(scope="module")
 def network(dataset):
-    return train_mlp(dataset, hidden=32, epochs=20)
+    return train_mlp(dataset, hidden=32, epochs=20).model
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +104,7 @@ def test_the_optimal_epsilon_is_the_best_over_every_activation_pattern(dataset):
     pattern of active units (an independent computation), and lies between the certificate and the sign step."""
     import itertools
 
-    tiny = train_mlp(dataset, hidden=3, epochs=5)
+    tiny = train_mlp(dataset, hidden=3, epochs=5).model
     answers = np.unique(tiny.predict(dataset.x_test))  # three units tell only a few classes apart
     assert len(answers) >= 3
     checked = 0
@@ -122,3 +122,99 @@ def test_the_optimal_epsilon_is_the_best_over_every_activation_pattern(dataset):
         assert tiny.predict(found[1]) == target and np.abs(found[1] - x).max() <= found[0] + 1e-12
         assert certified_radius(tiny, x, label) <= found[0] + 1e-9 <= minimal_epsilon(tiny, x, target) + 1e-5
     assert checked >= 8
+
+
+@pytest.mark.parametrize("method", ["crown", "ibp"])
+def test_the_lower_bounds_hold_at_every_point_tried(network, twos, method):
+    """Both relaxations bound every logit difference from below over the box: checked at 500 random points and
+    corners of it and at PGD's attack toward each class."""
+    from core.attack import pgd
+    from core.network import lower_bounds
+
+    rng = np.random.default_rng(3)
+    rows = np.eye(10)[2] - np.eye(10)[[0, 1, 3, 4, 5, 6, 7, 8, 9]]
+    for x in twos[:3]:
+        for eps in (0.02, 0.1):
+            bound = lower_bounds(network, x, eps, rows, method=method)
+            points = np.clip(x + eps * np.r_[rng.uniform(-1, 1, (250, 784)), rng.choice([-1.0, 1.0], (250, 784))], 0, 1)
+            attacks = [pgd(network, x, eps, target=t, clip=(0.0, 1.0)) for t in range(10) if t != 2]
+            values = np.vstack([points, attacks]) @ network.W1.T + network.b1
+            margins = (np.maximum(values, 0) @ network.W2.T + network.b2) @ rows.T
+            assert (margins >= bound - 1e-9).all()
+
+
+def test_the_linear_relaxation_certifies_more_than_intervals(network, twos):
+    """CROWN's certificate is at least IBP's on these digits, and more than twice as large in total."""
+    for_crown = [certified_radius(network, x, int(network.predict(x))) for x in twos]
+    for_ibp = [certified_radius(network, x, int(network.predict(x)), method="ibp") for x in twos]
+    assert all(c >= i - 1e-4 for c, i in zip(for_crown, for_ibp))
+    assert sum(for_crown) > 2 * sum(for_ibp)
+
+
+def test_bound_optimum_and_sign_step_are_in_order_on_every_image(dataset):
+    """On a network of 16 units: the certified bound toward the target <= the integer program's optimum <= the
+    sign step's exact minimal epsilon, and the optimum's image is read as the target inside the box."""
+    from core.network import target_bound
+
+    small = train_mlp(dataset, hidden=16, epochs=10).model
+    proven = 0
+    for x in dataset.x_test[dataset.test_indices(2)][:5].astype(np.float64):
+        found = optimal_epsilon(small, x, 6, time_limit=20)
+        low, high = found.bracket
+        assert certified_radius(small, x, 2) <= target_bound(small, x, 6) + 1e-9 <= low + 1e-6
+        assert low <= found[0] + 1e-12 and found[0] == high <= minimal_epsilon(small, x, 6) + 1e-5
+        assert small.predict(found[1]) == 6 and np.abs(found[1] - x).max() <= found[0] + 1e-9
+        assert 0 <= found[1].min() and found[1].max() <= 1
+        proven += found.proven
+    assert proven >= 4
+
+
+def test_the_attacks_take_the_network_through_the_same_interface(network, twos):
+    """core.attack's fgsm, pgd and minimal_epsilon take the network as they take the softmax model: the batch
+    minimal epsilon is the network's own walk, and the sign step just above it is read as the target."""
+    from core import attack
+
+    found = attack.minimal_epsilon(network, twos[:4], 6)
+    assert found == pytest.approx([minimal_epsilon(network, x, 6) for x in twos[:4]])
+    assert attack.minimal_epsilon(network, twos[0], 6) == found[0]
+    finite = np.isfinite(found)
+    stepped = attack.fgsm(network, twos[:4][finite], found[finite] + 1e-6, target=6)
+    assert (network.predict(stepped) == 6).all()
+    assert (
+        attack.attack_direction(network, twos[:4], 6) == np.array([sign_direction(network, x, 6) for x in twos[:4]])
+    ).all()
+    iterated = attack.pgd(network, twos[:4], 0.1, target=6, keep_best=True)
+    assert np.abs(iterated - twos[:4]).max() <= 0.1 + 1e-12
+    assert (
+        network.logits(iterated)[:, 6] >= network.logits(attack.fgsm(network, twos[:4], 0.1, target=6))[:, 6] - 1e-9
+    ).sum() >= 1
+
+
+def test_the_network_trains_in_the_child_and_is_kept_like_every_model(dataset, tmp_path, monkeypatch):
+    """Settings with hidden units name a network: checked, keyed apart from the linear model, trained by
+    core.training.train (what the child runs) with a progress call per epoch, saved and read back bit for bit."""
+    import dataclasses
+
+    from core.model import load_training, save_training
+    from core.settings import TrainingSettings
+    from core.training import train
+
+    with pytest.raises(ValueError, match="hidden must be one of"):
+        TrainingSettings(hidden=5).check()
+    with pytest.raises(ValueError, match="without a defense"):
+        TrainingSettings(hidden=16, adversarial_eps=0.1).check()
+    defended = TrainingSettings(adversarial_eps=0.1, learning_rate=0.2, epochs=3)
+    settings = defended.network(16)
+    assert settings == TrainingSettings(hidden=16, epochs=3) and settings.check() is settings
+    assert settings.file_key() != TrainingSettings(epochs=3).file_key()
+    assert TrainingSettings().file_key() == dataclasses.replace(TrainingSettings(), hidden=0).file_key()
+    seen = []
+    result = train(dataset, settings, on_epoch=lambda epoch, total, metrics: seen.append((epoch, total)))
+    assert seen == [(1, 3), (2, 3), (3, 3)] and result.solver == "adam" and result.model.hidden == 16
+    assert result.test_accuracy == pytest.approx(np.mean(result.model.predict(dataset.x_test) == dataset.y_test))
+    path = tmp_path / "network.npz"
+    save_training(result, path)
+    again = load_training(path)
+    for name in ("W1", "b1", "W2", "b2"):
+        assert getattr(again.model, name).tobytes() == getattr(result.model, name).tobytes()
+    assert again.history == result.history
