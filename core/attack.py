@@ -28,8 +28,7 @@ import numpy as np
 from core import network
 from core.checks import MAX_EPS, as_clip, as_digit, as_eps, as_images, as_labels, as_max_eps
 from core.errors import BadInput
-from core.model import SoftmaxModel
-from core.network import ReluNetwork
+from core.model import ReluNetwork, SoftmaxModel
 from core.path import over_blocks, walk_minimal_epsilon
 
 Model = SoftmaxModel | ReluNetwork  # what every attack here takes

@@ -85,6 +85,57 @@ class SoftmaxModel:
         return gradient[0] if single else gradient
 
 
+@dataclass(frozen=True, eq=False)
+class ReluNetwork:
+    """``logits(x) = W2 relu(W1 x + b1) + b2``: W1 (hidden, 784), b1 (hidden,), W2 (10, hidden), b2 (10,)."""
+
+    W1: np.ndarray
+    b1: np.ndarray
+    W2: np.ndarray
+    b2: np.ndarray
+
+    def __post_init__(self):
+        arrays = [np.array(getattr(self, name), dtype=np.float64) for name in ("W1", "b1", "W2", "b2")]
+        hidden = len(arrays[1])
+        if [a.shape for a in arrays] != [(hidden, N_PIXELS), (hidden,), (N_CLASSES, hidden), (N_CLASSES,)]:
+            raise ValueError(
+                f"a network's weights must be (h, 784), (h,), (10, h), (10,); got {[a.shape for a in arrays]}"
+            )
+        for name, array in zip(("W1", "b1", "W2", "b2"), arrays):
+            array.flags.writeable = False
+            object.__setattr__(self, name, array)
+
+    @property
+    def hidden(self) -> int:
+        return len(self.b1)
+
+    def logits(self, x) -> np.ndarray:
+        """Class scores, shape (n, 10), or (10,) for one image."""
+        images, single = as_images(x, unit_range=False)
+        z = np.maximum(images.astype(np.float64) @ self.W1.T + self.b1, 0.0) @ self.W2.T + self.b2
+        return z[0] if single else z
+
+    def predict_proba(self, x) -> np.ndarray:
+        return softmax(self.logits(x))
+
+    def predict(self, x) -> np.ndarray:
+        return np.argmax(self.logits(x), axis=-1)
+
+    def input_gradient(self, x, labels) -> np.ndarray:
+        """The exact gradient of the cross-entropy with respect to the pixels (backpropagation), per image.
+
+        Where a hidden unit's input is exactly 0 the ReLU's derivative is taken
+        as 0 (the subgradient scikit-learn uses).
+        """
+        images, single = as_images(x, unit_range=False)
+        labels = np.broadcast_to(np.asarray(labels), (len(images),))
+        pre = images.astype(np.float64) @ self.W1.T + self.b1
+        residual = softmax(np.maximum(pre, 0.0) @ self.W2.T + self.b2)
+        residual[np.arange(len(images)), labels] -= 1.0  # d loss / d logits
+        gradient = ((residual @ self.W2) * (pre > 0)) @ self.W1
+        return gradient[0] if single else gradient
+
+
 @dataclass(frozen=True)
 class EpochMetrics:
     epoch: int
@@ -156,8 +207,6 @@ def load_training(path) -> TrainingResult:
                 for e, loss, train, test in saved["history"]
             )
             if "W1" in saved.files:  # a network (core.network)
-                from core.network import ReluNetwork
-
                 model = ReluNetwork(saved["W1"], saved["b1"], saved["W2"], saved["b2"])
             else:
                 model = SoftmaxModel(saved["W"], saved["b"])

@@ -20,8 +20,9 @@ import numpy as np
 from core.attack import attack_direction, fgsm
 from core.checks import MAX_EPS, as_clip, as_digit, as_eps, as_eps_grid, as_images, as_labels, as_max_eps
 from core.errors import BadInput
-from core.model import SoftmaxModel, softmax
+from core.model import ReluNetwork, SoftmaxModel, softmax
 from core.path import on_all_cores, over_blocks, over_targets, walk_minimal_epsilon, walk_totals
+from core.shared_work import checkpoint
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,6 +86,8 @@ def success_curve(model: SoftmaxModel, x, target, eps_grid, *, clip=(0.0, 1.0)) 
     target = as_digit(target, "target")
     grid = as_eps_grid(eps_grid)
     clip = as_clip(clip)
+    if isinstance(model, ReluNetwork):  # not linear along the path: the network's answers at every epsilon
+        return _network_success_curve(model, images, target, grid, clip)
     totals = over_blocks(model, images, target, clip, walk_totals, grid, target)
     fooled = sum((counts for counts, _ in totals), np.zeros(len(grid)))
     probability = sum((sums for _, sums in totals), np.zeros(len(grid)))
@@ -92,6 +95,21 @@ def success_curve(model: SoftmaxModel, x, target, eps_grid, *, clip=(0.0, 1.0)) 
     return SuccessCurve(
         eps=grid, fooled_share=fooled / n, mean_target_probability=probability / n, n_images=len(images)
     )
+
+
+def _network_success_curve(network: ReluNetwork, images, target: int, grid: np.ndarray, clip) -> SuccessCurve:
+    direction = attack_direction(network, images, target)  # once per image, as the linear walk does
+    fooled, probability = np.zeros(len(grid)), np.zeros(len(grid))
+    for k, eps in enumerate(grid):
+        checkpoint()
+        moved = images + eps * direction
+        if clip is not None:
+            np.clip(moved, *clip, out=moved)
+        p = network.predict_proba(moved)
+        fooled[k], probability[k] = np.sum(p.argmax(axis=1) == target), p[:, target].sum()
+    n = max(len(images), 1)
+    return SuccessCurve(eps=grid, fooled_share=fooled / n, mean_target_probability=probability / n,
+                        n_images=len(images))  # fmt: skip
 
 
 @dataclass(frozen=True, eq=False)

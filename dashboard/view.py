@@ -25,6 +25,7 @@ SHOWS = {"median": "Median minimal ε", "share": "Share fooled at ε"}  # show= 
 INPUTS = {"test": "A test image", "upload": "Your upload", "draw": "Draw"}  # input= in a link -> label
 DEFENSES = {"none": "None", "adversarial": "Adversarial training", "l1": "L1 weight decay"}  # defense= -> label
 DEFENSE_STRENGTH = {"adversarial": "adversarial_eps", "l1": "l1"}  # the field of each defense's strength
+NETWORK_SIZES = (16, 64, 256)  # hidden= in a link: the ReLU network's hidden units on the Beyond linear page
 STRENGTH_BOUNDS = {"adversarial_eps": (0.01, 0.3), "l1": (1e-5, 0.01)}  # a defense of strength 0 is none
 
 # A change of the field on the left puts the fields on the right back to their defaults:
@@ -50,9 +51,11 @@ PAGE_FIELDS = {
     "lab": ("source", "target", "clip", "input", "image", "eps"),
     "pairs": ("source", "target", "clip", "show", "eps"),
     "defenses": ("source", "target", "clip", "eps"),
+    "network": ("source", "target", "clip", "input", "image", "eps", "hidden"),
 }
 ALWAYS_WRITTEN = ("source", "target", "clip", "image")
-LINK_FIELDS = ("source", "target", "clip", "image", "eps", "input", "show", "defense", "adversarial_eps", "l1")
+LINK_FIELDS = ("source", "target", "clip", "image", "eps", "input", "show", "hidden", "defense", "adversarial_eps",
+               "l1")  # fmt: skip
 
 
 def clip_range(clip: bool) -> tuple[float, float] | None:
@@ -85,6 +88,7 @@ class View:
     eps: float | None = None  # None: the first slider stop past the chosen image's own minimal epsilon
     input: str = "test"  # where the attacked image comes from: INPUTS
     show: str = "median"  # what the all-pairs heatmap shows: SHOWS
+    hidden: int = 16  # the ReLU network's hidden units (NETWORK_SIZES), beside the linear model
 
     @classmethod
     def first_visit(cls) -> View:
@@ -101,6 +105,21 @@ class View:
             adversarial_eps=self.adversarial_eps if self.defense == "adversarial" else 0.0,
             l1=self.l1 if self.defense == "l1" else 0.0,
         ).normalized()  # fmt: skip
+
+    @property
+    def linear(self) -> TrainingSettings:
+        """The linear model the network is set beside: the sidebar's, without its defense."""
+        return self.training.undefended()
+
+    @property
+    def defended(self) -> TrainingSettings:
+        """A defended linear model: the sidebar's defense, or adversarial training at its strength if none."""
+        return self.training if self.defense != "none" else self.with_(defense="adversarial").training
+
+    @property
+    def network(self) -> TrainingSettings:
+        """The ReLU network of ``hidden`` units, on the same data, epochs and seed as the linear model."""
+        return self.training.network(self.hidden)
 
     @property
     def clip_range(self) -> tuple[float, float] | None:
@@ -254,6 +273,10 @@ def _checked(name: str, value):
         return float(min(max(value, 0.0), MAX_EPS))
     if name == "clip":
         return bool(value)
+    if name == "hidden":
+        if isinstance(value, bool) or value not in NETWORK_SIZES:
+            raise ViewRefused(f"hidden must be one of {', '.join(map(str, NETWORK_SIZES))}")
+        return int(value)
     if name == "dataset":
         if not isinstance(value, str) or not value:
             raise ViewRefused("the dataset must be named")
@@ -282,6 +305,13 @@ def _choice(options: dict):
         return str(text).strip().lower()
 
     return parse
+
+
+def _parse_hidden(text) -> int:
+    stripped = str(text).strip()
+    if stripped not in {str(size) for size in NETWORK_SIZES}:
+        raise ValueError("is not one of " + ", ".join(map(str, NETWORK_SIZES)))
+    return int(stripped)
 
 
 def _parse_image(text) -> int:
@@ -313,7 +343,8 @@ def _strength(key: str):
 
 
 URL_PARSERS = {"source": parse_digit, "target": parse_digit, "image": _parse_image, "eps": parse_number,
-               "clip": _parse_flag, "input": _choice(INPUTS), "show": _choice(SHOWS), "defense": _choice(DEFENSES),
+               "clip": _parse_flag, "input": _choice(INPUTS), "show": _choice(SHOWS), "hidden": _parse_hidden,
+               "defense": _choice(DEFENSES),
                "adversarial_eps": _strength("adversarial_eps"), "l1": _strength("l1")}  # fmt: skip
 
 

@@ -4,7 +4,8 @@ along the gradient sign ray against a brute-force grid, and its certified radius
 import numpy as np
 import pytest
 
-from core.network import certified_radius, from_mlp, minimal_epsilon, optimal_epsilon, sign_direction, train_mlp
+from core.network import from_mlp, minimal_epsilon, sign_direction, train_mlp
+from core.network_exact import certified_radius, optimal_epsilon
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +130,7 @@ def test_the_lower_bounds_hold_at_every_point_tried(network, twos, method):
     """Both relaxations bound every logit difference from below over the box: checked at 500 random points and
     corners of it and at PGD's attack toward each class."""
     from core.attack import pgd
-    from core.network import lower_bounds
+    from core.network_exact import lower_bounds
 
     rng = np.random.default_rng(3)
     rows = np.eye(10)[2] - np.eye(10)[[0, 1, 3, 4, 5, 6, 7, 8, 9]]
@@ -154,7 +155,7 @@ def test_the_linear_relaxation_certifies_more_than_intervals(network, twos):
 def test_bound_optimum_and_sign_step_are_in_order_on_every_image(dataset):
     """On a network of 16 units: the certified bound toward the target <= the integer program's optimum <= the
     sign step's exact minimal epsilon, and the optimum's image is read as the target inside the box."""
-    from core.network import target_bound
+    from core.network_exact import target_bound
 
     small = train_mlp(dataset, hidden=16, epochs=10).model
     proven = 0
@@ -218,3 +219,16 @@ def test_the_network_trains_in_the_child_and_is_kept_like_every_model(dataset, t
     for name in ("W1", "b1", "W2", "b2"):
         assert getattr(again.model, name).tobytes() == getattr(result.model, name).tobytes()
     assert again.history == result.history
+
+
+def test_the_success_curve_of_the_network_is_its_answers_on_the_sign_steps(network, twos):
+    """core.sweep.success_curve takes the network: at every epsilon, the share the sign step makes the target, as
+    fgsm and predict give it one epsilon at a time."""
+    from core import attack
+    from core.sweep import success_curve
+
+    grid = np.linspace(0, 0.3, 7)
+    curve = success_curve(network, twos, 6, grid)
+    expected = [np.mean(network.predict(attack.fgsm(network, twos, eps, target=6)) == 6) for eps in grid]
+    assert curve.fooled_share == pytest.approx(expected) and curve.n_images == len(twos)
+    assert curve.fooled_share[-1] > curve.fooled_share[0]
