@@ -48,6 +48,7 @@ PAGES = {
     "lab": ("app_pages/lab.py", "Attack lab", ":material/science:"),
     "pairs": ("app_pages/pairs.py", "All pairs", ":material/grid_view:"),
     "defenses": ("app_pages/defenses.py", "Defenses", ":material/shield:"),
+    "network": ("app_pages/network.py", "Beyond linear", ":material/hub:"),
 }
 START_PAGE = "attack"
 

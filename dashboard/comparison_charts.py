@@ -235,3 +235,64 @@ def model_histograms(values: dict, *, title: str, x_title: str, chosen_eps: floa
     )  # fmt: skip
     about = f"Overlaid histograms of {x_title} per model ({', '.join(names)}): {title}."
     return alt.layer(bars, *rule(chosen_eps, CHOSEN_COLOUR, "chosen ε")).properties(height=300, description=about)
+
+
+NETWORK_COLOURS = ["#4e79a7", "#e15759", "#59a14f"]  # linear blue, the network red, its certificate green
+
+
+def success_by_model(curves: dict, *, target: int, chosen_eps: float | None = None) -> alt.LayerChart:
+    """The share of the source digit's test images the gradient sign step makes the target, per model, against ε."""
+    names = list(curves)
+    frame = pd.concat([pd.DataFrame({"eps": curve.eps, "fooled": curve.fooled_share, "model": name})
+                       for name, curve in curves.items()])  # fmt: skip
+    n_images = next(iter(curves.values())).n_images
+    lines = (
+        alt.Chart(frame, title=alt.Title(f"Gradient sign step: share read as {target}",
+                                         subtitle=f"{n_images} test images, each model attacked on its own gradient"))
+        .mark_line(strokeWidth=2.5)
+        .encode(
+            x=alt.X("eps:Q", title="epsilon", scale=alt.Scale(domain=[0, float(frame["eps"].max())])),
+            y=alt.Y("fooled:Q", title=f"share read as {target}", axis=alt.Axis(format="%"),
+                    scale=alt.Scale(domain=[0, 1])),
+            color=alt.Color("model:N", title="", sort=names,
+                            scale=alt.Scale(domain=names, range=NETWORK_COLOURS[: len(names)]),
+                            legend=alt.Legend(orient="top", labelLimit=260)),
+            strokeDash=alt.StrokeDash("model:N", sort=names, legend=None,
+                                      scale=alt.Scale(domain=names, range=[[1, 0], [6, 3], [2, 2]][: len(names)])),
+            tooltip=["model:N", alt.Tooltip("eps:Q", format=".3f", title="epsilon"),
+                     alt.Tooltip("fooled:Q", format=".1%", title=f"read as {target}")],
+        )
+    )  # fmt: skip
+    about = (f"Line chart of the share of {n_images} test images the gradient sign step makes read as {target}, "
+             f"against epsilon, for {' and '.join(names)}.")  # fmt: skip
+    return alt.layer(lines, *rule(chosen_eps, CHOSEN_COLOUR, "chosen ε")).properties(height=320, description=about)
+
+
+def bracket_histogram(ratios: dict, *, bins: int = 24) -> alt.Chart:
+    """Per model, the sign step's ε ÷ the certified lower bound, per image: 1 where the bound is the answer."""
+    names = list(ratios)
+    finite = {name: np.asarray(r, float)[np.isfinite(r)] for name, r in ratios.items()}
+    top = max([1.05, *(float(np.quantile(f, 0.98)) for f in finite.values() if f.size)])
+    frames = []
+    for name, each in finite.items():
+        counts, edges = np.histogram(np.minimum(each, top), bins=bins, range=(1.0, top))
+        frames.append(pd.DataFrame({"start": edges[:-1], "end": edges[1:], "images": counts, "model": name}))
+    short = lambda name: "network" if "network" in name.lower() else "linear"  # noqa: E731
+    medians = ", ".join(f"{short(name)} {np.median(f):.2f}×" for name, f in finite.items() if f.size)
+    bars = (
+        alt.Chart(pd.concat(frames), title=alt.Title("Sign step ε ÷ certified bound", subtitle=f"median: {medians}"))
+        .mark_bar(opacity=0.65, binSpacing=0)
+        .encode(
+            x=alt.X("start:Q", bin="binned", title="× the certified bound (1: the bound is the answer)"),
+            x2="end:Q",
+            y=alt.Y("images:Q", title="images", stack=None),
+            color=alt.Color("model:N", title="", sort=names,
+                            scale=alt.Scale(domain=names, range=NETWORK_COLOURS[: len(names)]),
+                            legend=alt.Legend(orient="top", labelLimit=260)),
+            tooltip=["model:N", alt.Tooltip("start:Q", format=".2f", title="from ×"),
+                     alt.Tooltip("end:Q", format=".2f", title="to ×"), "images:Q"],
+        )
+    )  # fmt: skip
+    about = (f"Overlaid histograms of the gradient sign step's epsilon divided by the certified lower bound, per "
+             f"image, for {' and '.join(names)}; median {medians}.")  # fmt: skip
+    return bars.properties(height=300, description=about)

@@ -198,3 +198,81 @@ def lab_fewest(settings, clip: bool, target: int, pixels: np.ndarray, time_limit
 
     return shared(("fewest pixels", settings, clip, target, digest, time_limit), compute,
                   "Counting the fewest pixels…")  # fmt: skip
+
+
+# --- beyond linear: the ReLU network beside the linear model ------------------------------------------------
+
+
+def network_answers(view: View, pixels: np.ndarray) -> dict:
+    """The chosen image on both models: each one's exact sign step epsilon, the linear model's exact best attack
+    (its own certificate), and the network's certified bound toward the target (milliseconds in all)."""
+    from core.network_exact import target_bound
+
+    linear, network = trained(view.training).model, trained(view.network).model
+    pixels = np.array(pixels, dtype=np.float64)
+    digest = hashlib.blake2b(pixels.tobytes(), digest_size=16).hexdigest()
+
+    def compute() -> dict:
+        span = view.clip_range
+        _, winning = optimal_epsilon(linear, pixels, view.target, clip=span, return_images=True, margin=1e-4)
+        return {
+            "linear_minimal": float(minimal_epsilon(linear, pixels, view.target, clip=span)),
+            "linear_optimal": float(optimal_epsilon(linear, pixels, view.target, clip=span)),
+            "linear_optimal_image": winning,
+            "network_minimal": float(minimal_epsilon(network, pixels, view.target, clip=span)),
+            "network_bound": target_bound(network, pixels, view.target, clip=span),
+        }
+
+    return shared(("network answers", view.training, view.network, view.clip, view.target, digest), compute,
+                  "Attacking both models…")  # fmt: skip
+
+
+NETWORK_LIMIT = 20.0  # seconds the network's integer program gets; then the page shows the bracket it reached
+
+
+def network_optimum(view: View, pixels: np.ndarray):
+    """The network's best attack (:func:`core.network_exact.optimal_epsilon`, a :class:`NetworkOptimum`), proven
+    or bracketed within :data:`NETWORK_LIMIT` seconds; shared like :func:`lab_fewest`."""
+    from core.network_exact import optimal_epsilon as network_optimal
+
+    network = trained(view.network).model
+    pixels = np.array(pixels, dtype=np.float64)
+    digest = hashlib.blake2b(pixels.tobytes(), digest_size=16).hexdigest()
+
+    def compute():
+        return network_optimal(network, pixels, view.target, clip=view.clip_range, time_limit=NETWORK_LIMIT)
+
+    return shared(("network optimum", view.network, view.clip, view.target, digest), compute,
+                  "Solving the network's best attack (an integer program)…")  # fmt: skip
+
+
+NETWORK_GRID = np.linspace(0.0, 0.4, 81)  # the success curves' epsilons
+
+
+def network_digit(view: View, *, wait: bool = True) -> dict | None:
+    """Every test image of the source digit on both models: each one's exact sign step epsilon, the linear
+    model's exact optimum, the network's certified bound toward the target, and both success curves (read-only
+    arrays); None if not ready and ``wait`` is False (:func:`shared`)."""
+    from core.network_exact import target_bound
+    from core.sweep import success_curve
+
+    _, images = source_images(view)
+    linear, network = trained(view.training).model, trained(view.network).model
+
+    def compute() -> dict:
+        span, target = view.clip_range, view.target
+        bounds = []
+        for image in images:
+            checkpoint()
+            bounds.append(target_bound(network, image.astype(np.float64), target, clip=span))
+        return {
+            "linear_minimal": _read_only(minimal_epsilon(linear, images, target, clip=span)),
+            "linear_optimal": _read_only(optimal_epsilon(linear, images, target, clip=span)),
+            "network_minimal": _read_only(minimal_epsilon(network, images, target, clip=span)),
+            "network_bound": _read_only(np.array(bounds)),
+            "linear_curve": success_curve(linear, images, target, NETWORK_GRID, clip=span),
+            "network_curve": success_curve(network, images, target, NETWORK_GRID, clip=span),
+        }
+
+    return shared(("network digit", view.training, view.network, view.clip, view.source, view.target), compute,
+                  "Attacking every test image of the digit on both models…", wait=wait)  # fmt: skip

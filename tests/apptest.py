@@ -29,6 +29,7 @@ PAGES = [
     "app_pages/pairs.py",
     "app_pages/lab.py",
     "app_pages/defenses.py",
+    "app_pages/network.py",
 ]
 
 

@@ -235,3 +235,46 @@ def test_the_lab_gives_a_quick_fewest_pixels_answer_then_its_proof(monkeypatch):
     assert any(
         caption.startswith("Fewest pixels: ") and ", proven: says 6" in caption for caption in image_captions(app)
     )
+
+
+def test_the_network_page_sets_both_models_side_by_side_and_keeps_its_view_in_the_link():
+    """Beyond linear: the numbers in its table are each model's own (computed here from the saved weights), the
+    transfer table is the fgsm of each model shown to the others, the size is in the link, a bad size is refused."""
+    from core.attack import fgsm
+    from core.exact import optimal_epsilon
+    from core.model import load_training
+    from core.network import minimal_epsilon as ray_walk
+    from core.network_exact import target_bound
+    from core.settings import TrainingSettings
+    from core.shipped import load_shipped
+
+    app = start({"page": "network", "image": "1", "eps": "0.15", "hidden": "7"})
+    assert any("hidden=`7` is not one of 16, 64, 256; using 16" in w.value for w in app.warning)
+    settled(app)
+    assert_clean(app)
+    data = load_dataset("mnist-5k")
+    linear = load_shipped(TrainingSettings()).model
+    network = load_training(TrainingSettings(hidden=16).model_path()).model  # what the child trained and saved
+    defended = load_training(TrainingSettings(adversarial_eps=0.1).model_path()).model
+    twos = data.x_test[data.test_indices(2)]
+    x = twos[1].astype(np.float64)
+    table = app.dataframe[0].value
+    assert list(table.columns) == ["Linear", "Network (16)"]
+    expected = [f"{minimal_epsilon(linear, x, 6):.4f}", f"{ray_walk(network, x, 6):.4f}"]
+    assert table.loc["sign step ε"].tolist() == expected
+    assert table.loc["best attack ε"].iloc[0] == f"{optimal_epsilon(linear, x, 6):.4f} (exact)"
+    assert re.fullmatch(r"\d\.\d{4} \(proven\)|\d\.\d{4}-\d\.\d{4}", table.loc["best attack ε"].iloc[1])
+    assert table.loc["certified below ε"].iloc[1] == f"{target_bound(network, x, 6):.4f}"
+    assert any(c.startswith("Network, best attack") for c in image_captions(app))  # filled in after the rest
+    transfer = app.dataframe[1].value
+    models = [linear, defended, network]
+    for row, maker in zip(range(3), models):
+        attacked = fgsm(maker, twos, 0.15, target=6)
+        assert transfer.iloc[row].tolist() == [f"{np.mean(m.predict(attacked) == 6):.0%}" for m in models]
+    assert any("along the gradient sign ray" in m.value and "fool the network" in m.value for m in app.markdown)
+    assert len(app.get("vega_lite_chart")) == 2
+    assert dict(app.query_params) == {"source": "2", "target": "6", "clip": "1", "image": "1", "eps": "0.15"}
+    widget(app, "radio", "_widget_hidden").set_value(64).run()  # another size: trained in the child, in the link
+    assert_clean(app)
+    assert app.query_params["hidden"] == "64" and app.dataframe[0].value.columns[1] == "Network (64)"
+    assert TrainingSettings(hidden=64).model_path().exists()

@@ -1,8 +1,10 @@
 """What the browser tests share: the pages and what is on them, and waiting for a page to be drawn."""
 
-PAGES = {"training": 4, "attack": 1, "epsilon": 3, "pairs": 1, "lab": 2, "defenses": 1}  # page -> Altair charts on it
+PAGES = {"training": 4, "attack": 1, "epsilon": 3, "pairs": 1, "lab": 2, "defenses": 1, "network": 2}  # page -> charts
 # page -> pictures on it (grids included)
-PICTURES = {"training": 10, "attack": 35, "epsilon": 0, "pairs": 1, "lab": 6, "defenses": 0}
+PICTURES = {"training": 10, "attack": 35, "epsilon": 0, "pairs": 1, "lab": 6, "defenses": 0, "network": 5}
+# page -> a text that appears only once the page is complete (what comes after its charts, pictures and tables)
+READY = {"network": "Does the attack transfer"}
 CHARTS_DRAWN = """n => {
     const charts = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')];
     const drawn = charts.filter(c => [...c.querySelectorAll('canvas')].some(x => x.width > 0 && x.height > 0)
@@ -20,8 +22,10 @@ IMAGES_LOADED = """(n = 0) => {
 }"""
 
 
-def wait_for_page(page, charts: int, pictures: int = 0) -> None:
+def wait_for_page(page, charts: int, pictures: int = 0, ready: str | None = None) -> None:
     page.wait_for_selector("[data-testid='stMetricValue']")
+    if ready:
+        page.get_by_text(ready).first.wait_for(timeout=120_000)
     page.wait_for_function(CHARTS_DRAWN, arg=charts)
     page.wait_for_function(IDLE, timeout=60_000)
     page.wait_for_function(IMAGES_LOADED, arg=pictures)  # every picture there, arrived and decoded

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import OUTPUT
-from tests.e2e.pages import IDLE, PAGES, PICTURES, wait_for_page, wait_for_sidebar_away
+from tests.e2e.pages import IDLE, PAGES, PICTURES, READY, wait_for_page, wait_for_sidebar_away
 
 pytestmark = pytest.mark.e2e
 
@@ -66,7 +66,7 @@ def test_every_page_has_no_serious_accessibility_violation_at_either_size_in_eit
             if "?" in visit:
                 page.get_by_text("Draw one digit on the black pad").wait_for()
             else:
-                wait_for_page(page, PAGES[name], PICTURES[name])
+                wait_for_page(page, PAGES[name], PICTURES[name], READY.get(name))
             light = page.evaluate(THEME)
             seen(page, "desktop light", found, visit)
             page.emulate_media(color_scheme="dark")

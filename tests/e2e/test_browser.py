@@ -17,6 +17,7 @@ from tests.e2e.pages import (
     IMAGES_LOADED,
     PAGES,
     PICTURES,
+    READY,
     TABLES_DRAWN,
     assert_no_errors,
     eps_slider,
@@ -44,6 +45,8 @@ def test_every_page_renders_its_charts_with_all_pages_open_at_once(server, playw
         page.on("console", lambda message: console.append(message.text))
         await page.goto(f"{server.url}/{name}")
         await page.wait_for_selector("[data-testid='stMetricValue']")
+        if name in READY:
+            await page.get_by_text(READY[name]).first.wait_for()
         await page.wait_for_function(CHARTS_DRAWN, arg=PAGES[name])
         await page.wait_for_function(IDLE)
         await page.wait_for_function(IMAGES_LOADED, arg=PICTURES[name])

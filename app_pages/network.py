@@ -1,0 +1,224 @@
+"""Beyond linear: the same digit attacked on the softmax model and on a small ReLU network, with exact answers on
+both sides where they exist, a certified bracket where they do not, and what carries over between them."""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core.attack import fgsm
+from core.classes import the_class
+from core.imaging import to_uint8, upscale
+from dashboard import comparison_charts, heavy, resources, widgets
+from dashboard.sidebar import sidebar
+from dashboard.view import NETWORK_SIZES, View, snap_eps
+
+SCALE = 6  # 28 px -> 168 px
+
+
+def shown(eps: float) -> str:
+    return "never (up to 1)" if not np.isfinite(eps) else f"{eps:.4f}"
+
+
+def picture(x: np.ndarray, clip: bool):
+    return upscale(to_uint8(x) if clip else to_uint8(x, None, None), SCALE)
+
+
+def linear_name(view: View) -> str:
+    return "Linear (softmax)" if view.defense == "none" else "Linear (softmax, defended)"
+
+
+def network_name(view: View) -> str:
+    return f"ReLU network, {view.hidden} units"
+
+
+def size_picker(view: View) -> None:
+    st.radio("Hidden units of the network", NETWORK_SIZES, horizontal=True, format_func=lambda size: f"{size} units",
+             help="One hidden layer of ReLU units, trained with Adam on the same digits, epochs and seed as the "
+             "linear model (the sidebar). A new size trains once, then is kept.", **widgets.bind("hidden"))  # fmt: skip
+
+
+def models_ui(view: View):
+    """Both models (a network not trained yet trains now, with its progress bar) and their clean accuracy."""
+    linear, network = resources.trained(view.training), resources.trained(view.network)
+    columns = st.columns(2)
+    columns[0].metric(f"{linear_name(view)}: test accuracy", f"{linear.test_accuracy:.1%}")
+    columns[1].metric(f"Network ({view.hidden} units): test accuracy", f"{network.test_accuracy:.1%}",
+                      delta=f"{(network.test_accuracy - linear.test_accuracy) * 100:+.1f} points")  # fmt: skip
+    return linear.model, network.model
+
+
+def optimum_text(optimum) -> str:
+    if optimum is None:
+        return "solving…"
+    if optimum.proven:
+        return f"{shown(optimum[0])} (proven)"
+    low, high = optimum.bracket
+    return f"{low:.4f}-{high:.4f}"
+
+
+def table_ui(cell, view: View, answers: dict, models, x: np.ndarray, optimum=None) -> None:
+    """The numbers side by side, short enough for a phone; the network's best attack says "solving…" until the
+    integer program answers."""
+    said = [f"{model.predict(x)} ({model.predict_proba(x).max():.0%})" for model in models]
+    rows = {
+        "reads it as": said,
+        "sign step ε": [shown(answers["linear_minimal"]), shown(answers["network_minimal"])],
+        "best attack ε": [f"{shown(answers['linear_optimal'])} (exact)", optimum_text(optimum)],
+        "certified below ε": [shown(answers["linear_optimal"]), shown(answers["network_bound"])],
+    }
+    frame = pd.DataFrame(rows, index=["Linear", f"Network ({view.hidden})"]).T
+    cell.dataframe(frame, width="stretch")
+
+
+BELOW_THE_TABLE = (
+    "Sign step ε: the smallest ε at which each model's own gradient sign step makes it say the target, exact for "
+    "both (the path is piecewise linear in ε). Best attack ε: the smallest ε at which any change of at most ε per "
+    "pixel does, exact for the linear model (a linear program); for the network an integer program, proven or "
+    "bracketed when its time runs out. Certified below ε: no change smaller than this can do it; for the linear "
+    "model the best attack itself, for the network a linear relaxation of its ReLUs (CROWN)."
+)
+
+
+def images_ui(view: View, models, x: np.ndarray, answers: dict):
+    """The image, and what each model's sign step and best attack make of it; the network's best attack last."""
+    linear, network = models
+    cells = st.grid(5, min_column_width=104)  # five in a row on a desktop, three then two on a phone
+    said = f"Original: linear says {linear.predict(x)}, network {network.predict(x)}"
+    cells.image(picture(x, True), caption=said, width="stretch", alt=f"The image attacked. {said}.")
+    for name, model, minimal in (("Linear", linear, answers["linear_minimal"]),
+                                 ("Network", network, answers["network_minimal"])):  # fmt: skip
+        if np.isfinite(minimal):
+            step = snap_eps(minimal)
+            attacked = fgsm(model, x, step, target=view.target, clip=view.clip_range)
+            caption = f"{name}, sign step ε {step:.3f}: says {model.predict(attacked)}"
+            cells.image(picture(attacked, view.clip), caption=caption, width="stretch",
+                        alt=f"The image after the {name.lower()} model's gradient sign step. {caption}.")  # fmt: skip
+        else:
+            cells.caption(f"{name}: the gradient sign step never reaches the target.")
+    if np.isfinite(answers["linear_optimal"]):
+        best = answers["linear_optimal_image"]
+        caption = f"Linear, best attack ε {answers['linear_optimal']:.3f}: says {linear.predict(best)}"
+        cells.image(picture(best, view.clip), caption=caption, width="stretch",
+                    alt=f"The image after the best possible attack on the linear model. {caption}.")  # fmt: skip
+    else:
+        cells.caption("Linear: no attack up to ε = 1 reaches the target.")
+    return cells.empty()  # the network's best attack: filled in last (optimum_ui)
+
+
+def optimum_ui(cell, table, view: View, answers: dict, models, x: np.ndarray) -> None:
+    """The network's best attack, after everything else is on screen: an integer program takes seconds."""
+    cell.caption(":material/hourglass_top: Solving the network's best attack…")
+    optimum = heavy.network_optimum(view, x)
+    table_ui(table, view, answers, models, x, optimum)
+    network = models[1]
+    if np.isfinite(optimum[0]):
+        exact = "best attack" if optimum.proven else "best attack found"
+        caption = f"Network, {exact} ε {optimum[0]:.3f}: says {network.predict(optimum[1])}"
+        cell.image(picture(optimum[1], view.clip), caption=caption, width="stretch",
+                   alt=f"The image after the {exact} on the network. {caption}.")  # fmt: skip
+    else:
+        cell.caption("Network: no attack up to ε = 1 reaches the target.")
+
+
+def transfer_ui(view: View, eps: float) -> dict:
+    """Adversarial images made on one model shown to the others: the share read as the target at ``eps``."""
+    _, images = resources.source_images(view)
+    names = {"linear": "Linear", "defended": "Defended", "network": f"Network ({view.hidden})"}
+    settings = {"linear": view.linear, "defended": view.defended, "network": view.network}
+    models = {key: resources.trained(each).model for key, each in settings.items()}
+    shares = {}
+    for made, maker in models.items():
+        attacked = fgsm(maker, images, eps, target=view.target, clip=view.clip_range)
+        shares[made] = {shown_to: float(np.mean(model.predict(attacked) == view.target))
+                        for shown_to, model in models.items()}  # fmt: skip
+    table = pd.DataFrame({f"→ {names[to]}": [f"{shares[made][to]:.0%}" for made in models] for to in models},
+                         index=[names[made] for made in models])  # fmt: skip
+    st.subheader(f"Does the attack transfer? ε = {eps:.3f}")
+    st.dataframe(table, width="stretch")
+    defense = view.defended.adversarial_eps
+    how = f"adversarial training at ε = {defense:g}" if defense else f"L1 weight decay {view.defended.l1:g}"
+    st.caption(f"Each row: the gradient sign step toward {view.target} made on one model, at the chosen ε, for "
+               f"all {len(images)} test images of {the_class(view.dataset, view.source)}; each column (→): the share "
+               f"a model then reads as {view.target}. The diagonal is each model attacked on its own gradient. "
+               f"The defended model is the linear one with {how} (the sidebar's defense).")  # fmt: skip
+    return shares
+
+
+def sentence(view: View, digit: dict, shares: dict, eps: float) -> str:
+    """What the numbers show, computed: does the network need a larger epsilon, and does the attack transfer?"""
+    linear, network = np.median(digit["linear_minimal"]), np.median(digit["network_minimal"])
+    n = len(digit["linear_minimal"])
+    if not (np.isfinite(linear) and np.isfinite(network)):
+        need = "Along the gradient sign ray, at least half of them never reach the target on one of the models"
+    else:
+        ratio = network / linear
+        verdict = ("harder to fool, but fooled the same way" if ratio > 1.05 else
+                   "no harder to fool" if ratio < 0.95 else "about as easy to fool")  # fmt: skip
+        need = (f"On these {n} images the network needs a median ε of **{network:.3f}** along the gradient sign ray, "
+                f"{ratio:.2f}× the linear model's **{linear:.3f}**: {verdict}")  # fmt: skip
+    own, carried = shares["network"]["network"], shares["linear"]["network"]
+    back = shares["network"]["linear"]
+    return (f"{need}. At ε = {eps:.3f}, images made on the linear model fool the network **{carried:.0%}** of the time "
+            f"(its own gradient: {own:.0%}), and images made on the network fool the linear model **{back:.0%}** "
+            "of the time: the perturbation carries over because both models lean on the same pixels.")  # fmt: skip
+
+
+def digit_ui(view: View, eps: float) -> None:
+    """Every test image of the source digit on both models: drawn now if ready, else filled in when it is."""
+    digit = heavy.network_digit(view, wait=False)
+    if digit is not None:
+        digit_drawn(view, eps, digit)
+    else:
+        st.fragment(digit_later, run_every=0.5)(view)
+
+
+def digit_later(view: View) -> None:
+    st.subheader(f"All {len(resources.source_images(view)[0])} test images of {the_class(view.dataset, view.source)}")
+    st.caption(":material/hourglass_top: Attacking every one of them on both models; the charts fill in here.")
+    if heavy.network_digit(view, wait=False) is not None:
+        st.rerun()
+
+
+def digit_drawn(view: View, eps: float, digit: dict) -> None:
+    st.subheader(f"All {len(digit['linear_minimal'])} test images of {the_class(view.dataset, view.source)}")
+    left, right = st.columns(2)
+    curves = {linear_name(view): digit["linear_curve"], network_name(view): digit["network_curve"]}
+    left.altair_chart(comparison_charts.success_by_model(curves, target=view.target, chosen_eps=eps), width="stretch")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = {linear_name(view): digit["linear_minimal"] / digit["linear_optimal"],
+                  network_name(view): digit["network_minimal"] / digit["network_bound"]}  # fmt: skip
+    right.altair_chart(comparison_charts.bracket_histogram(ratios), width="stretch")
+    st.caption("Left: the share each model reads as the target after its own gradient sign step. Right: how far the "
+               "sign step's ε is above the certified lower bound, image by image. For the linear model the bound is "
+               "exact (the best attack, a linear program), so the gap is all the sign step's; for the network the "
+               "bound is a linear relaxation and the gap also holds what it cannot see: the best attack lies "
+               "somewhere in between.")  # fmt: skip
+    shares = transfer_ui(view, eps)
+    st.markdown(sentence(view, digit, shares, eps))
+
+
+def main(view: View) -> None:
+    heading = st.empty()
+    st.caption("The same attack on the softmax model and on a network with one hidden layer of ReLU units. Along the "
+               "gradient sign ray both are piecewise linear, so each one's minimal ε is exact; the network's best "
+               "attack is an integer program, and a linear relaxation of its ReLUs (CROWN) certifies a lower "
+               "bound.")  # fmt: skip
+    size_picker(view)
+    models = models_ui(view)
+    selected, eps = widgets.image_and_eps(view, key_suffix="_network")
+    heading.title(f"Beyond linear: {selected.pair(view)} on a ReLU network")
+    x = selected.pixels.astype(np.float64)
+    answers = heavy.network_answers(view, x)
+    table = st.empty()
+    table_ui(table, view, answers, models, x)
+    st.caption(BELOW_THE_TABLE)
+    optimum_cell = images_ui(view, models, x, answers)
+    st.caption(f"Each model's sign step is shown at the first slider stop above its own minimal ε. The best attack "
+               f"moves every pixel by at most its ε, in any direction, and keeps the image in range; the network's "
+               f"is solved exactly (Tjeng, Xiao & Tedrake 2019) within {heavy.NETWORK_LIMIT:g} s, else "
+               "bracketed.")  # fmt: skip
+    optimum_ui(optimum_cell, table, view, answers, models, x)  # everything above is on screen while it solves
+    digit_ui(view, eps)
+
+
+main(sidebar())
