@@ -56,7 +56,7 @@ def optimum_text(optimum) -> str:
     return f"{low:.4f}-{high:.4f}"
 
 
-def table_ui(cell, view: View, answers: dict, models, x: np.ndarray, optimum=None) -> None:
+def table_ui(where, view: View, answers: dict, models, x: np.ndarray, optimum=None) -> None:
     """The numbers side by side, short enough for a phone; the network's best attack says "solving…" until the
     integer program answers."""
     said = [f"{model.predict(x)} ({model.predict_proba(x).max():.0%})" for model in models]
@@ -67,7 +67,7 @@ def table_ui(cell, view: View, answers: dict, models, x: np.ndarray, optimum=Non
         "certified below ε": [shown(answers["linear_optimal"]), shown(answers["network_bound"])],
     }
     frame = pd.DataFrame(rows, index=["Linear", f"Network ({view.hidden})"]).T
-    cell.dataframe(frame, width="stretch")
+    where.dataframe(frame, width="stretch")
 
 
 BELOW_THE_TABLE = (
@@ -102,22 +102,30 @@ def images_ui(view: View, models, x: np.ndarray, answers: dict):
                     alt=f"The image after the best possible attack on the linear model. {caption}.")  # fmt: skip
     else:
         cells.caption("Linear: no attack up to ε = 1 reaches the target.")
-    return cells.empty()  # the network's best attack: filled in last (optimum_ui)
+    return cells.empty()  # the network's best attack, when the integer program has answered (optimum_ui)
 
 
-def optimum_ui(cell, table, view: View, answers: dict, models, x: np.ndarray) -> None:
-    """The network's best attack, after everything else is on screen: an integer program takes seconds."""
-    cell.caption(":material/hourglass_top: Solving the network's best attack…")
-    optimum = heavy.network_optimum(view, x)
-    table_ui(table, view, answers, models, x, optimum)
+def optimum_ui(cell, view: View, models, x: np.ndarray, optimum) -> None:
+    """The network's best attack in its cell: the image once the integer program has answered."""
     network = models[1]
-    if np.isfinite(optimum[0]):
+    if optimum is None:
+        cell.caption(":material/hourglass_top: Network: solving its best attack…")
+    elif np.isfinite(optimum[0]):
         exact = "best attack" if optimum.proven else "best attack found"
         caption = f"Network, {exact} ε {optimum[0]:.3f}: says {network.predict(optimum[1])}"
         cell.image(picture(optimum[1], view.clip), caption=caption, width="stretch",
                    alt=f"The image after the {exact} on the network. {caption}.")  # fmt: skip
     else:
         cell.caption("Network: no attack up to ε = 1 reaches the target.")
+
+
+def optimum_later(view: View, x: np.ndarray) -> None:
+    """While the integer program runs (seconds, where the rest takes milliseconds): a line that looks every half
+    second, then the whole page once, with the answer in the table and its image."""
+    st.caption(":material/hourglass_top: Solving the network's best attack, an integer program (at most "
+               f"{heavy.NETWORK_LIMIT:g} s); its answer will fill in here and in the table.")  # fmt: skip
+    if heavy.network_optimum(view, x, wait=False) is not None:
+        st.rerun()
 
 
 def transfer_ui(view: View, eps: float) -> dict:
@@ -209,15 +217,16 @@ def main(view: View) -> None:
     heading.title(f"Beyond linear: {selected.pair(view)} on a ReLU network")
     x = selected.pixels.astype(np.float64)
     answers = heavy.network_answers(view, x)
-    table = st.empty()
-    table_ui(table, view, answers, models, x)
+    optimum = heavy.network_optimum(view, x, wait=False)  # started now, shown when ready: it takes seconds
+    table_ui(st, view, answers, models, x, optimum)
     st.caption(BELOW_THE_TABLE)
-    optimum_cell = images_ui(view, models, x, answers)
+    optimum_ui(images_ui(view, models, x, answers), view, models, x, optimum)
     st.caption(f"Each model's sign step is shown at the first slider stop above its own minimal ε. The best attack "
                f"moves every pixel by at most its ε, in any direction, and keeps the image in range; the network's "
                f"is solved exactly (Tjeng, Xiao & Tedrake 2019) within {heavy.NETWORK_LIMIT:g} s, else "
                "bracketed.")  # fmt: skip
-    optimum_ui(optimum_cell, table, view, answers, models, x)  # everything above is on screen while it solves
+    if optimum is None:
+        st.fragment(optimum_later, run_every=0.5)(view, x)
     digit_ui(view, eps)
 
 

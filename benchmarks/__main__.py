@@ -22,6 +22,7 @@ from benchmarks.defenses import defenses
 from benchmarks.engine import engine
 from benchmarks.footprint import footprint
 from benchmarks.lab import attack_lab
+from benchmarks.network import network
 from benchmarks.pairs import all_pairs
 from benchmarks.photos import photos
 from benchmarks.report import write_markdown
@@ -32,7 +33,7 @@ from benchmarks.training import training_and_loading
 # Each section: a module of this package, with one function that adds its rows to the report.
 PARTS = {"engine": engine, "training": training_and_loading, "app": app, "storm": storm, "cold": cold_wake,
          "pairs": all_pairs, "lab": attack_lab, "defenses": defenses, "shared": shared_server,
-         "footprint": footprint, "photos": photos}  # fmt: skip
+         "footprint": footprint, "photos": photos, "network": network}  # fmt: skip
 
 
 def quiet_streamlit() -> None:

@@ -23,9 +23,9 @@ import logging
 import sys
 from pathlib import Path
 
+from core import training
 from core.model import TrainingResult, load_training, save_training
 from core.settings import TrainingSettings
-from core.training import train_softmax
 
 log = logging.getLogger("adversarial_digits")
 
@@ -57,7 +57,7 @@ def train(settings: TrainingSettings) -> TrainingResult:
     from core.data import load_dataset
 
     with threadpool_limits(limits=1):
-        return train_softmax(load_dataset(settings.dataset), settings)
+        return training.train(load_dataset(settings.dataset), settings)
 
 
 def build(folder: Path = FOLDER) -> list[Path]:

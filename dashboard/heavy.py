@@ -230,9 +230,10 @@ def network_answers(view: View, pixels: np.ndarray) -> dict:
 NETWORK_LIMIT = 20.0  # seconds the network's integer program gets; then the page shows the bracket it reached
 
 
-def network_optimum(view: View, pixels: np.ndarray):
+def network_optimum(view: View, pixels: np.ndarray, *, wait: bool = True):
     """The network's best attack (:func:`core.network_exact.optimal_epsilon`, a :class:`NetworkOptimum`), proven
-    or bracketed within :data:`NETWORK_LIMIT` seconds; shared like :func:`lab_fewest`."""
+    or bracketed within :data:`NETWORK_LIMIT` seconds; shared like :func:`lab_fewest`; None if not ready and
+    ``wait`` is False (:func:`shared`)."""
     from core.network_exact import optimal_epsilon as network_optimal
 
     network = trained(view.network).model
@@ -243,7 +244,7 @@ def network_optimum(view: View, pixels: np.ndarray):
         return network_optimal(network, pixels, view.target, clip=view.clip_range, time_limit=NETWORK_LIMIT)
 
     return shared(("network optimum", view.network, view.clip, view.target, digest), compute,
-                  "Solving the network's best attack (an integer program)…")  # fmt: skip
+                  "Solving the network's best attack (an integer program)…", wait=wait)  # fmt: skip
 
 
 NETWORK_GRID = np.linspace(0.0, 0.4, 81)  # the success curves' epsilons

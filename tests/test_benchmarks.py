@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-IN_PROCESS = ("engine", "training", "app", "storm", "cold", "pairs", "lab", "defenses", "photos")
+IN_PROCESS = ("engine", "training", "app", "storm", "cold", "pairs", "lab", "defenses", "photos", "network")
 
 
 def quick_report(tmp_path: Path, parts) -> str:
@@ -28,7 +28,7 @@ def test_quick_benchmarks_run_and_report_every_section(tmp_path):
     report = quick_report(tmp_path, IN_PROCESS)
     sections = ("1. Sweep engine", "2. Exact minimal epsilon", "3. Training", "4. Loading", "5. The app",
                 "6. How cost grows", "7. Many visitors at once", "8. A sleeping app wakes", "9. All pairs",
-                "10. The attack lab", "11. Defenses", "14. Photos")  # fmt: skip
+                "10. The attack lab", "11. Defenses", "14. Photos", "15. Beyond linear")  # fmt: skip
     for section in sections:
         assert f"## {section}" in report
     assert "same numbers: yes" in report  # the fast sweep and the loop agree
