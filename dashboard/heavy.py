@@ -254,6 +254,7 @@ def network_digit(view: View, *, wait: bool = True) -> dict | None:
     """Every test image of the source digit on both models: each one's exact sign step epsilon, the linear
     model's exact optimum, the network's certified bound toward the target, and both success curves (read-only
     arrays); None if not ready and ``wait`` is False (:func:`shared`)."""
+    from core.network import minimal_epsilon as walk
     from core.network_exact import target_bound
     from core.sweep import success_curve
 
@@ -262,14 +263,15 @@ def network_digit(view: View, *, wait: bool = True) -> dict | None:
 
     def compute() -> dict:
         span, target = view.clip_range, view.target
-        bounds = []
-        for image in images:
+        walked, bounds = [], []
+        for image in images.astype(np.float64):  # one image at a time: a visitor who leaves stops it here
             checkpoint()
-            bounds.append(target_bound(network, image.astype(np.float64), target, clip=span))
+            walked.append(walk(network, image, target, clip=span))
+            bounds.append(target_bound(network, image, target, clip=span))
         return {
             "linear_minimal": _read_only(minimal_epsilon(linear, images, target, clip=span)),
             "linear_optimal": _read_only(optimal_epsilon(linear, images, target, clip=span)),
-            "network_minimal": _read_only(minimal_epsilon(network, images, target, clip=span)),
+            "network_minimal": _read_only(np.array(walked)),
             "network_bound": _read_only(np.array(bounds)),
             "linear_curve": success_curve(linear, images, target, NETWORK_GRID, clip=span),
             "network_curve": success_curve(network, images, target, NETWORK_GRID, clip=span),

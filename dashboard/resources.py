@@ -83,13 +83,15 @@ def _store() -> ModelStore:
     return ModelStore(shared_queue())
 
 
-def _status_text(status: TrainingStatus) -> str:
+def _status_text(status: TrainingStatus, settings: TrainingSettings | None = None) -> str:
     if status.waiting_for > 0:
         others = "training" if status.waiting_for == 1 else "trainings"
         return f"Waiting for {status.waiting_for} other {others} on this server to finish…"
+    what = f"the ReLU network ({settings.hidden} units)" if settings and settings.hidden else "the softmax classifier"
     if status.metrics is None:
-        return "Training the softmax classifier…"
-    return f"Training: epoch {status.epoch} of {status.total}, test accuracy {status.metrics.test_accuracy:.1%}"
+        return f"Training {what}…"
+    return (f"Training {what}: epoch {status.epoch} of {status.total}, test accuracy "
+            f"{status.metrics.test_accuracy:.1%}")  # fmt: skip
 
 
 class ModelUnavailable(Exception):
@@ -119,7 +121,7 @@ def trained(settings: TrainingSettings) -> TrainingResult:
     bar = st.progress(0.0, text="Loading the model…")
 
     def progress(status: TrainingStatus) -> None:  # every poll: a visitor's rerun or a closed tab ends the wait here
-        bar.progress(status.epoch / max(status.total, 1), text=_status_text(status))
+        bar.progress(status.epoch / max(status.total, 1), text=_status_text(status, settings))
 
     try:
         return store.get(settings, progress)
@@ -133,9 +135,12 @@ def trained(settings: TrainingSettings) -> TrainingResult:
 def retrain(settings: TrainingSettings) -> TrainingResult:
     """Train ``settings`` on this server although its weights came with the app, with a progress bar."""
     bar = st.progress(0.0, text="Training…")
+
+    def progress(status: TrainingStatus) -> None:
+        bar.progress(status.epoch / max(status.total, 1), text=_status_text(status, settings))
+
     try:
-        return _store().retrain(settings, lambda status: bar.progress(status.epoch / max(status.total, 1),
-                                                                       text=_status_text(status)))  # fmt: skip
+        return _store().retrain(settings, progress)
     except (DatasetUnavailable, ValueError, TrainingFailed) as error:
         log.warning("retraining %s failed: %s", settings, error)
         raise ModelUnavailable(settings, error) from None
