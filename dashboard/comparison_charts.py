@@ -248,7 +248,7 @@ def success_by_model(curves: dict, *, target: int, chosen_eps: float | None = No
     n_images = next(iter(curves.values())).n_images
     lines = (
         alt.Chart(frame, title=alt.Title(f"Gradient sign step: share read as {target}",
-                                         subtitle=f"{n_images} test images, each model attacked on its own gradient"))
+                                         subtitle=f"{n_images} test images, each model on its own gradient"))
         .mark_line(strokeWidth=2.5)
         .encode(
             x=alt.X("eps:Q", title="epsilon", scale=alt.Scale(domain=[0, float(frame["eps"].max())])),

@@ -27,6 +27,19 @@ WIDER_THAN_THE_SCREEN = """() => [...document.querySelectorAll('[data-testid="st
     .filter(e => e.getBoundingClientRect().width > 0 && e.getBoundingClientRect().right > window.innerWidth + 1
                  && getComputedStyle(e).visibility !== 'hidden' && e.type !== 'range')
     .map(e => `${e.tagName} "${e.textContent.slice(0, 40)}" to ${Math.round(e.getBoundingClientRect().right)} px`)"""
+# axe-core does not look inside a chart's SVG: its titles, axes and legends against the page's background, here
+FAINT_CHART_TEXT = """() => {
+    const rgb = c => { const d = document.createElement('div'); d.style.color = c; document.body.appendChild(d);
+        const v = getComputedStyle(d).color.match(/[\\d.]+/g).slice(0, 3).map(Number); d.remove(); return v; };
+    const lum = ([r, g, b]) => [r, g, b].map(v => v / 255).map(v => v <= 0.03928 ? v / 12.92
+        : ((v + 0.055) / 1.055) ** 2.4).reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
+    const back = lum(rgb(getComputedStyle(document.querySelector('[data-testid="stApp"]')).backgroundColor));
+    return [...document.querySelectorAll('[data-testid="stVegaLiteChart"] svg text')]
+        .filter(t => t.closest('.role-title, .role-axis, .role-legend') && t.textContent.trim())
+        .map(t => { const l = lum(rgb(t.getAttribute('fill') || getComputedStyle(t).fill));
+                    return [t.textContent.slice(0, 40), (Math.max(l, back) + 0.05) / (Math.min(l, back) + 0.05)]; })
+        .filter(([, ratio]) => ratio < 4.5).map(([text, ratio]) => `"${text}" ${ratio.toFixed(2)}:1`);
+}"""
 DESKTOP, TABLET, PHONE = {"width": 1400, "height": 1000}, {"width": 768, "height": 1024}, {"width": 390, "height": 844}
 VISITS = [*PAGES, "attack?input=draw"]
 
@@ -47,7 +60,7 @@ def seen(page, look: str, found: dict, visit: str) -> None:
     page.wait_for_function(IDLE)
     if not page.evaluate("() => !!window.axe"):
         page.evaluate(AXE)
-    violations = page.evaluate(SERIOUS, RULES)
+    violations = page.evaluate(SERIOUS, RULES) + [f"chart text {t}" for t in page.evaluate(FAINT_CHART_TEXT)]
     if violations:
         found[f"{visit} {look}"] = violations
 
