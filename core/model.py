@@ -1,10 +1,13 @@
-"""Softmax regression: the fitted model, exact prediction in numpy, and how a trained model is saved.
+"""The fitted models, exact prediction in numpy, and how a trained model is saved.
 
-Training lives in :mod:`core.training` (scikit-learn, and the defended loop of :mod:`core.defense`).
+Training lives in :mod:`core.training` (scikit-learn, and the defended loop of :mod:`core.defense`) and, for the
+network, :mod:`core.network`.
 
-The fitted model is a frozen :class:`SoftmaxModel` holding ``W`` (10, 784)
+The linear model is a frozen :class:`SoftmaxModel` holding ``W`` (10, 784)
 and ``b`` (10,): ``z = W x + b``, ``p = softmax(z)``. Everything the attack
-needs follows from these two arrays.
+needs follows from these two arrays. Beside it, :class:`ReluNetwork` has one
+hidden layer of ReLU units; both have ``logits``, ``predict``,
+``predict_proba`` and an exact ``input_gradient``, all the attacks need.
 """
 
 from __future__ import annotations
@@ -77,7 +80,7 @@ class SoftmaxModel:
     def input_gradient(self, x, labels) -> np.ndarray:
         """The cross-entropy's exact gradient with respect to the pixels, ``W^T (p - onehot(labels))`` per image.
 
-        Every model the attacks take (this one, :class:`core.network.ReluNetwork`) has ``logits``,
+        Every model the attacks take (this one, :class:`ReluNetwork`) has ``logits``,
         ``predict``, ``predict_proba`` and this; no range check (the attacks' iterates may leave [0, 1]).
         """
         images, single = as_images(x, unit_range=False)
@@ -112,7 +115,10 @@ class ReluNetwork:
     def logits(self, x) -> np.ndarray:
         """Class scores, shape (n, 10), or (10,) for one image."""
         images, single = as_images(x, unit_range=False)
-        z = np.maximum(images.astype(np.float64) @ self.W1.T + self.b1, 0.0) @ self.W2.T + self.b2
+        z = np.empty((len(images), N_CLASSES))
+        for start in range(0, len(images), _LOGIT_BLOCK):  # bounded float64 copies of float32 images
+            block = images[start : start + _LOGIT_BLOCK].astype(np.float64)
+            z[start : start + _LOGIT_BLOCK] = np.maximum(block @ self.W1.T + self.b1, 0.0) @ self.W2.T + self.b2
         return z[0] if single else z
 
     def predict_proba(self, x) -> np.ndarray:
@@ -148,7 +154,7 @@ class EpochMetrics:
 class TrainingResult:
     """A trained model with how it got there and how good it is."""
 
-    model: SoftmaxModel  # or a core.network.ReluNetwork (settings with hidden units; solver "adam")
+    model: SoftmaxModel  # or a ReluNetwork (settings with hidden units; solver "adam")
     solver: str
     history: tuple[EpochMetrics, ...]
     train_accuracy: float

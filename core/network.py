@@ -12,10 +12,12 @@ are fooled *because* they are piecewise linear). What holds for *any* attack
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from core.checks import MAX_EPS, as_clip, as_digit, as_one_image
-from core.model import ReluNetwork, TrainingResult
+from core.model import EpochMetrics, ReluNetwork, TrainingResult, evaluated
 
 __all__ = ["ReluNetwork", "from_mlp", "minimal_epsilon", "sign_direction", "sign_step", "train_mlp"]
 
@@ -33,11 +35,7 @@ def train_mlp(dataset, hidden: int = 64, seed: int = 0, epochs: int = 25, *, on_
     """A one-hidden-layer ReLU network trained on ``dataset`` by scikit-learn's ``MLPClassifier``: Adam (step
     1e-3, batches of 100, its default L2 of 1e-4), one ``partial_fit`` pass per epoch, ``on_epoch(epoch, total,
     metrics)`` after each. Returns a :class:`core.model.TrainingResult` whose ``model`` is the network."""
-    import time
-
-    from sklearn.neural_network import MLPClassifier
-
-    from core.model import EpochMetrics, evaluated
+    from sklearn.neural_network import MLPClassifier  # the app server never imports scikit-learn: the child does
 
     start = time.perf_counter()
     classifier = MLPClassifier(hidden_layer_sizes=(hidden,), activation="relu", solver="adam", batch_size=100,
