@@ -166,9 +166,16 @@ def sentence(view: View, digit: dict, shares: dict, eps: float) -> str:
                 f"{ratio:.2f}× the linear model's **{linear:.3f}**: {verdict}")  # fmt: skip
     own, carried = shares["network"]["network"], shares["linear"]["network"]
     back = shares["network"]["linear"]
+    if own == 0:
+        transfer = "the network is not fooled at this ε even on its own gradient"
+    elif carried >= own / 2:
+        transfer = (f"most of the attack carries over: the linear model's nudge does {carried / own:.0%} of what the "
+                    "network's own does, so both lean on the same pixels")  # fmt: skip
+    else:
+        transfer = f"less than half of the attack carries over ({carried / own:.0%} of what its own gradient does)"
     return (f"{need}. At ε = {eps:.3f}, images made on the linear model fool the network **{carried:.0%}** of the time "
-            f"(its own gradient: {own:.0%}), and images made on the network fool the linear model **{back:.0%}** "
-            "of the time: the perturbation carries over because both models lean on the same pixels.")  # fmt: skip
+            f"(its own gradient: {own:.0%}), and images made on the network fool the linear model **{back:.0%}** of "
+            f"the time: {transfer}.")  # fmt: skip
 
 
 def digit_ui(view: View, eps: float) -> None:
