@@ -124,6 +124,7 @@ CHARTS = {
     "app_pages/pairs.py": 1,
     "app_pages/lab.py": 2,
     "app_pages/defenses.py": 1,
+    "app_pages/network.py": 2,
 }  # page -> Altair charts on it
 
 

@@ -153,11 +153,11 @@ def test_the_linear_relaxation_certifies_more_than_intervals(network, twos):
 
 
 def test_bound_optimum_and_sign_step_are_in_order_on_every_image(dataset):
-    """On a network of 16 units: the certified bound toward the target <= the integer program's optimum <= the
+    """On a network of 8 units: the certified bound toward the target <= the integer program's optimum <= the
     sign step's exact minimal epsilon, and the optimum's image is read as the target inside the box."""
     from core.network_exact import target_bound
 
-    small = train_mlp(dataset, hidden=16, epochs=10).model
+    small = train_mlp(dataset, hidden=8, epochs=10).model
     proven = 0
     for x in dataset.x_test[dataset.test_indices(2)][:5].astype(np.float64):
         found = optimal_epsilon(small, x, 6, time_limit=20)
