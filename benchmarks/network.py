@@ -39,7 +39,8 @@ def network(report: Report, quick: bool) -> None:
     for hidden, model in networks.items():
         walked = timed(lambda m=model: [minimal_epsilon(m, x, t) for x, t in zip(images, targets)], 1)
         report.add(section, f"sign step's exact minimal ε (the walk), {len(images):,} images, {hidden} units",
-                   f"{walked:.2f} s", "<= 3 s" if hidden <= 64 else "", walked <= 3 if hidden <= 64 else None)  # fmt: skip
+                   f"{walked:.2f} s", "<= 3 s" if hidden <= 64 else "",
+                   walked <= 3 if hidden <= 64 else None)  # fmt: skip
         answers = model.predict(images)
         certified = timed(lambda m=model, said=answers: [certified_radius(m, x, a) for x, a in zip(images, said)], 1)
         report.add(section, f"certified radius (CROWN), {len(images):,} images, {hidden} units",
