@@ -53,7 +53,7 @@ def optimum_text(optimum) -> str:
     if optimum.proven:
         return f"{shown(optimum[0])} (proven)"
     low, high = optimum.bracket
-    return f"{low:.4f}-{high:.4f}"
+    return f"{low:.4f} to {high:.4f}"  # the time limit came first: the optimum is somewhere in between
 
 
 def table_ui(where, view: View, answers: dict, models, x: np.ndarray, optimum=None) -> None:

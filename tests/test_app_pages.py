@@ -263,7 +263,7 @@ def test_the_network_page_sets_both_models_side_by_side_and_keeps_its_view_in_th
     expected = [f"{minimal_epsilon(linear, x, 6):.4f}", f"{ray_walk(network, x, 6):.4f}"]
     assert table.loc["sign step ε"].tolist() == expected
     assert table.loc["best attack ε"].iloc[0] == f"{optimal_epsilon(linear, x, 6):.4f} (exact)"
-    assert re.fullmatch(r"\d\.\d{4} \(proven\)|\d\.\d{4}-\d\.\d{4}", table.loc["best attack ε"].iloc[1])
+    assert re.fullmatch(r"\d\.\d{4} \(proven\)|\d\.\d{4} to \d\.\d{4}", table.loc["best attack ε"].iloc[1])
     assert table.loc["certified below ε"].iloc[1] == f"{target_bound(network, x, 6):.4f}"
     assert any(c.startswith("Network, best attack") for c in image_captions(app))  # filled in after the rest
     transfer = app.dataframe[1].value
