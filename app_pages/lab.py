@@ -7,7 +7,7 @@ import streamlit as st
 from core.attack import pgd
 from core.classes import the_class
 from core.exact import worst_case
-from core.imaging import to_uint8, upscale
+from core.imaging import picture_uint8, to_uint8, upscale
 from dashboard import comparison_charts, heavy, resources, widgets
 from dashboard.sidebar import sidebar
 from dashboard.view import View, snap_eps
@@ -30,7 +30,7 @@ def marked(x: np.ndarray, changed: np.ndarray) -> np.ndarray:
 
 
 def picture(x: np.ndarray, clip: bool):
-    return upscale(to_uint8(x) if clip else to_uint8(x, None, None), SCALE)
+    return upscale(picture_uint8(x, clipped=clip), SCALE)
 
 
 def numbers_ui(answers: dict, view: View, truth: int, subject: str) -> None:

@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.attack import fgsm
 from core.classes import the_class
-from core.imaging import to_uint8, upscale
+from core.imaging import picture_uint8, upscale
 from dashboard import comparison_charts, heavy, resources, widgets
 from dashboard.sidebar import sidebar
 from dashboard.view import NETWORK_SIZES, View, snap_eps
@@ -20,7 +20,7 @@ def shown(eps: float) -> str:
 
 
 def picture(x: np.ndarray, clip: bool):
-    return upscale(to_uint8(x) if clip else to_uint8(x, None, None), SCALE)
+    return upscale(picture_uint8(x, clipped=clip), SCALE)
 
 
 def linear_name(view: View) -> str:
@@ -56,7 +56,7 @@ def optimum_text(optimum) -> str:
     return f"{low:.4f} to {high:.4f}"  # the time limit came first: the optimum is somewhere in between
 
 
-def table_ui(where, view: View, answers: dict, models, x: np.ndarray, optimum=None) -> None:
+def table_ui(view: View, answers: dict, models, x: np.ndarray, optimum=None) -> None:
     """The numbers side by side, short enough for a phone; the network's best attack says "solving…" until the
     integer program answers."""
     said = [f"{model.predict(x)} ({model.predict_proba(x).max():.0%})" for model in models]
@@ -67,7 +67,7 @@ def table_ui(where, view: View, answers: dict, models, x: np.ndarray, optimum=No
         "certified below ε": [shown(answers["linear_optimal"]), shown(answers["network_bound"])],
     }
     frame = pd.DataFrame(rows, index=["Linear", f"Network ({view.hidden})"]).T
-    where.dataframe(frame, width="stretch")
+    st.dataframe(frame, width="stretch")
 
 
 BELOW_THE_TABLE = (
@@ -178,9 +178,19 @@ def sentence(view: View, digit: dict, shares: dict, eps: float) -> str:
             f"the time: {transfer}.")  # fmt: skip
 
 
+def whole_digit(view: View) -> dict | None:
+    """Every test image of the source digit on both models, or None while the network's or the linear optimum's
+    answers are on their way (asking starts them): the linear model's come from the caches the other pages use."""
+    network, optimal = heavy.network_digit(view, wait=False), heavy.optimal_epsilons(view, wait=False)
+    if network is None or optimal is None:
+        return None
+    return {**network, "linear_minimal": resources.minimal_epsilons(view), "linear_optimal": optimal,
+            "linear_curve": resources.source_success_curve(view, *heavy.NETWORK_GRID)}  # fmt: skip
+
+
 def digit_ui(view: View, eps: float) -> None:
     """Every test image of the source digit on both models: drawn now if ready, else filled in when it is."""
-    digit = heavy.network_digit(view, wait=False)
+    digit = whole_digit(view)
     if digit is not None:
         digit_drawn(view, eps, digit)
     else:
@@ -190,7 +200,7 @@ def digit_ui(view: View, eps: float) -> None:
 def digit_later(view: View) -> None:
     st.subheader(f"All {len(resources.source_images(view)[0])} test images of {the_class(view.dataset, view.source)}")
     st.caption(":material/hourglass_top: Attacking every one of them on both models; the charts fill in here.")
-    if heavy.network_digit(view, wait=False) is not None:
+    if whole_digit(view) is not None:
         st.rerun()
 
 
@@ -225,7 +235,7 @@ def main(view: View) -> None:
     x = selected.pixels.astype(np.float64)
     answers = heavy.network_answers(view, x)
     optimum = heavy.network_optimum(view, x, wait=False)  # started now, shown when ready: it takes seconds
-    table_ui(st, view, answers, models, x, optimum)
+    table_ui(view, answers, models, x, optimum)
     st.caption(BELOW_THE_TABLE)
     optimum_ui(images_ui(view, models, x, answers), view, models, x, optimum)
     st.caption(f"Each model's sign step is shown at the first slider stop above its own minimal ε. The best attack "

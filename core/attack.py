@@ -28,10 +28,10 @@ import numpy as np
 from core import network
 from core.checks import MAX_EPS, as_clip, as_digit, as_eps, as_images, as_labels, as_max_eps
 from core.errors import BadInput
-from core.model import ReluNetwork, SoftmaxModel
+from core.model import Classifier, ReluNetwork
 from core.path import over_blocks, walk_minimal_epsilon
 
-Model = SoftmaxModel | ReluNetwork  # what every attack here takes
+Model = Classifier  # what every attack here takes: the softmax model or the ReLU network
 SOURCE, TARGET = 2, 6  # the original experiment's pair: a 2 made into a 6; the default everywhere
 CHUNK = 1024  # images attacked at once by fgsm and pgd: their float64 copies stay a few MB each
 

@@ -37,8 +37,32 @@ def gradient_from_logits(W: np.ndarray, logits: np.ndarray, labels) -> np.ndarra
     return residual @ W
 
 
+class Classifier:
+    """What both models share: class scores in bounded blocks, probabilities and answers. A model gives the scores
+    of a block of images (``_scores``) and its exact ``input_gradient``; that is all the attacks use."""
+
+    def _scores(self, block: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def logits(self, x) -> np.ndarray:
+        """Class scores: shape (n, 10), or (10,) for one image."""
+        images, single = as_images(x, unit_range=False)
+        z = np.empty((len(images), N_CLASSES))
+        for start in range(0, len(images), _LOGIT_BLOCK):  # bounded float64 copies of float32 images
+            z[start : start + _LOGIT_BLOCK] = self._scores(images[start : start + _LOGIT_BLOCK])
+        return z[0] if single else z
+
+    def predict_proba(self, x) -> np.ndarray:
+        """Class probabilities ``softmax(logits)``, same shape as :meth:`logits`."""
+        return softmax(self.logits(x))
+
+    def predict(self, x) -> np.ndarray:
+        """The most probable class, one int64 per image (a scalar for one image)."""
+        return np.argmax(self.logits(x), axis=-1)
+
+
 @dataclass(frozen=True, eq=False)
-class SoftmaxModel:
+class SoftmaxModel(Classifier):
     """A fitted multinomial logistic regression ``softmax(W x + b)``.
 
     Attributes
@@ -60,28 +84,13 @@ class SoftmaxModel:
         object.__setattr__(self, "W", W)
         object.__setattr__(self, "b", b)
 
-    def logits(self, x) -> np.ndarray:
-        """Class scores ``W x + b``: shape (n, 10), or (10,) for one image."""
-        images, single = as_images(x, unit_range=False)
-        z = np.empty((len(images), N_CLASSES))
-        for start in range(0, len(images), _LOGIT_BLOCK):  # bounded float64 copies of float32 images
-            np.matmul(images[start : start + _LOGIT_BLOCK], self.W.T, out=z[start : start + _LOGIT_BLOCK])
-        z += self.b
-        return z[0] if single else z
-
-    def predict_proba(self, x) -> np.ndarray:
-        """Class probabilities ``softmax(W x + b)``, same shape as :meth:`logits`."""
-        return softmax(self.logits(x))
-
-    def predict(self, x) -> np.ndarray:
-        """The most probable class, one int64 per image (a scalar for one image)."""
-        return np.argmax(self.logits(x), axis=-1)
+    def _scores(self, block: np.ndarray) -> np.ndarray:
+        return block @ self.W.T + self.b  # z = W x + b
 
     def input_gradient(self, x, labels) -> np.ndarray:
         """The cross-entropy's exact gradient with respect to the pixels, ``W^T (p - onehot(labels))`` per image.
 
-        Every model the attacks take (this one, :class:`ReluNetwork`) has ``logits``,
-        ``predict``, ``predict_proba`` and this; no range check (the attacks' iterates may leave [0, 1]).
+        No range check: the attacks' iterates may leave [0, 1].
         """
         images, single = as_images(x, unit_range=False)
         gradient = gradient_from_logits(self.W, self.logits(images), labels)
@@ -89,7 +98,7 @@ class SoftmaxModel:
 
 
 @dataclass(frozen=True, eq=False)
-class ReluNetwork:
+class ReluNetwork(Classifier):
     """``logits(x) = W2 relu(W1 x + b1) + b2``: W1 (hidden, 784), b1 (hidden,), W2 (10, hidden), b2 (10,)."""
 
     W1: np.ndarray
@@ -112,20 +121,8 @@ class ReluNetwork:
     def hidden(self) -> int:
         return len(self.b1)
 
-    def logits(self, x) -> np.ndarray:
-        """Class scores, shape (n, 10), or (10,) for one image."""
-        images, single = as_images(x, unit_range=False)
-        z = np.empty((len(images), N_CLASSES))
-        for start in range(0, len(images), _LOGIT_BLOCK):  # bounded float64 copies of float32 images
-            block = images[start : start + _LOGIT_BLOCK].astype(np.float64)
-            z[start : start + _LOGIT_BLOCK] = np.maximum(block @ self.W1.T + self.b1, 0.0) @ self.W2.T + self.b2
-        return z[0] if single else z
-
-    def predict_proba(self, x) -> np.ndarray:
-        return softmax(self.logits(x))
-
-    def predict(self, x) -> np.ndarray:
-        return np.argmax(self.logits(x), axis=-1)
+    def _scores(self, block: np.ndarray) -> np.ndarray:
+        return np.maximum(block.astype(np.float64) @ self.W1.T + self.b1, 0.0) @ self.W2.T + self.b2
 
     def input_gradient(self, x, labels) -> np.ndarray:
         """The exact gradient of the cross-entropy with respect to the pixels (backpropagation), per image.

@@ -109,6 +109,13 @@ def pair_share(settings: TrainingSettings, clip: bool, eps: float) -> np.ndarray
     return _read_only(by_pair(fooled, data.y_test, np.mean))
 
 
+def _own_copy(pixels: np.ndarray) -> tuple[np.ndarray, str]:
+    """One image's pixels as our own float64 copy (the computation runs in another thread) and a digest of them
+    for the shared work's key (a visitor's own digit shares its answers as a test image does)."""
+    pixels = np.array(pixels, dtype=np.float64)
+    return pixels, hashlib.blake2b(pixels.tobytes(), digest_size=16).hexdigest()
+
+
 # --- the attack lab -----------------------------------------------------------------------------------------
 
 
@@ -161,22 +168,26 @@ def goodfellow_table(settings: TrainingSettings) -> list[tuple[str, float, float
     return shared(("goodfellow", settings), compute, "Attacking the whole test set at ε = 0.25…")
 
 
+def linear_answers(model, pixels: np.ndarray, target: int, span) -> dict:
+    """The linear model's exact answers about one image: the sign step's minimal epsilon, the best attack's, and
+    the best attack's image (a hair past the tie, so the target wins); milliseconds."""
+    _, winning = optimal_epsilon(model, pixels, target, clip=span, return_images=True, margin=1e-4)
+    return {
+        "minimal": float(minimal_epsilon(model, pixels, target, clip=span)),
+        "optimal": float(optimal_epsilon(model, pixels, target, clip=span)),
+        "optimal_image": _read_only(winning),
+    }
+
+
 def lab_answers(settings, clip: bool, target: int, truth: int, pixels: np.ndarray) -> dict:
     """Everything exact about one image, shared by its pixels (a visitor's own digit too) and stopped if abandoned."""
     model = trained(settings).model
-    pixels = np.array(pixels, dtype=np.float64)  # our own copy: the computation runs in another thread
-    digest = hashlib.blake2b(pixels.tobytes(), digest_size=16).hexdigest()
+    pixels, digest = _own_copy(pixels)
 
     def compute() -> dict:
         span = clip_range(clip)
-        optimal = optimal_epsilon(model, pixels, target, clip=span)
-        _, winning = optimal_epsilon(model, pixels, target, clip=span, return_images=True, margin=1e-4)
-        return {
-            "minimal": float(minimal_epsilon(model, pixels, target, clip=span)),
-            "optimal": optimal,
-            "optimal_image": winning,
-            "radius": float(robust_radius(model, pixels, truth, clip=span)),
-        }
+        return {**linear_answers(model, pixels, target, span),
+                "radius": float(robust_radius(model, pixels, truth, clip=span))}  # fmt: skip
 
     return shared(("lab answers", settings, clip, target, truth, digest), compute,
                   "Solving the best attack and the certificate…")  # fmt: skip
@@ -190,8 +201,7 @@ def lab_fewest(settings, clip: bool, target: int, pixels: np.ndarray, time_limit
     """The fewest pixels that make ``target`` win (:func:`core.exact.fewest_pixels`) within ``time_limit``
     seconds: a :class:`FewestPixels`, ``proven`` or the best found so far; shared like :func:`lab_answers`."""
     model = trained(settings).model
-    pixels = np.array(pixels, dtype=np.float64)
-    digest = hashlib.blake2b(pixels.tobytes(), digest_size=16).hexdigest()
+    pixels, digest = _own_copy(pixels)
 
     def compute():
         return fewest_pixels(model, pixels, target, clip=clip_range(clip), time_limit=time_limit)
@@ -218,11 +228,8 @@ def _network_answers(linear_settings, network_settings, clip: bool, target: int,
 
     linear, network = trained(linear_settings).model, trained(network_settings).model
     span = clip_range(clip)
-    _, winning = optimal_epsilon(linear, pixels, target, clip=span, return_images=True, margin=1e-4)
     return {
-        "linear_minimal": float(minimal_epsilon(linear, pixels, target, clip=span)),
-        "linear_optimal": float(optimal_epsilon(linear, pixels, target, clip=span)),
-        "linear_optimal_image": _read_only(winning),
+        **{f"linear_{name}": value for name, value in linear_answers(linear, pixels, target, span).items()},
         "network_minimal": float(minimal_epsilon(network, pixels, target, clip=span)),
         "network_bound": target_bound(network, pixels, target, clip=span),
     }
@@ -238,8 +245,7 @@ def network_optimum(view: View, pixels: np.ndarray, *, wait: bool = True):
     from core.network_exact import optimal_epsilon as network_optimal
 
     network = trained(view.network).model
-    pixels = np.array(pixels, dtype=np.float64)
-    digest = hashlib.blake2b(pixels.tobytes(), digest_size=16).hexdigest()
+    pixels, digest = _own_copy(pixels)
 
     def compute():
         return network_optimal(network, pixels, view.target, clip=view.clip_range, time_limit=NETWORK_LIMIT)
@@ -248,19 +254,20 @@ def network_optimum(view: View, pixels: np.ndarray, *, wait: bool = True):
                   "Solving the network's best attack (an integer program)…", wait=wait)  # fmt: skip
 
 
-NETWORK_GRID = np.linspace(0.0, 0.4, 81)  # the success curves' epsilons
+NETWORK_GRID = (0.0, 0.4, 81)  # the success curves' epsilons: from, to, how many (the linear model's too)
 
 
 def network_digit(view: View, *, wait: bool = True) -> dict | None:
-    """Every test image of the source digit on both models: each one's exact sign step epsilon, the linear
-    model's exact optimum, the network's certified bound toward the target, and both success curves (read-only
-    arrays); None if not ready and ``wait`` is False (:func:`shared`)."""
+    """Every test image of the source digit on the network: its exact sign step epsilon, its certified bound toward
+    the target and its success curve (read-only arrays); None if not ready and ``wait`` is False (:func:`shared`).
+    The linear model's are :func:`dashboard.resources.minimal_epsilons`, :func:`optimal_epsilons` and
+    :func:`dashboard.resources.source_success_curve`."""
     from core.network import minimal_epsilon as walk
     from core.network_exact import target_bound
     from core.sweep import success_curve
 
     _, images = source_images(view)
-    linear, network = trained(view.training).model, trained(view.network).model
+    network = trained(view.network).model
 
     def compute() -> dict:
         span, target = view.clip_range, view.target
@@ -270,13 +277,10 @@ def network_digit(view: View, *, wait: bool = True) -> dict | None:
             walked.append(walk(network, image, target, clip=span))
             bounds.append(target_bound(network, image, target, clip=span))
         return {
-            "linear_minimal": _read_only(minimal_epsilon(linear, images, target, clip=span)),
-            "linear_optimal": _read_only(optimal_epsilon(linear, images, target, clip=span)),
             "network_minimal": _read_only(np.array(walked)),
             "network_bound": _read_only(np.array(bounds)),
-            "linear_curve": success_curve(linear, images, target, NETWORK_GRID, clip=span),
-            "network_curve": success_curve(network, images, target, NETWORK_GRID, clip=span),
+            "network_curve": success_curve(network, images, target, np.linspace(*NETWORK_GRID), clip=span),
         }
 
-    return shared(("network digit", view.training, view.network, view.clip, view.source, view.target), compute,
-                  "Attacking every test image of the digit on both models…", wait=wait)  # fmt: skip
+    return shared(("network digit", view.network, view.clip, view.source, view.target), compute,
+                  "Attacking every test image of the digit on the network…", wait=wait)  # fmt: skip
