@@ -11,7 +11,7 @@ import ctypes.util
 
 import streamlit as st
 
-from core.settings import TrainingSettings
+from core.inputs.settings import TrainingSettings
 
 
 def return_freed_memory_to_the_system() -> None:
@@ -31,7 +31,7 @@ def return_freed_memory_to_the_system() -> None:
 
 return_freed_memory_to_the_system()
 
-from core.training_queue import prefetch  # noqa: E402
+from core.jobs.models import prefetch  # noqa: E402
 
 # A first visit needs the default model: start training it now, while the rest of the app loads.
 prefetch(TrainingSettings.first_visit())

@@ -4,8 +4,16 @@ import numpy as np
 import streamlit as st
 
 from core.attack import attack_direction, delta_prediction, fgsm
-from core.classes import class_label, the_class
-from core.imaging import MAX_PIXELS, MAX_UPLOAD_BYTES, direction_to_uint8, picture_uint8, png_bytes, to_uint8, upscale
+from core.inputs.classes import class_label, the_class
+from core.inputs.imaging import (
+    MAX_PIXELS,
+    MAX_UPLOAD_BYTES,
+    direction_to_uint8,
+    picture_uint8,
+    png_bytes,
+    to_uint8,
+    upscale,
+)
 from dashboard import attack_charts, resources, widgets
 from dashboard.drawing_pad import drawing_pad
 from dashboard.sidebar import sidebar
@@ -32,8 +40,11 @@ def reads_as_ui(model, view: View, how: str) -> None:
     pixels = own_digit(view).pixels
     probabilities = model.predict_proba(pixels)
     left, right = st.columns([1, 3], vertical_alignment="center")
-    left.image(upscale(to_uint8(pixels), 4), caption="What the model sees (28×28)",
-               alt=f"Your digit as the model sees it (28×28): read as {probabilities.argmax()}.")  # fmt: skip
+    left.image(
+        upscale(to_uint8(pixels), 4),
+        caption="What the model sees (28×28)",
+        alt=f"Your digit as the model sees it (28×28): read as {probabilities.argmax()}.",
+    )
     right.markdown(
         f"{how} cropped, fitted into 20×20 and centred, as MNIST was made. "
         f"The model reads it as **{probabilities.argmax()}** ({probabilities.max():.0%}). "
@@ -140,10 +151,17 @@ def download_ui(adversarial, view, image_name: str, eps, clip):
     picture = picture_uint8(adversarial, clipped=clip)
     name = f"adversarial-{view.source}-to-{view.target}-{image_name}-eps{eps:.3f}"
     row = st.container(horizontal=True)  # side by side where they fit, one above the other where not
-    row.download_button("PNG, 28×28", png_bytes(picture), f"{name}.png", "image/png", on_click="ignore",
-                        icon=":material/download:")  # fmt: skip
-    row.download_button("PNG, 224×224", png_bytes(picture, SCALE), f"{name}-x8.png", "image/png", on_click="ignore",
-                        icon=":material/download:")  # fmt: skip
+    row.download_button(
+        "PNG, 28×28", png_bytes(picture), f"{name}.png", "image/png", on_click="ignore", icon=":material/download:"
+    )
+    row.download_button(
+        "PNG, 224×224",
+        png_bytes(picture, SCALE),
+        f"{name}-x8.png",
+        "image/png",
+        on_click="ignore",
+        icon=":material/download:",
+    )
 
 
 def grid_ui(view, model, images, minimal_all, eps):
@@ -248,8 +266,10 @@ def main(view: View) -> None:
             f"Turn a {class_label(view.dataset, view.source)} into a {class_label(view.dataset, view.target)}"
         )
         subject = "this image"
-    caption.caption(f"Each pixel moves by ε toward what makes the model say {view.target}. "
-                    "Start at the exact smallest ε that fools it, then explore.")  # fmt: skip
+    caption.caption(
+        f"Each pixel moves by ε toward what makes the model say {view.target}. "
+        "Start at the exact smallest ε that fools it, then explore."
+    )
     if selected.starting_point(view):
         st.info(selected.starting_point(view), icon=":material/info:")
     eps = eps_ui(view, selected.minimal, subject)

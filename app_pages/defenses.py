@@ -33,8 +33,12 @@ def verdict(name: str, clean: tuple, certified: tuple, eps: float) -> str:
 def templates(settings) -> None:
     for name, each in zip(NAMES, settings):
         caption = f"{name} model: the templates of 0 to 9, left to right"
-        st.image(robustness.template_strip(each), width="stretch", caption=caption,
-                 alt=f"{caption}: red where a pixel raises the class's score, blue where it lowers it.")  # fmt: skip
+        st.image(
+            robustness.template_strip(each),
+            width="stretch",
+            caption=caption,
+            alt=f"{caption}: red where a pixel raises the class's score, blue where it lowers it.",
+        )
 
 
 def transfer(view: View, models, eps: float) -> None:
@@ -49,22 +53,33 @@ def transfer(view: View, models, eps: float) -> None:
         f"{shares[1]:.0%} of the same images read as {view.target}."
     )
     shown = range(min(8, len(images)))  # a row that wraps on a phone instead of one picture per line
-    st.image([np.clip(attacked[i].reshape(28, 28), 0, 1) for i in shown], width=104,
-             caption=[f"normal: {said[0][i]} · defended: {said[1][i]}" for i in shown],
-             alt=[f"Adversarial image {i} made on the normal model at ε {eps:.3f}: the normal model reads "
-                  f"{said[0][i]}, the defended one {said[1][i]}." for i in shown])  # fmt: skip
+    st.image(
+        [np.clip(attacked[i].reshape(28, 28), 0, 1) for i in shown],
+        width=104,
+        caption=[f"normal: {said[0][i]} · defended: {said[1][i]}" for i in shown],
+        alt=[
+            f"Adversarial image {i} made on the normal model at ε {eps:.3f}: the normal model reads "
+            f"{said[0][i]}, the defended one {said[1][i]}."
+            for i in shown
+        ],
+    )
 
 
 def undefended(view: View) -> None:
     """Before a defense is picked: the normal model's own numbers, and what to do."""
-    st.info("Pick a defense above to train it and compare it with the normal model. The sidebar's model then "
-            "uses it on every page, so the other pages attack the defended model.")  # fmt: skip
+    st.info(
+        "Pick a defense above to train it and compare it with the normal model. The sidebar's model then "
+        "uses it on every page, so the other pages attack the defended model."
+    )
     result = resources.trained(view.training)
     curve, radius = robustness.test_set_robustness(view.training, view.clip)
     columns = st.columns(3)
     columns[0].metric("Clean accuracy", f"{result.test_accuracy:.1%}")
-    columns[1].metric(f"Certified at ε = {EPS:g}", f"{np.mean(radius > EPS):.1%}",
-                      help=f"No perturbation of size {EPS:g} inside [0, 1] changes these answers")  # fmt: skip
+    columns[1].metric(
+        f"Certified at ε = {EPS:g}",
+        f"{np.mean(radius > EPS):.1%}",
+        help=f"No perturbation of size {EPS:g} inside [0, 1] changes these answers",
+    )
     columns[2].metric(
         f"Under gradient sign at ε = {EPS:g}", f"{robustness.accuracy_under_fgsm(view.training, view.clip, EPS):.1%}"
     )
@@ -79,26 +94,38 @@ def numbers_ui(view: View, settings: tuple, results: list, eps: float) -> None:
     st.markdown(verdict(defense_name(view), clean, certified, eps))
     columns = st.columns(4)
     columns[0].metric("Clean accuracy", f"{clean[1]:.1%}", f"{(clean[1] - clean[0]) * 100:+.1f} pts vs normal")
-    columns[1].metric(f"Certified at ε = {eps:.3f}", f"{certified[1]:.1%}",
-                      f"{(certified[1] - certified[0]) * 100:+.1f} pts vs normal")  # fmt: skip
-    columns[2].metric(f"Under gradient sign at ε = {eps:.3f}", f"{attacked[1]:.1%}",
-                      f"{(attacked[1] - attacked[0]) * 100:+.1f} pts vs normal")  # fmt: skip
-    columns[3].metric("Training time", f"{results[1].seconds:.1f} s",
-                      help="The defended model, trained on this server (the normal one may have come with the app)",
-                      )  # fmt: skip
+    columns[1].metric(
+        f"Certified at ε = {eps:.3f}",
+        f"{certified[1]:.1%}",
+        f"{(certified[1] - certified[0]) * 100:+.1f} pts vs normal",
+    )
+    columns[2].metric(
+        f"Under gradient sign at ε = {eps:.3f}",
+        f"{attacked[1]:.1%}",
+        f"{(attacked[1] - attacked[0]) * 100:+.1f} pts vs normal",
+    )
+    columns[3].metric(
+        "Training time",
+        f"{results[1].seconds:.1f} s",
+        help="The defended model, trained on this server (the normal one may have come with the app)",
+    )
 
 
 def charts_ui(view: View, settings: tuple, eps: float) -> None:
     """Both models against epsilon, and their histograms of the certified radius and of the sign step's epsilon."""
     accuracy, radii = robustness.defense_charts(*settings, view.clip)
     st.altair_chart(charts.with_chosen_eps(accuracy, eps), width="stretch")
-    st.caption("Solid: certified accuracy (exact: no attack of size ε changes these answers). Dashed: accuracy "
-               "under the untargeted gradient sign attack, which never does better than the worst case.")  # fmt: skip
+    st.caption(
+        "Solid: certified accuracy (exact: no attack of size ε changes these answers). Dashed: accuracy "
+        "under the untargeted gradient sign attack, which never does better than the worst case."
+    )
     left, right = st.columns(2)  # the same chart objects every rerun: Altair converts them again quickly
     left.altair_chart(radii, width="stretch")
     right.altair_chart(robustness.sign_histograms(*settings, view.source, view.target, view.clip), width="stretch")
-    st.caption(f"Any attack: every test image, the best possible attack. Gradient sign: the test images of digit "
-               f"{view.source} attacked toward {view.target}, each at its exact minimal ε.")  # fmt: skip
+    st.caption(
+        f"Any attack: every test image, the best possible attack. Gradient sign: the test images of digit "
+        f"{view.source} attacked toward {view.target}, each at its exact minimal ε."
+    )
 
 
 def templates_ui(settings: tuple, models: list) -> None:
@@ -131,8 +158,11 @@ def main(view: View) -> None:
         strength_input(view, "_defenses")
     settings = (view.training.undefended(), view.training)  # the normal model, the defended one
     results = [resources.trained(each) for each in settings]
-    eps = widgets.eps_slider(start=view.training.adversarial_eps or EPS, key_suffix="_defenses",
-                             help="The attack's size for the numbers below; starts at the defense epsilon")  # fmt: skip
+    eps = widgets.eps_slider(
+        start=view.training.adversarial_eps or EPS,
+        key_suffix="_defenses",
+        help="The attack's size for the numbers below; starts at the defense epsilon",
+    )
     numbers_ui(view, settings, results, eps)
     charts_ui(view, settings, eps)
     templates_ui(settings, [r.model for r in results])

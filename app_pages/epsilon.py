@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from core.classes import the_class
+from core.inputs.classes import the_class
 from core.sweep import score_sweep
 from dashboard import attack_charts, resources, wording
 from dashboard.sidebar import sidebar
@@ -30,9 +30,14 @@ def scores_ui(view: View, model, selected, eps: float) -> None:
     grid = np.linspace(low, high, points)
     sweep = score_sweep(model, selected.pixels, view.target, grid, clip=view.clip_range)
     chart = attack_charts.class_scores_chart(
-        grid, sweep.logits if scale == "logits" else sweep.probabilities, source=view.source, target=view.target,
-        score_name="logit" if scale == "logits" else "probability", minimal_eps=selected.minimal, chosen_eps=eps,
-    )  # fmt: skip
+        grid,
+        sweep.logits if scale == "logits" else sweep.probabilities,
+        source=view.source,
+        target=view.target,
+        score_name="logit" if scale == "logits" else "probability",
+        minimal_eps=selected.minimal,
+        chosen_eps=eps,
+    )
     st.altair_chart(chart, width="stretch")
     st.caption(
         f"{selected.label[0].upper()}{selected.label[1:]}. Each line is one class's score as every pixel moves by ε; "
@@ -52,12 +57,21 @@ def all_images_ui(view: View, count: int, eps: float) -> None:
     columns[1].metric(f"Fooled into {view.target} at ε = {eps:.3f}", f"{resources.fooled_share(view, eps):.0%}")
     columns[2].metric("Never fooled up to ε = 1", f"{never}")
     left, right = st.columns(2)
-    left.altair_chart(attack_charts.success_chart(curve.eps, curve.fooled_share, curve.mean_target_probability,
-                                                  target=view.target, median_eps=median, chosen_eps=eps),
-                      width="stretch")  # fmt: skip
+    left.altair_chart(
+        attack_charts.success_chart(
+            curve.eps,
+            curve.fooled_share,
+            curve.mean_target_probability,
+            target=view.target,
+            median_eps=median,
+            chosen_eps=eps,
+        ),
+        width="stretch",
+    )
     left.caption(f"Share of images the model calls {view.target}, and its mean confidence, at each ε (201 points).")
-    right.altair_chart(attack_charts.minimal_eps_histogram(minimal_all, target=view.target, chosen_eps=eps),
-                       width="stretch")  # fmt: skip
+    right.altair_chart(
+        attack_charts.minimal_eps_histogram(minimal_all, target=view.target, chosen_eps=eps), width="stretch"
+    )
     right.caption("Exact minimal ε of every image: the smallest step that makes the model change its mind.")
 
 

@@ -5,9 +5,9 @@ import pandas as pd
 import streamlit as st
 
 from core.attack import pgd
-from core.classes import the_class
 from core.exact import worst_case
-from core.imaging import picture_uint8, to_uint8, upscale
+from core.inputs.classes import the_class
+from core.inputs.imaging import picture_uint8, to_uint8, upscale
 from dashboard import comparison_charts, heavy, resources, widgets
 from dashboard.sidebar import sidebar
 from dashboard.view import View, snap_eps
@@ -72,23 +72,35 @@ def images_ui(model, x, answers, view: View, truth: int, eps: float):
         attacked = fgsm(model, x, step, target=view.target, clip=view.clip_range)
         said = model.predict(attacked)
         caption = f"Gradient sign, ε {step:.3f}: says {said}"
-        columns.image(picture(attacked, clip), caption=caption, width="stretch",
-                      alt=f"The image after the gradient sign step at ε {step:.3f}: says {said}.")  # fmt: skip
+        columns.image(
+            picture(attacked, clip),
+            caption=caption,
+            width="stretch",
+            alt=f"The image after the gradient sign step at ε {step:.3f}: says {said}.",
+        )
     else:
         columns.caption("The gradient sign step never reaches the target.")
     if np.isfinite(answers["optimal"]):
         best = answers["optimal_image"]
         caption = f"Optimal, ε {answers['optimal']:.3f}: says {model.predict(best)}"
-        columns.image(picture(best, clip), caption=caption, width="stretch",
-                      alt=f"The image after the best possible attack. {caption}.")  # fmt: skip
+        columns.image(
+            picture(best, clip),
+            caption=caption,
+            width="stretch",
+            alt=f"The image after the best possible attack. {caption}.",
+        )
     else:
         columns.caption("No attack up to ε = 1 reaches the target.")
     radius = answers["radius"]
     if np.isfinite(radius) and radius > 0:
         worst, rival = worst_case(model, x, truth, radius, clip=view.clip_range)
         caption = f"Worst case at ε {radius:.3f}: {rival} ties {truth}"
-        columns.image(picture(worst, clip), caption=caption, width="stretch",
-                      alt=f"The worst case at the certified radius: {caption}.")  # fmt: skip
+        columns.image(
+            picture(worst, clip),
+            caption=caption,
+            width="stretch",
+            alt=f"The worst case at the certified radius: {caption}.",
+        )
     else:
         columns.caption("No certificate for this image.")
     iterated = pgd(model, x, eps, target=view.target, clip=view.clip_range, keep_best=True)
@@ -119,8 +131,12 @@ def show_fewest(cell, model, x, fewest, before: str, after: str) -> None:
     count, image = fewest
     if count > 0:
         caption = f"Fewest pixels: {before}{count}{after}: says {model.predict(image)}"
-        cell.image(marked(x, image), caption=caption, width="stretch",
-                   alt=f"The fewest pixels changed, red brighter, blue darker. {caption}.")  # fmt: skip
+        cell.image(
+            marked(x, image),
+            caption=caption,
+            width="stretch",
+            alt=f"The fewest pixels changed, red brighter, blue darker. {caption}.",
+        )
     else:
         cell.caption("No change of any pixels makes the target win." if count < 0 else "Already the target.")
 
@@ -154,9 +170,11 @@ def all_images_drawn(view: View, eps: float, optimal: np.ndarray, curve) -> None
         ratios = np.where(optimal > 0, minimal / optimal, 1.0)
     left.altair_chart(comparison_charts.ratio_histogram(ratios, target=view.target), width="stretch")
     right.altair_chart(comparison_charts.robustness_chart(curve, chosen_eps=eps), width="stretch")
-    st.caption("Left: how close the gradient sign step comes to the best attack toward the target. Right: accuracy "
-               f"on the {view.source}s as epsilon grows (untargeted), under each attack and in the exact worst case: "
-               "no attack can push accuracy below the green line.")  # fmt: skip
+    st.caption(
+        "Left: how close the gradient sign step comes to the best attack toward the target. Right: accuracy "
+        f"on the {view.source}s as epsilon grows (untargeted), under each attack and in the exact worst case: "
+        "no attack can push accuracy below the green line."
+    )
 
 
 def classic_ui(view: View) -> None:
@@ -164,11 +182,14 @@ def classic_ui(view: View) -> None:
     st.subheader("The classic result, reproduced")
     label = resources.dataset_label(view.training.dataset)
     rows = [(PAPER[0], PAPER[1], PAPER[2])]
-    rows += [(f"This model, {name}", error, confidence)
-             for name, error, confidence in heavy.goodfellow_table(view.training)]  # fmt: skip
+    rows += [
+        (f"This model, {name}", error, confidence) for name, error, confidence in heavy.goodfellow_table(view.training)
+    ]
     # one decimal everywhere, as the paper gives its numbers (99.9%, 79.3%); short, so it fits a phone
-    table = [{"model": model, "error rate": f"{error:.1%}", "confidence when wrong": f"{confidence:.1%}"}
-             for model, error, confidence in rows]  # fmt: skip
+    table = [
+        {"model": model, "error rate": f"{error:.1%}", "confidence when wrong": f"{confidence:.1%}"}
+        for model, error, confidence in rows
+    ]
     st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch")
     st.caption(
         f"Untargeted gradient sign method at ε = 0.25 on the whole test set of {label}. The paper, Goodfellow, "
@@ -192,10 +213,12 @@ def main(view: View) -> None:
     answers = heavy.lab_answers(view.training, view.clip, view.target, truth, x)
     numbers_ui(answers, view, truth, "your digit" if selected.own else "this image")
     fewest_cell = images_ui(model, x, answers, view, truth, eps)
-    st.caption("PGD starts from the gradient sign step and takes ten smaller steps, keeping its best image: the "
-               "steps overshoot and come back, so its last image alone can do worse than the single step, its best "
-               "never does. Fewest pixels: red pixels were made brighter, blue ones darker; each may take any value "
-               "in [0, 1].")  # fmt: skip
+    st.caption(
+        "PGD starts from the gradient sign step and takes ten smaller steps, keeping its best image: the "
+        "steps overshoot and come back, so its last image alone can do worse than the single step, its best "
+        "never does. Fewest pixels: red pixels were made brighter, blue ones darker; each may take any value "
+        "in [0, 1]."
+    )
     fewest_ui(fewest_cell, model, x, view)  # everything above is on screen while it counts
     all_images_ui(view, eps)  # the whole digit's answers: now, or filled in when ready
     classic_ui(view)

@@ -6,8 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from core.attack import fgsm
-from core.classes import the_class
-from core.imaging import picture_uint8, upscale
+from core.inputs.classes import the_class
+from core.inputs.imaging import picture_uint8, upscale
 from dashboard import comparison_charts, heavy, resources, widgets
 from dashboard.sidebar import sidebar
 from dashboard.view import NETWORK_SIZES, View, snap_eps
@@ -32,9 +32,15 @@ def network_name(view: View) -> str:
 
 
 def size_picker(view: View) -> None:
-    st.radio("Hidden units of the network", NETWORK_SIZES, horizontal=True, format_func=lambda size: f"{size} units",
-             help="One hidden layer of ReLU units, trained with Adam on the same digits, epochs and seed as the "
-             "linear model (the sidebar). A new size trains once, then is kept.", **widgets.bind("hidden"))  # fmt: skip
+    st.radio(
+        "Hidden units of the network",
+        NETWORK_SIZES,
+        horizontal=True,
+        format_func=lambda size: f"{size} units",
+        help="One hidden layer of ReLU units, trained with Adam on the same digits, epochs and seed as the "
+        "linear model (the sidebar). A new size trains once, then is kept.",
+        **widgets.bind("hidden"),
+    )
 
 
 def models_ui(view: View):
@@ -42,8 +48,11 @@ def models_ui(view: View):
     linear, network = resources.trained(view.training), resources.trained(view.network)
     columns = st.columns(2)
     columns[0].metric(f"{linear_name(view)}: test accuracy", f"{linear.test_accuracy:.1%}")
-    columns[1].metric(f"Network ({view.hidden} units): test accuracy", f"{network.test_accuracy:.1%}",
-                      delta=f"{(network.test_accuracy - linear.test_accuracy) * 100:+.1f} points")  # fmt: skip
+    columns[1].metric(
+        f"Network ({view.hidden} units): test accuracy",
+        f"{network.test_accuracy:.1%}",
+        delta=f"{(network.test_accuracy - linear.test_accuracy) * 100:+.1f} points",
+    )
     return linear.model, network.model
 
 
@@ -85,21 +94,31 @@ def images_ui(view: View, models, x: np.ndarray, answers: dict):
     cells = st.grid(5, min_column_width=104)  # five in a row on a desktop, three then two on a phone
     said = f"Original: linear says {linear.predict(x)}, network {network.predict(x)}"
     cells.image(picture(x, True), caption=said, width="stretch", alt=f"The image attacked. {said}.")
-    for name, model, minimal in (("Linear", linear, answers["linear_minimal"]),
-                                 ("Network", network, answers["network_minimal"])):  # fmt: skip
+    for name, model, minimal in (
+        ("Linear", linear, answers["linear_minimal"]),
+        ("Network", network, answers["network_minimal"]),
+    ):
         if np.isfinite(minimal):
             step = snap_eps(minimal)
             attacked = fgsm(model, x, step, target=view.target, clip=view.clip_range)
             caption = f"{name}, sign step ε {step:.3f}: says {model.predict(attacked)}"
-            cells.image(picture(attacked, view.clip), caption=caption, width="stretch",
-                        alt=f"The image after the {name.lower()} model's gradient sign step. {caption}.")  # fmt: skip
+            cells.image(
+                picture(attacked, view.clip),
+                caption=caption,
+                width="stretch",
+                alt=f"The image after the {name.lower()} model's gradient sign step. {caption}.",
+            )
         else:
             cells.caption(f"{name}: the gradient sign step never reaches the target.")
     if np.isfinite(answers["linear_optimal"]):
         best = answers["linear_optimal_image"]
         caption = f"Linear, best attack ε {answers['linear_optimal']:.3f}: says {linear.predict(best)}"
-        cells.image(picture(best, view.clip), caption=caption, width="stretch",
-                    alt=f"The image after the best possible attack on the linear model. {caption}.")  # fmt: skip
+        cells.image(
+            picture(best, view.clip),
+            caption=caption,
+            width="stretch",
+            alt=f"The image after the best possible attack on the linear model. {caption}.",
+        )
     else:
         cells.caption("Linear: no attack up to ε = 1 reaches the target.")
     return cells.empty()  # the network's best attack, when the integer program has answered (optimum_ui)
@@ -113,8 +132,12 @@ def optimum_ui(cell, view: View, models, x: np.ndarray, optimum) -> None:
     elif np.isfinite(optimum[0]):
         exact = "best attack" if optimum.proven else "best attack found"
         caption = f"Network, {exact} ε {optimum[0]:.3f}: says {network.predict(optimum[1])}"
-        cell.image(picture(optimum[1], view.clip), caption=caption, width="stretch",
-                   alt=f"The image after the {exact} on the network. {caption}.")  # fmt: skip
+        cell.image(
+            picture(optimum[1], view.clip),
+            caption=caption,
+            width="stretch",
+            alt=f"The image after the {exact} on the network. {caption}.",
+        )
     else:
         cell.caption("Network: no attack up to ε = 1 reaches the target.")
 
@@ -122,8 +145,10 @@ def optimum_ui(cell, view: View, models, x: np.ndarray, optimum) -> None:
 def optimum_later(view: View, x: np.ndarray) -> None:
     """While the integer program runs (seconds, where the rest takes milliseconds): a line that looks every half
     second, then the whole page once, with the answer in the table and its image."""
-    st.caption(":material/hourglass_top: Solving the network's best attack, an integer program (at most "
-               f"{heavy.NETWORK_LIMIT:g} s); its answer will fill in here and in the table.")  # fmt: skip
+    st.caption(
+        ":material/hourglass_top: Solving the network's best attack, an integer program (at most "
+        f"{heavy.NETWORK_LIMIT:g} s); its answer will fill in here and in the table."
+    )
     if heavy.network_optimum(view, x, wait=False) is not None:
         st.rerun()
 
@@ -137,18 +162,23 @@ def transfer_ui(view: View, eps: float) -> dict:
     shares = {}
     for made, maker in models.items():
         attacked = fgsm(maker, images, eps, target=view.target, clip=view.clip_range)
-        shares[made] = {shown_to: float(np.mean(model.predict(attacked) == view.target))
-                        for shown_to, model in models.items()}  # fmt: skip
-    table = pd.DataFrame({f"→ {names[to]}": [f"{shares[made][to]:.0%}" for made in models] for to in models},
-                         index=[names[made] for made in models])  # fmt: skip
+        shares[made] = {
+            shown_to: float(np.mean(model.predict(attacked) == view.target)) for shown_to, model in models.items()
+        }
+    table = pd.DataFrame(
+        {f"→ {names[to]}": [f"{shares[made][to]:.0%}" for made in models] for to in models},
+        index=[names[made] for made in models],
+    )
     st.subheader(f"Does the attack transfer? ε = {eps:.3f}")
     st.dataframe(table, width="stretch")
     defense = view.defended.adversarial_eps
     how = f"adversarial training at ε = {defense:g}" if defense else f"L1 weight decay {view.defended.l1:g}"
-    st.caption(f"Each row: the gradient sign step toward {view.target} made on one model, at the chosen ε, for "
-               f"all {len(images)} test images of {the_class(view.dataset, view.source)}; each column (→): the share "
-               f"a model then reads as {view.target}. The diagonal is each model attacked on its own gradient. "
-               f"The defended model is the linear one with {how} (the sidebar's defense).")  # fmt: skip
+    st.caption(
+        f"Each row: the gradient sign step toward {view.target} made on one model, at the chosen ε, for "
+        f"all {len(images)} test images of {the_class(view.dataset, view.source)}; each column (→): the share "
+        f"a model then reads as {view.target}. The diagonal is each model attacked on its own gradient. "
+        f"The defended model is the linear one with {how} (the sidebar's defense)."
+    )
     return shares
 
 
@@ -160,22 +190,33 @@ def sentence(view: View, digit: dict, shares: dict, eps: float) -> str:
         need = "Along the gradient sign ray, at least half of them never reach the target on one of the models"
     else:
         ratio = network / linear
-        verdict = ("harder to fool, but fooled the same way" if ratio > 1.05 else
-                   "no harder to fool" if ratio < 0.95 else "about as easy to fool")  # fmt: skip
-        need = (f"On these {n} images the network needs a median ε of **{network:.3f}** along the gradient sign ray, "
-                f"{ratio:.2f}× the linear model's **{linear:.3f}**: {verdict}")  # fmt: skip
+        verdict = (
+            "harder to fool, but fooled the same way"
+            if ratio > 1.05
+            else "no harder to fool"
+            if ratio < 0.95
+            else "about as easy to fool"
+        )
+        need = (
+            f"On these {n} images the network needs a median ε of **{network:.3f}** along the gradient sign ray, "
+            f"{ratio:.2f}× the linear model's **{linear:.3f}**: {verdict}"
+        )
     own, carried = shares["network"]["network"], shares["linear"]["network"]
     back = shares["network"]["linear"]
     if own == 0:
         transfer = "the network is not fooled at this ε even on its own gradient"
     elif carried >= own / 2:
-        transfer = (f"most of the attack carries over: the linear model's nudge does {carried / own:.0%} of what the "
-                    "network's own does, so both lean on the same pixels")  # fmt: skip
+        transfer = (
+            f"most of the attack carries over: the linear model's nudge does {carried / own:.0%} of what the "
+            "network's own does, so both lean on the same pixels"
+        )
     else:
         transfer = f"less than half of the attack carries over ({carried / own:.0%} of what its own gradient does)"
-    return (f"{need}. At ε = {eps:.3f}, images made on the linear model fool the network **{carried:.0%}** of the time "
-            f"(its own gradient: {own:.0%}), and images made on the network fool the linear model **{back:.0%}** of "
-            f"the time: {transfer}.")  # fmt: skip
+    return (
+        f"{need}. At ε = {eps:.3f}, images made on the linear model fool the network **{carried:.0%}** of the time "
+        f"(its own gradient: {own:.0%}), and images made on the network fool the linear model **{back:.0%}** of "
+        f"the time: {transfer}."
+    )
 
 
 def whole_digit(view: View) -> dict | None:
@@ -184,8 +225,12 @@ def whole_digit(view: View) -> dict | None:
     network, optimal = heavy.network_digit(view, wait=False), heavy.optimal_epsilons(view, wait=False)
     if network is None or optimal is None:
         return None
-    return {**network, "linear_minimal": resources.minimal_epsilons(view), "linear_optimal": optimal,
-            "linear_curve": resources.source_success_curve(view, *heavy.NETWORK_GRID)}  # fmt: skip
+    return {
+        **network,
+        "linear_minimal": resources.minimal_epsilons(view),
+        "linear_optimal": optimal,
+        "linear_curve": resources.source_success_curve(view, *heavy.NETWORK_GRID),
+    }
 
 
 def digit_ui(view: View, eps: float) -> None:
@@ -210,24 +255,30 @@ def digit_drawn(view: View, eps: float, digit: dict) -> None:
     curves = {linear_name(view): digit["linear_curve"], network_name(view): digit["network_curve"]}
     left.altair_chart(comparison_charts.success_by_model(curves, target=view.target, chosen_eps=eps), width="stretch")
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratios = {linear_name(view): digit["linear_minimal"] / digit["linear_optimal"],
-                  network_name(view): digit["network_minimal"] / digit["network_bound"]}  # fmt: skip
+        ratios = {
+            linear_name(view): digit["linear_minimal"] / digit["linear_optimal"],
+            network_name(view): digit["network_minimal"] / digit["network_bound"],
+        }
     right.altair_chart(comparison_charts.bracket_histogram(ratios), width="stretch")
-    st.caption("Left: the share each model reads as the target after its own gradient sign step. Right: how far the "
-               "sign step's ε is above the certified lower bound, image by image. For the linear model the bound is "
-               "exact (the best attack, a linear program), so the gap is all the sign step's; for the network the "
-               "bound is a linear relaxation and the gap also holds what it cannot see: the best attack lies "
-               "somewhere in between.")  # fmt: skip
+    st.caption(
+        "Left: the share each model reads as the target after its own gradient sign step. Right: how far the "
+        "sign step's ε is above the certified lower bound, image by image. For the linear model the bound is "
+        "exact (the best attack, a linear program), so the gap is all the sign step's; for the network the "
+        "bound is a linear relaxation and the gap also holds what it cannot see: the best attack lies "
+        "somewhere in between."
+    )
     shares = transfer_ui(view, eps)
     st.markdown(sentence(view, digit, shares, eps))
 
 
 def main(view: View) -> None:
     heading = st.empty()
-    st.caption("The same attack on the softmax model and on a network with one hidden layer of ReLU units. Along the "
-               "gradient sign ray both are piecewise linear, so each one's minimal ε is exact; the network's best "
-               "attack is an integer program, and a linear relaxation of its ReLUs (CROWN) certifies a lower "
-               "bound.")  # fmt: skip
+    st.caption(
+        "The same attack on the softmax model and on a network with one hidden layer of ReLU units. Along the "
+        "gradient sign ray both are piecewise linear, so each one's minimal ε is exact; the network's best "
+        "attack is an integer program, and a linear relaxation of its ReLUs (CROWN) certifies a lower "
+        "bound."
+    )
     size_picker(view)
     models = models_ui(view)
     selected, eps = widgets.image_and_eps(view, key_suffix="_network")
@@ -238,10 +289,12 @@ def main(view: View) -> None:
     table_ui(view, answers, models, x, optimum)
     st.caption(BELOW_THE_TABLE)
     optimum_ui(images_ui(view, models, x, answers), view, models, x, optimum)
-    st.caption(f"Each model's sign step is shown at the first slider stop above its own minimal ε. The best attack "
-               f"moves every pixel by at most its ε, in any direction, and keeps the image in range; the network's "
-               f"is solved exactly (Tjeng, Xiao & Tedrake 2019) within {heavy.NETWORK_LIMIT:g} s, else "
-               "bracketed.")  # fmt: skip
+    st.caption(
+        f"Each model's sign step is shown at the first slider stop above its own minimal ε. The best attack "
+        f"moves every pixel by at most its ε, in any direction, and keeps the image in range; the network's "
+        f"is solved exactly (Tjeng, Xiao & Tedrake 2019) within {heavy.NETWORK_LIMIT:g} s, else "
+        "bracketed."
+    )
     if optimum is None:
         st.fragment(optimum_later, run_every=0.5)(view, x)
     digit_ui(view, eps)

@@ -5,10 +5,10 @@ import io
 import numpy as np
 import streamlit as st
 
-from core import classes
 from core.attack import fgsm, minimal_epsilon
-from core.imaging import grid_figure, to_uint8
-from core.settings import TrainingSettings
+from core.inputs import classes
+from core.inputs.imaging import grid_figure, to_uint8
+from core.inputs.settings import TrainingSettings
 from dashboard import comparison_charts, heavy, resources, widgets
 from dashboard.sidebar import sidebar
 from dashboard.state import WidgetKey, own_digit
@@ -123,20 +123,34 @@ def summary_ui(view: View, median: np.ndarray, share: np.ndarray, eps: float) ->
 def heatmap_ui(view: View, pairs, share: np.ndarray, eps: float, show: str, toward) -> None:
     """The 10x10 heatmap (and your own digit's row); a click on a cell makes it the sidebar's pair."""
     chart = comparison_charts.pair_heatmap(
-        pairs.median, pairs.quantile(0.25), pairs.quantile(0.75), share, pairs.counts,
-        eps=eps, show=show, chosen=(view.source, view.target), own=toward,
-    )  # fmt: skip
+        pairs.median,
+        pairs.quantile(0.25),
+        pairs.quantile(0.75),
+        share,
+        pairs.counts,
+        eps=eps,
+        show=show,
+        chosen=(view.source, view.target),
+        own=toward,
+    )
     selection = comparison_charts.PAIR_SELECTION
-    st.altair_chart(chart, key=WidgetKey.PAIRS_CHART, on_select=lambda: widgets.pick_pair(selection),
-                    selection_mode=selection, width="stretch")  # fmt: skip
+    st.altair_chart(
+        chart,
+        key=WidgetKey.PAIRS_CHART,
+        on_select=lambda: widgets.pick_pair(selection),
+        selection_mode=selection,
+        width="stretch",
+    )
     st.markdown(reading(pairs.median))
     widgets.attack_link(view, f"Attack a {view.source} → {view.target} image by image")
 
 
 def median_csv(median: np.ndarray) -> bytes:
     header = "source," + ",".join(f"to {t}" for t in range(10))
-    rows = [f"{s}," + ",".join("" if np.isnan(v) else ("inf" if np.isinf(v) else f"{v:.6f}") for v in median[s])
-            for s in range(10)]  # fmt: skip
+    rows = [
+        f"{s}," + ",".join("" if np.isnan(v) else ("inf" if np.isinf(v) else f"{v:.6f}") for v in median[s])
+        for s in range(10)
+    ]
     return "\n".join([header, *rows]).encode()
 
 
@@ -147,8 +161,10 @@ def grid_ui(view: View, model, pairs, own, toward) -> None:
     count = min(len(data.test_indices(d)) for d in range(10) if len(data.test_indices(d))) if data.n_test else 1
     position = widgets.position_picker(count)
     png, *halves = image_grid(view, model, position, own, toward, pairs)
-    alt = (f"A grid of adversarial images: test image #{position} of each digit (rows) made into every other "
-           "digit (columns) at its own minimal ε, labelled with it and the answer.")  # fmt: skip
+    alt = (
+        f"A grid of adversarial images: test image #{position} of each digit (rows) made into every other "
+        "digit (columns) at its own minimal ε, labelled with it and the answer."
+    )
     cells = st.grid(2, min_column_width=GRID_HALF)  # side by side on a desktop, one above the other on a phone
     for half, targets in zip(halves, ("0 to 4", "5 to 9")):
         cells.image(half, width="stretch", alt=f"{alt} Targets {targets}.")
@@ -158,10 +174,17 @@ def grid_ui(view: View, model, pairs, own, toward) -> None:
         "(never: no ε up to 1 makes it the target); the diagonal is the original."
     )
     left, right = st.columns(2)
-    left.download_button("Download the grid (PNG)", png, "all-pairs-grid.png", "image/png", on_click="ignore",
-                         width="stretch")  # fmt: skip
-    right.download_button("Download the matrix (CSV)", median_csv(pairs.median), "all-pairs-median-eps.csv",
-                          "text/csv", on_click="ignore", width="stretch")  # fmt: skip
+    left.download_button(
+        "Download the grid (PNG)", png, "all-pairs-grid.png", "image/png", on_click="ignore", width="stretch"
+    )
+    right.download_button(
+        "Download the matrix (CSV)",
+        median_csv(pairs.median),
+        "all-pairs-median-eps.csv",
+        "text/csv",
+        on_click="ignore",
+        width="stretch",
+    )
 
 
 def main(view: View) -> None:

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from core import classes, imaging
-from core.classes import class_label
+from core.inputs import classes, imaging
+from core.inputs.classes import class_label
 from dashboard import charts, resources
 from dashboard.sidebar import sidebar
 from dashboard.view import View
@@ -15,7 +15,7 @@ def provenance(settings, result) -> None:
         left, right = st.columns([4, 1], vertical_alignment="center")
         left.info(
             "These weights came with the app, so that a first visit does not wait for a training: this "
-            "repository's code trained them with these settings (`python -m core.shipped`), and its tests "
+            "repository's code trained them with these settings (`python -m core.jobs.shipped`), and its tests "
             "train them again and compare the weights bit for bit.",
             icon=":material/inventory_2:",
         )
@@ -57,8 +57,10 @@ def charts_ui(view: View, result) -> None:
         left.altair_chart(charts.accuracy_chart(result.history), width="stretch")
         right.altair_chart(charts.loss_chart(result.history), width="stretch")
     left, right = st.columns(2)
-    left.altair_chart(charts.per_class_accuracy_chart(result.per_class_accuracy, highlight=(view.source, view.target)),
-                      width="stretch")  # fmt: skip
+    left.altair_chart(
+        charts.per_class_accuracy_chart(result.per_class_accuracy, highlight=(view.source, view.target)),
+        width="stretch",
+    )
     left.caption(
         f"The source ({class_label(view.dataset, view.source)}) and target "
         f"({class_label(view.dataset, view.target)}) {classes.kind(view.dataset)}s are drawn solid."
@@ -76,8 +78,12 @@ def templates_ui(view: View, result) -> None:
     cells = st.grid(10, min_column_width=60)  # ten in a row on a desktop, five on a phone
     for digit in range(10):
         name = class_label(view.dataset, digit)
-        cells.image(imaging.template_picture(result.model.W[digit]), caption=name, width="stretch",
-                    alt=f"Weight template of {name}: red pixels raise its score, blue ones lower it.")  # fmt: skip
+        cells.image(
+            imaging.template_picture(result.model.W[digit]),
+            caption=name,
+            width="stretch",
+            alt=f"Weight template of {name}: red pixels raise its score, blue ones lower it.",
+        )
 
 
 def main(view: View) -> None:
@@ -87,8 +93,10 @@ def main(view: View) -> None:
     data = resources.dataset(settings.dataset)
     st.caption(data.description)
     if settings.adversarial_eps:
-        st.caption(f"Defended: trained on each image and its exact worst case within ε = {settings.adversarial_eps:g} "
-                   "(the loss is the sum of the two; see the Defenses page).")  # fmt: skip
+        st.caption(
+            f"Defended: trained on each image and its exact worst case within ε = {settings.adversarial_eps:g} "
+            "(the loss is the sum of the two; see the Defenses page)."
+        )
     elif settings.l1:
         st.caption(f"Defended: L1 weight decay of strength {settings.l1:g} (see the Defenses page).")
     numbers_ui(settings, result, data)

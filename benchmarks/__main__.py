@@ -31,9 +31,20 @@ from benchmarks.storm import storm
 from benchmarks.training import training_and_loading
 
 # Each section: a module of this package, with one function that adds its rows to the report.
-PARTS = {"engine": engine, "training": training_and_loading, "app": app, "storm": storm, "cold": cold_wake,
-         "pairs": all_pairs, "lab": attack_lab, "defenses": defenses, "shared": shared_server,
-         "footprint": footprint, "photos": photos, "network": network}  # fmt: skip
+PARTS = {
+    "engine": engine,
+    "training": training_and_loading,
+    "app": app,
+    "storm": storm,
+    "cold": cold_wake,
+    "pairs": all_pairs,
+    "lab": attack_lab,
+    "defenses": defenses,
+    "shared": shared_server,
+    "footprint": footprint,
+    "photos": photos,
+    "network": network,
+}
 
 
 def quiet_streamlit() -> None:
@@ -50,8 +61,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small workloads: checks the harness, not the numbers")
     parser.add_argument("--out", type=Path, help="where to write the report (default BENCHMARKS.md; --quick: none)")
-    parser.add_argument("--only", nargs="+", choices=list(PARTS), metavar="PART",
-                        help=f"run these parts only: {', '.join(PARTS)}")  # fmt: skip
+    parser.add_argument(
+        "--only", nargs="+", choices=list(PARTS), metavar="PART", help=f"run these parts only: {', '.join(PARTS)}"
+    )
     args = parser.parse_args(argv)
     os.chdir(ROOT)
     quiet_streamlit()

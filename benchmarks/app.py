@@ -41,11 +41,21 @@ def cold_start(browser, env: dict) -> float:
 def app(report: Report, quick: bool) -> None:
     section = "5. The app"
     rerun = rerun_after_slider(3 if quick else 30)
-    report.add(section, "rerun after moving the epsilon slider (attack page, AppTest, median)",
-               f"{rerun * 1000:.0f} ms", "< 150 ms", rerun < 0.15)  # fmt: skip
+    report.add(
+        section,
+        "rerun after moving the epsilon slider (attack page, AppTest, median)",
+        f"{rerun * 1000:.0f} ms",
+        "< 150 ms",
+        rerun < 0.15,
+    )
     stroke = rerun_after_stroke(3 if quick else 20)
-    report.add(section, "rerun after a stroke on the drawing pad (PNG read and prepared, page drawn; median)",
-               f"{stroke * 1000:.0f} ms", "< 150 ms", stroke < 0.15)  # fmt: skip
+    report.add(
+        section,
+        "rerun after a stroke on the drawing pad (PNG read and prepared, page drawn; median)",
+        f"{stroke * 1000:.0f} ms",
+        "< 150 ms",
+        stroke < 0.15,
+    )
     if quick:  # the smoke run: no server starts (python -m benchmarks measures them)
         report.add(section, "cold start and server memory", "not measured in --quick")
         return
@@ -58,11 +68,11 @@ def app(report: Report, quick: bool) -> None:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         env = {**os.environ, "ADVERSARIAL_DIGITS_HOME": home}  # an app home of its own: nothing saved
         fresh = cold_start(browser, env)
-        report.add(section, "cold start: launch to first page drawn (empty cache folder)", f"{fresh:.2f} s",
-                   "< 5 s", fresh < 5)  # fmt: skip
+        report.add(
+            section, "cold start: launch to first page drawn (empty cache folder)", f"{fresh:.2f} s", "< 5 s", fresh < 5
+        )
         warm = cold_start(browser, env)
-        report.add(section, "cold start of a restarted server (cache folder kept)", f"{warm:.2f} s",
-                   "< 5 s", warm < 5)  # fmt: skip
+        report.add(section, "cold start of a restarted server (cache folder kept)", f"{warm:.2f} s", "< 5 s", warm < 5)
         if FASHION.is_dir() and not quick:
             env = {
                 **env,
@@ -84,8 +94,13 @@ def app(report: Report, quick: bool) -> None:
             finally:
                 server.terminate()
                 server.wait()
-            report.add(section, "server peak memory, 70,000-image set loaded and trained, all pages visited",
-                       f"{peak:.0f} MB", "< 600 MB", peak < 600)  # fmt: skip
+            report.add(
+                section,
+                "server peak memory, 70,000-image set loaded and trained, all pages visited",
+                f"{peak:.0f} MB",
+                "< 600 MB",
+                peak < 600,
+            )
         browser.close()
 
 
@@ -114,7 +129,7 @@ def rerun_after_stroke(repeats: int) -> float:
     from PIL import Image, ImageDraw
     from streamlit.testing.v1 import AppTest
 
-    from core.imaging import preprocess_drawing, read_drawing
+    from core.inputs.imaging import preprocess_drawing, read_drawing
 
     app = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
     app.query_params.update({"page": "attack", "input": "draw"})

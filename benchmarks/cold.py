@@ -109,14 +109,28 @@ def cold_wake(report: Report, quick: bool) -> None:
         browser.close()
     (bare, bare_memory), (ours, our_memory) = zip(*bare), zip(*ours)
     gap = statistics.median(ours) - statistics.median(bare)
-    report.add(section, "bare three-page Streamlit app, one Altair chart a page: launch to first chart",
-               " / ".join(f"{t:.1f} s" for t in bare))  # fmt: skip
-    report.add(section, "this app (attack page, its model and its charts): launch to first chart",
-               " / ".join(f"{t:.1f} s" for t in ours))  # fmt: skip
+    report.add(
+        section,
+        "bare three-page Streamlit app, one Altair chart a page: launch to first chart",
+        " / ".join(f"{t:.1f} s" for t in bare),
+    )
+    report.add(
+        section,
+        "this app (attack page, its model and its charts): launch to first chart",
+        " / ".join(f"{t:.1f} s" for t in ours),
+    )
     report.add(section, "this app minus the bare app (medians)", f"{gap:+.1f} s", "<= +3 s", gap <= 3)
-    report.add(section, "server memory after the first visit: bare app / this app (peak)",
-               f"{max(bare_memory):.0f} MB / {max(our_memory):.0f} MB", "< 690 MB (the smallest cloud app)",
-               max(our_memory) < 690)  # fmt: skip
+    report.add(
+        section,
+        "server memory after the first visit: bare app / this app (peak)",
+        f"{max(bare_memory):.0f} MB / {max(our_memory):.0f} MB",
+        "< 690 MB (the smallest cloud app)",
+        max(our_memory) < 690,
+    )
     total, largest = install_size_mb()
-    report.add(section, "installed size of requirements.txt and everything it pulls in", f"{total:.0f} MB",
-               "largest: " + ", ".join(f"{name} {size:.0f} MB" for name, size in largest.items()))  # fmt: skip
+    report.add(
+        section,
+        "installed size of requirements.txt and everything it pulls in",
+        f"{total:.0f} MB",
+        "largest: " + ", ".join(f"{name} {size:.0f} MB" for name, size in largest.items()),
+    )

@@ -18,9 +18,14 @@ ROOT = Path(__file__).resolve().parents[1]
 FASHION = Path("/usr/share/datasets/fashion-mnist")  # real IDX files of MNIST's shape (Debian)
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]  # fmt: skip
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 TARGET = 6
 
 
@@ -78,10 +83,25 @@ def start_server(
     """A Streamlit server for ``script`` in ``folder``; ``one_core`` pins it to CPU 0 (as a small cloud app)."""
     pin = ["taskset", "-c", "0"] if one_core else []
     return subprocess.Popen(
-        [*pin, sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port),
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            *pin,
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            script,
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=folder,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def wait_healthy(port: int, timeout: float = 60) -> None:
@@ -145,7 +165,7 @@ def training_children(pid: int) -> int:
     count = 0
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
-            if b"core.training_process" in cmdline.read_bytes():
+            if b"core.jobs.training_process" in cmdline.read_bytes():
                 count += 1
         except OSError:
             continue
@@ -154,17 +174,21 @@ def training_children(pid: int) -> int:
 
 def default_model():
     """The first visit's model: the weights that come with the app (a test checks they equal training here)."""
-    from core.settings import TrainingSettings
-    from core.shipped import load_shipped
+    from core.inputs.settings import TrainingSettings
+    from core.jobs.shipped import load_shipped
 
     return load_shipped(TrainingSettings()).model
 
 
 def peak_extra_memory(setup: str, warm: str, measured: str) -> float:
     """Peak extra resident memory (MB) of the call ``measured``, in a fresh process after ``setup`` and ``warm``."""
-    code = "\n".join([
-        "import numpy as np", "from core.model import SoftmaxModel", setup, warm,
-        textwrap.dedent("""
+    code = "\n".join(
+        [
+            "import numpy as np",
+            "from core.model import SoftmaxModel",
+            setup,
+            warm,
+            textwrap.dedent("""
             def rss(key):
                 for line in open("/proc/self/status"):
                     if line.startswith(key):
@@ -172,7 +196,9 @@ def peak_extra_memory(setup: str, warm: str, measured: str) -> float:
             open("/proc/self/clear_refs", "w").write("5")  # reset the peak
             before = rss("VmRSS:")
             """),
-        measured, 'print(rss("VmHWM:") - before)',
-    ])  # fmt: skip
+            measured,
+            'print(rss("VmHWM:") - before)',
+        ]
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])

@@ -34,7 +34,7 @@ def peak_sweep_memory(images_path: str, model_path: str, points: int) -> float:
 
 def engine(report: Report, quick: bool) -> None:
     from core.attack import fgsm, minimal_epsilon
-    from core.data import load_dataset
+    from core.inputs.data import load_dataset
     from core.sweep import success_curve
     from core.training import train_softmax
 
@@ -70,16 +70,20 @@ def engine(report: Report, quick: bool) -> None:
         report.add(section, f"success_curve, {label}", f"{fast * 1000:.1f} ms")
         report.add(section, f"baseline loop (fgsm + predict per eps), {label}", f"{slow * 1000:.0f} ms")
         report.add(
-            section, f"speed-up, {label}; same numbers: {'yes' if same else 'NO'}", f"{slow / fast:.0f}x",
-            f">= {target_ratio}x", slow / fast >= target_ratio and same,
-        )  # fmt: skip
+            section,
+            f"speed-up, {label}; same numbers: {'yes' if same else 'NO'}",
+            f"{slow / fast:.0f}x",
+            f">= {target_ratio}x",
+            slow / fast >= target_ratio and same,
+        )
     with tempfile.TemporaryDirectory() as folder:
         images_path, model_path = f"{folder}/images.npy", f"{folder}/model.npz"
         np.save(images_path, big_images)
         np.savez(model_path, W=big_model.W, b=big_model.b)
         peak = peak_sweep_memory(images_path, model_path, 201)
-    report.add(section, f"peak extra memory of the sweep, {len(big_images):,} images", f"{peak:.0f} MB", "< 300 MB",
-               peak < 300)  # fmt: skip
+    report.add(
+        section, f"peak extra memory of the sweep, {len(big_images):,} images", f"{peak:.0f} MB", "< 300 MB", peak < 300
+    )
 
     section = "2. Exact minimal epsilon"
     exact = timed(lambda: minimal_epsilon(model, twos, TARGET), repeats)
@@ -99,8 +103,9 @@ def engine(report: Report, quick: bool) -> None:
     report.add(section, "exact, 100 test 2s (mnist-5k)", f"{exact * 1000:.1f} ms")
     report.add(section, "grid search, step 0.001 over [0, 1]", f"{slow * 1000:.0f} ms")
     report.add(section, "speed-up", f"{slow / exact:.0f}x", ">= 10x", slow / exact >= 10)
-    report.add(section, "exact is never larger than the grid's answer", "yes" if never_larger else "NO", "",
-               never_larger)  # fmt: skip
+    report.add(
+        section, "exact is never larger than the grid's answer", "yes" if never_larger else "NO", "", never_larger
+    )
     report.add(section, "largest gap grid - exact (the grid's overshoot)", f"{np.max(found - minimal):.5f}")
 
     section = "6. How cost grows"
@@ -110,11 +115,19 @@ def engine(report: Report, quick: bool) -> None:
         n = min(n, len(pool))
         seconds = timed(lambda: success_curve(big_model, pool[:n], TARGET, grid), repeats)  # noqa: B023
         per_image = seconds / n
-        report.add(section, f"{n:,} images x 201 eps", f"{seconds * 1000:.1f} ms",
-                   f"{per_image * 1e6:.1f} us/image = {per_image / one_pass:.0f}x one pass (W x)")  # fmt: skip
+        report.add(
+            section,
+            f"{n:,} images x 201 eps",
+            f"{seconds * 1000:.1f} ms",
+            f"{per_image * 1e6:.1f} us/image = {per_image / one_pass:.0f}x one pass (W x)",
+        )
     n = min(1000, len(pool))
     for points in (51, 201, 801):
         seconds = timed(lambda: success_curve(big_model, pool[:n], TARGET, np.linspace(-1, 1, points)), repeats)  # noqa: B023
-        report.add(section, f"{n:,} images x {points} eps", f"{seconds * 1000:.1f} ms",
-                   f"{seconds / n / points * 1e9:.0f} ns per image and eps")  # fmt: skip
+        report.add(
+            section,
+            f"{n:,} images x {points} eps",
+            f"{seconds * 1000:.1f} ms",
+            f"{seconds / n / points * 1e9:.0f} ns per image and eps",
+        )
     report.add(section, "one pass over the image data (logits W x), per image", f"{one_pass * 1e6:.2f} us")

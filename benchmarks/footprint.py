@@ -23,7 +23,7 @@ TOUR = {"training": 4, "attack": 1, "epsilon": 3, "lab": 2, "pairs": 1, "defense
 def stand_in_mnist(home: Path) -> None:
     """Fashion-MNIST's 60,000 + 10,000 images in full MNIST's cache file (same shape, dtype and split)."""
     from benchmarks.common import FASHION
-    from core.data import IDX_FILES, find_idx_file, read_idx
+    from core.inputs.data import IDX_FILES, find_idx_file, read_idx
 
     arrays = {
         key: read_idx(find_idx_file(FASHION, stem), images=key.startswith("x")) for key, stem in IDX_FILES.items()
@@ -84,9 +84,14 @@ def full_mnist_tour(report, launch) -> None:
         finally:
             server.terminate()
             server.wait()
-    report.add(SECTION, "full MNIST (stand-in: Fashion-MNIST's 70,000 images in its cache file), every page "
-               f"visited ({took:.0f} s): server process peak / after", f"{peak:.0f} / {now:.0f} MB",
-               "< 500 MB (806 MB before)", peak < 500)  # fmt: skip
+    report.add(
+        SECTION,
+        "full MNIST (stand-in: Fashion-MNIST's 70,000 images in its cache file), every page "
+        f"visited ({took:.0f} s): server process peak / after",
+        f"{peak:.0f} / {now:.0f} MB",
+        "< 500 MB (806 MB before)",
+        peak < 500,
+    )
     report.add(SECTION, "exceptions on that tour", f"{errors}", "0", errors == 0)
 
 
@@ -97,8 +102,12 @@ def defenses_storm(report, launch) -> None:
 
     strengths = (0.02, 0.05, 0.08, 0.1, 0.15, 0.2)
     with tempfile.TemporaryDirectory() as home:
-        env = {**os.environ, "ADVERSARIAL_DIGITS_HOME": home, "ADVERSARIAL_DIGITS_IDX_FOLDERS": str(FASHION),
-               "ADVERSARIAL_DIGITS_DATASET": f"idx:{FASHION}"}  # fmt: skip
+        env = {
+            **os.environ,
+            "ADVERSARIAL_DIGITS_HOME": home,
+            "ADVERSARIAL_DIGITS_IDX_FOLDERS": str(FASHION),
+            "ADVERSARIAL_DIGITS_DATASET": f"idx:{FASHION}",
+        }
         port = free_port()
         server = start_server(port, env)
         try:
@@ -108,8 +117,9 @@ def defenses_storm(report, launch) -> None:
                 context = await browser.new_context(viewport={"width": 1200, "height": 900})
                 page = await context.new_page()
                 started = time.perf_counter()
-                await page.goto(f"http://127.0.0.1:{port}/defenses?defense=adversarial&adversarial_eps={strength}",
-                                timeout=900_000)  # fmt: skip
+                await page.goto(
+                    f"http://127.0.0.1:{port}/defenses?defense=adversarial&adversarial_eps={strength}", timeout=900_000
+                )
                 await page.get_by_text("Adversarial training at ε").first.wait_for(timeout=900_000)
                 await page_done(page)
                 waited, errors = (
@@ -136,15 +146,24 @@ def defenses_storm(report, launch) -> None:
             server.terminate()
             server.wait()
     waits = sorted(w for w, _ in results)
-    report.add(SECTION, "six visitors each train their own defense on Fashion-MNIST (60,000 images): each waited",
-               f"{waits[0]:.0f}-{waits[-1]:.0f} s", "two trainings at a time")  # fmt: skip
-    report.add(SECTION, "peak memory of the server and its training children in that storm (the server alone)",
-               f"{sampler.peak:.0f} MB ({server_peak:.0f} MB)", "< 1,000 MB (1,120-1,244 MB before)",
-               sampler.peak < 1000)  # fmt: skip
+    report.add(
+        SECTION,
+        "six visitors each train their own defense on Fashion-MNIST (60,000 images): each waited",
+        f"{waits[0]:.0f}-{waits[-1]:.0f} s",
+        "two trainings at a time",
+    )
+    report.add(
+        SECTION,
+        "peak memory of the server and its training children in that storm (the server alone)",
+        f"{sampler.peak:.0f} MB ({server_peak:.0f} MB)",
+        "< 1,000 MB (1,120-1,244 MB before)",
+        sampler.peak < 1000,
+    )
     errors = sum(e for _, e in results)
     report.add(SECTION, "exceptions in those pages", f"{errors}", "0", errors == 0)
-    report.add(SECTION, "models saved in that storm", f"{len(models)} files, {size / 1e6:.2f} MB",
-               "under the 200 MB cap")  # fmt: skip
+    report.add(
+        SECTION, "models saved in that storm", f"{len(models)} files, {size / 1e6:.2f} MB", "under the 200 MB cap"
+    )
 
 
 def footprint(report, quick: bool) -> None:

@@ -47,7 +47,7 @@ def rerun_on_pairs(repeats: int) -> tuple[float, float]:
 
 
 def all_pairs(report: Report, quick: bool) -> None:
-    from core.data import load_dataset
+    from core.inputs.data import load_dataset
     from core.sweep import pair_attacks
     from core.training import train_softmax
 
@@ -58,26 +58,51 @@ def all_pairs(report: Report, quick: bool) -> None:
     images, labels = (small.x_test[::5], small.y_test[::5]) if quick else (small.x_test, small.y_test)
     pair_attacks(model, small.x_test[:50], small.y_test[:50])  # warm
     took = timed(lambda: pair_attacks(model, images, labels), repeats)
-    report.add(section, f"pair_matrix: {len(images):,} mnist-5k test images x 9 targets, exact minimal ε each",
-               f"{took * 1000:.0f} ms", "<= 0.2 s", took <= 0.2 if not quick else None)  # fmt: skip
+    report.add(
+        section,
+        f"pair_matrix: {len(images):,} mnist-5k test images x 9 targets, exact minimal ε each",
+        f"{took * 1000:.0f} ms",
+        "<= 0.2 s",
+        took <= 0.2 if not quick else None,
+    )
     with_eps = timed(lambda: pair_attacks(model, images, labels, eps=0.1), repeats)
     report.add(section, "the same and the share fooled at one ε", f"{with_eps * 1000:.0f} ms")
     if FASHION.is_dir() and not quick:
         big = load_dataset(f"idx:{FASHION}")
         big_model = train_softmax(big).model
         took = timed(lambda: pair_attacks(big_model, big.x_test, big.y_test), 2)
-        report.add(section, "pair_matrix: the 10,000 Fashion-MNIST test images (real IDX) x 9 targets",
-                   f"{took:.2f} s", "<= 2 s", took <= 2)  # fmt: skip
+        report.add(
+            section,
+            "pair_matrix: the 10,000 Fashion-MNIST test images (real IDX) x 9 targets",
+            f"{took:.2f} s",
+            "<= 2 s",
+            took <= 2,
+        )
         with tempfile.TemporaryDirectory() as folder:
             paths = [f"{folder}/images.npy", f"{folder}/labels.npy", f"{folder}/model.npz"]
             np.save(paths[0], big.x_test)
             np.save(paths[1], big.y_test)
             np.savez(paths[2], W=big_model.W, b=big_model.b)
             peak = peak_pairs_memory(*paths)
-        report.add(section, "peak extra memory of pair_attacks with a share, 10,000 images", f"{peak:.0f} MB",
-                   "< 300 MB", peak < 300)  # fmt: skip
+        report.add(
+            section,
+            "peak extra memory of pair_attacks with a share, 10,000 images",
+            f"{peak:.0f} MB",
+            "< 300 MB",
+            peak < 300,
+        )
     click, move = rerun_on_pairs(1 if quick else 10)
-    report.add(section, "all-pairs page rerun after a click on a cell (AppTest, median)", f"{click * 1000:.0f} ms",
-               "<= 150 ms", click <= 0.15)  # fmt: skip
-    report.add(section, "all-pairs page rerun after moving the ε slider (AppTest, median)", f"{move * 1000:.0f} ms",
-               "<= 150 ms", move <= 0.15)  # fmt: skip
+    report.add(
+        section,
+        "all-pairs page rerun after a click on a cell (AppTest, median)",
+        f"{click * 1000:.0f} ms",
+        "<= 150 ms",
+        click <= 0.15,
+    )
+    report.add(
+        section,
+        "all-pairs page rerun after moving the ε slider (AppTest, median)",
+        f"{move * 1000:.0f} ms",
+        "<= 150 ms",
+        move <= 0.15,
+    )

@@ -31,7 +31,7 @@ def phone_photo(width: int = 4032, height: int = 3024) -> bytes:
 
 
 def photos(report: Report, quick: bool) -> None:
-    from core.imaging import preprocess_upload
+    from core.inputs.imaging import preprocess_upload
 
     data = phone_photo(*((1008, 756) if quick else (4032, 3024)))
     preprocess_upload(data)  # warm: imports
@@ -41,17 +41,28 @@ def photos(report: Report, quick: bool) -> None:
         preprocess_upload(data)
         times.append(time.perf_counter() - start)
     pixels = "a 1 MP" if quick else "a 12-megapixel (4032x3024)"
-    report.add(SECTION, f"prepare {pixels} JPEG photo of a digit lit from one side ({len(data) / 1e6:.1f} MB)",
-               f"{np.median(times) * 1000:.0f} ms median, {max(times) * 1000:.0f} ms slowest",
-               "well under 1 s", max(times) < 0.5 if not quick else None)  # fmt: skip
+    report.add(
+        SECTION,
+        f"prepare {pixels} JPEG photo of a digit lit from one side ({len(data) / 1e6:.1f} MB)",
+        f"{np.median(times) * 1000:.0f} ms median, {max(times) * 1000:.0f} ms slowest",
+        "well under 1 s",
+        max(times) < 0.5 if not quick else None,
+    )
     folder = ROOT / "test-output"
     folder.mkdir(exist_ok=True)
     path, small = folder / "benchmark-photo.jpg", folder / "benchmark-photo-small.jpg"
     path.write_bytes(data)
     small.write_bytes(phone_photo(400, 300))
     # warmed on a small photo (the imports, scipy's included), so the big one's memory is not already held
-    extra = peak_extra_memory("from core.imaging import preprocess_upload",
-                              f"preprocess_upload(open({str(small)!r}, 'rb').read())",
-                              f"data = open({str(path)!r}, 'rb').read(); preprocess_upload(data)")  # fmt: skip
-    report.add(SECTION, "its extra peak memory (a fresh process, warmed on a small photo)", f"{extra:.0f} MB",
-               "< 100 MB", extra < 100 if not quick else None)  # fmt: skip
+    extra = peak_extra_memory(
+        "from core.inputs.imaging import preprocess_upload",
+        f"preprocess_upload(open({str(small)!r}, 'rb').read())",
+        f"data = open({str(path)!r}, 'rb').read(); preprocess_upload(data)",
+    )
+    report.add(
+        SECTION,
+        "its extra peak memory (a fresh process, warmed on a small photo)",
+        f"{extra:.0f} MB",
+        "< 100 MB",
+        extra < 100 if not quick else None,
+    )

@@ -39,7 +39,7 @@ NOTES = """How the numbers come about:
 - Section 12 runs real servers. The abandoned labs and the idle visitor use Chromium; the eight
   lab visitors of the storm are raw websocket sessions (what a browser asks, without a browser:
   their browsers would run on their own devices, not on the server's two cores). Heavy results
-  are shared work (`core/shared_work.py`): one computation at a time, at nice 10, the oldest
+  are shared work (`core/jobs/work.py`): one computation at a time, at nice 10, the oldest
   visit's first, stopped at the next block of images once nobody waits. The pad flood sends a
   real rerun message carrying a 24 MB pad value; `server.maxMessageSize = 2` makes the server
   drop the connection after reading the frame's header.

@@ -130,14 +130,30 @@ def abandoned_labs(report, browser_launch, quick: bool) -> None:
     finally:
         server.close()
     label = "mnist-5k" if quick else "Fashion-MNIST, 1,000 test images a digit"
-    report.add(SECTION, f"six visitors open the lab ({label}) and close after 6 s: server CPU while open",
-               f"{at_close - before:.1f} s")  # fmt: skip
-    report.add(SECTION, "server CPU in the 10 s after the last tab closed", f"{ten - at_close:.1f} s",
-               "< 5 s (279 s before this section's fixes)", ten - at_close < 5)  # fmt: skip
-    report.add(SECTION, "server CPU from 10 s to 20 s after the last close (idle)", f"{twenty - ten:.2f} s",
-               "~0", twenty - ten < 0.5)  # fmt: skip
-    report.add(SECTION, "for scale: one lab visit waited for to the end (digit 9, alone): CPU / wall time",
-               f"{whole[0]:.1f} s / {whole[1]:.1f} s")  # fmt: skip
+    report.add(
+        SECTION,
+        f"six visitors open the lab ({label}) and close after 6 s: server CPU while open",
+        f"{at_close - before:.1f} s",
+    )
+    report.add(
+        SECTION,
+        "server CPU in the 10 s after the last tab closed",
+        f"{ten - at_close:.1f} s",
+        "< 5 s (279 s before this section's fixes)",
+        ten - at_close < 5,
+    )
+    report.add(
+        SECTION,
+        "server CPU from 10 s to 20 s after the last close (idle)",
+        f"{twenty - ten:.2f} s",
+        "~0",
+        twenty - ten < 0.5,
+    )
+    report.add(
+        SECTION,
+        "for scale: one lab visit waited for to the end (digit 9, alone): CPU / wall time",
+        f"{whole[0]:.1f} s / {whole[1]:.1f} s",
+    )
 
 
 def raw_visit(url: str, page: str, query: str = "", timeout: float = 900) -> tuple[float, int]:
@@ -202,15 +218,34 @@ def lab_storm(report, browser_launch, quick: bool) -> None:
         server.close()
     waits = sorted(w for w, _ in results)
     errors = answer_errors + drawn_errors + sum(e for _, e in results)
-    report.add(SECTION, f"{len(digits)} visitors open the lab on {len(digits)} digits at once: each waited",
-               f"{waits[0]:.0f}-{waits[-1]:.0f} s", "one computation at a time, the oldest visit first")  # fmt: skip
-    report.add(SECTION, "an idle visitor meanwhile: the server's whole attack page (raw session)",
-               f"{answered:.2f} s", "< 10 s", answered < 10)  # fmt: skip
-    report.add(SECTION, f"the same in Chromium, page drawn ({busy} labs still computing)", f"{drawn:.1f} s", "< 10 s",
-               drawn < 10)  # fmt: skip
+    report.add(
+        SECTION,
+        f"{len(digits)} visitors open the lab on {len(digits)} digits at once: each waited",
+        f"{waits[0]:.0f}-{waits[-1]:.0f} s",
+        "one computation at a time, the oldest visit first",
+    )
+    report.add(
+        SECTION,
+        "an idle visitor meanwhile: the server's whole attack page (raw session)",
+        f"{answered:.2f} s",
+        "< 10 s",
+        answered < 10,
+    )
+    report.add(
+        SECTION,
+        f"the same in Chromium, page drawn ({busy} labs still computing)",
+        f"{drawn:.1f} s",
+        "< 10 s",
+        drawn < 10,
+    )
     report.add(SECTION, "exceptions shown in those pages", f"{errors}", "0", errors == 0)
-    report.add(SECTION, "peak memory of the server and its children", f"{sampler.peak:.0f} MB", "< 1,500 MB",
-               sampler.peak < 1500)  # fmt: skip
+    report.add(
+        SECTION,
+        "peak memory of the server and its children",
+        f"{sampler.peak:.0f} MB",
+        "< 1,500 MB",
+        sampler.peak < 1500,
+    )
 
 
 def pad_session(url: str, size: int) -> int | None:
@@ -282,14 +317,23 @@ def pad_flood(report, quick: bool) -> None:
     finally:
         server.close()
     refused, said = sum(code is not None for code in codes), sum(code == 1009 for code in codes)
-    report.add(SECTION, f"{sessions} pad sessions each send a {size / 1e6:.0f} MB value: connection closed unread",
-               f"{refused} of {sessions} ({said} read the 1009 'too big' frame before the drop)", "all",
-               refused == sessions)  # fmt: skip
-    report.add(SECTION, f"server memory before / at the peak / {wait:.0f} s after",
-               f"{before:.0f} / {sampler.peak:.0f} / {after:.0f} MB", "after within 100 MB of before "
-               "(3.4 GB before this section's fixes)", after - before < 100)  # fmt: skip
-    report.add(SECTION, "the server still takes a normal pad value afterwards", "yes" if healthy else "NO", "yes",
-               healthy)  # fmt: skip
+    report.add(
+        SECTION,
+        f"{sessions} pad sessions each send a {size / 1e6:.0f} MB value: connection closed unread",
+        f"{refused} of {sessions} ({said} read the 1009 'too big' frame before the drop)",
+        "all",
+        refused == sessions,
+    )
+    report.add(
+        SECTION,
+        f"server memory before / at the peak / {wait:.0f} s after",
+        f"{before:.0f} / {sampler.peak:.0f} / {after:.0f} MB",
+        "after within 100 MB of before (3.4 GB before this section's fixes)",
+        after - before < 100,
+    )
+    report.add(
+        SECTION, "the server still takes a normal pad value afterwards", "yes" if healthy else "NO", "yes", healthy
+    )
 
 
 def big_picture(fmt: str) -> bytes:
@@ -355,11 +399,21 @@ def upload_flood(report, browser_launch, quick: bool, fmt: str) -> None:
     slowest = max(t for t, _ in results)
     errors = sum(e for _, e in results)
     what = "refused from its header" if fmt == "WEBP" else "decoded in full, two at a time"
-    report.add(SECTION, f"{visitors} visitors upload a 12 MP lossless {fmt} ({len(data) / 1e3:.1f} KB) at once, "
-               f"{what}: server tree peak", f"{sampler.peak:.0f} MB ({before:.0f} MB before)",
-               "< 800 MB (2.7 GB before)" if fmt == "WEBP" else "< 800 MB", sampler.peak < 800)  # fmt: skip
-    report.add(SECTION, "the slowest of them answered after", f"{slowest:.1f} s; {errors} exceptions",
-               "no exception", errors == 0)  # fmt: skip
+    report.add(
+        SECTION,
+        f"{visitors} visitors upload a 12 MP lossless {fmt} ({len(data) / 1e3:.1f} KB) at once, "
+        f"{what}: server tree peak",
+        f"{sampler.peak:.0f} MB ({before:.0f} MB before)",
+        "< 800 MB (2.7 GB before)" if fmt == "WEBP" else "< 800 MB",
+        sampler.peak < 800,
+    )
+    report.add(
+        SECTION,
+        "the slowest of them answered after",
+        f"{slowest:.1f} s; {errors} exceptions",
+        "no exception",
+        errors == 0,
+    )
 
 
 @contextlib.asynccontextmanager

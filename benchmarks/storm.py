@@ -137,17 +137,36 @@ def storm(report: Report, quick: bool) -> None:
             server.wait()
     alone = statistics.median(s["alone"] for s in sessions)
     label = "Fashion-MNIST IDX, 60,000 training images" if big else "mnist-5k"
-    report.add(section, f"{visitors} visitors each start a different training ({label}): last one done",
-               f"{max(s['waited'] for s in sessions):.1f} s", "bounded")  # fmt: skip
-    report.add(section, "an idle visitor arriving during that storm: attack page drawn", f"{idle:.1f} s",
-               "< 10 s", idle < 10)  # fmt: skip
-    report.add(section, "peak memory of the server and all its children", f"{peak[0]:.0f} MB", "< 1,500 MB",
-               peak[0] < 1500)  # fmt: skip
+    report.add(
+        section,
+        f"{visitors} visitors each start a different training ({label}): last one done",
+        f"{max(s['waited'] for s in sessions):.1f} s",
+        "bounded",
+    )
+    report.add(
+        section, "an idle visitor arriving during that storm: attack page drawn", f"{idle:.1f} s", "< 10 s", idle < 10
+    )
+    report.add(
+        section, "peak memory of the server and all its children", f"{peak[0]:.0f} MB", "< 1,500 MB", peak[0] < 1500
+    )
     own = max(s["reported"] / s["waited"] for s in sessions)
-    report.add(section, "reported training time / time its visitor waited (largest)", f"{own:.2f}",
-               "<= 1: waiting is not counted", own <= 1)  # fmt: skip
-    report.add(section, "reported training time in the storm / the same training alone (median)",
-               f"{statistics.median(s['reported'] for s in sessions) / alone:.2f}x",
-               "two trainings share 2 cores")  # fmt: skip
-    report.add(section, "a visitor changes the seed 5 times and leaves: trainings still running 5 s later",
-               f"{left}", "0", left == 0)  # fmt: skip
+    report.add(
+        section,
+        "reported training time / time its visitor waited (largest)",
+        f"{own:.2f}",
+        "<= 1: waiting is not counted",
+        own <= 1,
+    )
+    report.add(
+        section,
+        "reported training time in the storm / the same training alone (median)",
+        f"{statistics.median(s['reported'] for s in sessions) / alone:.2f}x",
+        "two trainings share 2 cores",
+    )
+    report.add(
+        section,
+        "a visitor changes the seed 5 times and leaves: trainings still running 5 s later",
+        f"{left}",
+        "0",
+        left == 0,
+    )

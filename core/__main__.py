@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 
 from core.attack import MAX_EPS, SOURCE, TARGET, attack_direction, delta_prediction, fgsm, minimal_epsilon
-from core.cache import unwritable
 from core.checks import parse_digit, parse_eps
-from core.data import load_dataset
 from core.errors import DatasetUnavailable, TrainingFailed
-from core.imaging import direction_to_uint8, grid_figure, picture_uint8, to_uint8
-from core.settings import BOUNDS, DEFAULTS, HIDDEN_SIZES, SOLVERS, TrainingSettings, fields_of
+from core.inputs.cache import unwritable
+from core.inputs.data import load_dataset
+from core.inputs.imaging import direction_to_uint8, grid_figure, picture_uint8, to_uint8
+from core.inputs.settings import BOUNDS, DEFAULTS, HIDDEN_SIZES, SOLVERS, TrainingSettings, fields_of
 
 PROG = "python -m core"
 JUST_ABOVE = 1e-5  # the minimal epsilon is an infimum: attack a hair above it
@@ -41,7 +41,7 @@ def _checked(parse):
 
 
 def _bounded(name: str, kind):
-    """An argparse type for a training setting within :data:`core.settings.BOUNDS`."""
+    """An argparse type for a training setting within :data:`core.inputs.settings.BOUNDS`."""
     low, high = BOUNDS[name]
 
     def convert(text: str):
@@ -106,14 +106,24 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--seed", type=_bounded("seed", int), default=DEFAULTS.seed, help="seeds the order of the SGD mini-batches"
     )
     parser.add_argument(
-        "--adversarial-eps", type=_bounded("adversarial_eps", float), default=DEFAULTS.adversarial_eps,
+        "--adversarial-eps",
+        type=_bounded("adversarial_eps", float),
+        default=DEFAULTS.adversarial_eps,
         help="a defense: train on each image's exact worst case within this epsilon too (sgd; 0: none)",
-    )  # fmt: skip
-    parser.add_argument("--l1", type=_bounded("l1", float), default=DEFAULTS.l1,
-                        help="a defense: L1 weight decay of this strength (sgd; 0: none)")  # fmt: skip
-    parser.add_argument("--hidden", type=int, choices=HIDDEN_SIZES, default=DEFAULTS.hidden,
-                        help="attack a one-hidden-layer ReLU network of this many units instead (Adam; 0: the "
-                        "softmax model)")  # fmt: skip
+    )
+    parser.add_argument(
+        "--l1",
+        type=_bounded("l1", float),
+        default=DEFAULTS.l1,
+        help="a defense: L1 weight decay of this strength (sgd; 0: none)",
+    )
+    parser.add_argument(
+        "--hidden",
+        type=int,
+        choices=HIDDEN_SIZES,
+        default=DEFAULTS.hidden,
+        help="attack a one-hidden-layer ReLU network of this many units instead (Adam; 0: the softmax model)",
+    )
     parser.add_argument("--source", type=_checked(parse_digit), default=SOURCE, help="the digit to attack")
     parser.add_argument("--target", type=_checked(parse_digit), default=TARGET, help="the digit to turn it into")
     parser.add_argument(
@@ -154,7 +164,7 @@ class Attacked:
 def trained(args: argparse.Namespace):
     """The model for these settings and whether it was loaded: the one the app saved (or that came with it), or
     trained now (in a child, and saved for the app)."""
-    from core.training_queue import ModelStore, TrainingQueue
+    from core.jobs.models import ModelStore, TrainingQueue
 
     settings = TrainingSettings(**{name: getattr(args, name) for name in fields_of(TrainingSettings)}).normalized()
     saved = ModelStore.load_saved(settings)

@@ -15,7 +15,7 @@ to find the exact smallest ``eps`` that fools the model.
 
 Every function here takes either model: the :class:`core.model.SoftmaxModel` or the ReLU network of
 :mod:`core.network` (``logits``, ``predict``, ``predict_proba``, ``input_gradient``); for the network,
-:func:`minimal_epsilon` walks its unit switches too (:func:`core.network.minimal_epsilon`).
+:func:`minimal_epsilon` walks its unit switches too (:func:`core.network.ray_minimal_epsilon`).
 
 Sign convention: a **positive** ``eps`` moves toward the target class,
 ``x_adv = clip(x - eps * sign(grad_x CE(x, target)))``.
@@ -28,7 +28,7 @@ import numpy as np
 from core import network
 from core.checks import MAX_EPS, as_clip, as_digit, as_eps, as_images, as_labels, as_max_eps
 from core.errors import BadInput
-from core.model import Classifier, ReluNetwork
+from core.model import Classifier
 from core.path import over_blocks, walk_minimal_epsilon
 
 Model = Classifier  # what every attack here takes: the softmax model or the ReLU network
@@ -112,8 +112,14 @@ def fgsm(model: Model, x, eps, *, target=None, labels=None, clip=(0.0, 1.0)) -> 
         adversarial = np.empty(images.shape, images.dtype)
         for start in range(0, len(images), CHUNK):
             part = slice(start, start + CHUNK)
-            adversarial[part] = fgsm(model, images[part], steps[part], target=target,
-                                     labels=None if labels is None else labels[part], clip=clip)  # fmt: skip
+            adversarial[part] = fgsm(
+                model,
+                images[part],
+                steps[part],
+                target=target,
+                labels=None if labels is None else labels[part],
+                clip=clip,
+            )
         return adversarial
     if target is not None:
         direction = attack_direction(model, images, target)
@@ -161,9 +167,9 @@ def minimal_epsilon(model: Model, x, target, *, clip=(0.0, 1.0), max_eps: float 
     images, single = as_images(x)
     target = as_digit(target, "target")
     clip = as_clip(clip)
-    if isinstance(model, ReluNetwork):  # its own walk: unit switches as well as pixel stops, one image at a time
+    if not model.linear:  # its own walk: unit switches as well as pixel stops, one image at a time
         result = np.array(
-            [network.minimal_epsilon(model, image, target, clip=clip, max_eps=max_eps) for image in images]
+            [network.ray_minimal_epsilon(model, image, target, clip=clip, max_eps=max_eps) for image in images]
         )
         return float(result[0]) if single else result
     blocks = over_blocks(model, images, target, clip, walk_minimal_epsilon, target, as_max_eps(max_eps))
@@ -174,8 +180,20 @@ def minimal_epsilon(model: Model, x, target, *, clip=(0.0, 1.0), max_eps: float 
 # --- iterated: BIM / PGD (the exact worst case, the certificate and the fewest pixels are in core.exact) ------
 
 
-def pgd(model: Model, x, eps, *, target=None, labels=None, steps: int = 10, step_size=None,
-        clip=(0.0, 1.0), random_start: bool = False, seed: int = 0, keep_best: bool = False) -> np.ndarray:  # fmt: skip
+def pgd(
+    model: Model,
+    x,
+    eps,
+    *,
+    target=None,
+    labels=None,
+    steps: int = 10,
+    step_size=None,
+    clip=(0.0, 1.0),
+    random_start: bool = False,
+    seed: int = 0,
+    keep_best: bool = False,
+) -> np.ndarray:
     """The iterative gradient sign method: BIM, or PGD with ``random_start``.
 
     Each of ``steps`` steps moves every pixel by ``step_size`` along the
@@ -208,10 +226,19 @@ def pgd(model: Model, x, eps, *, target=None, labels=None, steps: int = 10, step
         adversarial = np.empty(images.shape, images.dtype)
         for begin in range(0, len(images), CHUNK):
             part = slice(begin, begin + CHUNK)
-            adversarial[part] = pgd(model, images[part], steps_[part, 0], target=target,
-                                    labels=None if labels is None else labels[part], steps=steps,
-                                    step_size=size[part, 0], clip=clip, random_start=random_start,
-                                    seed=seed + begin, keep_best=keep_best)  # fmt: skip
+            adversarial[part] = pgd(
+                model,
+                images[part],
+                steps_[part, 0],
+                target=target,
+                labels=None if labels is None else labels[part],
+                steps=steps,
+                step_size=size[part, 0],
+                clip=clip,
+                random_start=random_start,
+                seed=seed + begin,
+                keep_best=keep_best,
+            )
         return adversarial
     start = images.astype(np.float64)
     radius = np.abs(steps_)

@@ -78,8 +78,9 @@ def worst_case_logits(model: SoftmaxModel, x, labels, eps, *, clip=(0.0, 1.0)) -
     order = np.argsort(labels, kind="stable")
     sorted_images = images[order].astype(np.float64)
     z = np.empty((len(images), 10))
-    z[order] = _worst_case(model.W, model.logits(sorted_images), sorted_images, labels[order], abs(step),
-                           as_clip(clip))[0]  # fmt: skip
+    z[order] = _worst_case(
+        model.W, model.logits(sorted_images), sorted_images, labels[order], abs(step), as_clip(clip)
+    )[0]
     return z[0] if single else z
 
 
@@ -174,8 +175,9 @@ def defended_sgd(
         total = 0.0
         for start in range(0, n, batch_size):
             chosen = order[start : start + batch_size]
-            loss, grad_W, grad_b = loss_and_gradient(W, b, x_train[chosen].astype(np.float64), y_train[chosen],
-                                                     adversarial_eps)  # fmt: skip
+            loss, grad_W, grad_b = loss_and_gradient(
+                W, b, x_train[chosen].astype(np.float64), y_train[chosen], adversarial_eps
+            )
             W -= rate * grad_W
             b -= rate * grad_b
             if l1 > 0:

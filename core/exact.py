@@ -1,4 +1,4 @@
-"""Exact answers about any attack on a softmax regression: the optimal epsilon, the certificate, the fewest pixels.
+"""Exact answers about any attack on a softmax regression: the optimal epsilon and the certificate.
 
 For one rival class j the best perturbation within ``|delta|_inf <= eps``
 (the image kept inside the clip range) is a clipped sign step along
@@ -6,26 +6,24 @@ For one rival class j the best perturbation within ``|delta|_inf <= eps``
 edge of the range and stops there, so the rival's best lead is increasing and
 piecewise linear in eps. That gives the certified radius exactly
 (:func:`robust_radius`), settles most optimal attacks in closed form
-(:func:`optimal_epsilon`, the rest by a 9-row max-min, :mod:`core.maxmin`), and the fewest
-pixels are a small integer program (:func:`fewest_pixels`). The gradient
-sign family these bound is :mod:`core.attack`.
+(:func:`optimal_epsilon`, the rest by a 9-row max-min, :mod:`core.maxmin`), the fewest pixels
+are :mod:`core.fewest`. The gradient sign family these bound is
+:mod:`core.attack`.
 """
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
+from core import stopping
 from core.checks import MAX_EPS, as_clip, as_digit, as_images, as_labels, as_max_eps, as_one_image
 from core.defense import worst_case_inputs, worst_case_logits
 from core.errors import BadInput
 from core.maxmin import NotConverged, optimal_by_max_min
 from core.model import SoftmaxModel
 from core.path import BLOCK, first_slope, on_all_cores
-from core.shared_work import checkpoint
 
-__all__ = ["FewestPixels", "clipped_sign_step", "fewest_pixels", "optimal_epsilon", "robust_radius", "worst_case"]
+__all__ = ["clipped_sign_step", "optimal_epsilon", "robust_radius", "worst_case"]
 
 
 def robust_radius(model: SoftmaxModel, x, labels, *, clip=(0.0, 1.0), max_eps: float = MAX_EPS) -> np.ndarray:
@@ -48,9 +46,12 @@ def robust_radius(model: SoftmaxModel, x, labels, *, clip=(0.0, 1.0), max_eps: f
     clip = as_clip(clip)
     max_eps = as_max_eps(max_eps)
     if len(images) > BLOCK:  # blocks side by side on all cores
-        parts = on_all_cores(lambda start: robust_radius(model, images[start : start + BLOCK],
-                                                         labels[start : start + BLOCK], clip=clip, max_eps=max_eps),
-                             list(range(0, len(images), BLOCK)))  # fmt: skip
+        parts = on_all_cores(
+            lambda start: robust_radius(
+                model, images[start : start + BLOCK], labels[start : start + BLOCK], clip=clip, max_eps=max_eps
+            ),
+            list(range(0, len(images), BLOCK)),
+        )
         return np.concatenate(parts)
     logits = model.logits(images)
     n = len(images)
@@ -76,8 +77,10 @@ def robust_radius(model: SoftmaxModel, x, labels, *, clip=(0.0, 1.0), max_eps: f
         chosen = np.flatnonzero(wanted < np.minimum(radius, max_eps * (1 + 1e-12) + 1e-12))
         if not len(chosen):
             break
-        radius[chosen] = np.minimum(radius[chosen], _first_root(model, clip, chosen, j[chosen], labels, margin,
-                                                                 rise, column, present, value, width))  # fmt: skip
+        radius[chosen] = np.minimum(
+            radius[chosen],
+            _first_root(model, clip, chosen, j[chosen], labels, margin, rise, column, present, value, width),
+        )
     radius = np.where(radius <= max_eps, radius, np.inf)
     return float(radius[0]) if single else radius
 
@@ -136,8 +139,16 @@ def _first_root(model, clip, chosen, rival, labels, margin, rise, column, presen
         return np.where(level >= 0, 0.0, np.where(slope > 0, -level / slope, np.inf))
 
 
-def optimal_epsilon(model: SoftmaxModel, x, target, *, clip=(0.0, 1.0), max_eps: float = MAX_EPS,
-                    return_images: bool = False, margin: float = 0.0):  # fmt: skip
+def optimal_epsilon(
+    model: SoftmaxModel,
+    x,
+    target,
+    *,
+    clip=(0.0, 1.0),
+    max_eps: float = MAX_EPS,
+    return_images: bool = False,
+    margin: float = 0.0,
+):
     """The exact smallest L-inf epsilon at which *any* perturbation makes ``target`` score at least as high as all.
 
     The linear program: minimise eps subject to ``|delta_i| <= eps``,
@@ -169,7 +180,7 @@ def optimal_epsilon(model: SoftmaxModel, x, target, *, clip=(0.0, 1.0), max_eps:
     others = [j for j in range(10) if j != target]
     rows = model.W[target] - model.W[others]
     for i in np.flatnonzero(~solved):  # more than one class binds: the max-min, from the one-class bound up
-        checkpoint()  # a shared computation nobody waits for stops here
+        stopping.check()  # a computation nobody waits for any more stops here
         image = images[i].astype(np.float64)
         leads = rows @ image + model.b[target] - model.b[others] - margin
         try:
@@ -210,8 +221,9 @@ def _optimal_one_rival(model, images, target, clip, slack):
         margin, rise = np.zeros((n, 10)), np.zeros((n, 10))
         margin[:, target] = logits[:, target] - logits[:, rival] - slack
         rise[:, target] = first_slope(up, down, lead[:, None])[:, 0]
-        root = _first_root(model, clip, np.arange(n), targets, np.full(n, rival), margin, rise, column, present,
-                           value, width)  # fmt: skip
+        root = _first_root(
+            model, clip, np.arange(n), targets, np.full(n, rival), margin, rise, column, present, value, width
+        )
         roots[:, rival] = np.where(margin[:, target] >= 0, 0.0, root)
     binding = roots.argmax(axis=1)
     eps = roots[np.arange(n), binding]
@@ -246,117 +258,26 @@ def _optimal_lp(model, x, target, clip, max_eps, slack=0.0):
     n = len(x)
     ones = np.ones((n, 1))
     # rows: -lead . delta <= margin (each class at most tied), then |delta_i| <= eps
-    rows = vstack([
-        hstack([csr_array(-lead), csr_array((9, 1))]),
-        hstack([identity(n, format="csr"), csr_array(-ones)]),
-        hstack([-identity(n, format="csr"), csr_array(-ones)]),
-    ]).tocsr()  # fmt: skip
+    rows = vstack(
+        [
+            hstack([csr_array(-lead), csr_array((9, 1))]),
+            hstack([identity(n, format="csr"), csr_array(-ones)]),
+            hstack([-identity(n, format="csr"), csr_array(-ones)]),
+        ]
+    ).tocsr()
     bounds = [(clip[0] - v, clip[1] - v) for v in x] if clip is not None else [(None, None)] * n
     solved = linprog(
-        np.r_[np.zeros(n), 1.0], A_ub=rows, b_ub=np.r_[margin, np.zeros(2 * n)],
-        bounds=[*bounds, (0.0, max_eps)], method="highs",
-    )  # fmt: skip
+        np.r_[np.zeros(n), 1.0],
+        A_ub=rows,
+        b_ub=np.r_[margin, np.zeros(2 * n)],
+        bounds=[*bounds, (0.0, max_eps)],
+        method="highs",
+    )
     if solved.status == 2:  # infeasible: not within max_eps
         return np.inf, None
     if solved.status != 0:
         raise RuntimeError(f"the linear program did not solve: {solved.message}")
     return float(solved.x[-1]), solved.x[:-1]
-
-
-class FewestPixels(tuple):
-    """``(count, image)`` from :func:`fewest_pixels`, and ``proven``: False if a time limit stopped the search."""
-
-    def __new__(cls, count: int, image: np.ndarray, proven: bool):
-        result = super().__new__(cls, (count, image))
-        result.proven = proven
-        return result
-
-
-def fewest_pixels(model: SoftmaxModel, x, target, *, clip=(0.0, 1.0), time_limit: float = 10.0) -> FewestPixels:
-    """The fewest pixels that must change (each freely within ``clip``) for ``target`` to win; and such an image.
-
-    A mixed-integer program (scipy's HiGHS ``milp``): one binary per pixel
-    that may move, ``|delta_i| <= range_i * used_i``, every other class at
-    most tied by the target (with a margin of 1e-6, so the target really
-    wins), minimise the number used. Unclipped, a pixel may move by up to
-    ``MAX_EPS`` either way (as far as any attack here moves one). Exact
-    unless ``time_limit`` (seconds) stops HiGHS first: then the result's
-    ``proven`` is False and the count is the best found, or, if HiGHS found
-    none yet, the pixels the optimal L-inf attack changes (a warning says so).
-
-    Returns
-    -------
-    (count, image) : int, ndarray (784,) float64, with ``.proven``. ``count``
-    is -1 and the image the original if no change of any number of pixels
-    makes ``target`` win.
-    """
-    from scipy.optimize import Bounds, LinearConstraint, milp
-
-    image = as_one_image(x, "fewest_pixels")
-    target = as_digit(target, "target")
-    clip = as_clip(clip) or (float(image.min()) - MAX_EPS, float(image.max()) + MAX_EPS)
-    others = [j for j in range(10) if j != target]
-    lead = model.W[target] - model.W[others]
-    margin = lead @ image + model.b[target] - model.b[others]
-    if (margin > 0).all():
-        return FewestPixels(0, image, True)
-    n = len(image)
-    low, high = np.maximum(clip[0] - image, -MAX_EPS), np.minimum(clip[1] - image, MAX_EPS)
-    reach = np.maximum(high, -low)  # the most a pixel can move either way
-    eye = np.eye(n)
-    constraints = [
-        LinearConstraint(np.hstack([lead, np.zeros((9, n))]), lb=1e-6 - margin),  # the target wins
-        LinearConstraint(np.hstack([eye, -np.diag(reach)]), ub=0.0),  # delta_i <= reach_i * used_i
-        LinearConstraint(np.hstack([eye, np.diag(reach)]), lb=0.0),  # -delta_i <= reach_i * used_i
-    ]
-    solved = milp(
-        np.r_[np.zeros(n), np.ones(n)], constraints=constraints,
-        integrality=np.r_[np.zeros(n), np.ones(n)], bounds=Bounds(np.r_[low, np.zeros(n)], np.r_[high, np.ones(n)]),
-        options={"time_limit": time_limit},
-    )  # fmt: skip
-    if solved.x is None:
-        if solved.status == 2:
-            return FewestPixels(-1, image, True)
-        if solved.status != 1:
-            raise RuntimeError(f"the mixed-integer program did not solve: {solved.message}")
-        warnings.warn(f"fewest_pixels: the time limit ({time_limit} s) stopped the search before any answer; "
-                      "the count is that of the optimal L-inf attack", stacklevel=2)  # fmt: skip
-        eps, found = optimal_epsilon(model, image, target, clip=clip, return_images=True, margin=1e-6)
-        if not np.isfinite(eps):
-            return FewestPixels(-1, image, True)
-        return FewestPixels(int(np.count_nonzero(found != image)), found, False)
-    used = solved.x[n:] >= 0.5
-    adversarial = image.copy()
-    adversarial[used] = _within(image[used] + solved.x[:n][used], clip)  # a pixel not used does not move
-    z = model.logits(adversarial)
-    if not (z[target] - z[others] > 0).all():  # the solver's tolerances let an unused pixel help: solve on the used
-        adversarial = _on_pixels(model, image, target, np.flatnonzero(used), low, high)
-    if solved.status != 0:
-        warnings.warn(f"fewest_pixels: the time limit ({time_limit} s) stopped the search; the count is the best found",
-                      stacklevel=2)  # fmt: skip
-    return FewestPixels(int(np.count_nonzero(adversarial != image)), adversarial, solved.status == 0)
-
-
-def _within(values: np.ndarray, clip) -> np.ndarray:
-    return np.clip(values, *clip)  # float64: the target's win may be narrower than float32
-
-
-def _on_pixels(model, image, target, pixels, low, high) -> np.ndarray:
-    """An image where ``target`` wins by changing only ``pixels`` (each within [low, high] of its value): the LP
-    that maximises the target's smallest lead, on those pixels alone."""
-    from scipy.optimize import linprog
-
-    others = [j for j in range(10) if j != target]
-    lead = model.W[target][pixels] - model.W[others][:, pixels]  # (9, k)
-    margin = (model.W[target] - model.W[others]) @ image + model.b[target] - model.b[others]
-    k = len(pixels)  # maximise t subject to lead . delta + margin >= t
-    solved = linprog(np.r_[np.zeros(k), -1.0], A_ub=np.hstack([-lead, np.ones((9, 1))]), b_ub=margin,
-                     bounds=[*zip(low[pixels], high[pixels]), (None, None)], method="highs")  # fmt: skip
-    if solved.status != 0 or solved.x[-1] <= 0:
-        raise RuntimeError("the mixed-integer program's answer does not make the target win")
-    adversarial = image.copy()
-    adversarial[pixels] += solved.x[:k]
-    return adversarial
 
 
 def worst_case(model: SoftmaxModel, x, label: int, eps: float, *, clip=(0.0, 1.0)) -> tuple[np.ndarray, int]:

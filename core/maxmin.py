@@ -29,8 +29,14 @@ class NotConverged(RuntimeError):
     """The simplex or the outer iteration did not finish in its step budget (the caller uses the LP instead)."""
 
 
-def max_min(rows: np.ndarray, margin: np.ndarray, low: np.ndarray, high: np.ndarray, start: np.ndarray,
-            warm: np.ndarray | None = None):  # fmt: skip
+def max_min(
+    rows: np.ndarray,
+    margin: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    start: np.ndarray,
+    warm: np.ndarray | None = None,
+):
     """``max over low <= delta <= high of min_j (rows[j] . delta + margin[j])``, exactly (a bounded simplex).
 
     ``start`` is a vertex of the box. ``warm`` is the basis a previous call
@@ -140,8 +146,9 @@ def _dual_simplex(matrix, cost, margin, lower, upper, basis):
         reduced[basis] = 0.0
         value = np.where(reduced > 0, upper, lower)  # outside the basis: the bound the price asks for
         free = ~np.isfinite(value)
-        value[free] = np.where(np.isfinite(lower[free]), lower[free], np.where(np.isfinite(upper[free]),
-                                                                                   upper[free], 0.0))  # fmt: skip
+        value[free] = np.where(
+            np.isfinite(lower[free]), lower[free], np.where(np.isfinite(upper[free]), upper[free], 0.0)
+        )
         value[basis] = 0.0
         value[basis] = inverse @ (margin - matrix @ value)
         below = lower[basis] - value[basis]
@@ -166,8 +173,9 @@ def _dual_simplex(matrix, cost, margin, lower, upper, basis):
     return None
 
 
-def weighted_root(rows: np.ndarray, margin: np.ndarray, prices: np.ndarray, room_up: np.ndarray,
-                  room_down: np.ndarray) -> float:  # fmt: skip
+def weighted_root(
+    rows: np.ndarray, margin: np.ndarray, prices: np.ndarray, room_up: np.ndarray, room_down: np.ndarray
+) -> float:
     """The smallest eps at which the clipped sign step along ``prices @ rows`` brings ``prices @ (rows . delta +
     margin)`` to 0: each pixel moves toward its own edge and stops there (``room_up``/``room_down``, inf if
     unclipped). ``inf`` where it never does."""
@@ -197,8 +205,16 @@ def weighted_root(rows: np.ndarray, margin: np.ndarray, prices: np.ndarray, room
     return float(root) if np.isfinite(root) else np.inf
 
 
-def optimal_by_max_min(rows: np.ndarray, margin: np.ndarray, pixels: np.ndarray, clip, start_eps: float,
-                       max_eps: float, first_row: int = 0, steps: int = 60):  # fmt: skip
+def optimal_by_max_min(
+    rows: np.ndarray,
+    margin: np.ndarray,
+    pixels: np.ndarray,
+    clip,
+    start_eps: float,
+    max_eps: float,
+    first_row: int = 0,
+    steps: int = 60,
+):
     """The smallest eps with ``F(eps) >= 0`` and its perturbation, from a lower bound ``start_eps``.
 
     Returns ``(eps, delta)``; ``(inf, None)`` where no eps up to ``max_eps`` does it.

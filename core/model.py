@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.cache import UNREADABLE
 from core.checks import N_CLASSES, N_PIXELS, as_images
+from core.inputs.cache import UNREADABLE
 
 _LOGIT_BLOCK = 1024  # images per matrix product in SoftmaxModel.logits: a 6 MB float64 copy
 
@@ -41,7 +41,13 @@ class Classifier:
     """What both models share: class scores in bounded blocks, probabilities and answers. A model gives the scores
     of a block of images (``_scores``) and its exact ``input_gradient``; that is all the attacks use."""
 
+    linear: bool = False  # whether the class scores are linear in the pixels (the exact walks of core.path need it)
+
     def _scores(self, block: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def input_gradient(self, x, labels) -> np.ndarray:
+        """The cross-entropy's exact gradient with respect to the pixels, per image (same shape as ``x``)."""
         raise NotImplementedError
 
     def logits(self, x) -> np.ndarray:
@@ -74,6 +80,7 @@ class SoftmaxModel(Classifier):
 
     W: np.ndarray
     b: np.ndarray
+    linear = True  # a class attribute, not a field
 
     def __post_init__(self):
         W = np.array(self.W, dtype=np.float64)
@@ -159,7 +166,7 @@ class TrainingResult:
     per_class_accuracy: np.ndarray  # (10,) test accuracy of each digit
     confusion: np.ndarray  # (10, 10) counts, rows true digit, columns predicted
     seconds: float
-    shipped: bool = False  # came with the app (see core.shipped), not trained on this server
+    shipped: bool = False  # came with the app (see core.jobs.shipped), not trained on this server
 
     def __post_init__(self):
         self.per_class_accuracy.flags.writeable = False
@@ -172,9 +179,16 @@ def evaluated(model, solver: str, history, seconds: float, x_test: np.ndarray, y
     confusion = np.zeros((N_CLASSES, N_CLASSES), dtype=np.int64)
     np.add.at(confusion, (y_test, predicted), 1)
     per_class = np.diag(confusion) / np.maximum(confusion.sum(axis=1), 1)
-    return TrainingResult(model=model, solver=solver, history=tuple(history),
-                          train_accuracy=history[-1].train_accuracy, test_accuracy=history[-1].test_accuracy,
-                          per_class_accuracy=per_class, confusion=confusion, seconds=seconds)  # fmt: skip
+    return TrainingResult(
+        model=model,
+        solver=solver,
+        history=tuple(history),
+        train_accuracy=history[-1].train_accuracy,
+        test_accuracy=history[-1].test_accuracy,
+        per_class_accuracy=per_class,
+        confusion=confusion,
+        seconds=seconds,
+    )
 
 
 def cross_entropy(model: SoftmaxModel, x: np.ndarray, y: np.ndarray) -> float:
@@ -188,17 +202,25 @@ def cross_entropy(model: SoftmaxModel, x: np.ndarray, y: np.ndarray) -> float:
 def save_training(result: TrainingResult, file) -> None:
     """Write a training result as ``.npz`` to a path or an open binary file.
 
-    To keep it in a cache, pass this to :func:`core.cache.save_atomically`,
+    To keep it in a cache, pass this to :func:`core.inputs.cache.save_atomically`,
     so a reader never sees half a file.
     """
     history = np.array([[h.epoch, h.loss, h.train_accuracy, h.test_accuracy] for h in result.history])
     model = result.model
-    weights = dict(W=model.W, b=model.b) if isinstance(model, SoftmaxModel) else \
-        dict(W1=model.W1, b1=model.b1, W2=model.W2, b2=model.b2)  # fmt: skip
+    weights = (
+        dict(W=model.W, b=model.b)
+        if isinstance(model, SoftmaxModel)
+        else dict(W1=model.W1, b1=model.b1, W2=model.W2, b2=model.b2)
+    )
     np.savez(
-        file, **weights, history=history, per_class=result.per_class_accuracy,
-        confusion=result.confusion, seconds=result.seconds, solver=result.solver,
-    )  # fmt: skip
+        file,
+        **weights,
+        history=history,
+        per_class=result.per_class_accuracy,
+        confusion=result.confusion,
+        seconds=result.seconds,
+        solver=result.solver,
+    )
 
 
 def load_training(path) -> TrainingResult:

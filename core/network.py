@@ -4,7 +4,7 @@
 Along the gradient sign ray ``x(eps) = clip(x + eps * s)`` every pixel moves
 linearly until it stops at the clip range, and every hidden unit is linear
 until it switches on or off, so the logits are piecewise linear in eps with
-breakpoints that can be computed: :func:`minimal_epsilon` walks them in order
+breakpoints that can be computed: :func:`ray_minimal_epsilon` walks them in order
 and is exact, as the linear model's walk is (Goodfellow et al. 2015: networks
 are fooled *because* they are piecewise linear). What holds for *any* attack
 (certified bounds, the best attack) is in :mod:`core.network_exact`.
@@ -19,7 +19,7 @@ import numpy as np
 from core.checks import MAX_EPS, as_clip, as_digit, as_one_image
 from core.model import EpochMetrics, ReluNetwork, TrainingResult, evaluated
 
-__all__ = ["ReluNetwork", "from_mlp", "minimal_epsilon", "sign_direction", "sign_step", "train_mlp"]
+__all__ = ["ReluNetwork", "from_mlp", "ray_minimal_epsilon", "sign_direction", "sign_step", "train_mlp"]
 
 
 def from_mlp(classifier) -> ReluNetwork:
@@ -27,8 +27,12 @@ def from_mlp(classifier) -> ReluNetwork:
     if classifier.activation != "relu" or len(classifier.coefs_) != 2 or len(classifier.classes_) != 10:
         raise ValueError("need an MLPClassifier with one ReLU hidden layer and ten classes")
     (W1, W2), (b1, b2) = classifier.coefs_, classifier.intercepts_
-    return ReluNetwork(W1.T.astype(np.float64).copy(), b1.astype(np.float64).copy(),
-                       W2.T.astype(np.float64).copy(), b2.astype(np.float64).copy())  # fmt: skip
+    return ReluNetwork(
+        W1.T.astype(np.float64).copy(),
+        b1.astype(np.float64).copy(),
+        W2.T.astype(np.float64).copy(),
+        b2.astype(np.float64).copy(),
+    )
 
 
 def train_mlp(dataset, hidden: int = 64, seed: int = 0, epochs: int = 25, *, on_epoch=None) -> TrainingResult:
@@ -38,14 +42,22 @@ def train_mlp(dataset, hidden: int = 64, seed: int = 0, epochs: int = 25, *, on_
     from sklearn.neural_network import MLPClassifier  # the app server never imports scikit-learn: the child does
 
     start = time.perf_counter()
-    classifier = MLPClassifier(hidden_layer_sizes=(hidden,), activation="relu", solver="adam", batch_size=100,
-                               learning_rate_init=1e-3, random_state=np.random.RandomState(seed))  # fmt: skip
+    classifier = MLPClassifier(
+        hidden_layer_sizes=(hidden,),
+        activation="relu",
+        solver="adam",
+        batch_size=100,
+        learning_rate_init=1e-3,
+        random_state=np.random.RandomState(seed),
+    )
     history, classes = [], np.arange(10)
     for epoch in range(1, epochs + 1):
         classifier.partial_fit(dataset.x_train, dataset.y_train, classes=classes)
         network = from_mlp(classifier)
-        accuracy = [float(np.mean(network.predict(x) == y)) for x, y in
-                    ((dataset.x_train, dataset.y_train), (dataset.x_test, dataset.y_test))]  # fmt: skip
+        accuracy = [
+            float(np.mean(network.predict(x) == y))
+            for x, y in ((dataset.x_train, dataset.y_train), (dataset.x_test, dataset.y_test))
+        ]
         history.append(EpochMetrics(epoch, float(classifier.loss_), *accuracy))
         if on_epoch is not None:
             on_epoch(epoch, epochs, history[-1])
@@ -62,7 +74,7 @@ def sign_step(network: ReluNetwork, x: np.ndarray, target: int, eps: float, clip
     return step if clip is None else np.clip(step, *clip)
 
 
-def minimal_epsilon(network: ReluNetwork, x, target, *, clip=(0.0, 1.0), max_eps: float = MAX_EPS) -> float:
+def ray_minimal_epsilon(network: ReluNetwork, x, target, *, clip=(0.0, 1.0), max_eps: float = MAX_EPS) -> float:
     """The exact smallest eps at which the gradient sign step ``clip(x + eps * s)`` is read as ``target``.
 
     The infimum of the eps where the target's score is strictly the highest;
@@ -71,7 +83,7 @@ def minimal_epsilon(network: ReluNetwork, x, target, *, clip=(0.0, 1.0), max_eps
     clip range or a hidden unit switches, and on each piece every logit is a
     line in eps, so where the target first leads is solved exactly.
     """
-    start = as_one_image(x, "minimal_epsilon of the network")
+    start = as_one_image(x, "ray_minimal_epsilon of the network")
     target = as_digit(target, "target")
     clip = as_clip(clip)
     step = sign_direction(network, start, target)

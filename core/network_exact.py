@@ -3,7 +3,7 @@
 :func:`certified_radius` and :func:`target_bound` are sound lower bounds on
 any attack's epsilon, by a linear relaxation of the ReLUs (CROWN, Zhang et
 al. 2018; Wong & Kolter 2018) or interval bound propagation (Gowal et al.
-2018). :func:`optimal_epsilon` is the best possible L-inf attack, a
+2018). :func:`network_optimal_epsilon` is the best possible L-inf attack, a
 mixed-integer program (Tjeng, Xiao & Tedrake 2019) on scipy's HiGHS, boxed
 by the best attack known (the sign step's exact walk, :mod:`core.network`,
 or PGD's) and floored by the certificate.
@@ -17,7 +17,7 @@ from core.attack import pgd
 from core.checks import MAX_EPS, as_clip, as_digit, as_one_image
 from core.errors import BadInput
 from core.model import ReluNetwork
-from core.network import minimal_epsilon, sign_step
+from core.network import ray_minimal_epsilon, sign_step
 
 
 def unit_bounds(network: ReluNetwork, x: np.ndarray, eps: float, clip=(0.0, 1.0)):
@@ -31,8 +31,9 @@ def unit_bounds(network: ReluNetwork, x: np.ndarray, eps: float, clip=(0.0, 1.0)
     return centre, radius, pre_c - pre_r, pre_c + pre_r
 
 
-def lower_bounds(network: ReluNetwork, x: np.ndarray, eps: float, rows: np.ndarray, clip=(0.0, 1.0),
-                 method: str = "crown") -> np.ndarray:  # fmt: skip
+def lower_bounds(
+    network: ReluNetwork, x: np.ndarray, eps: float, rows: np.ndarray, clip=(0.0, 1.0), method: str = "crown"
+) -> np.ndarray:
     """Sound lower bounds of ``rows @ logits`` over the eps-box around ``x`` (kept in ``clip``), one per row.
 
     The hidden units' input bounds are exact (a linear layer over a box).
@@ -74,8 +75,9 @@ def _largest_safe(safe, tolerance: float) -> float:
     return low
 
 
-def certified_radius(network: ReluNetwork, x, label, *, clip=(0.0, 1.0), tolerance: float = 1e-4,
-                     method: str = "crown") -> float:  # fmt: skip
+def certified_radius(
+    network: ReluNetwork, x, label, *, clip=(0.0, 1.0), tolerance: float = 1e-4, method: str = "crown"
+) -> float:
     """A sound lower bound on the eps at which any perturbation can change the answer ``label``.
 
     The largest eps (bisection to ``tolerance``, the sound end returned) at
@@ -87,12 +89,12 @@ def certified_radius(network: ReluNetwork, x, label, *, clip=(0.0, 1.0), toleran
     label = as_digit(label, "label")
     clip = as_clip(clip)
     rows = np.delete(np.eye(10)[label] - np.eye(10), label, axis=0)  # z_label - z_j, j != label
-    return _largest_safe(lambda eps: bool((lower_bounds(network, image, eps, rows, clip, method) > 0).all()),
-                         tolerance)  # fmt: skip
+    return _largest_safe(lambda eps: bool((lower_bounds(network, image, eps, rows, clip, method) > 0).all()), tolerance)
 
 
-def target_bound(network: ReluNetwork, x, target, *, clip=(0.0, 1.0), tolerance: float = 1e-4,
-                 method: str = "crown") -> float:  # fmt: skip
+def target_bound(
+    network: ReluNetwork, x, target, *, clip=(0.0, 1.0), tolerance: float = 1e-4, method: str = "crown"
+) -> float:
     """A sound lower bound on the eps any perturbation needs to make the network say ``target``.
 
     The largest eps at which some other class is proven to stay ahead of the
@@ -103,12 +105,12 @@ def target_bound(network: ReluNetwork, x, target, *, clip=(0.0, 1.0), tolerance:
     target = as_digit(target, "target")
     clip = as_clip(clip)
     rows = np.delete(np.eye(10) - np.eye(10)[target], target, axis=0)  # z_j - z_target, j != target
-    return _largest_safe(lambda eps: bool((lower_bounds(network, image, eps, rows, clip, method) > 0).any()),
-                         tolerance)  # fmt: skip
+    return _largest_safe(lambda eps: bool((lower_bounds(network, image, eps, rows, clip, method) > 0).any()), tolerance)
 
 
-def iterated_epsilon(network: ReluNetwork, x: np.ndarray, target: int, clip, *, steps: int = 20,
-                     tolerance: float = 1e-3) -> tuple[float, np.ndarray]:  # fmt: skip
+def iterated_epsilon(
+    network: ReluNetwork, x: np.ndarray, target: int, clip, *, steps: int = 20, tolerance: float = 1e-3
+) -> tuple[float, np.ndarray]:
     """The smallest eps (bisection to ``tolerance``) at which PGD (``steps`` steps from the gradient sign step,
     its best iterate kept) makes the network say ``target``: an attack that works, often below the sign
     step's, so a smaller box for the integer program. ``inf`` if none up to 1."""
@@ -131,8 +133,8 @@ def iterated_epsilon(network: ReluNetwork, x: np.ndarray, target: int, clip, *, 
 
 
 class NetworkOptimum(tuple):
-    """``(eps, image)`` from :func:`optimal_epsilon`, with ``proven`` and ``bracket`` (lower, upper): when a time
-    limit stops the search, ``eps`` is the best attack found and the optimum lies in the bracket."""
+    """``(eps, image)`` from :func:`network_optimal_epsilon`, with ``proven`` and ``bracket`` (lower, upper): when a
+    time limit stops the search, ``eps`` is the best attack found and the optimum lies in the bracket."""
 
     def __new__(cls, eps: float, image: np.ndarray, proven: bool, bracket: tuple[float, float]):
         result = super().__new__(cls, (eps, image))
@@ -140,8 +142,9 @@ class NetworkOptimum(tuple):
         return result
 
 
-def optimal_epsilon(network: ReluNetwork, x, target, *, clip=(0.0, 1.0), time_limit: float = 10.0,
-                    margin: float = 1e-6) -> NetworkOptimum:  # fmt: skip
+def network_optimal_epsilon(
+    network: ReluNetwork, x, target, *, clip=(0.0, 1.0), time_limit: float = 10.0, margin: float = 1e-6
+) -> NetworkOptimum:
     """The smallest L-inf eps at which *some* perturbation makes the network say ``target``: a mixed-integer
     program (Tjeng, Xiao & Tedrake 2019), solved by scipy's HiGHS.
 
@@ -156,12 +159,12 @@ def optimal_epsilon(network: ReluNetwork, x, target, *, clip=(0.0, 1.0), time_li
     from scipy.optimize import Bounds, LinearConstraint, milp
     from scipy.sparse import csr_array, hstack, identity, vstack
 
-    image = as_one_image(x, "optimal_epsilon of the network")
+    image = as_one_image(x, "network_optimal_epsilon of the network")
     target = as_digit(target, "target")
     clip = as_clip(clip)
     if network.predict(image) == target and np.sort(network.logits(image))[-2] < network.logits(image)[target]:
         return NetworkOptimum(0.0, image, True, (0.0, 0.0))
-    ray = minimal_epsilon(network, image, target, clip=clip)
+    ray = ray_minimal_epsilon(network, image, target, clip=clip)
     known, known_image = iterated_epsilon(network, image, target, clip)  # the best attack known before solving
     if ray <= known:
         known, known_image = ray, sign_step(network, image, target, min(ray + 1e-6, MAX_EPS), clip)
@@ -172,8 +175,12 @@ def optimal_epsilon(network: ReluNetwork, x, target, *, clip=(0.0, 1.0), time_li
     # variables: delta (n), eps, a (hidden), z (hidden; binary); rows: |delta_i| <= eps, the units, the target
     variables = n + 1 + 2 * hidden
     eps_at, a_at, z_at = n, n + 1, n + 1 + hidden
-    ball = vstack([hstack([identity(n), csr_array(-np.ones((n, 1))), csr_array((n, 2 * hidden))]),
-                   hstack([-identity(n), csr_array(-np.ones((n, 1))), csr_array((n, 2 * hidden))])])  # fmt: skip
+    ball = vstack(
+        [
+            hstack([identity(n), csr_array(-np.ones((n, 1))), csr_array((n, 2 * hidden))]),
+            hstack([-identity(n), csr_array(-np.ones((n, 1))), csr_array((n, 2 * hidden))]),
+        ]
+    )
     units, low, high = [], [], []
     for k in range(hidden):
         h0 = float(network.W1[k] @ image + network.b1[k])  # h_k = h0 + W1[k] . delta
@@ -207,9 +214,13 @@ def optimal_epsilon(network: ReluNetwork, x, target, *, clip=(0.0, 1.0), time_li
     )
     cost = np.zeros(variables)
     cost[eps_at] = 1.0
-    solved = milp(cost, constraints=LinearConstraint(matrix, lows, highs),
-                  integrality=np.r_[np.zeros(n + 1 + hidden), np.ones(hidden)], bounds=bounds,
-                  options={"time_limit": time_limit, "mip_rel_gap": 0.0})  # fmt: skip
+    solved = milp(
+        cost,
+        constraints=LinearConstraint(matrix, lows, highs),
+        integrality=np.r_[np.zeros(n + 1 + hidden), np.ones(hidden)],
+        bounds=bounds,
+        options={"time_limit": time_limit, "mip_rel_gap": 0.0},
+    )
     dual = max(floor, float(getattr(solved, "mip_dual_bound", None) or 0.0))  # what is proven when stopped
     if solved.x is None:
         if not np.isfinite(known):  # infeasible up to 1

@@ -35,29 +35,42 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
+from threadpoolctl import threadpool_limits
 
 from core.model import softmax
-from core.shared_work import current_check, in_shared_work, lower_priority
+from core.stopping import current_check, in_background, lower_priority
 
 BLOCK = 256  # images walked at once: their (block, pieces, 10) arrays stay a few MB
 PIECES = 24  # pieces of the attack path the minimal-epsilon walk examines at a time
 
 
-@functools.cache
-def _blas() -> ThreadpoolController:
-    return ThreadpoolController()
+_blas_lock = threading.Lock()
+_blas_set = False
+
+
+def one_blas_thread() -> None:
+    """Limit BLAS to one thread for the whole process, once (threadpoolctl does not promise that changing the
+    limit from many threads at once is safe). The walks' matrix products are thin (10 columns): BLAS threads
+    gain nothing there and, spinning between calls, slow the block threads down; trainings run in child
+    processes with one BLAS thread of their own."""
+    global _blas_set
+    with _blas_lock:
+        if not _blas_set:
+            threadpool_limits(limits=1, user_api="blas")
+            _blas_set = True
 
 
 @functools.cache
 def _workers(background: bool = False) -> ThreadPoolExecutor:
     """One thread per core, made on first use and shared by every caller (any number of app sessions).
 
-    Shared heavy work (:mod:`core.shared_work`) gets a pool of its own whose threads run at a lower CPU
-    priority, so a visitor's page is drawn first while a long computation for others goes on.
+    Work in the background (:func:`core.stopping.in_background`: shared work on a server) gets a pool of its own
+    whose threads run at a lower CPU priority, so a visitor's page is drawn first while a long computation for
+    others goes on.
     """
     cores = os.cpu_count() or 1
     if background:  # one thread beside the job's own: a core (and most of the GIL) stays free for pages
@@ -69,8 +82,10 @@ def over_blocks(model, images: np.ndarray, target: int, clip, walk, *extra) -> l
     """Prepare blocks of images and ``walk(path, *extra)`` each, on all cores; results in block order."""
     cores = os.cpu_count() or 1
     size = min(BLOCK, max(32, -(-len(images) // cores)))  # at least one block per core
-    return on_all_cores(lambda start: walk(PathBlock(model, images[start : start + size], clip).toward(target), *extra),
-                        list(range(0, len(images), size)))  # fmt: skip
+    return on_all_cores(
+        lambda start: walk(PathBlock(model, images[start : start + size], clip).toward(target), *extra),
+        list(range(0, len(images), size)),
+    )
 
 
 def over_targets(model, images: np.ndarray, labels: np.ndarray, clip, walk, *extra) -> list[tuple]:
@@ -99,19 +114,19 @@ def over_targets(model, images: np.ndarray, labels: np.ndarray, clip, walk, *ext
 def on_all_cores(function, items: list) -> list:
     """``[function(item) for item in items]``, side by side on all cores (numpy releases the GIL), BLAS on one.
 
-    Before each item the caller's :func:`core.shared_work.checkpoint` runs, so a
-    shared computation nobody waits for stops between blocks.
+    Before each item the caller's :func:`core.stopping.check` runs, so a
+    computation nobody waits for any more stops between blocks.
     """
+    one_blas_thread()
     check = current_check()
 
     def item_after_check(item):
         check()
         return function(item)
 
-    with _blas().limit(limits=1, user_api="blas"):
-        if len(items) > 1 and (os.cpu_count() or 1) > 1:
-            return list(_workers(background=in_shared_work()).map(item_after_check, items))
-        return [item_after_check(item) for item in items]
+    if len(items) > 1 and (os.cpu_count() or 1) > 1:
+        return list(_workers(background=in_background()).map(item_after_check, items))
+    return [item_after_check(item) for item in items]
 
 
 class PathBlock:
@@ -183,7 +198,8 @@ class AttackPath:
             if not (rising | falling).all():  # a pixel the gradient does not touch never moves
                 still = rising | falling
                 row, column, rising, falling, to_top, to_bottom = (
-                    each[still] for each in (row, column, rising, falling, to_top, to_bottom))  # fmt: skip
+                    each[still] for each in (row, column, rising, falling, to_top, to_bottom)
+                )
             self.row, self.column = row, column
             rising, falling = rising.astype(np.float64), falling.astype(np.float64)
             self.sign, self.tau = rising - falling, to_top * rising + to_bottom * falling
@@ -322,9 +338,16 @@ def walk_minimal_epsilon(path: AttackPath, target: int, max_eps: float) -> np.nd
 
         rows, places = np.nonzero(skipped)
         which = stops[rows, places]
-        gone = csr_array((np.concatenate([path.sign[which], path.sign[which] * path.tau[which]]),
-                          (np.concatenate([rows, rows + n]), np.tile(path.column[which], 2))),
-                         shape=(2 * n, len(lead))) @ lead  # fmt: skip
+        gone = (
+            csr_array(
+                (
+                    np.concatenate([path.sign[which], path.sign[which] * path.tau[which]]),
+                    (np.concatenate([rows, rows + n]), np.tile(path.column[which], 2)),
+                ),
+                shape=(2 * n, len(lead)),
+            )
+            @ lead
+        )
         slope, margin = slope - gone[:n], margin + gone[n:]
         taus[skipped] = np.inf  # looked at: out of the way of the walk
     result = np.full(n, np.inf)

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core import stopping
 from core.attack import attack_direction, fgsm
 from core.checks import MAX_EPS, as_clip, as_digit, as_eps, as_eps_grid, as_images, as_labels, as_max_eps
 from core.errors import BadInput
 from core.model import ReluNetwork, SoftmaxModel, softmax
 from core.path import on_all_cores, over_blocks, over_targets, walk_minimal_epsilon, walk_totals
-from core.shared_work import checkpoint
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,7 +86,7 @@ def success_curve(model: SoftmaxModel, x, target, eps_grid, *, clip=(0.0, 1.0)) 
     target = as_digit(target, "target")
     grid = as_eps_grid(eps_grid)
     clip = as_clip(clip)
-    if isinstance(model, ReluNetwork):  # not linear along the path: the network's answers at every epsilon
+    if not model.linear:  # not linear along the path: the network's answers at every epsilon
         return _network_success_curve(model, images, target, grid, clip)
     totals = over_blocks(model, images, target, clip, walk_totals, grid, target)
     fooled = sum((counts for counts, _ in totals), np.zeros(len(grid)))
@@ -101,15 +101,16 @@ def _network_success_curve(network: ReluNetwork, images, target: int, grid: np.n
     direction = attack_direction(network, images, target)  # once per image, as the linear walk does
     fooled, probability = np.zeros(len(grid)), np.zeros(len(grid))
     for k, eps in enumerate(grid):
-        checkpoint()
+        stopping.check()
         moved = images + eps * direction
         if clip is not None:
             np.clip(moved, *clip, out=moved)
         p = network.predict_proba(moved)
         fooled[k], probability[k] = np.sum(p.argmax(axis=1) == target), p[:, target].sum()
     n = max(len(images), 1)
-    return SuccessCurve(eps=grid, fooled_share=fooled / n, mean_target_probability=probability / n,
-                        n_images=len(images))  # fmt: skip
+    return SuccessCurve(
+        eps=grid, fooled_share=fooled / n, mean_target_probability=probability / n, n_images=len(images)
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -233,8 +234,9 @@ class RobustnessCurve:
     n_images: int
 
 
-def robustness_curve(model: SoftmaxModel, x, labels, eps_grid, *, clip=(0.0, 1.0), pgd_grid=None,
-                     pgd_steps: int = 10) -> RobustnessCurve:  # fmt: skip
+def robustness_curve(
+    model: SoftmaxModel, x, labels, eps_grid, *, clip=(0.0, 1.0), pgd_grid=None, pgd_steps: int = 10
+) -> RobustnessCurve:
     """Test accuracy at every epsilon of ``eps_grid`` (in [0, 1], increasing): attacked, and in the exact worst case.
 
     The gradient sign accuracy walks each image's exact attack path away from
@@ -271,5 +273,6 @@ def robustness_curve(model: SoftmaxModel, x, labels, eps_grid, *, clip=(0.0, 1.0
         return float(np.mean(model.predict(attacked) == labels)) if len(images) else 0.0
 
     pgd_accuracy = np.array(on_all_cores(under_pgd, list(pgd_eps)))
-    return RobustnessCurve(eps=grid, fgsm=right / n, worst=worst, pgd_eps=pgd_eps, pgd=pgd_accuracy,
-                           n_images=len(images))  # fmt: skip
+    return RobustnessCurve(
+        eps=grid, fgsm=right / n, worst=worst, pgd_eps=pgd_eps, pgd=pgd_accuracy, n_images=len(images)
+    )

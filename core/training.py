@@ -15,10 +15,10 @@ from dataclasses import replace
 import numpy as np
 
 from core.checks import N_CLASSES, N_PIXELS
-from core.data import Dataset
 from core.defense import defended_sgd
+from core.inputs.data import Dataset
+from core.inputs.settings import DEFAULTS, TrainingSettings, fields_of
 from core.model import EpochMetrics, SoftmaxModel, TrainingResult, cross_entropy, evaluated
-from core.settings import DEFAULTS, TrainingSettings, fields_of
 
 
 def _accuracy(model: SoftmaxModel, x: np.ndarray, y: np.ndarray) -> float:
@@ -65,7 +65,7 @@ def train_softmax(
     dataset : Dataset
     settings : TrainingSettings, optional
         Everything that decides the weights; its ``dataset`` is taken to be
-        ``dataset``'s. Default: :data:`core.settings.DEFAULTS` (the original
+        ``dataset``'s. Default: :data:`core.inputs.settings.DEFAULTS` (the original
         experiment's recipe).
     **changes
         Settings to change, by name (``epochs=2``, ``solver="lbfgs"``, ...):
@@ -100,7 +100,7 @@ def train_softmax(
     Raises
     ------
     ValueError
-        A setting outside :data:`core.settings.BOUNDS` (named in the message), or one that does not exist.
+        A setting outside :data:`core.inputs.settings.BOUNDS` (named in the message), or one that does not exist.
     """
     unknown = set(changes) - set(fields_of()) | ({"dataset", "hidden"} & set(changes))
     if unknown:
@@ -120,10 +120,17 @@ def train_softmax(
             on_epoch(epoch, total, metrics)
 
     if settings.defended:
-        model = defended_sgd(x_train, y_train, epochs=epochs, learning_rate=settings.learning_rate,
-                             batch_size=settings.batch_size, seed=settings.seed,
-                             adversarial_eps=settings.adversarial_eps, l1=settings.l1,
-                             on_epoch=lambda epoch, model, loss: record(epoch, epochs, model, loss))  # fmt: skip
+        model = defended_sgd(
+            x_train,
+            y_train,
+            epochs=epochs,
+            learning_rate=settings.learning_rate,
+            batch_size=settings.batch_size,
+            seed=settings.seed,
+            adversarial_eps=settings.adversarial_eps,
+            l1=settings.l1,
+            on_epoch=lambda epoch, model, loss: record(epoch, epochs, model, loss),
+        )
     elif settings.solver == "sgd":
         classifier = _softmax_regression_sgd(settings.learning_rate, settings.batch_size, settings.seed)
         classes = np.arange(N_CLASSES)

@@ -10,7 +10,7 @@
   upload, the epsilon slider, the all-pairs and defenses choices, links to the attack page.
 - :mod:`dashboard.resources`: what all sessions share: datasets, trained models, cached results.
 - :mod:`dashboard.heavy`: heavy results every visitor shares (the lab, all pairs, curves): asked once per
-  server, one at a time, stopped when nobody waits (:mod:`core.shared_work`).
+  server, one at a time, stopped when nobody waits (:mod:`core.jobs.work`).
 - :mod:`dashboard.robustness`: robustness per model (certified numbers, charts, templates), for the defenses page.
 - :mod:`dashboard.drawing_pad`: the drawing pad (a v2 component) and what the server keeps of it.
 - :mod:`dashboard.charts`, :mod:`dashboard.attack_charts`, :mod:`dashboard.comparison_charts`: the

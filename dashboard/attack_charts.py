@@ -48,7 +48,7 @@ def probability_bars(before: np.ndarray, after: np.ndarray, source: int, target:
             description=f"Bar chart of the ten class probabilities: the original image reads as "
             f"{int(np.argmax(before))} ({np.max(before):.0%}), the adversarial one as {int(np.argmax(after))} "
             f"({np.max(after):.0%}).",
-        )  # fmt: skip
+        )
     )
 
 
@@ -86,12 +86,19 @@ def class_scores_chart(
     # "Infinite extent" computing a domain from it.
     low, high = (0.0, 1.0) if is_probability else (float(scores.min()), float(scores.max()))
     base = alt.Chart(frame).encode(
-        x=alt.X("eps:Q", title="epsilon (positive moves toward the target)",
-                scale=alt.Scale(domain=[float(np.min(eps)), float(np.max(eps))])),
-        y=alt.Y("score:Q", title="class probability" if is_probability else "class score (logit)", axis=y_axis,
-                scale=alt.Scale(domain=[low, high], nice=True)),
+        x=alt.X(
+            "eps:Q",
+            title="epsilon (positive moves toward the target)",
+            scale=alt.Scale(domain=[float(np.min(eps)), float(np.max(eps))]),
+        ),
+        y=alt.Y(
+            "score:Q",
+            title="class probability" if is_probability else "class score (logit)",
+            axis=y_axis,
+            scale=alt.Scale(domain=[low, high], nice=True),
+        ),
         color=digit_colour(),
-    )  # fmt: skip
+    )
     lines = base.mark_line().encode(
         strokeWidth=alt.condition("datum.role != 'other'", alt.value(3.5), alt.value(1.5)),
         opacity=alt.condition("datum.role != 'other'", alt.value(1.0), alt.value(0.6)),
@@ -125,8 +132,10 @@ def class_scores_chart(
     )
     layers += rule(chosen_eps, CHOSEN_COLOUR, "chosen ε", side=chosen_side)
     crossing = "" if minimal_eps is None or not np.isfinite(minimal_eps) else f", crossing at ε {minimal_eps:.3f}"
-    about = (f"Line chart of the ten class scores against epsilon from {float(np.min(eps)):.2f} to "
-             f"{float(np.max(eps)):.2f}: the source {source} against the target {target}{crossing}.")  # fmt: skip
+    about = (
+        f"Line chart of the ten class scores against epsilon from {float(np.min(eps)):.2f} to "
+        f"{float(np.max(eps)):.2f}: the source {source} against the target {target}{crossing}."
+    )
     return alt.layer(*layers).properties(height=420, description=about)
 
 
@@ -172,8 +181,10 @@ def success_chart(eps, fooled_share, mean_target_probability, *, target: int, me
     )
     layers += rule(chosen_eps, CHOSEN_COLOUR, "chosen ε", side=chosen_side)
     last, share = float(np.asarray(eps)[-1]), float(np.asarray(fooled_share)[-1])
-    about = (f"Line chart of the share of images read as {target} and its mean probability against epsilon: "
-             f"{share:.0%} read as {target} at ε {last:.2f}.")  # fmt: skip
+    about = (
+        f"Line chart of the share of images read as {target} and its mean probability against epsilon: "
+        f"{share:.0%} read as {target} at ε {last:.2f}."
+    )
     return alt.layer(*layers).properties(height=320, width="container", description=about)
 
 
@@ -187,6 +198,7 @@ def minimal_eps_histogram(minimal: np.ndarray, *, target: int, chosen_eps=None, 
     colour = DIGIT_COLOURS[target]
     bars = image_histogram(finite, bins, (0.0, upper), title=title, x_title="minimal epsilon", colour=colour)
     finite = np.asarray(minimal, float)[np.isfinite(minimal)]
-    about = (f"Histogram of the exact minimal epsilon of {len(minimal)} images toward {target}"
-             + (f": median {np.median(finite):.3f}." if finite.size else ": none is ever fooled."))  # fmt: skip
+    about = f"Histogram of the exact minimal epsilon of {len(minimal)} images toward {target}" + (
+        f": median {np.median(finite):.3f}." if finite.size else ": none is ever fooled."
+    )
     return alt.layer(bars, *rule(chosen_eps, CHOSEN_COLOUR, "chosen ε")).properties(height=320, description=about)

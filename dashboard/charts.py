@@ -74,8 +74,9 @@ def rule(eps: float | None, colour: str, label: str, dash=None, side: str = "rig
     return [rule, text]
 
 
-def image_histogram(values: np.ndarray, bins: int, span: tuple[float, float], *, title: str | alt.Title, x_title: str,
-                     colour: str) -> alt.Chart:  # fmt: skip
+def image_histogram(
+    values: np.ndarray, bins: int, span: tuple[float, float], *, title: str | alt.Title, x_title: str, colour: str
+) -> alt.Chart:
     """Bars counting images per bin of ``values`` over ``span``, with the bin's edges in the tooltip."""
     counts, edges = np.histogram(values, bins=bins, range=span)
     frame = pd.DataFrame({"start": edges[:-1], "end": edges[1:], "images": counts})
@@ -124,7 +125,7 @@ def accuracy_chart(history) -> alt.Chart:
             height=280,
             description=f"Line chart of train and test accuracy over {len(history)} epochs: "
             f"test accuracy {history[-1].test_accuracy:.1%} at the last.",
-        )  # fmt: skip
+        )
     )
 
 
@@ -142,7 +143,7 @@ def loss_chart(history) -> alt.Chart:
             height=280,
             description=f"Line chart of the mean training loss over {len(history)} epochs: "
             f"{history[0].loss:.3f} at the first, {history[-1].loss:.3f} at the last.",
-        )  # fmt: skip
+        )
     )
 
 
@@ -193,6 +194,8 @@ def confusion_chart(confusion: np.ndarray) -> alt.Chart:
         color=alt.condition("datum.share > 0.45", alt.value("white"), alt.value("#333333")),
     )
     right = np.trace(confusion) / max(confusion.sum(), 1)
-    about = (f"Confusion matrix of the test set: {right:.1%} on the diagonal (right); each cell counts a true digit "
-             "(row) against the model's answer (column).")  # fmt: skip
+    about = (
+        f"Confusion matrix of the test set: {right:.1%} on the diagonal (right); each cell counts a true digit "
+        "(row) against the model's answer (column)."
+    )
     return (cells + counts).properties(height=340, description=about)

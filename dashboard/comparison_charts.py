@@ -46,12 +46,18 @@ def pair_heatmap(
     sources = [*DIGITS, "yours"] if own is not None else DIGITS
     own_row = np.asarray(own, float)[None, :] if own is not None else np.zeros((0, 10))
     stack = lambda table, extra: np.vstack([np.asarray(table, float), extra]).ravel()  # noqa: E731
-    frame = pd.DataFrame({
-        "source": np.repeat(sources, 10), "target": np.tile(DIGITS, len(sources)),
-        "median": stack(median, own_row), "lower": stack(lower, own_row), "upper": stack(upper, own_row),
-        "share": stack(share, np.full_like(own_row, np.nan)), "eps": float(eps),
-        "images": np.repeat([*np.asarray(counts, int), *([1] if own is not None else [])], 10),
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "source": np.repeat(sources, 10),
+            "target": np.tile(DIGITS, len(sources)),
+            "median": stack(median, own_row),
+            "lower": stack(lower, own_row),
+            "upper": stack(upper, own_row),
+            "share": stack(share, np.full_like(own_row, np.nan)),
+            "eps": float(eps),
+            "images": np.repeat([*np.asarray(counts, int), *([1] if own is not None else [])], 10),
+        }
+    )
     never = np.isinf(frame["median"])
     for field, kind in (("median", "ε"), ("lower", "ε"), ("upper", "ε"), ("share", "%")):  # tooltips: words, not inf
         frame[f"{field}_shown"] = _shown(frame[field].to_numpy(), kind)
@@ -93,11 +99,16 @@ def _pair_template(show: str, rows: int) -> alt.LayerChart:
         y=alt.Y("source:N", title="source digit", sort=[*DIGITS, "yours"]),
     )
     if show == "share":
-        colour = alt.Color("colour:Q", title="share fooled at the chosen ε",
-                           scale=alt.Scale(scheme="reds", domain=[0, 1]), legend=alt.Legend(format=".0%"))  # fmt: skip
+        colour = alt.Color(
+            "colour:Q",
+            title="share fooled at the chosen ε",
+            scale=alt.Scale(scheme="reds", domain=[0, 1]),
+            legend=alt.Legend(format=".0%"),
+        )
     else:
-        colour = alt.Color("colour:Q", title="median minimal ε", scale=alt.Scale(scheme="viridis"),
-                           legend=alt.Legend(format=".2f"))  # fmt: skip
+        colour = alt.Color(
+            "colour:Q", title="median minimal ε", scale=alt.Scale(scheme="viridis"), legend=alt.Legend(format=".2f")
+        )
     cells = (
         base.mark_rect()
         .encode(
@@ -120,9 +131,10 @@ def _pair_template(show: str, rows: int) -> alt.LayerChart:
     # the labels have no tooltip, so they stay out of the way of clicks on the cells
     # on a narrow screen (a phone) the cells are too small for their labels: the tooltip still says them
     labels = base.mark_text(fontSize=12, aria=False).encode(
-        text="label:N", color=alt.condition("datum.dark", alt.value("white"), alt.value("#333333")),
+        text="label:N",
+        color=alt.condition("datum.dark", alt.value("white"), alt.value("#333333")),
         opacity=alt.condition(f"width < {LABELS_FROM_WIDTH}", alt.value(0), alt.value(1)),
-    )  # fmt: skip
+    )
     what = "the share fooled at the chosen ε" if show == "share" else "the median minimal ε"
     about = f"Heatmap of {what} for every pair of source digit (rows) and target (columns); click a cell to pick it."
     return alt.layer(cells, labels).properties(height=34 * rows + 20, description=about)
@@ -142,36 +154,55 @@ def ratio_histogram(ratios: np.ndarray, *, target: int) -> alt.Chart:
         subtitle=f"{optimal_share:.0%} of {len(ratios)} exactly optimal, {near_share:.0%} below {first:.2f}×",
     )  # a title and a subtitle: two lines, so a narrow chart cuts neither
     return image_histogram(
-        ratios, bins, (1.0, top), title=title, colour=DIGIT_COLOURS[target],
+        ratios,
+        bins,
+        (1.0, top),
+        title=title,
+        colour=DIGIT_COLOURS[target],
         x_title="× the optimal ε (1: the sign step is optimal)",
-    ).properties(height=300, description=f"Histogram of gradient sign ε ÷ optimal ε over {len(ratios)} images: "
-                 f"{optimal_share:.0%} exactly optimal.")  # fmt: skip
+    ).properties(
+        height=300,
+        description=f"Histogram of gradient sign ε ÷ optimal ε over {len(ratios)} images: "
+        f"{optimal_share:.0%} exactly optimal.",
+    )
 
 
 def robustness_chart(curve, *, chosen_eps: float | None = None) -> alt.LayerChart:
     """Accuracy against epsilon under the gradient sign method, PGD, and in the exact worst case (certified)."""
-    frame = pd.concat([
-        pd.DataFrame({"eps": curve.eps, "accuracy": curve.fgsm, "attack": "FGSM"}),
-        pd.DataFrame({"eps": curve.pgd_eps, "accuracy": curve.pgd, "attack": "PGD, 10 steps"}),
-        pd.DataFrame({"eps": curve.eps, "accuracy": curve.worst, "attack": "worst case"}),
-    ])  # fmt: skip
+    frame = pd.concat(
+        [
+            pd.DataFrame({"eps": curve.eps, "accuracy": curve.fgsm, "attack": "FGSM"}),
+            pd.DataFrame({"eps": curve.pgd_eps, "accuracy": curve.pgd, "attack": "PGD, 10 steps"}),
+            pd.DataFrame({"eps": curve.eps, "accuracy": curve.worst, "attack": "worst case"}),
+        ]
+    )
     names = ["FGSM", "PGD, 10 steps", "worst case"]
     lines = (
         alt.Chart(frame, title=f"Accuracy of {curve.n_images} test images under attack")
         .mark_line(strokeWidth=2.5)
         .encode(
             **eps_and_accuracy(),
-            color=alt.Color("attack:N", title="", sort=names,
-                            scale=alt.Scale(domain=names, range=["#4e79a7", "#f28e2b", "#59a14f"]),
-                            legend=alt.Legend(orient="top")),
-            strokeDash=alt.StrokeDash("attack:N", sort=names, legend=None,
-                                      scale=alt.Scale(domain=names, range=[[1, 0], [5, 3], [1, 0]])),
-            tooltip=[alt.Tooltip("eps:Q", format=".3f", title="epsilon"), "attack:N",
-                     alt.Tooltip("accuracy:Q", format=".1%")],
+            color=alt.Color(
+                "attack:N",
+                title="",
+                sort=names,
+                scale=alt.Scale(domain=names, range=["#4e79a7", "#f28e2b", "#59a14f"]),
+                legend=alt.Legend(orient="top"),
+            ),
+            strokeDash=alt.StrokeDash(
+                "attack:N", sort=names, legend=None, scale=alt.Scale(domain=names, range=[[1, 0], [5, 3], [1, 0]])
+            ),
+            tooltip=[
+                alt.Tooltip("eps:Q", format=".3f", title="epsilon"),
+                "attack:N",
+                alt.Tooltip("accuracy:Q", format=".1%"),
+            ],
         )
-    )  # fmt: skip
-    about = (f"Line chart of the accuracy of {curve.n_images} test images against epsilon under the gradient sign "
-             "method, under PGD, and in the exact worst case (certified).")  # fmt: skip
+    )
+    about = (
+        f"Line chart of the accuracy of {curve.n_images} test images against epsilon under the gradient sign "
+        "method, under PGD, and in the exact worst case (certified)."
+    )
     return alt.layer(lines, *rule(chosen_eps, CHOSEN_COLOUR, "chosen ε")).properties(height=320, description=about)
 
 
@@ -180,11 +211,13 @@ MODEL_COLOURS = ["#9c9c9c", "#2a9d8f"]  # the normal model in grey, the defended
 
 def defense_chart(curves: dict, *, chosen_eps: float | None = None) -> alt.LayerChart:
     """Certified accuracy (solid) and accuracy under the gradient sign attack (dashed) against epsilon, per model."""
-    frame = pd.concat([
-        pd.DataFrame({"eps": curve.eps, "accuracy": values, "model": name, "measure": measure})
-        for name, curve in curves.items()
-        for measure, values in (("certified", curve.worst), ("under the gradient sign attack", curve.fgsm))
-    ])  # fmt: skip
+    frame = pd.concat(
+        [
+            pd.DataFrame({"eps": curve.eps, "accuracy": values, "model": name, "measure": measure})
+            for name, curve in curves.items()
+            for measure, values in (("certified", curve.worst), ("under the gradient sign attack", curve.fgsm))
+        ]
+    )
     names, measures = list(curves), ["certified", "under the gradient sign attack"]
     n_images = next(iter(curves.values())).n_images
     lines = (
@@ -192,23 +225,39 @@ def defense_chart(curves: dict, *, chosen_eps: float | None = None) -> alt.Layer
         .mark_line(strokeWidth=2.5)
         .encode(
             **eps_and_accuracy(),
-            color=alt.Color("model:N", title="", sort=names, scale=alt.Scale(domain=names, range=MODEL_COLOURS),
-                            legend=alt.Legend(orient="top")),
-            strokeDash=alt.StrokeDash("measure:N", title="", sort=measures,  # below: two legends overflow a phone
-                                      legend=alt.Legend(orient="bottom", labelLimit=320),
-                                      scale=alt.Scale(domain=measures, range=[[1, 0], [6, 4]])),
+            color=alt.Color(
+                "model:N",
+                title="",
+                sort=names,
+                scale=alt.Scale(domain=names, range=MODEL_COLOURS),
+                legend=alt.Legend(orient="top"),
+            ),
+            strokeDash=alt.StrokeDash(
+                "measure:N",
+                title="",
+                sort=measures,  # below: two legends overflow a phone
+                legend=alt.Legend(orient="bottom", labelLimit=320),
+                scale=alt.Scale(domain=measures, range=[[1, 0], [6, 4]]),
+            ),
             detail="measure:N",
-            tooltip=["model:N", "measure:N", alt.Tooltip("eps:Q", format=".3f", title="epsilon"),
-                     alt.Tooltip("accuracy:Q", format=".1%")],
+            tooltip=[
+                "model:N",
+                "measure:N",
+                alt.Tooltip("eps:Q", format=".3f", title="epsilon"),
+                alt.Tooltip("accuracy:Q", format=".1%"),
+            ],
         )
-    )  # fmt: skip
-    about = (f"Line chart of certified accuracy and accuracy under the gradient sign attack against epsilon, for "
-             f"{' and '.join(names)}, on {n_images:,} test images.")  # fmt: skip
+    )
+    about = (
+        f"Line chart of certified accuracy and accuracy under the gradient sign attack against epsilon, for "
+        f"{' and '.join(names)}, on {n_images:,} test images."
+    )
     return alt.layer(lines, *rule(chosen_eps, CHOSEN_COLOUR, "chosen ε")).properties(height=340, description=about)
 
 
-def model_histograms(values: dict, *, title: str, x_title: str, chosen_eps: float | None = None,
-                     bins: int = 40) -> alt.LayerChart:  # fmt: skip
+def model_histograms(
+    values: dict, *, title: str, x_title: str, chosen_eps: float | None = None, bins: int = 40
+) -> alt.LayerChart:
     """Per model, how many images need how much epsilon, overlaid; images never changed are left out (in the title)."""
     names = list(values)
     finite = [v[np.isfinite(v)] for v in values.values()]
@@ -227,12 +276,21 @@ def model_histograms(values: dict, *, title: str, x_title: str, chosen_eps: floa
             x=alt.X("start:Q", bin="binned", title=x_title),
             x2="end:Q",
             y=alt.Y("images:Q", title="images", stack=None),
-            color=alt.Color("model:N", title="", sort=names, scale=alt.Scale(domain=names, range=MODEL_COLOURS),
-                            legend=alt.Legend(orient="top")),
-            tooltip=["model:N", alt.Tooltip("start:Q", format=".3f", title="from"),
-                     alt.Tooltip("end:Q", format=".3f", title="to"), "images:Q"],
+            color=alt.Color(
+                "model:N",
+                title="",
+                sort=names,
+                scale=alt.Scale(domain=names, range=MODEL_COLOURS),
+                legend=alt.Legend(orient="top"),
+            ),
+            tooltip=[
+                "model:N",
+                alt.Tooltip("start:Q", format=".3f", title="from"),
+                alt.Tooltip("end:Q", format=".3f", title="to"),
+                "images:Q",
+            ],
         )
-    )  # fmt: skip
+    )
     about = f"Overlaid histograms of {x_title} per model ({', '.join(names)}): {title}."
     return alt.layer(bars, *rule(chosen_eps, CHOSEN_COLOUR, "chosen ε")).properties(height=300, description=about)
 
@@ -243,28 +301,51 @@ NETWORK_COLOURS = ["#4e79a7", "#e15759", "#59a14f"]  # linear blue, the network 
 def success_by_model(curves: dict, *, target: int, chosen_eps: float | None = None) -> alt.LayerChart:
     """The share of the source digit's test images the gradient sign step makes the target, per model, against ε."""
     names = list(curves)
-    frame = pd.concat([pd.DataFrame({"eps": curve.eps, "fooled": curve.fooled_share, "model": name})
-                       for name, curve in curves.items()])  # fmt: skip
+    frame = pd.concat(
+        [
+            pd.DataFrame({"eps": curve.eps, "fooled": curve.fooled_share, "model": name})
+            for name, curve in curves.items()
+        ]
+    )
     n_images = next(iter(curves.values())).n_images
     lines = (
-        alt.Chart(frame, title=alt.Title(f"Gradient sign step: share read as {target}",
-                                         subtitle=f"{n_images} test images, each model on its own gradient"))
+        alt.Chart(
+            frame,
+            title=alt.Title(
+                f"Gradient sign step: share read as {target}",
+                subtitle=f"{n_images} test images, each model on its own gradient",
+            ),
+        )
         .mark_line(strokeWidth=2.5)
         .encode(
             x=alt.X("eps:Q", title="epsilon", scale=alt.Scale(domain=[0, float(frame["eps"].max())])),
-            y=alt.Y("fooled:Q", title=f"share read as {target}", axis=alt.Axis(format="%"),
-                    scale=alt.Scale(domain=[0, 1])),
-            color=alt.Color("model:N", title="", sort=names,
-                            scale=alt.Scale(domain=names, range=NETWORK_COLOURS[: len(names)]),
-                            legend=alt.Legend(orient="top", labelLimit=260)),
-            strokeDash=alt.StrokeDash("model:N", sort=names, legend=None,
-                                      scale=alt.Scale(domain=names, range=[[1, 0], [6, 3], [2, 2]][: len(names)])),
-            tooltip=["model:N", alt.Tooltip("eps:Q", format=".3f", title="epsilon"),
-                     alt.Tooltip("fooled:Q", format=".1%", title=f"read as {target}")],
+            y=alt.Y(
+                "fooled:Q", title=f"share read as {target}", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])
+            ),
+            color=alt.Color(
+                "model:N",
+                title="",
+                sort=names,
+                scale=alt.Scale(domain=names, range=NETWORK_COLOURS[: len(names)]),
+                legend=alt.Legend(orient="top", labelLimit=260),
+            ),
+            strokeDash=alt.StrokeDash(
+                "model:N",
+                sort=names,
+                legend=None,
+                scale=alt.Scale(domain=names, range=[[1, 0], [6, 3], [2, 2]][: len(names)]),
+            ),
+            tooltip=[
+                "model:N",
+                alt.Tooltip("eps:Q", format=".3f", title="epsilon"),
+                alt.Tooltip("fooled:Q", format=".1%", title=f"read as {target}"),
+            ],
         )
-    )  # fmt: skip
-    about = (f"Line chart of the share of {n_images} test images the gradient sign step makes read as {target}, "
-             f"against epsilon, for {' and '.join(names)}.")  # fmt: skip
+    )
+    about = (
+        f"Line chart of the share of {n_images} test images the gradient sign step makes read as {target}, "
+        f"against epsilon, for {' and '.join(names)}."
+    )
     return alt.layer(lines, *rule(chosen_eps, CHOSEN_COLOUR, "chosen ε")).properties(height=320, description=about)
 
 
@@ -286,13 +367,23 @@ def bracket_histogram(ratios: dict, *, bins: int = 24) -> alt.Chart:
             x=alt.X("start:Q", bin="binned", title="× the certified bound (1: the bound is the answer)"),
             x2="end:Q",
             y=alt.Y("images:Q", title="images", stack=None),
-            color=alt.Color("model:N", title="", sort=names,
-                            scale=alt.Scale(domain=names, range=NETWORK_COLOURS[: len(names)]),
-                            legend=alt.Legend(orient="top", labelLimit=260)),
-            tooltip=["model:N", alt.Tooltip("start:Q", format=".2f", title="from ×"),
-                     alt.Tooltip("end:Q", format=".2f", title="to ×"), "images:Q"],
+            color=alt.Color(
+                "model:N",
+                title="",
+                sort=names,
+                scale=alt.Scale(domain=names, range=NETWORK_COLOURS[: len(names)]),
+                legend=alt.Legend(orient="top", labelLimit=260),
+            ),
+            tooltip=[
+                "model:N",
+                alt.Tooltip("start:Q", format=".2f", title="from ×"),
+                alt.Tooltip("end:Q", format=".2f", title="to ×"),
+                "images:Q",
+            ],
         )
-    )  # fmt: skip
-    about = (f"Overlaid histograms of the gradient sign step's epsilon divided by the certified lower bound, per "
-             f"image, for {' and '.join(names)}; median {medians}.")  # fmt: skip
+    )
+    about = (
+        f"Overlaid histograms of the gradient sign step's epsilon divided by the certified lower bound, per "
+        f"image, for {' and '.join(names)}; median {medians}."
+    )
     return bars.properties(height=300, description=about)

@@ -3,7 +3,7 @@
 White ink on black, as MNIST; mouse, pen and touch (``touch-action: none``
 keeps a finger from scrolling the page); undo and clear. When a stroke ends,
 the pad sends its 280x280 picture as a PNG data URL (about 5-15 KB) as a
-one-shot *trigger* value, which :mod:`core.imaging` reads and prepares exactly
+one-shot *trigger* value, which :mod:`core.inputs.imaging` reads and prepares exactly
 as an uploaded picture. The server keeps only the prepared 28x28 image and a
 short id: the trigger is gone after the rerun, so a huge or refused value
 leaves nothing in the session (and ``server.maxMessageSize`` refuses anything
@@ -17,7 +17,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import ImageRejected
-from core.imaging import preprocess_drawing, read_drawing
+from core.inputs.imaging import preprocess_drawing, read_drawing
 from dashboard import state
 from dashboard.state import WidgetKey
 

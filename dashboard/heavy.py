@@ -2,7 +2,7 @@
 
 Each function here gets the model and the data in the visitor's script
 thread, then hands the computation to :func:`shared` (a
-:class:`core.shared_work.SharedWork` per server): a second visitor asking the
+:class:`core.jobs.work.SharedWork` per server): a second visitor asking the
 same question waits for the first one's answer, at most ``WORK_SLOTS`` run at
 once, below the pages' CPU priority (the page says how many are ahead), and a
 computation whose visitors all left stops at its next checkpoint. Finished
@@ -20,9 +20,10 @@ import numpy as np
 import streamlit as st
 
 from core.attack import fgsm, minimal_epsilon
-from core.exact import fewest_pixels, optimal_epsilon, robust_radius
-from core.settings import TrainingSettings
-from core.shared_work import SharedWork, WorkStatus, checkpoint
+from core.exact import optimal_epsilon, robust_radius
+from core.fewest import fewest_pixels
+from core.inputs.settings import TrainingSettings
+from core.jobs.work import SharedWork, WorkStatus, checkpoint
 from core.sweep import PairAttacks, by_pair, fooled_toward_each, pair_attacks
 from dashboard.resources import dataset, source_images, trained
 from dashboard.view import View, clip_range
@@ -47,7 +48,7 @@ def shared(key: tuple, compute, doing: str, *, wait: bool = True):
     While it runs (or waits for a free slot) the page shows a status line;
     the status updates are where a visitor's rerun or closed tab ends the
     wait, and the computation then stops unless someone else waits for it
-    (:class:`core.shared_work.SharedWork`). ``compute`` runs in another
+    (:class:`core.jobs.work.SharedWork`). ``compute`` runs in another
     thread: get the model and the data before, never call Streamlit in it.
 
     ``wait=False``: the result if it is ready, else None at once, with the
@@ -128,8 +129,12 @@ def optimal_epsilons(view: View, *, wait: bool = True) -> np.ndarray | None:
     def compute() -> np.ndarray:
         return _read_only(optimal_epsilon(model, images, view.target, clip=view.clip_range))
 
-    return shared(("optimal", view.training, view.clip, view.source, view.target), compute,
-                  "Solving the optimal attack for every test image of the digit…", wait=wait)  # fmt: skip
+    return shared(
+        ("optimal", view.training, view.clip, view.source, view.target),
+        compute,
+        "Solving the optimal attack for every test image of the digit…",
+        wait=wait,
+    )
 
 
 def source_robustness(view: View, *, wait: bool = True):
@@ -145,8 +150,12 @@ def source_robustness(view: View, *, wait: bool = True):
         labels = np.full(len(images), view.source)
         return robustness_curve(model, images, labels, grid, clip=view.clip_range)
 
-    return shared(("robustness", view.training, view.clip, view.source), compute,
-                  "Attacking every test image of the digit at every epsilon…", wait=wait)  # fmt: skip
+    return shared(
+        ("robustness", view.training, view.clip, view.source),
+        compute,
+        "Attacking every test image of the digit at every epsilon…",
+        wait=wait,
+    )
 
 
 def goodfellow_table(settings: TrainingSettings) -> list[tuple[str, float, float]]:
@@ -186,11 +195,14 @@ def lab_answers(settings, clip: bool, target: int, truth: int, pixels: np.ndarra
 
     def compute() -> dict:
         span = clip_range(clip)
-        return {**linear_answers(model, pixels, target, span),
-                "radius": float(robust_radius(model, pixels, truth, clip=span))}  # fmt: skip
+        return {
+            **linear_answers(model, pixels, target, span),
+            "radius": float(robust_radius(model, pixels, truth, clip=span)),
+        }
 
-    return shared(("lab answers", settings, clip, target, truth, digest), compute,
-                  "Solving the best attack and the certificate…")  # fmt: skip
+    return shared(
+        ("lab answers", settings, clip, target, truth, digest), compute, "Solving the best attack and the certificate…"
+    )
 
 
 FEWEST_FIRST = 0.5  # seconds the fewest-pixels search gets for a first answer before the page says "proving…"
@@ -206,8 +218,7 @@ def lab_fewest(settings, clip: bool, target: int, pixels: np.ndarray, time_limit
     def compute():
         return fewest_pixels(model, pixels, target, clip=clip_range(clip), time_limit=time_limit)
 
-    return shared(("fewest pixels", settings, clip, target, digest, time_limit), compute,
-                  "Counting the fewest pixels…")  # fmt: skip
+    return shared(("fewest pixels", settings, clip, target, digest, time_limit), compute, "Counting the fewest pixels…")
 
 
 # --- beyond linear: the ReLU network beside the linear model ------------------------------------------------
@@ -239,10 +250,10 @@ NETWORK_LIMIT = 20.0  # seconds the network's integer program gets; then the pag
 
 
 def network_optimum(view: View, pixels: np.ndarray, *, wait: bool = True):
-    """The network's best attack (:func:`core.network_exact.optimal_epsilon`, a :class:`NetworkOptimum`), proven
+    """The network's best attack (:func:`core.network_exact.network_optimal_epsilon`, a :class:`NetworkOptimum`), proven
     or bracketed within :data:`NETWORK_LIMIT` seconds; shared like :func:`lab_fewest`; None if not ready and
     ``wait`` is False (:func:`shared`)."""
-    from core.network_exact import optimal_epsilon as network_optimal
+    from core.network_exact import network_optimal_epsilon as network_optimal
 
     network = trained(view.network).model
     pixels, digest = _own_copy(pixels)
@@ -250,8 +261,12 @@ def network_optimum(view: View, pixels: np.ndarray, *, wait: bool = True):
     def compute():
         return network_optimal(network, pixels, view.target, clip=view.clip_range, time_limit=NETWORK_LIMIT)
 
-    return shared(("network optimum", view.network, view.clip, view.target, digest), compute,
-                  "Solving the network's best attack (an integer program)…", wait=wait)  # fmt: skip
+    return shared(
+        ("network optimum", view.network, view.clip, view.target, digest),
+        compute,
+        "Solving the network's best attack (an integer program)…",
+        wait=wait,
+    )
 
 
 NETWORK_GRID = (0.0, 0.4, 81)  # the success curves' epsilons: from, to, how many (the linear model's too)
@@ -262,7 +277,7 @@ def network_digit(view: View, *, wait: bool = True) -> dict | None:
     the target and its success curve (read-only arrays); None if not ready and ``wait`` is False (:func:`shared`).
     The linear model's are :func:`dashboard.resources.minimal_epsilons`, :func:`optimal_epsilons` and
     :func:`dashboard.resources.source_success_curve`."""
-    from core.network import minimal_epsilon as walk
+    from core.network import ray_minimal_epsilon as walk
     from core.network_exact import target_bound
     from core.sweep import success_curve
 
@@ -282,5 +297,9 @@ def network_digit(view: View, *, wait: bool = True) -> dict | None:
             "network_curve": success_curve(network, images, target, np.linspace(*NETWORK_GRID), clip=span),
         }
 
-    return shared(("network digit", view.network, view.clip, view.source, view.target), compute,
-                  "Attacking every test image of the digit on the network…", wait=wait)  # fmt: skip
+    return shared(
+        ("network digit", view.network, view.clip, view.source, view.target),
+        compute,
+        "Attacking every test image of the digit on the network…",
+        wait=wait,
+    )

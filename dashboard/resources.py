@@ -13,13 +13,13 @@ import numpy as np
 import streamlit as st
 
 from core.attack import fgsm, minimal_epsilon
-from core.data import DEFAULT_DATASET, Dataset, load_dataset
 from core.errors import DatasetUnavailable, TrainingFailed
+from core.inputs.data import DEFAULT_DATASET, Dataset, load_dataset
+from core.inputs.settings import TrainingSettings
+from core.jobs.models import ModelStore, TrainingStatus, shared_queue
+from core.jobs.shipped import load_shipped
 from core.model import TrainingResult
-from core.settings import TrainingSettings
-from core.shipped import load_shipped
 from core.sweep import SuccessCurve, success_curve
-from core.training_queue import ModelStore, TrainingStatus, shared_queue
 from dashboard import state
 from dashboard.view import View, clip_range
 
@@ -90,8 +90,7 @@ def _status_text(status: TrainingStatus, settings: TrainingSettings | None = Non
     what = f"the ReLU network ({settings.hidden} units)" if settings and settings.hidden else "the softmax classifier"
     if status.metrics is None:
         return f"Training {what}…"
-    return (f"Training {what}: epoch {status.epoch} of {status.total}, test accuracy "
-            f"{status.metrics.test_accuracy:.1%}")  # fmt: skip
+    return f"Training {what}: epoch {status.epoch} of {status.total}, test accuracy {status.metrics.test_accuracy:.1%}"
 
 
 class ModelUnavailable(Exception):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core import imaging
 from core.attack import fgsm
-from core.settings import TrainingSettings
-from core.shared_work import checkpoint
+from core.inputs import imaging
+from core.inputs.settings import TrainingSettings
+from core.jobs.work import checkpoint
 from dashboard import comparison_charts
 from dashboard.heavy import shared
 from dashboard.resources import dataset, digit_minimal_epsilons, trained
@@ -56,10 +56,14 @@ def defense_charts(normal: TrainingSettings, defended: TrainingSettings, clip: b
     costs tens of milliseconds)."""
 
     numbers = {name: test_set_robustness(s, clip) for name, s in zip(NAMES, (normal, defended))}  # kept: at once
-    return (comparison_charts.defense_chart({name: curve for name, (curve, _) in numbers.items()}),
-            comparison_charts.model_histograms({name: radius for name, (_, radius) in numbers.items()},
-                                    title="Any attack: the smallest ε that changes each answer",
-                                    x_title="certified radius (0: already wrong)"))  # fmt: skip
+    return (
+        comparison_charts.defense_chart({name: curve for name, (curve, _) in numbers.items()}),
+        comparison_charts.model_histograms(
+            {name: radius for name, (_, radius) in numbers.items()},
+            title="Any attack: the smallest ε that changes each answer",
+            x_title="certified radius (0: already wrong)",
+        ),
+    )
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)

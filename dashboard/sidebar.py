@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import classes
-from core.data import DEFAULT_DATASET
-from core.settings import ADVERSARIAL_EPS_STEP, BOUNDS, L1_STEPS, SOLVERS
+from core.inputs import classes
+from core.inputs.data import DEFAULT_DATASET
+from core.inputs.settings import ADVERSARIAL_EPS_STEP, BOUNDS, L1_STEPS, SOLVERS
 from dashboard import resources
 from dashboard.state import WidgetKey, current, show_notices, update
 from dashboard.view import DEFENSES, STRENGTH_BOUNDS, View
@@ -34,23 +34,35 @@ def sidebar() -> View:
         kind, names = classes.kind(view.dataset), classes.class_names(view.dataset)
         shown = (lambda k: f"{k} · {names[k]}") if names else str
         left.selectbox(f"Source {kind}", range(10), format_func=shown, help=f"The {kind} to disguise", **bind("source"))
-        right.selectbox(f"Target {kind}", range(10), format_func=shown, help="What the model should see",
-                        **bind("target"))  # fmt: skip
-        st.toggle("Clip pixels to [0, 1]", help="Off reproduces the original experiment: pixels may leave [0, 1]",
-                  **bind("clip"))  # fmt: skip
+        right.selectbox(
+            f"Target {kind}", range(10), format_func=shown, help="What the model should see", **bind("target")
+        )
+        st.toggle(
+            "Clip pixels to [0, 1]",
+            help="Off reproduces the original experiment: pixels may leave [0, 1]",
+            **bind("clip"),
+        )
 
         st.subheader("Model")
         options = [DEFAULT_DATASET, "mnist", *resources.configured_idx_folders()]
         if view.dataset not in options:  # an IDX folder the operator no longer offers
             view = update(dataset=DEFAULT_DATASET)
-        st.selectbox("Dataset", options, format_func=resources.dataset_label,
-                     **bind("dataset", refuse=resources.dataset_problem))  # fmt: skip
+        st.selectbox(
+            "Dataset", options, format_func=resources.dataset_label, **bind("dataset", refuse=resources.dataset_problem)
+        )
         defense_picker(view)
         with st.expander("Training settings", expanded=False):
             labels = {"sgd": "SGD (original recipe)", "lbfgs": "L-BFGS (converged)"}
             defended = view.defense != "none"
-            st.radio("Solver", SOLVERS, horizontal=True, format_func=labels.get, disabled=defended,
-                     help="A defense trains with SGD" if defended else None, **bind("solver"))  # fmt: skip
+            st.radio(
+                "Solver",
+                SOLVERS,
+                horizontal=True,
+                format_func=labels.get,
+                disabled=defended,
+                help="A defense trains with SGD" if defended else None,
+                **bind("solver"),
+            )
             if view.solver == "sgd" or defended:
                 _number("Epochs", "epochs", step=1, fmt="%d")
                 _number("Learning rate", "learning_rate", step=0.01, fmt="%.4f")
@@ -73,8 +85,13 @@ def sidebar() -> View:
 
 def defense_picker(view: View, suffix: str = "") -> None:
     """The model's defense and its strength: none, adversarial training at an epsilon, or L1 weight decay."""
-    st.selectbox("Defense", list(DEFENSES), format_func=DEFENSES.get, help="Train the model to resist the attack",
-                 **bind("defense", suffix))  # fmt: skip
+    st.selectbox(
+        "Defense",
+        list(DEFENSES),
+        format_func=DEFENSES.get,
+        help="Train the model to resist the attack",
+        **bind("defense", suffix),
+    )
     if view.defense != "none":
         strength_input(view, suffix)
 
@@ -86,12 +103,22 @@ def strength_input(view: View, suffix: str = "") -> None:
     low, high = STRENGTH_BOUNDS[field]
     if field == "adversarial_eps":
         label = "Training ε"
-        st.number_input(label, step=ADVERSARIAL_EPS_STEP, format="%.2f", **bind(field, suffix, label=label),
-                        help="Each training image also counts at its exact worst case within this epsilon "
-                             f"(from {low:g} to {high:g}, in steps of 0.01)")  # fmt: skip
+        st.number_input(
+            label,
+            step=ADVERSARIAL_EPS_STEP,
+            format="%.2f",
+            **bind(field, suffix, label=label),
+            help="Each training image also counts at its exact worst case within this epsilon "
+            f"(from {low:g} to {high:g}, in steps of 0.01)",
+        )
     else:
-        st.select_slider("L1 strength", L1_STEPS, format_func=lambda value: f"{value:g}", **bind(field, suffix),
-                         help="Each SGD step shrinks every weight toward zero by rate × strength")  # fmt: skip
+        st.select_slider(
+            "L1 strength",
+            L1_STEPS,
+            format_func=lambda value: f"{value:g}",
+            **bind(field, suffix),
+            help="Each SGD step shrinks every weight toward zero by rate × strength",
+        )
 
 
 def defense_choice(view: View) -> str:
@@ -101,6 +128,11 @@ def defense_choice(view: View) -> str:
     def picked() -> None:
         update(defense=st.session_state[WidgetKey.DEFENSE_PICK] or "none")
 
-    st.segmented_control("Defense", [d for d in DEFENSES if d != "none"], format_func=DEFENSES.get,
-                         key=WidgetKey.DEFENSE_PICK, on_change=picked)  # fmt: skip
+    st.segmented_control(
+        "Defense",
+        [d for d in DEFENSES if d != "none"],
+        format_func=DEFENSES.get,
+        key=WidgetKey.DEFENSE_PICK,
+        on_change=picked,
+    )
     return current().defense

@@ -16,9 +16,9 @@ from functools import cached_property
 
 from core.attack import SOURCE, TARGET
 from core.checks import MAX_EPS, parse_digit, parse_number
-from core.data import DEFAULT_DATASET
-from core.settings import BOUNDS, SOLVERS, TrainingSettings, snap_strength
-from core.settings import DEFAULTS as RECIPE
+from core.inputs.data import DEFAULT_DATASET
+from core.inputs.settings import BOUNDS, SOLVERS, TrainingSettings, snap_strength
+from core.inputs.settings import DEFAULTS as RECIPE
 
 EPS_STEP = 0.001  # the epsilon slider's resolution
 SHOWS = {"median": "Median minimal ε", "share": "Share fooled at ε"}  # show= in a link -> label
@@ -54,8 +54,19 @@ PAGE_FIELDS = {
     "network": ("source", "target", "clip", "input", "image", "eps", "hidden"),
 }
 ALWAYS_WRITTEN = ("source", "target", "clip", "image")
-LINK_FIELDS = ("source", "target", "clip", "image", "eps", "input", "show", "hidden", "defense", "adversarial_eps",
-               "l1")  # fmt: skip
+LINK_FIELDS = (
+    "source",
+    "target",
+    "clip",
+    "image",
+    "eps",
+    "input",
+    "show",
+    "hidden",
+    "defense",
+    "adversarial_eps",
+    "l1",
+)
 
 
 def clip_range(clip: bool) -> tuple[float, float] | None:
@@ -100,11 +111,16 @@ class View:
         """The model these settings ask for, its defense included (defenses train with SGD)."""
         defended = self.defense != "none"
         return TrainingSettings(
-            dataset=self.dataset, solver="sgd" if defended else self.solver, epochs=self.epochs,
-            learning_rate=self.learning_rate, batch_size=self.batch_size, C=self.C, seed=self.seed,
+            dataset=self.dataset,
+            solver="sgd" if defended else self.solver,
+            epochs=self.epochs,
+            learning_rate=self.learning_rate,
+            batch_size=self.batch_size,
+            C=self.C,
+            seed=self.seed,
             adversarial_eps=self.adversarial_eps if self.defense == "adversarial" else 0.0,
             l1=self.l1 if self.defense == "l1" else 0.0,
-        ).normalized()  # fmt: skip
+        ).normalized()
 
     @property
     def linear(self) -> TrainingSettings:
@@ -137,7 +153,7 @@ class View:
 
         A field that really changes puts the fields :data:`RESETS` names back to
         their defaults unless ``changes`` sets them too. Training numbers are
-        clamped to :data:`core.settings.BOUNDS` and defense strengths snapped to
+        clamped to :data:`core.inputs.settings.BOUNDS` and defense strengths snapped to
         their steps, as the widgets show them.
 
         Raises
@@ -160,8 +176,10 @@ class View:
         if values["source"] == values["target"]:
             changed = "target" if "target" in changes else "source"
             other = "source" if changed == "target" else "target"
-            raise ViewRefused(f"The {changed} must differ from the {other} ({values[other]}); "
-                              f"the {changed} stays {getattr(self, changed)}.")  # fmt: skip
+            raise ViewRefused(
+                f"The {changed} must differ from the {other} ({values[other]}); "
+                f"the {changed} stays {getattr(self, changed)}."
+            )
         return View(**values)
 
     # --- links -----------------------------------------------------------------------------------------
@@ -187,13 +205,16 @@ class View:
         for key in STRENGTH_BOUNDS:
             snapped = snap_strength(key, values[key])
             if snapped != values[key]:
-                notices.append(f"The link's {key}={inert(params[key])} is rounded to {snapped:g}: the defenses train "
-                               "at a few fixed strengths.")  # fmt: skip
+                notices.append(
+                    f"The link's {key}={inert(params[key])} is rounded to {snapped:g}: the defenses train "
+                    "at a few fixed strengths."
+                )
                 values[key] = snapped
         if values["eps"] is not None and not 0.0 <= values["eps"] <= MAX_EPS:
             values["eps"] = min(max(values["eps"], 0.0), MAX_EPS)
-            notices.append(f"The link's eps={inert(params['eps'])} is outside [0, {MAX_EPS:g}]; using "
-                           f"{values['eps']:g}.")  # fmt: skip
+            notices.append(
+                f"The link's eps={inert(params['eps'])} is outside [0, {MAX_EPS:g}]; using {values['eps']:g}."
+            )
         if values["source"] == values["target"]:
             fixed = TARGET if values["source"] != TARGET else SOURCE
             notices.append(f"The link's source and target are both {values['source']}; the target is now {fixed}.")
@@ -342,10 +363,19 @@ def _strength(key: str):
     return parse
 
 
-URL_PARSERS = {"source": parse_digit, "target": parse_digit, "image": _parse_image, "eps": parse_number,
-               "clip": _parse_flag, "input": _choice(INPUTS), "show": _choice(SHOWS), "hidden": _parse_hidden,
-               "defense": _choice(DEFENSES),
-               "adversarial_eps": _strength("adversarial_eps"), "l1": _strength("l1")}  # fmt: skip
+URL_PARSERS = {
+    "source": parse_digit,
+    "target": parse_digit,
+    "image": _parse_image,
+    "eps": parse_number,
+    "clip": _parse_flag,
+    "input": _choice(INPUTS),
+    "show": _choice(SHOWS),
+    "hidden": _parse_hidden,
+    "defense": _choice(DEFENSES),
+    "adversarial_eps": _strength("adversarial_eps"),
+    "l1": _strength("l1"),
+}
 
 
 def _described(key: str, value) -> str:

@@ -15,10 +15,10 @@ import numpy as np
 import streamlit as st
 
 from core.attack import MAX_EPS, minimal_epsilon
-from core.classes import the_class
 from core.errors import ImageRejected
-from core.imaging import preprocess_upload
-from core.settings import BOUNDS
+from core.inputs.classes import the_class
+from core.inputs.imaging import preprocess_upload
+from core.inputs.settings import BOUNDS
 from dashboard import resources, state, wording
 from dashboard.state import WidgetKey, current, notice, own_digit, show_notices, update, widget_key
 from dashboard.view import EPS_STEP, INPUTS, SHOWS, View, inert, snap_eps
@@ -160,8 +160,9 @@ def image_and_eps(view: View, *, key_suffix: str) -> tuple[Chosen, float]:
 
 def input_choice() -> str:
     """Where the attacked image comes from: a test image, the visitor's upload, or a drawing (``input=``)."""
-    st.radio("Image", list(INPUTS), format_func=INPUTS.get, horizontal=True, label_visibility="collapsed",
-             **bind("input"))  # fmt: skip
+    st.radio(
+        "Image", list(INPUTS), format_func=INPUTS.get, horizontal=True, label_visibility="collapsed", **bind("input")
+    )
     return current().input
 
 
@@ -249,8 +250,9 @@ def snap_to_minimal() -> None:
     update(eps=None)
 
 
-def eps_slider(minimal: float | None = None, *, start: float | None = None, key_suffix: str,
-               help: str | None = None) -> float:  # fmt: skip
+def eps_slider(
+    minimal: float | None = None, *, start: float | None = None, key_suffix: str, help: str | None = None
+) -> float:
     """The epsilon slider shared by the pages; returns the chosen epsilon.
 
     Until the visitor moves it, it stands at ``start`` or else at the first stop past ``minimal``.

@@ -7,7 +7,7 @@ when the attack starts from a mistake (a test image the model does not read as i
 
 from __future__ import annotations
 
-from core.classes import class_label
+from core.inputs.classes import class_label
 
 
 def pair(source: int, target: int, reads_as: int, own: bool, dataset: str = "mnist-5k") -> str:
@@ -25,11 +25,15 @@ def starting_point(source: int, target: int, reads_as: int, confidence: float, o
     """
     subject = "your digit" if own else f"this {source}"
     if reads_as == target:
-        return (f"The model already reads {subject} as {target} ({confidence:.0%}) with no change at all: its "
-                "minimal ε is 0: there is nothing to attack. Pick another image to see an attack at work.")  # fmt: skip
+        return (
+            f"The model already reads {subject} as {target} ({confidence:.0%}) with no change at all: its "
+            "minimal ε is 0: there is nothing to attack. Pick another image to see an attack at work."
+        )
     if not own and reads_as != source:
-        return (f"The model reads {subject} as {reads_as} ({confidence:.0%}), not as {source}: the attack starts "
-                "from one of the model's mistakes.")  # fmt: skip
+        return (
+            f"The model reads {subject} as {reads_as} ({confidence:.0%}), not as {source}: the attack starts "
+            "from one of the model's mistakes."
+        )
     return None
 
 

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import data
-from core.cache import HOME_VARIABLE
+from core.inputs import data
+from core.inputs.cache import HOME_VARIABLE
 
 
 def _scan_installed_components_once() -> None:
@@ -65,7 +65,7 @@ def digit_png(dataset, position: int = 0, digit: int = 2) -> bytes:
 
     from PIL import Image
 
-    from core.imaging import to_uint8
+    from core.inputs.imaging import to_uint8
 
     picture = 255 - to_uint8(dataset.x_test[dataset.test_indices(digit)[position]])
     buffer = io.BytesIO()

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from core import shipped
-from core.data import load_dataset
-from core.settings import TrainingSettings
+from core.inputs.data import load_dataset
+from core.inputs.settings import TrainingSettings
 
 
 @pytest.fixture(scope="session")

@@ -57,8 +57,9 @@ def photograph(digit: np.ndarray, kind: str, rng: np.random.Generator, size=(640
     left = int(rng.uniform(0.1, 0.9) * (width - side))
     sheet[top : top + side, left : left + side] = np.asarray(ink, np.float32) / 255
     reflectance = PAPER - (PAPER - INK) * sheet
-    tilted = Image.fromarray(reflectance, mode="F").rotate(rng.uniform(-6, 6), Image.Resampling.BILINEAR,
-                                                           fillcolor=PAPER)  # fmt: skip
+    tilted = Image.fromarray(reflectance, mode="F").rotate(
+        rng.uniform(-6, 6), Image.Resampling.BILINEAR, fillcolor=PAPER
+    )
     light = lighting(kind, height, width, rng)
     seen = np.asarray(tilted, np.float32) * light * 255
     seen = Image.fromarray(seen.clip(0, 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(rng.uniform(0.8, 1.6)))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.data import load_dataset
+from core.inputs.data import load_dataset
 from tests.apptest import APP, PAGES, assert_clean, digit_png, metric, own_cache, settled, start, widget  # noqa: F401
 
 
@@ -77,8 +77,13 @@ def test_garbage_in_the_url_gives_notices_not_a_crash():
     app = start({"eps": "abc", "image": "99999", "target": "12", "clip": "maybe", "page": "nowhere"})
     assert_clean(app)
     notices = " ".join(w.value for w in app.warning)
-    for fragment in ("eps=`abc` is not a number", "target=`12` is not a digit", "clip=`maybe` is not on or off",
-                     "page=`nowhere`", "#`99999`"):  # fmt: skip
+    for fragment in (
+        "eps=`abc` is not a number",
+        "target=`12` is not a digit",
+        "clip=`maybe` is not on or off",
+        "page=`nowhere`",
+        "#`99999`",
+    ):
         assert fragment in notices
     assert "could not convert" not in notices and "using True" not in notices
     assert widget(app, "number_input", "_widget_image").value == 99  # clamped to the last of 100
@@ -230,7 +235,7 @@ def test_your_own_seven_is_spoken_of_as_a_seven():
 def test_a_link_can_open_the_drawing_pad_and_a_drawing_is_attacked():
     from PIL import Image, ImageDraw
 
-    from core.imaging import preprocess_drawing
+    from core.inputs.imaging import preprocess_drawing
 
     app = start({"page": "attack", "input": "draw"})
     assert_clean(app)
@@ -251,8 +256,8 @@ def test_one_quantity_is_one_number_on_every_page():
     """The share of the 2s made 6s at one epsilon: the same number on the epsilon chart and on all pairs, both with
     the epsilon said, and the same as counting the gradient sign attack's answers directly."""
     from core.attack import fgsm
-    from core.settings import TrainingSettings
-    from core.shipped import load_shipped
+    from core.inputs.settings import TrainingSettings
+    from core.jobs.shipped import load_shipped
 
     data = load_dataset("mnist-5k")
     model = load_shipped(TrainingSettings()).model

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from core.attack import minimal_epsilon
-from core.data import load_dataset
+from core.inputs.data import load_dataset
 from tests.apptest import (  # noqa: F401
     APP,
     PAGES,
@@ -93,8 +93,8 @@ def test_the_all_pairs_page_reads_its_matrix_and_keeps_its_view_in_the_link():
     assert_clean(app)
     assert app.title[0].value.startswith("All pairs")
     data = load_dataset("mnist-5k")
-    from core.settings import TrainingSettings
-    from core.shipped import load_shipped
+    from core.inputs.settings import TrainingSettings
+    from core.jobs.shipped import load_shipped
 
     median = pair_matrix(load_shipped(TrainingSettings()).model, data.x_test, data.y_test)
     finite = np.where(np.isfinite(median), median, np.nan)
@@ -151,8 +151,8 @@ def test_a_digit_missing_from_the_test_set_is_said_not_a_crash(tmp_path, monkeyp
 
 def test_the_attack_lab_shows_the_exact_answers_and_keeps_its_view_in_the_link(minimal_twos):
     from core.exact import optimal_epsilon, robust_radius
-    from core.settings import TrainingSettings
-    from core.shipped import load_shipped
+    from core.inputs.settings import TrainingSettings
+    from core.jobs.shipped import load_shipped
 
     app = start({"page": "lab", "image": "3", "eps": "0.12"})
     assert_clean(app)
@@ -178,7 +178,7 @@ def test_the_attack_lab_shows_the_exact_answers_and_keeps_its_view_in_the_link(m
     assert table["error rate"].iloc[0] == "99.9%"  # every number with one decimal, as the paper gives them
     assert all(re.fullmatch(r"\d+\.\d%", cell) for cell in table.iloc[:, 1:].to_numpy().ravel())
     assert any("keeping its best image" in c.value for c in app.caption)  # why PGD never does worse
-    from core.exact import fewest_pixels
+    from core.fewest import fewest_pixels
 
     fewest = fewest_pixels(model, x, 6)  # filled in last, after the rest of the page
     assert fewest.proven and f"Fewest pixels: {fewest[0]}, proven: says 6" in image_captions(app)
@@ -186,8 +186,8 @@ def test_the_attack_lab_shows_the_exact_answers_and_keeps_its_view_in_the_link(m
 
 def test_the_defenses_page_compares_the_defended_model_and_keeps_it_in_the_link():
     from core.exact import robust_radius
+    from core.inputs.settings import TrainingSettings
     from core.model import load_training
-    from core.settings import TrainingSettings
 
     app = start({"page": "defenses"})
     assert_clean(app)
@@ -205,8 +205,13 @@ def test_the_defenses_page_compares_the_defended_model_and_keeps_it_in_the_link(
         m.value.startswith("**Adversarial training at ε = 0.1** raised the certified accuracy") for m in app.markdown
     )
     assert len(app.get("vega_lite_chart")) == 3
-    assert dict(app.query_params) == {"source": "2", "target": "6", "clip": "1", "defense": "adversarial",
-                                      "adversarial_eps": "0.1"}  # fmt: skip
+    assert dict(app.query_params) == {
+        "source": "2",
+        "target": "6",
+        "clip": "1",
+        "defense": "adversarial",
+        "adversarial_eps": "0.1",
+    }
     app.switch_page("app_pages/attack.py").run()  # every page now attacks the defended model
     assert_clean(app)
     assert dict(app.query_params)["defense"] == "adversarial"
@@ -218,15 +223,15 @@ def test_the_defenses_page_compares_the_defended_model_and_keeps_it_in_the_link(
 def test_the_lab_gives_a_quick_fewest_pixels_answer_then_its_proof(monkeypatch):
     """The integer program gets half a second for a first answer ("at most N, proving…") and then its proof; the
     solver is the real one, told here to stop early the first time as a slow image would."""
-    from core import exact
+    from core import fewest
     from dashboard import heavy
 
     limits = []
 
     def slow_at_first(model, x, target, *, clip, time_limit):
         limits.append(time_limit)
-        found = exact.fewest_pixels(model, x, target, clip=clip)
-        return exact.FewestPixels(found[0], found[1], time_limit >= heavy.FEWEST_LIMIT)
+        found = fewest.fewest_pixels(model, x, target, clip=clip)
+        return fewest.FewestPixels(found[0], found[1], time_limit >= heavy.FEWEST_LIMIT)
 
     monkeypatch.setattr(heavy, "fewest_pixels", slow_at_first)
     app = start({"page": "lab", "image": "5"})
@@ -242,11 +247,11 @@ def test_the_network_page_sets_both_models_side_by_side_and_keeps_its_view_in_th
     transfer table is the fgsm of each model shown to the others, the size is in the link, a bad size is refused."""
     from core.attack import fgsm
     from core.exact import optimal_epsilon
+    from core.inputs.settings import TrainingSettings
+    from core.jobs.shipped import load_shipped
     from core.model import load_training
-    from core.network import minimal_epsilon as ray_walk
+    from core.network import ray_minimal_epsilon as ray_walk
     from core.network_exact import target_bound
-    from core.settings import TrainingSettings
-    from core.shipped import load_shipped
 
     app = start({"page": "network", "image": "1", "eps": "0.15", "hidden": "7"})
     assert any("hidden=`7` is not one of 16, 64, 256; using 16" in w.value for w in app.warning)

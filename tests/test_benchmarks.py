@@ -17,8 +17,11 @@ def quick_report(tmp_path: Path, parts) -> str:
     out = tmp_path / "BENCHMARKS.md"
     completed = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--quick", "--out", str(out), "--only", *parts],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,  # about 20 s alone: room for a busy machine
-    )  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,  # about 20 s alone: room for a busy machine
+    )
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "missing ScriptRunContext" not in completed.stdout + completed.stderr  # nothing to ignore in the output
     return out.read_text()
@@ -26,9 +29,21 @@ def quick_report(tmp_path: Path, parts) -> str:
 
 def test_quick_benchmarks_run_and_report_every_section(tmp_path):
     report = quick_report(tmp_path, IN_PROCESS)
-    sections = ("1. Sweep engine", "2. Exact minimal epsilon", "3. Training", "4. Loading", "5. The app",
-                "6. How cost grows", "7. Many visitors at once", "8. A sleeping app wakes", "9. All pairs",
-                "10. The attack lab", "11. Defenses", "14. Photos", "15. Beyond linear")  # fmt: skip
+    sections = (
+        "1. Sweep engine",
+        "2. Exact minimal epsilon",
+        "3. Training",
+        "4. Loading",
+        "5. The app",
+        "6. How cost grows",
+        "7. Many visitors at once",
+        "8. A sleeping app wakes",
+        "9. All pairs",
+        "10. The attack lab",
+        "11. Defenses",
+        "14. Photos",
+        "15. Beyond linear",
+    )
     for section in sections:
         assert f"## {section}" in report
     assert "same numbers: yes" in report  # the fast sweep and the loop agree

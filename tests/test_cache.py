@@ -14,9 +14,9 @@ ROOT = Path(__file__).resolve().parents[1]
 ATTACK = """
 import json, logging, sys
 logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
-from core.data import load_dataset
-from core.settings import TrainingSettings
-from core.training_queue import ModelStore, TrainingQueue
+from core.inputs.data import load_dataset
+from core.inputs.settings import TrainingSettings
+from core.jobs.models import ModelStore, TrainingQueue
 from core.attack import minimal_epsilon
 data = load_dataset("mnist-5k")
 model = ModelStore(TrainingQueue()).get(TrainingSettings(epochs=2)).model
@@ -53,7 +53,7 @@ def test_with_only_the_temporary_folder_writable_the_app_still_works(tmp_path):
 
 
 def test_pruning_keeps_the_folder_under_the_cap_and_the_most_recent_files(tmp_path):
-    from core.cache import prune, touch
+    from core.inputs.cache import prune, touch
 
     for number in range(8):  # 8 models of 40 KB, saved a minute apart
         path = tmp_path / f"model-{number}.npz"
@@ -70,7 +70,7 @@ def test_pruning_keeps_the_folder_under_the_cap_and_the_most_recent_files(tmp_pa
 
 
 def test_damaged_files_go_after_an_hour_or_first_when_over_the_cap(tmp_path, monkeypatch):
-    from core import cache
+    from core.inputs import cache
 
     damaged = tmp_path / "model.npz.damaged-20261129-120000-1"
     damaged.write_bytes(bytes(10))
@@ -83,7 +83,7 @@ def test_damaged_files_go_after_an_hour_or_first_when_over_the_cap(tmp_path, mon
 
 
 def test_the_cap_is_read_from_the_environment_as_decimal_megabytes(monkeypatch, caplog):
-    from core.cache import CACHE_MB_VARIABLE, cache_limit_bytes
+    from core.inputs.cache import CACHE_MB_VARIABLE, cache_limit_bytes
 
     monkeypatch.setenv(CACHE_MB_VARIABLE, "0.1")
     assert cache_limit_bytes() == 100_000
@@ -99,10 +99,10 @@ def test_trainings_under_a_tiny_cap_leave_at_most_the_cap_plus_one_model(tmp_pat
     """Real trainings in child processes, each saving a model: the folder never grows past the cap plus the newest."""
     import hashlib
 
-    from core.cache import CACHE_MB_VARIABLE, HOME_VARIABLE
-    from core.settings import TrainingSettings
-    from core.shipped import shipped_path
-    from core.training_queue import ModelStore, TrainingQueue
+    from core.inputs.cache import CACHE_MB_VARIABLE, HOME_VARIABLE
+    from core.inputs.settings import TrainingSettings
+    from core.jobs.models import ModelStore, TrainingQueue
+    from core.jobs.shipped import shipped_path
 
     monkeypatch.setenv(HOME_VARIABLE, str(tmp_path / "home"))
     monkeypatch.setenv(CACHE_MB_VARIABLE, "0.1")

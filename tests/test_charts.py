@@ -62,8 +62,9 @@ def test_the_heatmap_says_never_and_leaves_the_diagonal_blank(pairs, show, own):
     median[3, 5] = np.inf  # a pair never fooled
     toward = np.r_[np.inf, np.nan, np.linspace(0.05, 0.4, 8)] if own else None  # yours: read as 1 already
     upper = np.where(np.isfinite(median), 1.0, np.inf)
-    chart = comparison_charts.pair_heatmap(median, pairs.quantile(0.25), upper, pairs.share, pairs.counts, eps=0.1,
-                                           show=show, chosen=(2, 6), own=toward)  # fmt: skip
+    chart = comparison_charts.pair_heatmap(
+        median, pairs.quantile(0.25), upper, pairs.share, pairs.counts, eps=0.1, show=show, chosen=(2, 6), own=toward
+    )
     assert_shown_plainly(chart)
     frame = chart.data
     cell = frame[(frame["source"] == "3") & (frame["target"] == "5")].iloc[0]
@@ -87,12 +88,16 @@ def test_the_attack_charts_show_numbers(model, twos):
     grid = np.linspace(-1, 1, 21)
     sweep = score_sweep(model, twos[0], 6, grid)
     for minimal in (0.18, np.inf):
-        chart = attack_charts.class_scores_chart(grid, sweep.logits, source=2, target=6, score_name="logit",
-                                                 minimal_eps=minimal, chosen_eps=0.2)  # fmt: skip
+        chart = attack_charts.class_scores_chart(
+            grid, sweep.logits, source=2, target=6, score_name="logit", minimal_eps=minimal, chosen_eps=0.2
+        )
         assert_shown_plainly(chart)
     curve = success_curve(model, twos, 6, np.linspace(0, 1, 21))
-    assert_shown_plainly(attack_charts.success_chart(curve.eps, curve.fooled_share, curve.mean_target_probability,
-                                                     target=6, median_eps=0.2, chosen_eps=0.3))  # fmt: skip
+    assert_shown_plainly(
+        attack_charts.success_chart(
+            curve.eps, curve.fooled_share, curve.mean_target_probability, target=6, median_eps=0.2, chosen_eps=0.3
+        )
+    )
     minimal = minimal_epsilon(model, twos, 6)
     minimal[:3] = np.inf  # images never fooled
     assert_shown_plainly(attack_charts.minimal_eps_histogram(minimal, target=6, chosen_eps=0.2))
@@ -104,8 +109,11 @@ def test_the_comparison_charts_show_numbers(model, twos):
     assert_shown_plainly(comparison_charts.defense_chart({"normal": curve, "defended": curve}, chosen_eps=0.1))
     assert_shown_plainly(comparison_charts.ratio_histogram(np.r_[np.ones(10), 1.3, np.inf, np.nan], target=6))
     radii = np.r_[np.zeros(3), np.linspace(0, 0.3, 20), np.inf]
-    assert_shown_plainly(comparison_charts.model_histograms({"normal": radii, "defended": radii * 2}, title="t",
-                                                            x_title="x", chosen_eps=0.1))  # fmt: skip
+    assert_shown_plainly(
+        comparison_charts.model_histograms(
+            {"normal": radii, "defended": radii * 2}, title="t", x_title="x", chosen_eps=0.1
+        )
+    )
 
 
 def test_the_training_charts_show_numbers(training):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from core.classes import FASHION_MNIST, class_label, class_names, kind, the_class
+from core.inputs.classes import FASHION_MNIST, class_label, class_names, kind, the_class
 
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 
@@ -24,8 +24,10 @@ def test_a_fashion_mnist_folder_gets_its_class_names(tmp_path):
     )
 
 
-@pytest.mark.skipif(not DEBIAN_FASHION.is_dir() and not os.environ.get("CI"),
-                    reason="Debian's dataset-fashion-mnist (.ci/run installs it; in CI this runs)")  # fmt: skip
+@pytest.mark.skipif(
+    not DEBIAN_FASHION.is_dir() and not os.environ.get("CI"),
+    reason="Debian's dataset-fashion-mnist (.ci/run installs it; in CI this runs)",
+)
 def test_debians_fashion_mnist_is_named():
     assert class_names(f"idx:{DEBIAN_FASHION}")[1] == "Trouser"
 

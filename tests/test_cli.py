@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from core import __main__ as cli
-from core import data
+from core.inputs import data
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -102,8 +102,14 @@ def test_help_says_what_each_option_does_and_its_default():
     completed = run_cli("--help")
     assert completed.returncode == 0
     text = " ".join(completed.stdout.split())
-    for fragment in ("(default: 25)", "(default: 0.05)", "(default: 100)", "(default: 2)", "(default: 6)",
-                     "as the original experiment did"):  # fmt: skip
+    for fragment in (
+        "(default: 25)",
+        "(default: 0.05)",
+        "(default: 100)",
+        "(default: 2)",
+        "(default: 6)",
+        "as the original experiment did",
+    ):
         assert fragment in text
     assert "seed" not in text.replace("--seed", "").replace("SEED", "").replace("seeds the", "")
 
@@ -117,9 +123,9 @@ def test_more_images_than_there_are_says_so():
 
 def test_the_cli_reuses_the_weights_the_app_saved(tmp_path, training, monkeypatch):
     """The same settings as the app: no training, the saved weights are read."""
-    from core.cache import save_atomically
+    from core.inputs.cache import save_atomically
+    from core.inputs.settings import DEFAULTS
     from core.model import save_training
-    from core.settings import DEFAULTS
 
     monkeypatch.setenv("ADVERSARIAL_DIGITS_HOME", str(tmp_path))
     path = DEFAULTS.model_path()

@@ -10,7 +10,8 @@ import pytest
 
 from core.attack import attack_direction, delta_prediction, fgsm, input_gradient, minimal_epsilon, pgd
 from core.errors import BadInput
-from core.exact import fewest_pixels, optimal_epsilon, optimal_epsilon_lp, robust_radius, worst_case
+from core.exact import optimal_epsilon, optimal_epsilon_lp, robust_radius, worst_case
+from core.fewest import fewest_pixels
 from core.sweep import pair_attacks, robustness_curve, score_sweep, success_curve
 
 GRID = np.linspace(0.0, 0.3, 7)
@@ -84,8 +85,13 @@ def test_one_image_in_gives_one_answer_and_the_inputs_stay_as_they_were(name, mo
 def bad_images(image: np.ndarray) -> dict:
     nan, bright = image.copy(), image.copy()
     nan[100], bright[100] = np.nan, 2.0
-    return {"783 pixels": image[:-1], "a NaN pixel": nan, "a pixel at 2": bright, "text": np.array(["a"] * 784),
-            "three dimensions": image.reshape(1, 1, 784)}  # fmt: skip
+    return {
+        "783 pixels": image[:-1],
+        "a NaN pixel": nan,
+        "a pixel at 2": bright,
+        "text": np.array(["a"] * 784),
+        "three dimensions": image.reshape(1, 1, 784),
+    }
 
 
 @pytest.mark.parametrize("name", list(ATTACKS))

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import data
-from core.data import DatasetUnavailable, load_dataset, load_idx_folder
+from core.inputs import data
+from core.inputs.data import DatasetUnavailable, load_dataset, load_idx_folder
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 
@@ -207,7 +207,7 @@ def test_full_mnist_in_this_environment_is_unavailable_not_a_hang(tmp_path):
 def test_a_damaged_mnist_cache_is_set_aside_and_downloaded_again(tmp_path, monkeypatch, damage):
     import zipfile
 
-    from core import data
+    from core.inputs import data
 
     cache = tmp_path / "mnist_784.npz"
     if damage == "garbage":

@@ -6,8 +6,8 @@ import pytest
 from core.attack import fgsm
 from core.defense import loss_and_gradient, worst_case_inputs, worst_case_logits
 from core.exact import clipped_sign_step, robust_radius
+from core.inputs.settings import TrainingSettings
 from core.model import SoftmaxModel
-from core.settings import TrainingSettings
 from core.training import train_softmax
 
 EPS = 0.1
@@ -128,7 +128,7 @@ def test_defense_settings_are_checked_and_keyed():
 
 
 def test_strengths_snap_in_the_settings_themselves():
-    from core.settings import L1_STEPS, TrainingSettings
+    from core.inputs.settings import L1_STEPS, TrainingSettings
 
     assert TrainingSettings(adversarial_eps=0.1234).normalized().adversarial_eps == 0.12
     assert TrainingSettings(adversarial_eps=0.001).normalized().adversarial_eps == 0.01  # a defense stays a defense

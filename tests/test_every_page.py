@@ -8,13 +8,13 @@ import pytest
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
-from core.data import load_dataset
+from core.inputs.data import load_dataset
 from tests.apptest import PAGES, assert_clean, digit_png, own_cache, start, widget  # noqa: F401
 from tests.test_imaging import png_header
 
 
 def drawn_one() -> np.ndarray:
-    from core.imaging import preprocess_drawing
+    from core.inputs.imaging import preprocess_drawing
 
     canvas = Image.new("RGBA", (280, 280), (0, 0, 0, 255))
     ImageDraw.Draw(canvas).line([(140, 40), (140, 240)], fill=(255, 255, 255, 255), width=18)

@@ -1,4 +1,4 @@
-"""Uploads: real files of every kind made here, good and bad, through core.imaging.preprocess_upload."""
+"""Uploads: real files of every kind made here, good and bad, through core.inputs.imaging.preprocess_upload."""
 
 import io
 from pathlib import Path
@@ -8,7 +8,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from core.errors import ImageRejected
-from core.imaging import (
+from core.inputs.imaging import (
     MAX_UPLOAD_BYTES,
     png_bytes,
     preprocess_drawing,
@@ -192,7 +192,7 @@ def test_a_small_file_of_a_huge_image_costs_little_memory(mode, tmp_path):
     (tmp_path / "upload.png").write_bytes(data)
     script = f"""
 import resource, numpy as np
-from core.imaging import preprocess_upload
+from core.inputs.imaging import preprocess_upload
 data = open({str(tmp_path / "upload.png")!r}, "rb").read()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 pixels = preprocess_upload(data)
@@ -311,7 +311,7 @@ def test_sixteen_big_uploads_at_once_are_decoded_two_at_a_time(monkeypatch):
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    from core import imaging
+    from core.inputs import imaging
 
     picture = Image.new("L", (4000, 3000), 255)
     ImageDraw.Draw(picture).line([(2000, 600), (2000, 2400)], fill=0, width=160)

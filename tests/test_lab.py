@@ -7,7 +7,8 @@ import pytest
 from scipy.optimize import linprog
 
 from core.attack import fgsm, minimal_epsilon, pgd
-from core.exact import fewest_pixels, optimal_epsilon, robust_radius
+from core.exact import optimal_epsilon, robust_radius
+from core.fewest import fewest_pixels
 from core.model import SoftmaxModel
 from core.sweep import robustness_curve
 
@@ -151,11 +152,13 @@ def test_fgsm_and_pgd_on_a_whole_test_set_equal_the_same_image_by_image_in_small
     for attack in (fgsm, pgd):
         whole = attack(model, images, eps, labels=labels)
         assert whole.dtype == np.float32 and whole.shape == images.shape
-        np.testing.assert_array_equal(whole, np.concatenate([attack(model, images[p], eps[p], labels=labels[p])
-                                                             for p in parts]))  # fmt: skip
+        np.testing.assert_array_equal(
+            whole, np.concatenate([attack(model, images[p], eps[p], labels=labels[p]) for p in parts])
+        )
         targeted = attack(model, images, 0.1, target=TARGET)
-        np.testing.assert_array_equal(targeted, np.concatenate([attack(model, images[p], 0.1, target=TARGET)
-                                                                for p in parts]))  # fmt: skip
+        np.testing.assert_array_equal(
+            targeted, np.concatenate([attack(model, images[p], 0.1, target=TARGET) for p in parts])
+        )
     own = fgsm(model, images, 0.1)  # untargeted against the model's own answers
     np.testing.assert_array_equal(own, np.concatenate([fgsm(model, images[p], 0.1) for p in parts]))
 

@@ -12,8 +12,12 @@ def imports_of(module: Path) -> set[str]:
     tree = ast.parse(module.read_text())
     names = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
     names |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
-    names |= {f"{node.module}.{alias.name}" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
-              and node.module in ("core", "dashboard") for alias in node.names}  # fmt: skip
+    names |= {
+        f"{node.module}.{alias.name}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module in ("core", "dashboard")
+        for alias in node.names
+    }
     return names
 
 
@@ -23,8 +27,9 @@ def cycles(package: str) -> list[str]:
         graph[module.stem] = {name.split(".")[1] for name in imports_of(module) if name.startswith(f"{package}.")}
 
     def reaches(start, goal, seen=()):
-        return any(step == goal or (step not in seen and reaches(step, goal, (*seen, step)))
-                   for step in graph.get(start, ()))  # fmt: skip
+        return any(
+            step == goal or (step not in seen and reaches(step, goal, (*seen, step))) for step in graph.get(start, ())
+        )
 
     return [module for module in graph if reaches(module, module)]
 
@@ -80,9 +85,13 @@ def test_no_source_file_grows_past_400_lines():
 def test_benchmarks_use_only_public_names():
     for module in (ROOT / "benchmarks").glob("*.py"):
         tree = ast.parse(module.read_text())
-        private = [f"{node.module}.{alias.name}" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
-                   and node.module and node.module.startswith("core") for alias in node.names
-                   if alias.name.startswith("_")]  # fmt: skip
+        private = [
+            f"{node.module}.{alias.name}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("core")
+            for alias in node.names
+            if alias.name.startswith("_")
+        ]
         assert not private, (module.name, private)
 
 

@@ -4,8 +4,8 @@ along the gradient sign ray against a brute-force grid, and its certified radius
 import numpy as np
 import pytest
 
-from core.network import from_mlp, minimal_epsilon, sign_direction, train_mlp
-from core.network_exact import certified_radius, optimal_epsilon
+from core.network import from_mlp, ray_minimal_epsilon, sign_direction, train_mlp
+from core.network_exact import certified_radius, network_optimal_epsilon
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def test_the_minimal_epsilon_along_the_sign_ray_is_exact(network, twos, clip):
     above it."""
     found = 0
     for x in twos:
-        eps = minimal_epsilon(network, x, 6, clip=clip)
+        eps = ray_minimal_epsilon(network, x, 6, clip=clip)
         step = sign_direction(network, x, 6)
         grid = np.linspace(0.0, min(eps, 1.0), 4001)[:-1, None]
         walked = x + grid * step if clip is None else np.clip(x + grid * step, *clip)
@@ -55,7 +55,7 @@ def test_the_minimal_epsilon_along_the_sign_ray_is_exact(network, twos, clip):
 def test_an_image_already_read_as_the_target_needs_no_epsilon(network, dataset):
     sixes = dataset.x_test[dataset.test_indices(6)][:20].astype(np.float64)
     x = next(x for x in sixes if network.predict(x) == 6)
-    assert minimal_epsilon(network, x, 6) == 0.0
+    assert ray_minimal_epsilon(network, x, 6) == 0.0
 
 
 def test_the_certified_radius_is_sound(network, twos):
@@ -67,7 +67,7 @@ def test_the_certified_radius_is_sound(network, twos):
         radius = certified_radius(network, x, label)
         assert 0 < radius < 0.2
         for target in (t for t in range(10) if t != label):
-            assert radius <= minimal_epsilon(network, x, target)
+            assert radius <= ray_minimal_epsilon(network, x, target)
         corners = np.clip(x + radius * rng.choice([-1.0, 1.0], (300, 784)), 0, 1)
         assert (network.predict(corners) == label).all()
 
@@ -92,8 +92,14 @@ def pattern_lp(network, x, target, on, margin=1e-6):
     lead0 = (network.W2[target] - network.W2[others]) @ (mask * h0) + network.b2[target] - network.b2[others]
     gain = ((network.W2[target] - network.W2[others]) * mask) @ network.W1
     sign = np.where(on, -1.0, 1.0)[:, None]  # on: h >= 0 -> -W1 delta <= h0; off: W1 delta <= -h0
-    rows = np.vstack([np.c_[-gain, np.zeros(9)], np.c_[sign * network.W1, np.zeros(len(on))],
-                      np.c_[np.eye(n), -np.ones(n)], np.c_[-np.eye(n), -np.ones(n)]])  # fmt: skip
+    rows = np.vstack(
+        [
+            np.c_[-gain, np.zeros(9)],
+            np.c_[sign * network.W1, np.zeros(len(on))],
+            np.c_[np.eye(n), -np.ones(n)],
+            np.c_[-np.eye(n), -np.ones(n)],
+        ]
+    )
     limits = np.r_[lead0 - margin, np.where(on, h0, -h0), np.zeros(2 * n)]
     bounds = [(-v, 1 - v) for v in x] + [(0, 1)]
     solved = linprog(np.r_[np.zeros(n), 1.0], A_ub=rows, b_ub=limits, bounds=bounds, method="highs")
@@ -112,7 +118,7 @@ def test_the_optimal_epsilon_is_the_best_over_every_activation_pattern(dataset):
     for x in dataset.x_test[:20].astype(np.float64):
         label = int(tiny.predict(x))
         target = int(next(a for a in np.roll(answers, -1 - int(np.searchsorted(answers, label))) if a != label))
-        found = optimal_epsilon(tiny, x, target, time_limit=30)
+        found = network_optimal_epsilon(tiny, x, target, time_limit=30)
         best = min(pattern_lp(tiny, x, target, np.array(on)) for on in itertools.product([False, True], repeat=3))
         assert found.proven
         if np.isinf(best):
@@ -121,7 +127,7 @@ def test_the_optimal_epsilon_is_the_best_over_every_activation_pattern(dataset):
         checked += 1
         assert found[0] == pytest.approx(best, abs=1e-5)  # HiGHS's feasibility tolerance is 1e-6
         assert tiny.predict(found[1]) == target and np.abs(found[1] - x).max() <= found[0] + 1e-12
-        assert certified_radius(tiny, x, label) <= found[0] + 1e-9 <= minimal_epsilon(tiny, x, target) + 1e-5
+        assert certified_radius(tiny, x, label) <= found[0] + 1e-9 <= ray_minimal_epsilon(tiny, x, target) + 1e-5
     assert checked >= 8
 
 
@@ -160,10 +166,10 @@ def test_bound_optimum_and_sign_step_are_in_order_on_every_image(dataset):
     small = train_mlp(dataset, hidden=8, epochs=10).model
     proven = 0
     for x in dataset.x_test[dataset.test_indices(2)][:5].astype(np.float64):
-        found = optimal_epsilon(small, x, 6, time_limit=20)
+        found = network_optimal_epsilon(small, x, 6, time_limit=20)
         low, high = found.bracket
         assert certified_radius(small, x, 2) <= target_bound(small, x, 6) + 1e-9 <= low + 1e-6
-        assert low <= found[0] + 1e-12 and found[0] == high <= minimal_epsilon(small, x, 6) + 1e-5
+        assert low <= found[0] + 1e-12 and found[0] == high <= ray_minimal_epsilon(small, x, 6) + 1e-5
         assert small.predict(found[1]) == 6 and np.abs(found[1] - x).max() <= found[0] + 1e-9
         assert 0 <= found[1].min() and found[1].max() <= 1
         proven += found.proven
@@ -171,12 +177,12 @@ def test_bound_optimum_and_sign_step_are_in_order_on_every_image(dataset):
 
 
 def test_the_attacks_take_the_network_through_the_same_interface(network, twos):
-    """core.attack's fgsm, pgd and minimal_epsilon take the network as they take the softmax model: the batch
+    """core.attack's fgsm, pgd and ray_minimal_epsilon take the network as they take the softmax model: the batch
     minimal epsilon is the network's own walk, and the sign step just above it is read as the target."""
     from core import attack
 
     found = attack.minimal_epsilon(network, twos[:4], 6)
-    assert found == pytest.approx([minimal_epsilon(network, x, 6) for x in twos[:4]])
+    assert found == pytest.approx([ray_minimal_epsilon(network, x, 6) for x in twos[:4]])
     assert attack.minimal_epsilon(network, twos[0], 6) == found[0]
     finite = np.isfinite(found)
     stepped = attack.fgsm(network, twos[:4][finite], found[finite] + 1e-6, target=6)
@@ -196,8 +202,8 @@ def test_the_network_trains_in_the_child_and_is_kept_like_every_model(dataset, t
     core.training.train (what the child runs) with a progress call per epoch, saved and read back bit for bit."""
     import dataclasses
 
+    from core.inputs.settings import TrainingSettings
     from core.model import load_training, save_training
-    from core.settings import TrainingSettings
     from core.training import train
 
     with pytest.raises(ValueError, match="hidden must be one of"):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.imaging import CENTRE, preprocess_upload, to_uint8
+from core.inputs.imaging import CENTRE, preprocess_upload, to_uint8
 from tests.photos import KINDS, photograph
 
 KEPT = Path(__file__).parent / "data" / "photos"

@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl
 import pytest
 
 from core import shipped
-from core.data import load_dataset
+from core.inputs.data import load_dataset
 from dashboard.view import View
 
 ROOT = Path(__file__).resolve().parents[1]

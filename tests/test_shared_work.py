@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from core.exact import optimal_epsilon
+from core.jobs.work import SharedWork, checkpoint
 from core.path import on_all_cores
-from core.shared_work import SharedWork, checkpoint
 from core.sweep import pair_attacks
 
 
@@ -158,8 +158,8 @@ def test_shared_work_gives_way_to_visitors_pages():
     """Its threads (and core's block pool when it works for them) run at a lower CPU priority than the server's."""
     import os
 
+    from core.jobs.work import BACKGROUND_NICENESS
     from core.path import on_all_cores
-    from core.shared_work import BACKGROUND_NICENESS
 
     def priorities():
         here = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
@@ -179,8 +179,10 @@ def test_the_oldest_visit_goes_first():
     blocker.start()
     time.sleep(0.05)
     asks = [("new page", 200.0), ("old page, second question", 100.0), ("newest page", 300.0)]
-    threads = [threading.Thread(target=lambda k=k, t=t: done.append(work.get(k, slow(0.05, k, calls), since=t)))
-               for k, t in asks]  # fmt: skip
+    threads = [
+        threading.Thread(target=lambda k=k, t=t: done.append(work.get(k, slow(0.05, k, calls), since=t)))
+        for k, t in asks
+    ]
     for thread in threads:
         thread.start()
         time.sleep(0.02)

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from core import shipped, training_queue
+from core.inputs.settings import TrainingSettings
+from core.jobs.models import ModelStore, TrainingQueue, prefetch
 from core.model import load_training
-from core.settings import TrainingSettings
-from core.training_queue import ModelStore, TrainingQueue, prefetch
 
 FIRST = TrainingSettings.first_visit()
 
@@ -43,7 +43,10 @@ def test_the_shipped_weights_are_rebuilt_exactly_by_this_repository(tmp_path, tr
         assert getattr(ours.model, name).tobytes() == getattr(theirs.model, name).tobytes(), name
     for mine, shipped_epoch in zip(ours.history, theirs.history, strict=True):  # every epoch's accuracies, exactly
         assert (mine.epoch, mine.train_accuracy, mine.test_accuracy) == (
-            shipped_epoch.epoch, shipped_epoch.train_accuracy, shipped_epoch.test_accuracy)  # fmt: skip
+            shipped_epoch.epoch,
+            shipped_epoch.train_accuracy,
+            shipped_epoch.test_accuracy,
+        )
         # scikit-learn reports the loss from float32 sums, whose order numpy versions change: to float32 precision
         assert mine.loss == pytest.approx(shipped_epoch.loss, rel=1e-6)
     np.testing.assert_array_equal(ours.confusion, theirs.confusion)

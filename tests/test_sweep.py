@@ -136,8 +136,9 @@ def test_pairs_over_shuffled_labels_and_untouched_pixels_match_each_target_alone
     minimal = pair_attacks(untouched, images, labels, clip=(0.0, 1.0)).minimal
     for target in range(10):
         others = labels != target
-        np.testing.assert_allclose(minimal[others, target], minimal_epsilon(untouched, images[others], target),
-                                   rtol=1e-12)  # fmt: skip
+        np.testing.assert_allclose(
+            minimal[others, target], minimal_epsilon(untouched, images[others], target), rtol=1e-12
+        )
         assert np.isnan(minimal[~others, target]).all()
 
 

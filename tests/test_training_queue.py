@@ -10,10 +10,10 @@ import pytest
 
 from core import training_queue
 from core.errors import TrainingFailed
+from core.inputs.settings import TrainingSettings
+from core.jobs.models import ModelStore, TrainingQueue
 from core.model import save_training
-from core.settings import TrainingSettings
 from core.training import train_softmax
-from core.training_queue import ModelStore, TrainingQueue
 
 LONG = 100  # epochs: several seconds on the embedded data, long enough to be caught running
 
@@ -252,13 +252,18 @@ def test_the_store_keeps_the_most_recently_used_models_and_evicts_the_oldest(tra
 
 def test_the_childs_protocol_reads_back_what_it_writes():
     from core.errors import BadInput, DatasetUnavailable
+    from core.jobs.training_process import error_line, progress_line, read_line
     from core.model import EpochMetrics
-    from core.training_process import error_line, progress_line, read_line
 
     metrics = EpochMetrics(3, 0.25, 0.875, 0.8125)
     assert read_line(progress_line(3, 25, metrics)) == (25, metrics)
-    for error in (DatasetUnavailable("offline"), ValueError("epochs must be"), BadInput("x must"),
-                  TrainingFailed("could not be saved"), KeyError("anything else")):  # fmt: skip
+    for error in (
+        DatasetUnavailable("offline"),
+        ValueError("epochs must be"),
+        BadInput("x must"),
+        TrainingFailed("could not be saved"),
+        KeyError("anything else"),
+    ):
         back = read_line(error_line(error))
         assert isinstance(back, Exception) and str(back) == str(error)
         expected = type(error) if not isinstance(error, KeyError) else TrainingFailed

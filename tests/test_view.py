@@ -5,7 +5,7 @@ import string
 
 import pytest
 
-from core.settings import BOUNDS, L1_STEPS
+from core.inputs.settings import BOUNDS, L1_STEPS
 from dashboard.view import (
     DEFENSES,
     INPUTS,
@@ -26,10 +26,17 @@ def random_view(rng: random.Random) -> View:
     source, target = rng.sample(range(10), 2)
     eps = rng.choice([None, 0.0, 1.0, round(rng.random(), 3), rng.random()])
     return View(
-        source=source, target=target, clip=rng.random() < 0.5, image=rng.choice([0, rng.randrange(10**9)]),
-        eps=eps, input=rng.choice(list(INPUTS)), show=rng.choice(list(SHOWS)), defense=rng.choice(list(DEFENSES)),
-        adversarial_eps=rng.randint(1, 30) / 100, l1=rng.choice(L1_STEPS),
-    )  # fmt: skip
+        source=source,
+        target=target,
+        clip=rng.random() < 0.5,
+        image=rng.choice([0, rng.randrange(10**9)]),
+        eps=eps,
+        input=rng.choice(list(INPUTS)),
+        show=rng.choice(list(SHOWS)),
+        defense=rng.choice(list(DEFENSES)),
+        adversarial_eps=rng.randint(1, 30) / 100,
+        l1=rng.choice(L1_STEPS),
+    )
 
 
 def test_a_link_with_nothing_in_it_is_the_first_visit():
@@ -113,15 +120,27 @@ def test_link_values_of_any_length_get_a_notice_in_our_own_words(key):
 
 
 def test_notices_name_the_value_the_reason_and_what_is_used_instead():
-    _, notices = View.from_query({"eps": "abc", "target": "12", "clip": "maybe", "input": "<script>",
-                                  "defense": "armour", "adversarial_eps": "2", "show": "all"})  # fmt: skip
+    _, notices = View.from_query(
+        {
+            "eps": "abc",
+            "target": "12",
+            "clip": "maybe",
+            "input": "<script>",
+            "defense": "armour",
+            "adversarial_eps": "2",
+            "show": "all",
+        }
+    )
     said = " ".join(notices)
-    for fragment in ("eps=`abc` is not a number; using the image's exact minimal epsilon",
-                     "target=`12` is not a digit", "clip=`maybe` is not on or off (1 or 0); using on",
-                     "input=`<script>` is not one of test, upload, draw; using test",
-                     "defense=`armour` is not one of none, adversarial, l1; using none",
-                     "adversarial_eps=`2` is outside [0.01, 0.3]",
-                     "show=`all` is not one of median, share"):  # fmt: skip
+    for fragment in (
+        "eps=`abc` is not a number; using the image's exact minimal epsilon",
+        "target=`12` is not a digit",
+        "clip=`maybe` is not on or off (1 or 0); using on",
+        "input=`<script>` is not one of test, upload, draw; using test",
+        "defense=`armour` is not one of none, adversarial, l1; using none",
+        "adversarial_eps=`2` is outside [0.01, 0.3]",
+        "show=`all` is not one of median, share",
+    ):
         assert fragment in said
     assert "could not convert" not in said and "using True" not in said
 
@@ -137,8 +156,9 @@ def test_a_defense_strength_snaps_to_its_steps_with_a_notice(key, sent, snapped)
     defense = "adversarial" if key == "adversarial_eps" else "l1"
     view, notices = View.from_query({"defense": defense, key: sent})
     assert getattr(view, key) == snapped and getattr(view.training, key) == snapped
-    assert notices == [f"The link's {key}=`{sent}` is rounded to {snapped:g}: the defenses train at a few fixed "
-                       "strengths."]  # fmt: skip
+    assert notices == [
+        f"The link's {key}=`{sent}` is rounded to {snapped:g}: the defenses train at a few fixed strengths."
+    ]
     assert view.to_query("training")[key] == f"{snapped:g}"
 
 
@@ -151,8 +171,17 @@ def test_a_link_whose_source_is_its_target_gets_another_target():
 
 def test_a_change_resets_what_depends_on_it():
     view = View(image=7, eps=0.3)
-    for field, value in {"source": 3, "target": 8, "image": 2, "clip": False, "input": "draw", "dataset": "mnist",
-                         "defense": "l1", "adversarial_eps": 0.2, "l1": 0.002}.items():  # fmt: skip
+    for field, value in {
+        "source": 3,
+        "target": 8,
+        "image": 2,
+        "clip": False,
+        "input": "draw",
+        "dataset": "mnist",
+        "defense": "l1",
+        "adversarial_eps": 0.2,
+        "l1": 0.002,
+    }.items():
         changed = view.with_(**{field: value})
         assert getattr(changed, field) == value
         for reset in RESETS[field]:

@@ -3,7 +3,7 @@ chart's dashed rule; pure sentences first, then the pages themselves (AppTest)."
 
 import math
 
-from core.data import load_dataset
+from core.inputs.data import load_dataset
 from dashboard import wording
 from tests.apptest import assert_clean, digit_png, own_cache, start  # noqa: F401
 
@@ -34,8 +34,10 @@ def test_your_own_digit_is_named_in_every_heading():
     app.get("file_uploader")[0].upload("seven.png", digit_png(load_dataset("mnist-5k"), 0, 7), "image/png").run()
     assert app.title[0].value == "Turn your 7 into a 6"
     app.sidebar.selectbox[0].set_value(5).run()
-    for page, heading in [("app_pages/epsilon.py", "Class scores against epsilon: your 7 → 6"),
-                          ("app_pages/lab.py", "Attack lab: your 7 → 6, at its best and its worst")]:  # fmt: skip
+    for page, heading in [
+        ("app_pages/epsilon.py", "Class scores against epsilon: your 7 → 6"),
+        ("app_pages/lab.py", "Attack lab: your 7 → 6, at its best and its worst"),
+    ]:
         app.switch_page(page).run()
         assert_clean(app)
         assert app.title[0].value == heading

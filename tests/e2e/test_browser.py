@@ -98,7 +98,7 @@ def test_the_weights_that_came_with_the_app_are_trained_again_in_one_click(serve
     page.goto(f"{server.url}/training")
     wait_for_page(page, PAGES["training"], PICTURES["training"])
     assert metric(page, "Training time") == "shipped"
-    assert "python -m core.shipped" in page.locator("[data-testid='stAlert']").first.inner_text()
+    assert "python -m core.jobs.shipped" in page.locator("[data-testid='stAlert']").first.inner_text()
     page.get_by_role("button", name="Train them here").click()
     page.get_by_text("to the last bit").wait_for(timeout=60_000)
     wait_for_page(page, PAGES["training"], PICTURES["training"])
@@ -125,7 +125,7 @@ def test_moving_the_slider_flips_the_answer(server, page):
 
 
 def test_uploading_a_digit(server, page, tmp_path, dataset):
-    from core.imaging import to_uint8
+    from core.inputs.imaging import to_uint8
 
     digit = 255 - to_uint8(dataset.x_test[dataset.test_indices(2)[0]])
     path = tmp_path / "my-digit.png"

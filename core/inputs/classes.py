@@ -9,15 +9,25 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-FASHION_MNIST = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-                 "Ankle boot")  # fmt: skip
+FASHION_MNIST = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 NAMES_FILE = "classes.txt"
 LONGEST = 40  # characters in one class name
 
 
 @lru_cache(maxsize=64)
 def class_names(dataset: str) -> tuple[str, ...] | None:
-    """The ten classes' names of ``dataset`` (a name :func:`core.data.load_dataset` takes), or None for digits.
+    """The ten classes' names of ``dataset`` (a name :func:`core.inputs.data.load_dataset` takes), or None for digits.
 
     An IDX folder names them in ``classes.txt``: ten non-empty lines of at
     most 40 characters (anything else is ignored). A folder called

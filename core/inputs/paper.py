@@ -1,8 +1,8 @@
 """Photos of a digit on paper under real light: the paper's own brightness estimated and divided out, as document
 scanners do, the ink chosen by a threshold computed from the picture (Otsu's), specks and the sheet's edges left out.
 
-:func:`core.imaging.preprocess_upload` calls these before the MNIST steps when a picture is dark ink on light paper
-whose light is not even; evenly lit paper, light ink on dark and the drawing pad keep the plain steps.
+:func:`core.inputs.imaging.preprocess_upload` calls these before the MNIST steps when a picture is dark ink on
+light paper whose light is not even; evenly lit paper, light ink on dark and the drawing pad keep the plain steps.
 """
 
 from __future__ import annotations
@@ -85,8 +85,7 @@ def near_the_largest(strokes: np.ndarray, sizes: np.ndarray) -> list[int]:
     strokes that touch the picture's edge (the sheet's edge, a dark corner) are kept only when nothing else is."""
     boxes = ndimage.find_objects(strokes)
     height, width = strokes.shape
-    touches = np.array([b[0].start == 0 or b[1].start == 0 or b[0].stop == height or b[1].stop == width
-                        for b in boxes])  # fmt: skip
+    touches = np.array([b[0].start == 0 or b[1].start == 0 or b[0].stop == height or b[1].stop == width for b in boxes])
     ranked = np.argsort(-sizes)
     inside = [i for i in ranked if not touches[i] and sizes[i] >= 1e-3 * height * width]  # not the sheet's edge
     largest = inside[0] if inside else ranked[0]
@@ -94,8 +93,12 @@ def near_the_largest(strokes: np.ndarray, sizes: np.ndarray) -> list[int]:
     margin_r, margin_c = (rows.stop - rows.start) * 0.5, (cols.stop - cols.start) * 0.5
     kept = []
     for i, (r, c) in enumerate(boxes):
-        close = r.start < rows.stop + margin_r and r.stop > rows.start - margin_r and \
-            c.start < cols.stop + margin_c and c.stop > cols.start - margin_c  # fmt: skip
+        close = (
+            r.start < rows.stop + margin_r
+            and r.stop > rows.start - margin_r
+            and c.start < cols.stop + margin_c
+            and c.stop > cols.start - margin_c
+        )
         if i == largest or (close and not touches[i] and sizes[i] >= 0.02 * sizes[largest]):
             kept.append(i + 1)
     return kept

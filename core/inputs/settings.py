@@ -16,9 +16,9 @@ import os
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
-from core.cache import cache_folder
-from core.data import DEFAULT_DATASET
-from core.errors import TrainingFailed
+from core.errors import BadInput, TrainingFailed
+from core.inputs.cache import cache_folder
+from core.inputs.data import DEFAULT_DATASET
 
 SOLVERS = ("sgd", "lbfgs")
 BOUNDS = {
@@ -59,28 +59,36 @@ class TrainingSettings:
     l1: float = 0.0
     hidden: int = 0  # > 0: a one-hidden-layer ReLU network of this many units (Adam), not softmax regression
 
+    def __post_init__(self):
+        self.check()  # valid by construction: an impossible model is refused where it is asked for
+
     @classmethod
     def first_visit(cls) -> TrainingSettings:
         """What a new session starts with: the defaults, on the operator's dataset if one is set."""
         return cls(dataset=os.environ.get(DATASET_VARIABLE, DEFAULT_DATASET))
 
     def check(self) -> TrainingSettings:
-        """Return ``self`` if every setting is valid and within :data:`BOUNDS`; else ``ValueError`` naming it."""
+        """Return ``self`` if every setting is valid and within :data:`BOUNDS`; else :class:`BadInput` naming it.
+
+        Run by the constructor (and so by ``replace``, :meth:`network`, :meth:`normalized`): settings that exist
+        can be trained."""
+        if not isinstance(self.dataset, str) or not self.dataset:
+            raise BadInput(f"dataset must be a name, got {self.dataset!r}")
         if self.solver not in SOLVERS:
-            raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
+            raise BadInput(f"solver must be one of {SOLVERS}, got {self.solver!r}")
         for name, (low, high) in BOUNDS.items():
             value = getattr(self, name)
             whole = name in ("epochs", "batch_size", "seed")
             kind_ok = isinstance(value, int) if whole else isinstance(value, (int, float)) and math.isfinite(value)
             if isinstance(value, bool) or not kind_ok or not low <= value <= high:
                 kind = "a whole number" if whole else "a number"
-                raise ValueError(f"{name} must be {kind} from {low:g} to {high:g}, got {value!r}")
+                raise BadInput(f"{name} must be {kind} from {low:g} to {high:g}, got {value!r}")
         if self.defended and self.solver != "sgd":
-            raise ValueError("the defenses (adversarial_eps, l1) train with the sgd solver")
+            raise BadInput("the defenses (adversarial_eps, l1) train with the sgd solver")
         if isinstance(self.hidden, bool) or self.hidden not in HIDDEN_SIZES:
-            raise ValueError(f"hidden must be one of {HIDDEN_SIZES}, got {self.hidden!r}")
+            raise BadInput(f"hidden must be one of {HIDDEN_SIZES}, got {self.hidden!r}")
         if self.hidden and self.defended:
-            raise ValueError("the network (hidden > 0) trains without a defense")
+            raise BadInput("the network (hidden > 0) trains without a defense")
         return self
 
     @property
@@ -104,8 +112,12 @@ class TrainingSettings:
         if self.hidden:  # Adam with its own step and batch: only the data, the epochs and the seed decide it
             return replace(defaults, dataset=self.dataset, epochs=self.epochs, seed=self.seed, hidden=self.hidden)
         if self.solver == "sgd":
-            return replace(self, C=defaults.C, adversarial_eps=snap_strength("adversarial_eps", self.adversarial_eps),
-                           l1=snap_strength("l1", self.l1))  # fmt: skip
+            return replace(
+                self,
+                C=defaults.C,
+                adversarial_eps=snap_strength("adversarial_eps", self.adversarial_eps),
+                l1=snap_strength("l1", self.l1),
+            )
         return replace(self, learning_rate=defaults.learning_rate, batch_size=defaults.batch_size, seed=defaults.seed)
 
     def to_json(self) -> str:

@@ -3,7 +3,7 @@
 scikit-learn and a pass over 60,000 images are heavy: run in the app's own
 process they would stay in its memory for good and hold the interpreter
 while other visitors wait. :func:`start_child` runs
-``python -m core.training_process`` with the settings (as JSON,
+``python -m core.jobs.training_process`` with the settings (as JSON,
 :meth:`TrainingSettings.to_json`), which saves the weights where it is told.
 The protocol is written and read here alone: one JSON line per epoch
 (:func:`progress_line`, ``[epoch, total, loss, train accuracy, test
@@ -11,7 +11,7 @@ accuracy]``), or one object ``{"error": kind, "message": text}`` if it cannot
 train (:func:`error_line`); :func:`read_line` turns a line back into an
 :class:`EpochMetrics` and its total, or the named error. The child ends by
 itself when its parent does (it watches its standard input). Who starts
-children, how many, and when they are stopped is :mod:`core.training_queue`'s
+children, how many, and when they are stopped is :mod:`core.jobs.models`'s
 business.
 """
 
@@ -24,18 +24,18 @@ import sys
 import threading
 from pathlib import Path
 
-from core.cache import prune, save_atomically
 from core.errors import BadInput, DatasetUnavailable, TrainingFailed
+from core.inputs.cache import prune, save_atomically
+from core.inputs.settings import TrainingSettings
 from core.model import EpochMetrics
-from core.settings import TrainingSettings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def start_child(settings: TrainingSettings, path: Path) -> subprocess.Popen:
     """Start training ``settings`` in a child process that saves to ``path``; its stdout carries the progress."""
-    command = [sys.executable, "-m", "core.training_process", settings.to_json(), str(path)]
+    command = [sys.executable, "-m", "core.jobs.training_process", settings.to_json(), str(path)]
     # One BLAS thread each: trainings run side by side, one per core, and spinning BLAS threads
     # competing for the same cores made each of them several times slower.
     env = {**os.environ, **dict.fromkeys(BLAS_THREAD_VARIABLES, "1")}
@@ -88,7 +88,7 @@ def _exit_with_parent() -> None:
 
 
 def main(argv: list[str]) -> int:
-    from core.data import load_dataset
+    from core.inputs.data import load_dataset
     from core.model import save_training
     from core.training import train
 

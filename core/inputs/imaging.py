@@ -357,10 +357,10 @@ def _mnist_style(gray: np.ndarray, *, photo: bool = False) -> np.ndarray:
     """The MNIST steps: white ink on black, cropped to the ink, fitted into 20x20, centred by its centre of mass.
 
     ``photo`` (an upload): which way the strokes go is read from the strokes themselves, and dark ink on unevenly lit
-    paper is first separated from the paper's own light (:mod:`core.paper`).
+    paper is first separated from the paper's own light (:mod:`core.inputs.paper`).
     """
     from core.errors import ImageRejected
-    from core.paper import EVEN_LIGHT, ink_on_paper, paper_light  # scipy: only when a picture comes
+    from core.inputs.paper import EVEN_LIGHT, ink_on_paper, paper_light  # scipy: only when a picture comes
 
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     background = float(np.median(border))

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from core.cache import UNREADABLE, cache_folder, save_atomically, set_aside
 from core.checks import N_PIXELS, as_digit
 from core.errors import DatasetUnavailable
+from core.inputs.cache import UNREADABLE, cache_folder, save_atomically, set_aside
 
 DEFAULT_DATASET = "mnist-5k"
 OPENML_HOST = ("api.openml.org", 443)

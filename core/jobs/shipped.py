@@ -6,7 +6,7 @@ default model's training (7 of 20 seconds). So the repository carries the
 training result of the first visit's settings (:data:`SHIPPED`), made by
 :func:`build` with this repository's code::
 
-    python -m core.shipped      # rewrites core/shipped_models/
+    python -m core.jobs.shipped      # rewrites core/shipped_models/
 
 ``tests/test_shipped.py`` trains it again from the embedded digits and
 compares the weights bit for bit (and every epoch's accuracies; the loss
@@ -24,12 +24,12 @@ import sys
 from pathlib import Path
 
 from core import training
+from core.inputs.settings import TrainingSettings
 from core.model import TrainingResult, load_training, save_training
-from core.settings import TrainingSettings
 
 log = logging.getLogger("adversarial_digits")
 
-FOLDER = Path(__file__).with_name("shipped_models")
+FOLDER = Path(__file__).resolve().parents[1] / "shipped_models"
 SHIPPED = (TrainingSettings(),)  # the first visit's model: the original recipe on the embedded digits
 
 
@@ -54,7 +54,7 @@ def train(settings: TrainingSettings) -> TrainingResult:
     """Train ``settings`` here as the training child does (one BLAS thread), so the numbers are the same."""
     from threadpoolctl import threadpool_limits
 
-    from core.data import load_dataset
+    from core.inputs.data import load_dataset
 
     with threadpool_limits(limits=1):
         return training.train(load_dataset(settings.dataset), settings)
