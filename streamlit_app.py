@@ -36,7 +36,8 @@ from core.jobs.models import prefetch  # noqa: E402
 # A first visit needs the default model: start training it now, while the rest of the app loads.
 prefetch(TrainingSettings.first_visit())
 
-from dashboard import heavy, resources, state  # noqa: E402
+from dashboard import results, state  # noqa: E402
+from dashboard.failures import unavailable_ui  # noqa: E402
 from dashboard.view import inert  # noqa: E402
 
 st.set_page_config(page_title="Adversarial Digits", page_icon="🎯", layout="wide")
@@ -82,17 +83,17 @@ def navigation() -> tuple[st.navigation, str | None]:
 
 
 def main() -> None:
-    heavy.page_run_started()
+    results.page_run_started()
     current, key = navigation()
     if key is None:  # the root: on to the right page (notices wait for it)
         current.run()
         return
     try:
         current.run()
-    except resources.ModelUnavailable as failure:
-        resources.unavailable_ui(failure)
+    except results.ModelUnavailable as failure:
+        unavailable_ui(failure)
         return
-    except resources.NothingToShow as reason:
+    except results.NothingToShow as reason:
         st.warning(str(reason), icon="⚠️")
         return
     finally:

@@ -3,22 +3,13 @@
 import numpy as np
 import streamlit as st
 
-from core.attack import attack_direction, delta_prediction, fgsm
-from core.inputs.classes import class_label, the_class
-from core.inputs.imaging import (
-    MAX_PIXELS,
-    MAX_UPLOAD_BYTES,
-    direction_to_uint8,
-    picture_uint8,
-    png_bytes,
-    to_uint8,
-    upscale,
-)
-from dashboard import attack_charts, resources, widgets
+from dashboard import attack_charts, pictures, results, widgets
 from dashboard.drawing_pad import drawing_pad
+from dashboard.pictures import MAX_PIXELS, MAX_UPLOAD_BYTES, png_bytes, to_uint8, upscale
 from dashboard.sidebar import sidebar
 from dashboard.state import WidgetKey, own_digit
 from dashboard.view import View, snap_eps
+from dashboard.wording import class_label, the_class
 
 SCALE = 8  # 28 px -> 224 px, nearest neighbour
 UNSURE = 0.5  # below this confidence in its answer, the page says the model is not sure of your digit
@@ -26,19 +17,13 @@ UNSURE = 0.5  # below this confidence in its answer, the page says the model is 
 
 def picture(pixels: np.ndarray, clip: bool):
     """Upscaled picture of an image; unclipped adversarial images are stretched to their own range."""
-    return upscale(picture_uint8(pixels, clipped=clip), SCALE)
+    return pictures.picture(pixels, clip, SCALE)
 
 
-def thumbnail_strip(images: np.ndarray, count: int = 10) -> np.ndarray:
-    """The first ``count`` images side by side, separated by a thin gap, as one uint8 picture."""
-    tiles = [np.pad(to_uint8(x), ((0, 0), (0, 2)), constant_values=128) for x in images[:count]]
-    return np.hstack(tiles)
-
-
-def reads_as_ui(model, view: View, how: str) -> None:
+def reads_as_ui(view: View, how: str) -> None:
     """What the model sees of the visitor's own digit (28x28) and what it reads it as."""
     pixels = own_digit(view).pixels
-    probabilities = model.predict_proba(pixels)
+    probabilities = results.probabilities(view.training, pixels)
     left, right = st.columns([1, 3], vertical_alignment="center")
     left.image(
         upscale(to_uint8(pixels), 4),
@@ -59,7 +44,7 @@ def reads_as_ui(model, view: View, how: str) -> None:
         )
 
 
-def upload_ui(model, view: View) -> None:
+def upload_ui(view: View) -> None:
     """Upload a picture of a digit; show what the model will see and what it says."""
     problem = widgets.uploader(
         "A photo or scan of one handwritten digit (PNG, JPEG, BMP or GIF)",
@@ -69,12 +54,12 @@ def upload_ui(model, view: View) -> None:
     if problem:
         st.error(problem, icon="🚫")
     elif own_digit(view) is not None:
-        reads_as_ui(model, view, "Inverted if the paper was light,")
+        reads_as_ui(view, "Inverted if the paper was light,")
     else:
         st.caption("Nothing you upload is stored: it lives in this browser session only.")
 
 
-def draw_ui(model, view: View) -> None:
+def draw_ui(view: View) -> None:
     """The drawing pad; beside it, what the model sees of the drawing and what it says."""
     left, right = st.columns([1, 2], vertical_alignment="center")
     with left:
@@ -83,7 +68,7 @@ def draw_ui(model, view: View) -> None:
         if problem:
             st.error(problem, icon="🚫")
         elif own_digit(view) is not None:
-            reads_as_ui(model, view, "Your drawing,")
+            reads_as_ui(view, "Your drawing,")
         else:
             st.info(
                 f"Draw one digit on the black pad, white on black, as large as the pad: the model reads it "
@@ -95,7 +80,7 @@ def draw_ui(model, view: View) -> None:
 
 def picker_ui(view: View, images) -> int:
     caption = f"The first ten test images of {the_class(view.dataset, view.source)}: 0 to 9"
-    st.image(upscale(thumbnail_strip(images), 3), caption=caption, alt=f"{caption}, side by side.")
+    st.image(upscale(pictures.thumbnail_strip(images), 3), caption=caption, alt=f"{caption}, side by side.")
     left, right = st.columns([3, 1], vertical_alignment="bottom")
     with left:
         widgets.first_ten_picker(images)
@@ -113,9 +98,9 @@ def images_ui(x, direction, adversarial, eps, view):
         f"Adversarial (ε = {eps:.3f})",
         "Perturbation, amplified ×1/(2ε)",
     ]
-    pictures = [
+    shown = [
         picture(x, True),
-        upscale(direction_to_uint8(direction), SCALE),
+        pictures.direction(direction, SCALE),
         picture(adversarial, view.clip),
         upscale(to_uint8(amplified), SCALE),
     ]
@@ -125,7 +110,7 @@ def images_ui(x, direction, adversarial, eps, view):
         f"The adversarial image at ε {eps:.3f}.",
         "The perturbation alone, amplified: grey is no change.",
     ]
-    for image, caption, alt in zip(pictures, captions, alts):
+    for image, caption, alt in zip(shown, captions, alts):
         columns.image(image, caption=caption, width="stretch", alt=alt)
 
 
@@ -148,7 +133,7 @@ def outcome_ui(view, before, after, delta_class, changed):
 
 
 def download_ui(adversarial, view, image_name: str, eps, clip):
-    picture = picture_uint8(adversarial, clipped=clip)
+    picture = pictures.picture_uint8(adversarial, clipped=clip)
     name = f"adversarial-{view.source}-to-{view.target}-{image_name}-eps{eps:.3f}"
     row = st.container(horizontal=True)  # side by side where they fit, one above the other where not
     row.download_button(
@@ -164,21 +149,18 @@ def download_ui(adversarial, view, image_name: str, eps, clip):
     )
 
 
-def grid_ui(view, model, images, minimal_all, eps):
+def grid_ui(view, images, minimal_all, eps):
     st.subheader("The first ten, as in the original experiment")
     own = st.toggle("Each image at its own minimal ε", value=False, key=WidgetKey.GRID_OWN_EPS)
     count = min(10, len(images))
     steps = np.array([snap_eps(m) for m in minimal_all[:count]]) if own else np.full(count, eps)
-    adversarial = fgsm(model, images[:count], steps, target=view.target, clip=view.clip_range)
-    directions = attack_direction(model, images[:count], view.target)
-    before = model.predict_proba(images[:count])[:, view.target]
-    after = model.predict_proba(adversarial)
+    adversarial, directions, before, after = results.first_ten(view, images[:count], steps)
     cells = st.grid(10, min_column_width=76)  # ten in a row on a desktop, four on a phone
     for i in range(count):
         cells.image(
             [
                 picture(images[i], True),
-                upscale(direction_to_uint8(directions[i]), 4),
+                pictures.direction(directions[i], 4),
                 picture(adversarial[i], view.clip),
             ],
             caption=[
@@ -200,15 +182,15 @@ def grid_ui(view, model, images, minimal_all, eps):
     )
 
 
-def source_ui(view: View, model, images) -> int | None:
+def source_ui(view: View, images) -> int | None:
     """Where the attacked image comes from: a test image, your upload or your drawing; None: nothing to attack yet."""
     choice = widgets.input_choice()
     if choice == "test":
         return picker_ui(view, images)
     if choice == "upload":
-        upload_ui(model, view)
+        upload_ui(view)
     else:
-        draw_ui(model, view)
+        draw_ui(view)
     image = widgets.chosen_image(view)
     return None if own_digit(view) is None else image  # nothing yet: the hint above says what to do
 
@@ -225,14 +207,13 @@ def eps_ui(view: View, minimal: float, subject: str) -> float:
     return eps
 
 
-def attack_ui(view: View, model, selected, reads_as: int, eps: float, image_name: str) -> None:
+def attack_ui(view: View, selected, reads_as: int, eps: float, image_name: str) -> None:
     """The attack at epsilon: the pictures, what the model says, its probabilities, the downloads."""
     x = selected.pixels.astype(np.float64)
-    adversarial = fgsm(model, x, eps, target=view.target, clip=view.clip_range)
-    before, after = model.predict_proba(x), model.predict_proba(adversarial)
-    changed = int(np.count_nonzero(np.abs(adversarial - x) > 1e-12))
-    images_ui(x, attack_direction(model, x, view.target), adversarial, eps, view)
-    outcome_ui(view, before, after, int(delta_prediction(model, x, view.target)), changed)
+    attack = results.attacked(view, x, eps)
+    adversarial, before, after = attack.adversarial, attack.before, attack.after
+    images_ui(x, attack.direction, adversarial, eps, view)
+    outcome_ui(view, before, after, attack.direction_reads_as, attack.changed)
     left, right = st.columns([3, 2])
     source = reads_as if selected.own else view.source
     left.altair_chart(attack_charts.probability_bars(before, after, source, view.target), width="stretch")
@@ -246,15 +227,15 @@ def attack_ui(view: View, model, selected, reads_as: int, eps: float, image_name
 
 
 def main(view: View) -> None:
-    model = resources.trained(view.training).model
-    indices, images = resources.source_images(view)
+    results.trained(view.training)
+    indices, images = results.source_images(view)
     widgets.chosen_image(view)  # says so if the test set has no image of the source digit
     heading, caption = st.empty(), st.empty()
-    image = source_ui(view, model, images)
+    image = source_ui(view, images)
     if image is None:
         heading.title(f"Turn your digit into a {class_label(view.dataset, view.target)}")
         return
-    selected = widgets.chosen(view, image)
+    selected = results.chosen(view, image)
     reads_as = selected.reads_as
     if selected.own:  # speak of what the model reads the visitor's digit as
         heading.title(
@@ -273,8 +254,8 @@ def main(view: View) -> None:
     if selected.starting_point(view):
         st.info(selected.starting_point(view), icon=":material/info:")
     eps = eps_ui(view, selected.minimal, subject)
-    attack_ui(view, model, selected, reads_as, eps, "own" if selected.own else f"test{indices[image]}")
-    grid_ui(view, model, images, resources.minimal_epsilons(view), eps)
+    attack_ui(view, selected, reads_as, eps, "own" if selected.own else f"test{indices[image]}")
+    grid_ui(view, images, results.minimal_epsilons(view), eps)
 
 
 main(sidebar())

@@ -3,13 +3,11 @@
 import numpy as np
 import streamlit as st
 
-from core.attack import fgsm
-from core.defense import mean_pair_reach
-from dashboard import charts, comparison_charts, resources, robustness, widgets
+from dashboard import charts, comparison_charts, results, widgets
 from dashboard.sidebar import defense_choice, sidebar, strength_input
 from dashboard.view import View
 
-NAMES = robustness.NAMES
+NAMES = results.NAMES
 EPS = 0.1  # the epsilon of the numbers before a defense is picked, and of an L1 defense (it has none of its own)
 
 
@@ -34,18 +32,17 @@ def templates(settings) -> None:
     for name, each in zip(NAMES, settings):
         caption = f"{name} model: the templates of 0 to 9, left to right"
         st.image(
-            robustness.template_strip(each),
+            results.template_strip(each),
             width="stretch",
             caption=caption,
             alt=f"{caption}: red where a pixel raises the class's score, blue where it lowers it.",
         )
 
 
-def transfer(view: View, models, eps: float) -> None:
+def transfer(view: View, settings: tuple, eps: float) -> None:
     """The normal model's adversarial images at ``eps`` shown to both models."""
-    _, images = resources.source_images(view)
-    attacked = fgsm(models[0], images, eps, target=view.target, clip=view.clip_range)
-    said = [model.predict(attacked) for model in models]
+    _, images = results.source_images(view)
+    attacked, said = results.shown_to_both(view, *settings, eps)
     shares = [float(np.mean(s == view.target)) for s in said]
     st.markdown(
         f"The gradient sign attack on the **normal** model at ε = {eps:.3f} makes {shares[0]:.0%} of the "
@@ -71,8 +68,8 @@ def undefended(view: View) -> None:
         "Pick a defense above to train it and compare it with the normal model. The sidebar's model then "
         "uses it on every page, so the other pages attack the defended model."
     )
-    result = resources.trained(view.training)
-    curve, radius = robustness.test_set_robustness(view.training, view.clip)
+    result = results.trained(view.training)
+    curve, radius = results.test_set_robustness(view.training, view.clip)
     columns = st.columns(3)
     columns[0].metric("Clean accuracy", f"{result.test_accuracy:.1%}")
     columns[1].metric(
@@ -81,16 +78,16 @@ def undefended(view: View) -> None:
         help=f"No perturbation of size {EPS:g} inside [0, 1] changes these answers",
     )
     columns[2].metric(
-        f"Under gradient sign at ε = {EPS:g}", f"{robustness.accuracy_under_fgsm(view.training, view.clip, EPS):.1%}"
+        f"Under gradient sign at ε = {EPS:g}", f"{results.accuracy_under_fgsm(view.training, view.clip, EPS):.1%}"
     )
     st.altair_chart(comparison_charts.defense_chart({NAMES[0]: curve}), width="stretch")  # nothing chosen here yet
 
 
-def numbers_ui(view: View, settings: tuple, results: list, eps: float) -> None:
+def numbers_ui(view: View, settings: tuple, models: list, eps: float) -> None:
     """What the defense bought and cost at epsilon: one sentence and four numbers, each beside the normal model's."""
-    clean = tuple(r.test_accuracy for r in results)
-    certified = tuple(float(np.mean(robustness.test_set_robustness(s, view.clip)[1] > eps)) for s in settings)
-    attacked = tuple(robustness.accuracy_under_fgsm(s, view.clip, eps) for s in settings)
+    clean = tuple(each.test_accuracy for each in models)
+    certified = tuple(float(np.mean(results.test_set_robustness(s, view.clip)[1] > eps)) for s in settings)
+    attacked = tuple(results.accuracy_under_fgsm(s, view.clip, eps) for s in settings)
     st.markdown(verdict(defense_name(view), clean, certified, eps))
     columns = st.columns(4)
     columns[0].metric("Clean accuracy", f"{clean[1]:.1%}", f"{(clean[1] - clean[0]) * 100:+.1f} pts vs normal")
@@ -106,14 +103,14 @@ def numbers_ui(view: View, settings: tuple, results: list, eps: float) -> None:
     )
     columns[3].metric(
         "Training time",
-        f"{results[1].seconds:.1f} s",
+        f"{models[1].seconds:.1f} s",
         help="The defended model, trained on this server (the normal one may have come with the app)",
     )
 
 
 def charts_ui(view: View, settings: tuple, eps: float) -> None:
     """Both models against epsilon, and their histograms of the certified radius and of the sign step's epsilon."""
-    accuracy, radii = robustness.defense_charts(*settings, view.clip)
+    accuracy, radii = results.defense_charts(*settings, view.clip)
     st.altair_chart(charts.with_chosen_eps(accuracy, eps), width="stretch")
     st.caption(
         "Solid: certified accuracy (exact: no attack of size ε changes these answers). Dashed: accuracy "
@@ -121,17 +118,17 @@ def charts_ui(view: View, settings: tuple, eps: float) -> None:
     )
     left, right = st.columns(2)  # the same chart objects every rerun: Altair converts them again quickly
     left.altair_chart(radii, width="stretch")
-    right.altair_chart(robustness.sign_histograms(*settings, view.source, view.target, view.clip), width="stretch")
+    right.altair_chart(results.sign_histograms(*settings, view.source, view.target, view.clip), width="stretch")
     st.caption(
         f"Any attack: every test image, the best possible attack. Gradient sign: the test images of digit "
         f"{view.source} attacked toward {view.target}, each at its exact minimal ε."
     )
 
 
-def templates_ui(settings: tuple, models: list) -> None:
+def templates_ui(settings: tuple) -> None:
     """Both models' weight templates, and how far the same epsilon moves their scores."""
     st.subheader("The weight templates")
-    reach = [mean_pair_reach(m) for m in models]
+    reach = [results.pair_reach(each) for each in settings]
     st.caption(
         f"Red pixels raise a digit's score, blue lower it. At ε the best attack moves the lead of class j over k by "
         f"ε × the L1 norm of w_j − w_k: {reach[0]:.1f} for the normal model and {reach[1]:.1f} for the defended "
@@ -157,17 +154,17 @@ def main(view: View) -> None:
     with right:
         strength_input(view, "_defenses")
     settings = (view.training.undefended(), view.training)  # the normal model, the defended one
-    results = [resources.trained(each) for each in settings]
+    models = [results.trained(each) for each in settings]
     eps = widgets.eps_slider(
         start=view.training.adversarial_eps or EPS,
         key_suffix="_defenses",
         help="The attack's size for the numbers below; starts at the defense epsilon",
     )
-    numbers_ui(view, settings, results, eps)
+    numbers_ui(view, settings, models, eps)
     charts_ui(view, settings, eps)
-    templates_ui(settings, [r.model for r in results])
+    templates_ui(settings)
     st.subheader(f"Transfer: the normal model's adversarial {view.source} → {view.target} images")
-    transfer(view, [r.model for r in results], eps)
+    transfer(view, settings, eps)
     widgets.attack_link(view, "Attack the defended model image by image")
 
 

@@ -3,13 +3,12 @@
 import numpy as np
 import streamlit as st
 
-from core.inputs.classes import the_class
-from core.sweep import score_sweep
-from dashboard import attack_charts, resources, wording
+from dashboard import attack_charts, results, wording
 from dashboard.sidebar import sidebar
 from dashboard.state import WidgetKey
 from dashboard.view import View
 from dashboard.widgets import image_and_eps
+from dashboard.wording import the_class
 
 RESOLUTIONS = [21, 51, 101, 201, 401, 1001]
 
@@ -24,11 +23,11 @@ def sweep_controls() -> tuple[float, float, int, str]:
     return low, high, points, scale or "logits"
 
 
-def scores_ui(view: View, model, selected, eps: float) -> None:
+def scores_ui(view: View, selected, eps: float) -> None:
     """The seed's chart: every class's score as every pixel moves by epsilon."""
     low, high, points, scale = sweep_controls()
     grid = np.linspace(low, high, points)
-    sweep = score_sweep(model, selected.pixels, view.target, grid, clip=view.clip_range)
+    sweep = results.class_scores(view, selected.pixels, grid)
     chart = attack_charts.class_scores_chart(
         grid,
         sweep.logits if scale == "logits" else sweep.probabilities,
@@ -48,13 +47,13 @@ def scores_ui(view: View, model, selected, eps: float) -> None:
 def all_images_ui(view: View, count: int, eps: float) -> None:
     """The attack on every test image of the source digit: share fooled, confidence, minimal epsilons."""
     st.subheader(f"All {count} test images of {the_class(view.dataset, view.source)}")
-    minimal_all = resources.minimal_epsilons(view)
+    minimal_all = results.minimal_epsilons(view)
     never = int(np.count_nonzero(~np.isfinite(minimal_all)))
     median = float(np.median(minimal_all)) if len(minimal_all) else float("nan")
-    curve = resources.source_success_curve(view, 0.0, 1.0, 201)
+    curve = results.source_success_curve(view, 0.0, 1.0, 201)
     columns = st.columns(3)
     columns[0].metric("Median minimal ε", f"{median:.4f}" if np.isfinite(median) else "none")
-    columns[1].metric(f"Fooled into {view.target} at ε = {eps:.3f}", f"{resources.fooled_share(view, eps):.0%}")
+    columns[1].metric(f"Fooled into {view.target} at ε = {eps:.3f}", f"{results.fooled_share(view, eps):.0%}")
     columns[2].metric("Never fooled up to ε = 1", f"{never}")
     left, right = st.columns(2)
     left.altair_chart(
@@ -77,11 +76,11 @@ def all_images_ui(view: View, count: int, eps: float) -> None:
 
 def main(view: View) -> None:
     heading = st.empty()
-    model = resources.trained(view.training).model
-    _, images = resources.source_images(view)
+    results.trained(view.training)
+    _, images = results.source_images(view)
     selected, eps = image_and_eps(view, key_suffix="_epsilon")
     heading.title(f"Class scores against epsilon: {selected.pair(view)}")
-    scores_ui(view, model, selected, eps)
+    scores_ui(view, selected, eps)
     all_images_ui(view, len(images), eps)
 
 

@@ -4,33 +4,17 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.attack import pgd
-from core.exact import worst_case
-from core.inputs.classes import the_class
-from core.inputs.imaging import picture_uint8, to_uint8, upscale
-from dashboard import comparison_charts, heavy, resources, widgets
+from dashboard import comparison_charts, pictures, results, widgets
 from dashboard.sidebar import sidebar
-from dashboard.view import View, snap_eps
+from dashboard.view import View
+from dashboard.wording import the_class
 
 SCALE = 6  # 28 px -> 168 px
 PAPER = ("The paper (MNIST)", 0.999, 0.793)  # Goodfellow, Shlens & Szegedy (2015), section 4: a shallow softmax
 
 
-def marked(x: np.ndarray, changed: np.ndarray) -> np.ndarray:
-    """A grey picture with the changed pixels in colour: red where brighter, blue where darker."""
-    grey = to_uint8(np.clip(changed, 0, 1))
-    rgb = np.repeat(grey.reshape(28, 28, 1), 3, axis=2).astype(np.int16)
-    delta = (changed - x).reshape(28, 28)
-    rgb[delta > 0] = [232, 56, 79]
-    rgb[delta < 0] = [78, 121, 167]
-    from PIL import Image
-
-    image = Image.fromarray(rgb.astype(np.uint8), mode="RGB")
-    return image.resize((28 * SCALE, 28 * SCALE), Image.Resampling.NEAREST)
-
-
 def picture(x: np.ndarray, clip: bool):
-    return upscale(picture_uint8(x, clipped=clip), SCALE)
+    return pictures.picture(x, clip, SCALE)
 
 
 def numbers_ui(answers: dict, view: View, truth: int, subject: str) -> None:
@@ -59,18 +43,14 @@ def numbers_ui(answers: dict, view: View, truth: int, subject: str) -> None:
         st.markdown(f"The model does not answer {truth} for {subject} to begin with (or it is tied): no certificate.")
 
 
-def images_ui(model, x, answers, view: View, truth: int, eps: float):
+def images_ui(x, answers, view: View, truth: int, eps: float):
     clip = view.clip
+    shown = results.lab_images(view, x, answers, truth, eps)
     columns = st.grid(6, min_column_width=104)  # six in a row on a desktop, three on a phone (a cell per call)
-    original = f"Original: says {model.predict(x)}"
+    original = f"Original: says {shown.original_says}"
     columns.image(picture(x, True), caption=original, width="stretch", alt=f"The image attacked. {original}.")
-    minimal = answers["minimal"]
-    if np.isfinite(minimal):
-        from core.attack import fgsm
-
-        step = snap_eps(minimal)
-        attacked = fgsm(model, x, step, target=view.target, clip=view.clip_range)
-        said = model.predict(attacked)
+    if shown.sign_step is not None:
+        step, attacked, said = shown.sign_step
         caption = f"Gradient sign, ε {step:.3f}: says {said}"
         columns.image(
             picture(attacked, clip),
@@ -80,21 +60,19 @@ def images_ui(model, x, answers, view: View, truth: int, eps: float):
         )
     else:
         columns.caption("The gradient sign step never reaches the target.")
-    if np.isfinite(answers["optimal"]):
-        best = answers["optimal_image"]
-        caption = f"Optimal, ε {answers['optimal']:.3f}: says {model.predict(best)}"
+    if shown.optimal_says is not None:
+        caption = f"Optimal, ε {answers['optimal']:.3f}: says {shown.optimal_says}"
         columns.image(
-            picture(best, clip),
+            picture(answers["optimal_image"], clip),
             caption=caption,
             width="stretch",
             alt=f"The image after the best possible attack. {caption}.",
         )
     else:
         columns.caption("No attack up to ε = 1 reaches the target.")
-    radius = answers["radius"]
-    if np.isfinite(radius) and radius > 0:
-        worst, rival = worst_case(model, x, truth, radius, clip=view.clip_range)
-        caption = f"Worst case at ε {radius:.3f}: {rival} ties {truth}"
+    if shown.worst is not None:
+        worst, rival = shown.worst
+        caption = f"Worst case at ε {answers['radius']:.3f}: {rival} ties {truth}"
         columns.image(
             picture(worst, clip),
             caption=caption,
@@ -103,23 +81,23 @@ def images_ui(model, x, answers, view: View, truth: int, eps: float):
         )
     else:
         columns.caption("No certificate for this image.")
-    iterated = pgd(model, x, eps, target=view.target, clip=view.clip_range, keep_best=True)
-    caption = f"PGD, 10 steps, ε {eps:.3f}: says {model.predict(iterated)}"
+    iterated, said = shown.pgd
+    caption = f"PGD, 10 steps, ε {eps:.3f}: says {said}"
     columns.image(picture(iterated, clip), caption=caption, width="stretch", alt=f"The image after {caption}.")
     return columns.empty()  # the fewest pixels' cell: filled in last (fewest_ui), the rest of the page first
 
 
-def fewest_ui(cell, model, x, view: View) -> None:
+def fewest_ui(cell, x, view: View) -> None:
     """The fewest pixels, after everything else is on screen: a quick answer first ("at most N pixels, proving…"),
     then the proof; an integer program can take seconds where the rest takes milliseconds."""
     cell.caption(":material/hourglass_top: Counting the fewest pixels…")
-    fewest = heavy.lab_fewest(view.training, view.clip, view.target, x, heavy.FEWEST_FIRST)
+    fewest = results.lab_fewest(view, x, results.FEWEST_FIRST)
     if not fewest.proven:
-        show_fewest(cell, model, x, fewest, "at most ", " (proving…)")
-        fewest = heavy.lab_fewest(view.training, view.clip, view.target, x, heavy.FEWEST_LIMIT)
+        show_fewest(cell, view, x, fewest, "at most ", " (proving…)")
+        fewest = results.lab_fewest(view, x, results.FEWEST_LIMIT)
     show_fewest(
         cell,
-        model,
+        view,
         x,
         fewest,
         "" if fewest.proven else "at most ",
@@ -127,12 +105,12 @@ def fewest_ui(cell, model, x, view: View) -> None:
     )
 
 
-def show_fewest(cell, model, x, fewest, before: str, after: str) -> None:
+def show_fewest(cell, view: View, x, fewest, before: str, after: str) -> None:
     count, image = fewest
     if count > 0:
-        caption = f"Fewest pixels: {before}{count}{after}: says {model.predict(image)}"
+        caption = f"Fewest pixels: {before}{count}{after}: says {results.probabilities(view.training, image).argmax()}"
         cell.image(
-            marked(x, image),
+            pictures.marked(x, image, SCALE),
             caption=caption,
             width="stretch",
             alt=f"The fewest pixels changed, red brighter, blue darker. {caption}.",
@@ -141,31 +119,29 @@ def show_fewest(cell, model, x, fewest, before: str, after: str) -> None:
         cell.caption("No change of any pixels makes the target win." if count < 0 else "Already the target.")
 
 
-POLL = 0.5  # seconds between two looks at the whole-digit answers while they are on their way
-
-
 def all_images_ui(view: View, eps: float) -> None:
     """Every test image of the source digit: drawn at once if its answers are ready, else filled in when they are
     (the rest of the page does not wait: a fragment looks every half second, then the page draws them)."""
-    optimal, curve = heavy.optimal_epsilons(view, wait=False), heavy.source_robustness(view, wait=False)
+    optimal, curve = results.optimal_epsilons(view, wait=False), results.source_robustness(view, wait=False)
     if optimal is not None and curve is not None:
         all_images_drawn(view, eps, optimal, curve)
     else:
-        st.fragment(all_images_later, run_every=POLL)(view)
+        st.fragment(all_images_later, run_every=results.POLL)(view)
 
 
 def all_images_later(view: View) -> None:
-    st.subheader(f"All {len(resources.source_images(view)[0])} test images of {the_class(view.dataset, view.source)}")
+    st.subheader(f"All {len(results.source_images(view)[0])} test images of {the_class(view.dataset, view.source)}")
     st.caption(":material/hourglass_top: Solving the best attack for every one of them; the charts fill in here.")
-    if heavy.optimal_epsilons(view, wait=False) is not None and heavy.source_robustness(view, wait=False) is not None:
+    optimal, curve = results.optimal_epsilons(view, wait=False), results.source_robustness(view, wait=False)
+    if optimal is not None and curve is not None:
         st.rerun()  # both ready: the whole page, once, draws them (and stops looking)
 
 
 def all_images_drawn(view: View, eps: float, optimal: np.ndarray, curve) -> None:
     """The sign step against the optimum, and accuracy as epsilon grows."""
-    st.subheader(f"All {len(resources.source_images(view)[0])} test images of {the_class(view.dataset, view.source)}")
+    st.subheader(f"All {len(results.source_images(view)[0])} test images of {the_class(view.dataset, view.source)}")
     left, right = st.columns(2)
-    minimal = resources.minimal_epsilons(view)
+    minimal = results.minimal_epsilons(view)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratios = np.where(optimal > 0, minimal / optimal, 1.0)
     left.altair_chart(comparison_charts.ratio_histogram(ratios, target=view.target), width="stretch")
@@ -180,11 +156,10 @@ def all_images_drawn(view: View, eps: float, optimal: np.ndarray, curve) -> None
 def classic_ui(view: View) -> None:
     """Goodfellow, Shlens & Szegedy's table, with this model's numbers beside the paper's."""
     st.subheader("The classic result, reproduced")
-    label = resources.dataset_label(view.training.dataset)
+    label = results.dataset_label(view.training.dataset)
     rows = [(PAPER[0], PAPER[1], PAPER[2])]
-    rows += [
-        (f"This model, {name}", error, confidence) for name, error, confidence in heavy.goodfellow_table(view.training)
-    ]
+    table = results.goodfellow_table(view.training)
+    rows += [(f"This model, {name}", error, confidence) for name, error, confidence in table]
     # one decimal everywhere, as the paper gives its numbers (99.9%, 79.3%); short, so it fits a phone
     table = [
         {"model": model, "error rate": f"{error:.1%}", "confidence when wrong": f"{confidence:.1%}"}
@@ -205,21 +180,21 @@ def main(view: View) -> None:
         "For a linear model every question here has an exact answer: the best possible attack (a linear program), "
         "a certificate that no attack can do better, the iterative method, and the fewest pixels (an integer program)."
     )
-    model = resources.trained(view.training).model
+    results.trained(view.training)
     selected, eps = widgets.image_and_eps(view, key_suffix="_lab")
     heading.title(f"Attack lab: {selected.pair(view)}, at its best and its worst")
     x = selected.pixels.astype(np.float64)
-    truth = selected.reads_as if selected.own else view.source
-    answers = heavy.lab_answers(view.training, view.clip, view.target, truth, x)
+    truth = selected.truth(view)
+    answers = results.lab_answers(view, truth, x)
     numbers_ui(answers, view, truth, "your digit" if selected.own else "this image")
-    fewest_cell = images_ui(model, x, answers, view, truth, eps)
+    fewest_cell = images_ui(x, answers, view, truth, eps)
     st.caption(
         "PGD starts from the gradient sign step and takes ten smaller steps, keeping its best image: the "
         "steps overshoot and come back, so its last image alone can do worse than the single step, its best "
         "never does. Fewest pixels: red pixels were made brighter, blue ones darker; each may take any value "
         "in [0, 1]."
     )
-    fewest_ui(fewest_cell, model, x, view)  # everything above is on screen while it counts
+    fewest_ui(fewest_cell, x, view)  # everything above is on screen while it counts
     all_images_ui(view, eps)  # the whole digit's answers: now, or filled in when ready
     classic_ui(view)
 

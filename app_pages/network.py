@@ -5,12 +5,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.attack import fgsm
-from core.inputs.classes import the_class
-from core.inputs.imaging import picture_uint8, upscale
-from dashboard import comparison_charts, heavy, resources, widgets
+from dashboard import comparison_charts, pictures, results, widgets
 from dashboard.sidebar import sidebar
-from dashboard.view import NETWORK_SIZES, View, snap_eps
+from dashboard.view import NETWORK_SIZES, View
+from dashboard.wording import the_class
 
 SCALE = 6  # 28 px -> 168 px
 
@@ -20,7 +18,7 @@ def shown(eps: float) -> str:
 
 
 def picture(x: np.ndarray, clip: bool):
-    return upscale(picture_uint8(x, clipped=clip), SCALE)
+    return pictures.picture(x, clip, SCALE)
 
 
 def linear_name(view: View) -> str:
@@ -45,7 +43,7 @@ def size_picker(view: View) -> None:
 
 def models_ui(view: View):
     """Both models (a network not trained yet trains now, with its progress bar) and their clean accuracy."""
-    linear, network = resources.trained(view.training), resources.trained(view.network)
+    linear, network = results.trained(view.training), results.trained(view.network)
     columns = st.columns(2)
     columns[0].metric(f"{linear_name(view)}: test accuracy", f"{linear.test_accuracy:.1%}")
     columns[1].metric(
@@ -53,7 +51,7 @@ def models_ui(view: View):
         f"{network.test_accuracy:.1%}",
         delta=f"{(network.test_accuracy - linear.test_accuracy) * 100:+.1f} points",
     )
-    return linear.model, network.model
+    return view.training, view.network
 
 
 def optimum_text(optimum) -> str:
@@ -68,7 +66,7 @@ def optimum_text(optimum) -> str:
 def table_ui(view: View, answers: dict, models, x: np.ndarray, optimum=None) -> None:
     """The numbers side by side, short enough for a phone; the network's best attack says "solving…" until the
     integer program answers."""
-    said = [f"{model.predict(x)} ({model.predict_proba(x).max():.0%})" for model in models]
+    said = [f"{p.argmax()} ({p.max():.0%})" for p in (results.probabilities(each, x) for each in models)]
     rows = {
         "reads it as": said,
         "sign step ε": [shown(answers["linear_minimal"]), shown(answers["network_minimal"])],
@@ -90,18 +88,15 @@ BELOW_THE_TABLE = (
 
 def images_ui(view: View, models, x: np.ndarray, answers: dict):
     """The image, and what each model's sign step and best attack make of it; the network's best attack last."""
-    linear, network = models
+    linear, network = (results.probabilities(each, x).argmax() for each in models)
     cells = st.grid(5, min_column_width=104)  # five in a row on a desktop, three then two on a phone
-    said = f"Original: linear says {linear.predict(x)}, network {network.predict(x)}"
+    said = f"Original: linear says {linear}, network {network}"
     cells.image(picture(x, True), caption=said, width="stretch", alt=f"The image attacked. {said}.")
-    for name, model, minimal in (
-        ("Linear", linear, answers["linear_minimal"]),
-        ("Network", network, answers["network_minimal"]),
-    ):
-        if np.isfinite(minimal):
-            step = snap_eps(minimal)
-            attacked = fgsm(model, x, step, target=view.target, clip=view.clip_range)
-            caption = f"{name}, sign step ε {step:.3f}: says {model.predict(attacked)}"
+    steps = results.sign_steps(view, x, {"linear": answers["linear_minimal"], "network": answers["network_minimal"]})
+    for name, key in (("Linear", "linear"), ("Network", "network")):
+        if steps[key] is not None:
+            step, attacked, says = steps[key]
+            caption = f"{name}, sign step ε {step:.3f}: says {says}"
             cells.image(
                 picture(attacked, view.clip),
                 caption=caption,
@@ -112,7 +107,8 @@ def images_ui(view: View, models, x: np.ndarray, answers: dict):
             cells.caption(f"{name}: the gradient sign step never reaches the target.")
     if np.isfinite(answers["linear_optimal"]):
         best = answers["linear_optimal_image"]
-        caption = f"Linear, best attack ε {answers['linear_optimal']:.3f}: says {linear.predict(best)}"
+        says = results.probabilities(models[0], best).argmax()
+        caption = f"Linear, best attack ε {answers['linear_optimal']:.3f}: says {says}"
         cells.image(
             picture(best, view.clip),
             caption=caption,
@@ -126,12 +122,12 @@ def images_ui(view: View, models, x: np.ndarray, answers: dict):
 
 def optimum_ui(cell, view: View, models, x: np.ndarray, optimum) -> None:
     """The network's best attack in its cell: the image once the integer program has answered."""
-    network = models[1]
     if optimum is None:
         cell.caption(":material/hourglass_top: Network: solving its best attack…")
     elif np.isfinite(optimum[0]):
         exact = "best attack" if optimum.proven else "best attack found"
-        caption = f"Network, {exact} ε {optimum[0]:.3f}: says {network.predict(optimum[1])}"
+        says = results.probabilities(models[1], optimum[1]).argmax()
+        caption = f"Network, {exact} ε {optimum[0]:.3f}: says {says}"
         cell.image(
             picture(optimum[1], view.clip),
             caption=caption,
@@ -147,24 +143,20 @@ def optimum_later(view: View, x: np.ndarray) -> None:
     second, then the whole page once, with the answer in the table and its image."""
     st.caption(
         ":material/hourglass_top: Solving the network's best attack, an integer program (at most "
-        f"{heavy.NETWORK_LIMIT:g} s); its answer will fill in here and in the table."
+        f"{results.NETWORK_LIMIT:g} s); its answer will fill in here and in the table."
     )
-    if heavy.network_optimum(view, x, wait=False) is not None:
+    if results.network_optimum(view, x, wait=False) is not None:
         st.rerun()
 
 
 def transfer_ui(view: View, eps: float) -> dict:
     """Adversarial images made on one model shown to the others: the share read as the target at ``eps``."""
-    _, images = resources.source_images(view)
+    _, images = results.source_images(view)
     names = {"linear": "Linear", "defended": "Defended", "network": f"Network ({view.hidden})"}
-    settings = {"linear": view.linear, "defended": view.defended, "network": view.network}
-    models = {key: resources.trained(each).model for key, each in settings.items()}
-    shares = {}
-    for made, maker in models.items():
-        attacked = fgsm(maker, images, eps, target=view.target, clip=view.clip_range)
-        shares[made] = {
-            shown_to: float(np.mean(model.predict(attacked) == view.target)) for shown_to, model in models.items()
-        }
+    models = {"linear": view.linear, "defended": view.defended, "network": view.network}
+    for each in models.values():  # a model not trained yet trains now, with its progress bar
+        results.trained(each)
+    shares = results.transfer_shares(view, models, eps)
     table = pd.DataFrame(
         {f"→ {names[to]}": [f"{shares[made][to]:.0%}" for made in models] for to in models},
         index=[names[made] for made in models],
@@ -222,14 +214,14 @@ def sentence(view: View, digit: dict, shares: dict, eps: float) -> str:
 def whole_digit(view: View) -> dict | None:
     """Every test image of the source digit on both models, or None while the network's or the linear optimum's
     answers are on their way (asking starts them): the linear model's come from the caches the other pages use."""
-    network, optimal = heavy.network_digit(view, wait=False), heavy.optimal_epsilons(view, wait=False)
+    network, optimal = results.network_digit(view, wait=False), results.optimal_epsilons(view, wait=False)
     if network is None or optimal is None:
         return None
     return {
         **network,
-        "linear_minimal": resources.minimal_epsilons(view),
+        "linear_minimal": results.minimal_epsilons(view),
         "linear_optimal": optimal,
-        "linear_curve": resources.source_success_curve(view, *heavy.NETWORK_GRID),
+        "linear_curve": results.source_success_curve(view, *results.NETWORK_GRID),
     }
 
 
@@ -239,11 +231,11 @@ def digit_ui(view: View, eps: float) -> None:
     if digit is not None:
         digit_drawn(view, eps, digit)
     else:
-        st.fragment(digit_later, run_every=0.5)(view)
+        st.fragment(digit_later, run_every=results.POLL)(view)
 
 
 def digit_later(view: View) -> None:
-    st.subheader(f"All {len(resources.source_images(view)[0])} test images of {the_class(view.dataset, view.source)}")
+    st.subheader(f"All {len(results.source_images(view)[0])} test images of {the_class(view.dataset, view.source)}")
     st.caption(":material/hourglass_top: Attacking every one of them on both models; the charts fill in here.")
     if whole_digit(view) is not None:
         st.rerun()
@@ -284,19 +276,19 @@ def main(view: View) -> None:
     selected, eps = widgets.image_and_eps(view, key_suffix="_network")
     heading.title(f"Beyond linear: {selected.pair(view)} on a ReLU network")
     x = selected.pixels.astype(np.float64)
-    answers = heavy.network_answers(view, x)
-    optimum = heavy.network_optimum(view, x, wait=False)  # started now, shown when ready: it takes seconds
+    answers = results.network_answers(view, x)
+    optimum = results.network_optimum(view, x, wait=False)  # started now, shown when ready: it takes seconds
     table_ui(view, answers, models, x, optimum)
     st.caption(BELOW_THE_TABLE)
     optimum_ui(images_ui(view, models, x, answers), view, models, x, optimum)
     st.caption(
         f"Each model's sign step is shown at the first slider stop above its own minimal ε. The best attack "
         f"moves every pixel by at most its ε, in any direction, and keeps the image in range; the network's "
-        f"is solved exactly (Tjeng, Xiao & Tedrake 2019) within {heavy.NETWORK_LIMIT:g} s, else "
+        f"is solved exactly (Tjeng, Xiao & Tedrake 2019) within {results.NETWORK_LIMIT:g} s, else "
         "bracketed."
     )
     if optimum is None:
-        st.fragment(optimum_later, run_every=0.5)(view, x)
+        st.fragment(optimum_later, run_every=results.POLL)(view, x)
     digit_ui(view, eps)
 
 

@@ -2,11 +2,10 @@
 
 import streamlit as st
 
-from core.inputs import classes, imaging
-from core.inputs.classes import class_label
-from dashboard import charts, resources
+from dashboard import charts, pictures, results
 from dashboard.sidebar import sidebar
 from dashboard.view import View
+from dashboard.wording import class_label, kind
 
 
 def provenance(settings, result) -> None:
@@ -20,10 +19,10 @@ def provenance(settings, result) -> None:
             icon=":material/inventory_2:",
         )
         if right.button("Train them here", icon=":material/refresh:", help="About a second on the embedded digits"):
-            resources.retrain(settings)
+            results.retrain(settings)
             st.rerun()
         return
-    same = resources.same_as_shipped(result, settings)
+    same = results.same_as_shipped(result, settings)
     if same is not None:
         verdict = (
             "the same weights as those that came with the app, to the last bit"
@@ -63,10 +62,10 @@ def charts_ui(view: View, result) -> None:
     )
     left.caption(
         f"The source ({class_label(view.dataset, view.source)}) and target "
-        f"({class_label(view.dataset, view.target)}) {classes.kind(view.dataset)}s are drawn solid."
+        f"({class_label(view.dataset, view.target)}) {kind(view.dataset)}s are drawn solid."
     )
     right.altair_chart(charts.confusion_chart(result.confusion), width="stretch")
-    right.caption(f"Rows are the true {classes.kind(view.dataset)}, columns the model's answer; the diagonal is right.")
+    right.caption(f"Rows are the true {kind(view.dataset)}, columns the model's answer; the diagonal is right.")
 
 
 def templates_ui(view: View, result) -> None:
@@ -79,7 +78,7 @@ def templates_ui(view: View, result) -> None:
     for digit in range(10):
         name = class_label(view.dataset, digit)
         cells.image(
-            imaging.template_picture(result.model.W[digit]),
+            pictures.template_picture(result.model.W[digit]),
             caption=name,
             width="stretch",
             alt=f"Weight template of {name}: red pixels raise its score, blue ones lower it.",
@@ -89,8 +88,8 @@ def templates_ui(view: View, result) -> None:
 def main(view: View) -> None:
     settings = view.training
     st.title("Training accuracy")
-    result = resources.trained(settings)
-    data = resources.dataset(settings.dataset)
+    result = results.trained(settings)
+    data = results.dataset(settings.dataset)
     st.caption(data.description)
     if settings.adversarial_eps:
         st.caption(

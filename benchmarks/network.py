@@ -72,7 +72,7 @@ def network(report: Report, quick: bool) -> None:
         f"{np.median(crown[ibp > 0] / ibp[ibp > 0]):.2f}x",
     )
     twos = small.x_test[small.test_indices(2)].astype(np.float64)
-    from dashboard.heavy import NETWORK_LIMIT
+    from dashboard.results import NETWORK_LIMIT
 
     limit = 1.0 if quick else NETWORK_LIMIT  # the page's limit; quick: a check of the harness only
     for hidden, count in ((16, 1 if quick else 20), (64, 1 if quick else 10)):

@@ -164,13 +164,13 @@ class Attacked:
 def trained(args: argparse.Namespace):
     """The model for these settings and whether it was loaded: the one the app saved (or that came with it), or
     trained now (in a child, and saved for the app)."""
-    from core.jobs.models import ModelStore, TrainingQueue
+    from core.jobs.models import ModelStore, Trainings
 
     settings = TrainingSettings(**{name: getattr(args, name) for name in fields_of(TrainingSettings)}).normalized()
     saved = ModelStore.load_saved(settings)
     if saved is not None:
         return saved, True
-    queue = TrainingQueue(slots=1)
+    queue = Trainings(slots=1)
     try:
         return ModelStore(queue).get(settings), False
     finally:

@@ -10,7 +10,7 @@ import streamlit as st
 from core.inputs import classes
 from core.inputs.data import DEFAULT_DATASET
 from core.inputs.settings import ADVERSARIAL_EPS_STEP, BOUNDS, L1_STEPS, SOLVERS
-from dashboard import resources
+from dashboard import results
 from dashboard.state import WidgetKey, current, show_notices, update
 from dashboard.view import DEFENSES, STRENGTH_BOUNDS, View
 from dashboard.widgets import bind
@@ -44,11 +44,11 @@ def sidebar() -> View:
         )
 
         st.subheader("Model")
-        options = [DEFAULT_DATASET, "mnist", *resources.configured_idx_folders()]
+        options = [DEFAULT_DATASET, "mnist", *results.configured_idx_folders()]
         if view.dataset not in options:  # an IDX folder the operator no longer offers
             view = update(dataset=DEFAULT_DATASET)
         st.selectbox(
-            "Dataset", options, format_func=resources.dataset_label, **bind("dataset", refuse=resources.dataset_problem)
+            "Dataset", options, format_func=results.dataset_label, **bind("dataset", refuse=results.dataset_problem)
         )
         defense_picker(view)
         with st.expander("Training settings", expanded=False):
@@ -76,7 +76,7 @@ def sidebar() -> View:
             "Every epsilon here is exact, not searched."
         )
 
-    usable = resources.usable_dataset(view.dataset)
+    usable = results.usable_dataset(view.dataset)
     if usable != view.dataset:
         update(dataset=usable)
     show_notices()

@@ -9,17 +9,16 @@ field (:func:`bind`); what changing it resets is :data:`dashboard.view.RESETS`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
 
-from core.attack import MAX_EPS, minimal_epsilon
+from core.attack import MAX_EPS
 from core.errors import ImageRejected
 from core.inputs.classes import the_class
 from core.inputs.imaging import preprocess_upload
 from core.inputs.settings import BOUNDS
-from dashboard import resources, state, wording
+from dashboard import results, state
 from dashboard.state import WidgetKey, current, notice, own_digit, show_notices, update, widget_key
 from dashboard.view import EPS_STEP, INPUTS, SHOWS, View, inert, snap_eps
 
@@ -62,10 +61,10 @@ def put_in_range(label: str, field: str, typed: float, kept: float) -> str:
 
 def chosen_image(view: View) -> int:
     """The chosen image position among the source digit's test images, clamped with a notice."""
-    count = len(resources.source_images(view)[0])
+    count = len(results.source_images(view)[0])
     if count == 0:
-        raise resources.NothingToShow(
-            f"The test set of {resources.dataset_label(view.training.dataset)} has no image of "
+        raise results.NothingToShow(
+            f"The test set of {results.dataset_label(view.training.dataset)} has no image of "
             f"{the_class(view.dataset, view.source)}: pick another source in the sidebar."
         )
     image = current().image
@@ -83,7 +82,7 @@ def chosen_image(view: View) -> int:
 
 def image_picker(view: View, *, key_suffix: str) -> int:
     """Pick a test image of the source digit by its position; returns the clamped position."""
-    count = len(resources.source_images(view)[0])
+    count = len(results.source_images(view)[0])
     image = chosen_image(view)
     label = f"Test image of {the_class(view.dataset, view.source)} (0-{count - 1})"
     st.number_input(label, step=1, **bind("image", key_suffix))  # any number: out of range, a notice says so
@@ -103,42 +102,7 @@ def first_ten_picker(images: np.ndarray) -> None:
     st.radio("Pick one of the first ten", first_ten, horizontal=True, key=WidgetKey.PICK, on_change=picked)  # wraps
 
 
-@dataclass(frozen=True)
-class Chosen:
-    """The image the attack pages show: a test image of the source digit, or the visitor's own."""
-
-    pixels: np.ndarray  # (784,) in [0, 1]
-    label: str
-    minimal: float  # exact minimal epsilon toward the target
-    own: bool
-    reads_as: int  # the model's answer on the untouched image
-    confidence: float  # and its probability
-
-    def pair(self, view: View) -> str:
-        """``2 → 6``, or ``your 7 → 6`` for the visitor's own digit (whatever the sidebar's source)."""
-        return wording.pair(view.source, view.target, self.reads_as, self.own, view.dataset)
-
-    def starting_point(self, view: View) -> str | None:
-        """A plain sentence when there is nothing to attack or the attack starts from a mistake."""
-        return wording.starting_point(view.source, view.target, self.reads_as, self.confidence, self.own)
-
-
-def chosen(view: View, image: int) -> Chosen:
-    model = resources.trained(view.training).model
-    own = own_digit(view)
-    if own is not None:
-        pixels, label = own.pixels, own.name
-        minimal = float(minimal_epsilon(model, pixels, view.target, clip=view.clip_range))
-    else:
-        indices, images = resources.source_images(view)
-        pixels = images[image]
-        label = f"test image #{image} of {the_class(view.dataset, view.source)} (test-set index {indices[image]})"
-        minimal = float(resources.minimal_epsilons(view)[image])
-    probabilities = model.predict_proba(pixels)
-    return Chosen(pixels, label, minimal, own is not None, int(probabilities.argmax()), float(probabilities.max()))
-
-
-def image_and_eps(view: View, *, key_suffix: str) -> tuple[Chosen, float]:
+def image_and_eps(view: View, *, key_suffix: str) -> tuple[results.Chosen, float]:
     """The image a page studies (a test image it picks, or your own digit from the attack page) beside the epsilon
     slider; returns the image and the chosen epsilon."""
     chosen_image(view)  # says so if the test set has no image of the source digit
@@ -150,7 +114,7 @@ def image_and_eps(view: View, *, key_suffix: str) -> tuple[Chosen, float]:
             st.info(f"Showing {own.name} (choose the image on the attack page).")
         else:
             image = image_picker(view, key_suffix=key_suffix)
-    selected = chosen(view, image)
+    selected = results.chosen(view, image)
     with right:
         eps = eps_slider(selected.minimal, key_suffix=key_suffix)
     if selected.starting_point(view):

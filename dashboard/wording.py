@@ -7,7 +7,9 @@ when the attack starts from a mistake (a test image the model does not read as i
 
 from __future__ import annotations
 
-from core.inputs.classes import class_label
+from core.inputs.classes import class_label, kind, the_class  # how the pages name classes, here for them
+
+__all__ = ["class_label", "crossing", "kind", "pair", "starting_point", "the_class"]
 
 
 def pair(source: int, target: int, reads_as: int, own: bool, dataset: str = "mnist-5k") -> str:

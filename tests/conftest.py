@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from core import shipped
 from core.inputs.data import load_dataset
 from core.inputs.settings import TrainingSettings
+from core.jobs import shipped
 
 
 @pytest.fixture(scope="session")

@@ -181,15 +181,15 @@ def test_a_bad_upload_gets_a_message_and_the_page_keeps_working():
 
 def test_no_page_mutates_the_shared_caches():
     """Cached objects are shared by every session: they are read-only, and running every page changes nothing."""
-    from dashboard import resources
+    from dashboard import results
     from dashboard.view import View
 
     app = start()
     view = View.first_visit()  # what the app opens with
-    data = resources.dataset("mnist-5k")
-    result = resources.trained(view.training)
-    minimal = resources.minimal_epsilons(view)
-    curve = resources.source_success_curve(view, 0.0, 1.0, 201)
+    data = results.dataset("mnist-5k")
+    result = results.trained(view.training)
+    minimal = results.minimal_epsilons(view)
+    curve = results.source_success_curve(view, 0.0, 1.0, 201)
     shared = [
         data.x_train,
         data.y_train,

@@ -65,7 +65,7 @@ def test_a_killed_training_says_so_and_try_again_trains(monkeypatch):
     import subprocess
     import sys
 
-    from core import training_queue
+    from core.jobs import models as training_queue
 
     real = training_queue.start_child
 
@@ -224,19 +224,20 @@ def test_the_lab_gives_a_quick_fewest_pixels_answer_then_its_proof(monkeypatch):
     """The integer program gets half a second for a first answer ("at most N, proving…") and then its proof; the
     solver is the real one, told here to stop early the first time as a slow image would."""
     from core import fewest
-    from dashboard import heavy
+    from dashboard import results
+    from dashboard.results import image
 
     limits = []
 
     def slow_at_first(model, x, target, *, clip, time_limit):
         limits.append(time_limit)
         found = fewest.fewest_pixels(model, x, target, clip=clip)
-        return fewest.FewestPixels(found[0], found[1], time_limit >= heavy.FEWEST_LIMIT)
+        return fewest.FewestPixels(found[0], found[1], time_limit >= results.FEWEST_LIMIT)
 
-    monkeypatch.setattr(heavy, "fewest_pixels", slow_at_first)
+    monkeypatch.setattr(image, "fewest_pixels", slow_at_first)
     app = start({"page": "lab", "image": "5"})
     assert_clean(app)
-    assert limits == [heavy.FEWEST_FIRST, heavy.FEWEST_LIMIT]
+    assert limits == [results.FEWEST_FIRST, results.FEWEST_LIMIT]
     assert any(
         caption.startswith("Fewest pixels: ") and ", proven: says 6" in caption for caption in image_captions(app)
     )

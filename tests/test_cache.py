@@ -16,10 +16,10 @@ import json, logging, sys
 logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
 from core.inputs.data import load_dataset
 from core.inputs.settings import TrainingSettings
-from core.jobs.models import ModelStore, TrainingQueue
+from core.jobs.models import ModelStore, Trainings
 from core.attack import minimal_epsilon
 data = load_dataset("mnist-5k")
-model = ModelStore(TrainingQueue()).get(TrainingSettings(epochs=2)).model
+model = ModelStore(Trainings()).get(TrainingSettings(epochs=2)).model
 print(json.dumps(minimal_epsilon(model, data.x_test[:5], 6).tolist()))
 """
 
@@ -101,14 +101,14 @@ def test_trainings_under_a_tiny_cap_leave_at_most_the_cap_plus_one_model(tmp_pat
 
     from core.inputs.cache import CACHE_MB_VARIABLE, HOME_VARIABLE
     from core.inputs.settings import TrainingSettings
-    from core.jobs.models import ModelStore, TrainingQueue
+    from core.jobs.models import ModelStore, Trainings
     from core.jobs.shipped import shipped_path
 
     monkeypatch.setenv(HOME_VARIABLE, str(tmp_path / "home"))
     monkeypatch.setenv(CACHE_MB_VARIABLE, "0.1")
     shipped = shipped_path(TrainingSettings())
     before = hashlib.sha256(shipped.read_bytes()).hexdigest()
-    store, paths = ModelStore(TrainingQueue()), []
+    store, paths = ModelStore(Trainings()), []
     for seed in range(1, 4):  # three models of about 60 KB each under a cap of 100 KB
         settings = TrainingSettings(epochs=1, seed=seed)
         store.get(settings)

@@ -6,8 +6,8 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from core import shipped
 from core.inputs.data import load_dataset
+from core.jobs import shipped
 from dashboard.view import View
 
 ROOT = Path(__file__).resolve().parents[1]

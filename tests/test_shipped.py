@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from core import shipped, training_queue
 from core.inputs.settings import TrainingSettings
-from core.jobs.models import ModelStore, TrainingQueue, prefetch
+from core.jobs import models as training_queue
+from core.jobs import shipped
+from core.jobs.models import ModelStore, Trainings, prefetch
 from core.model import load_training
 
 FIRST = TrainingSettings.first_visit()
@@ -56,24 +57,24 @@ def test_the_shipped_weights_are_rebuilt_exactly_by_this_repository(tmp_path, tr
 
 def test_a_fresh_server_uses_the_shipped_weights_without_training(started):
     prefetch(FIRST)
-    result = ModelStore(TrainingQueue()).get(FIRST)
+    result = ModelStore(Trainings()).get(FIRST)
     assert result.shipped and not started
     assert not FIRST.model_path().exists()  # nothing claimed as trained here
 
 
 def test_retraining_gives_the_same_weights_and_is_kept(started):
-    store = ModelStore(TrainingQueue())
+    store = ModelStore(Trainings())
     retrained = store.retrain(FIRST)
     assert started == [FIRST] and not retrained.shipped
     assert retrained.model.W.tobytes() == store.load_saved(FIRST).model.W.tobytes()
     assert retrained.model.W.tobytes() == shipped.load_shipped(FIRST).model.W.tobytes()
-    assert store.get(FIRST) is retrained and not ModelStore(TrainingQueue()).get(FIRST).shipped  # kept, on disk
+    assert store.get(FIRST) is retrained and not ModelStore(Trainings()).get(FIRST).shipped  # kept, on disk
 
 
 def test_unreadable_shipped_weights_mean_a_training(monkeypatch, tmp_path, started, caplog):
     monkeypatch.setattr(shipped, "FOLDER", tmp_path)
     shipped.shipped_path(FIRST).write_bytes(b"not a training result")
     with caplog.at_level("WARNING", logger="adversarial_digits"):
-        result = ModelStore(TrainingQueue()).get(FIRST)
+        result = ModelStore(Trainings()).get(FIRST)
     assert not result.shipped and started == [FIRST] and "cannot be read" in caplog.text
     assert shipped.shipped_path(FIRST).read_bytes() == b"not a training result"  # never touched

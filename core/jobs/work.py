@@ -302,7 +302,7 @@ class Jobs:
                 result, error = job.work(handle), None
         except BaseException as failure:  # noqa: BLE001 -- handed to every waiter
             result, error = None, failure
-        if job.stop_reason is not None and error is None:
+        if job.stop_reason is not None and (error is None or isinstance(error, Stopped)):
             result, error = None, Stopped(f"stopped: {job.stop_reason}")
         with self._lock:
             self._running.remove(job)

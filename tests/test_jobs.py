@@ -1,4 +1,4 @@
-"""Shared heavy work: one computation per question, a few at a time, stopped when nobody waits for it."""
+"""The one job system: one job per question, a few at a time, stopped when nobody waits for it."""
 
 import threading
 import time
@@ -6,8 +6,9 @@ import time
 import numpy as np
 import pytest
 
+from core import stopping
 from core.exact import optimal_epsilon
-from core.jobs.work import SharedWork, checkpoint
+from core.jobs.work import GRACE, POLL, Jobs
 from core.path import on_all_cores
 from core.sweep import pair_attacks
 
@@ -19,10 +20,10 @@ class Leave(Exception):
 def slow(seconds: float, result, calls: list, step: float = 0.02):
     """A computation of ``seconds`` that checks in every ``step`` seconds."""
 
-    def compute():
+    def compute(handle=None):
         calls.append(result)
         for _ in range(round(seconds / step)):
-            checkpoint()
+            stopping.check()
             time.sleep(step)
         return result
 
@@ -41,7 +42,7 @@ def leave_after(seconds: float):
 
 
 def test_two_askers_of_the_same_question_share_one_computation():
-    work, calls, answers = SharedWork(), [], []
+    work, calls, answers = Jobs(), [], []
     threads = [threading.Thread(target=lambda: answers.append(work.get("q", slow(0.3, 42, calls)))) for _ in range(3)]
     for thread in threads:
         thread.start()
@@ -52,7 +53,7 @@ def test_two_askers_of_the_same_question_share_one_computation():
 
 
 def test_at_most_the_slots_run_at_once_and_the_rest_say_how_many_are_ahead():
-    work, calls, statuses = SharedWork(slots=1), [], []
+    work, calls, statuses = Jobs(slots=1), [], []
     first = threading.Thread(target=lambda: work.get("a", slow(0.4, "a", calls)))
     first.start()
     time.sleep(0.05)
@@ -63,7 +64,7 @@ def test_at_most_the_slots_run_at_once_and_the_rest_say_how_many_are_ahead():
 
 
 def test_a_computation_nobody_waits_for_stops_at_its_next_checkpoint():
-    work, calls = SharedWork(grace=0.2), []
+    work, calls = Jobs(grace=0.2), []
     started = time.monotonic()
     with pytest.raises(Leave):
         work.get("q", slow(30.0, 1, calls), leave_after(0.1), poll=0.05)
@@ -75,14 +76,14 @@ def test_a_computation_nobody_waits_for_stops_at_its_next_checkpoint():
 
 
 def test_a_rerun_that_asks_again_within_the_grace_keeps_the_computation():
-    work, calls = SharedWork(grace=0.5), []
+    work, calls = Jobs(grace=0.5), []
     with pytest.raises(Leave):
         work.get("q", slow(0.4, 7, calls), leave_after(0.1), poll=0.05)
     assert work.get("q", slow(0.4, 8, calls)) == 7 and calls == [7] and work.stopped == 0
 
 
 def test_a_queued_computation_nobody_waits_for_never_starts():
-    work, calls = SharedWork(slots=1, grace=0.0), []
+    work, calls = Jobs(slots=1, grace=0.0), []
     first = threading.Thread(target=lambda: work.get("a", slow(0.3, "a", calls)))
     first.start()
     time.sleep(0.05)
@@ -94,9 +95,9 @@ def test_a_queued_computation_nobody_waits_for_never_starts():
 
 
 def test_an_error_reaches_every_waiter_and_is_not_kept():
-    work = SharedWork()
+    work = Jobs()
 
-    def broken():
+    def broken(handle):
         time.sleep(0.1)
         raise ValueError("bad data")
 
@@ -114,18 +115,18 @@ def test_an_error_reaches_every_waiter_and_is_not_kept():
     for thread in threads:
         thread.join()
     assert errors == ["bad data", "bad data"]
-    assert work.get("q", lambda: "fixed") == "fixed"
+    assert work.get("q", lambda handle: "fixed") == "fixed"
 
 
 def test_only_the_most_recent_results_are_kept():
-    work = SharedWork(capacity=2)
+    work = Jobs(capacity=2)
     for key in "abc":
-        work.get(key, lambda key=key: key.upper())
+        work.get(key, lambda handle, key=key: key.upper())
     assert work.finished("a") is None and work.finished("b") == "B" and work.finished("c") == "C"
 
 
-def test_checkpoints_do_nothing_outside_shared_work():
-    checkpoint()
+def test_checks_do_nothing_outside_a_job():
+    stopping.check()
     assert on_all_cores(lambda item: item * 2, [1, 2, 3]) == [2, 4, 6]
 
 
@@ -133,10 +134,10 @@ def test_core_block_loops_stop_when_nobody_waits(model, dataset):
     """A real sweep (all pairs over many blocks) and the optimal attack's LP loop stop between blocks or images."""
     images = np.repeat(dataset.x_test, 20, axis=0)  # 20,000 images: many blocks, seconds of work
     labels = np.repeat(dataset.y_test, 20)
-    work = SharedWork(grace=0.1)
+    work = Jobs(grace=0.1)
     for key, compute in [
-        ("pairs", lambda: pair_attacks(model, images, labels)),
-        ("optimal", lambda: optimal_epsilon(model, np.repeat(dataset.x_test[:200], 5, axis=0), 6)),
+        ("pairs", lambda handle: pair_attacks(model, images, labels)),
+        ("optimal", lambda handle: optimal_epsilon(model, np.repeat(dataset.x_test[:200], 5, axis=0), 6)),
     ]:
         started = time.monotonic()
         with pytest.raises(Leave):
@@ -149,32 +150,32 @@ def test_core_block_loops_stop_when_nobody_waits(model, dataset):
 
 def test_the_settings_are_checked():
     with pytest.raises(ValueError, match="slots"):
-        SharedWork(slots=0)
+        Jobs(slots=0)
     with pytest.raises(ValueError):
-        SharedWork(grace=-1)
+        Jobs(grace=-1)
 
 
-def test_shared_work_gives_way_to_visitors_pages():
+def test_computations_give_way_to_visitors_pages():
     """Its threads (and core's block pool when it works for them) run at a lower CPU priority than the server's."""
     import os
 
-    from core.jobs.work import BACKGROUND_NICENESS
     from core.path import on_all_cores
+    from core.stopping import BACKGROUND_NICENESS
 
-    def priorities():
+    def priorities(handle):
         here = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
         pool = on_all_cores(lambda _: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()), [1, 2, 3, 4])
         return here, set(pool)
 
     own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-    here, pool = SharedWork().get("priorities", priorities)
+    here, pool = Jobs().get("priorities", priorities)
     assert here == own + BACKGROUND_NICENESS and pool == {own + BACKGROUND_NICENESS}
     assert set(on_all_cores(lambda _: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()), [1, 2])) == {own}
 
 
 def test_the_oldest_visit_goes_first():
     """A page's later questions go before a newer page's first: each visitor gets a whole page, one after another."""
-    work, calls, done = SharedWork(slots=1), [], []
+    work, calls, done = Jobs(slots=1), [], []
     blocker = threading.Thread(target=lambda: work.get("running", slow(0.3, "running", calls)))
     blocker.start()
     time.sleep(0.05)
@@ -192,9 +193,9 @@ def test_the_oldest_visit_goes_first():
 
 
 def test_every_waiter_gets_an_exception_of_its_own():
-    work, caught, ready = SharedWork(), [], threading.Barrier(2)
+    work, caught, ready = Jobs(), [], threading.Barrier(2)
 
-    def broken():
+    def broken(handle):
         time.sleep(0.2)
         raise ValueError("bad data")
 
@@ -216,7 +217,7 @@ def test_every_waiter_gets_an_exception_of_its_own():
 def test_a_page_that_looks_without_waiting_keeps_the_computation_going_and_gets_its_result():
     """``peek`` never waits: it starts the computation, says where it stands, and looking again within the grace
     period keeps it going as a waiter would; then it hands over the result, shared with those who wait."""
-    work, calls = SharedWork(grace=0.3), []
+    work, calls = Jobs(grace=0.3), []
     ready, status = work.peek("q", slow(0.6, 5, calls))
     assert not ready and status.ahead == 0
     while not ready:  # a page's fragment looking every 0.1 s
@@ -227,10 +228,47 @@ def test_a_page_that_looks_without_waiting_keeps_the_computation_going_and_gets_
 
 
 def test_a_computation_a_page_stopped_looking_at_stops():
-    work, calls = SharedWork(grace=0.2), []
+    work, calls = Jobs(grace=0.2), []
     assert not work.peek("q", slow(30.0, 1, calls))[0]
     started = time.monotonic()
     while work.running():  # nobody looks again: it stops after the grace period
         time.sleep(0.01)
         assert time.monotonic() - started < 2.0, "the computation nobody looked at went on"
     assert work.stopped == 1 and work.finished("q") is None
+
+
+def test_a_rerun_delayed_past_the_polling_interval_but_within_the_grace_does_not_restart_the_job():
+    """A busy server may delay a page's next look well past its polling interval: as long as it comes within the
+    grace, the job goes on and is never started twice."""
+    assert GRACE >= 2.5 * POLL  # the grace is safely longer than any page's polling
+    work, calls = Jobs(), []
+    assert not work.peek("q", slow(3 * GRACE, 9, calls))[0]
+    ready = False
+    while not ready:
+        time.sleep(POLL * 2)  # each look twice as late as the page's polling
+        ready, result = work.peek("q", slow(3 * GRACE, 10, calls))
+    assert result == 9 and calls == [9] and work.stopped == 0
+
+
+def test_a_closed_tab_stops_the_job_within_the_grace():
+    work, calls = Jobs(), []
+    assert not work.peek("q", slow(30.0, 1, calls))[0]  # a page looked once, then its tab closed
+    started = time.monotonic()
+    time.sleep(0.05)
+    while work.running():
+        time.sleep(0.01)
+    assert time.monotonic() - started < GRACE + 0.5 and work.stopped == 1
+
+
+def test_a_job_over_its_time_limit_is_stopped_and_says_why():
+    work = Jobs(time_limit=0.2)
+    with pytest.raises(stopping.Stopped, match="limit"):
+        work.get("q", slow(30.0, 1, []))
+
+
+def test_a_kept_job_runs_to_its_end_with_nobody_waiting():
+    work, calls = Jobs(grace=0.05), []
+    work.submit("q", slow(0.4, 3, calls), keep=True)
+    while work.running():
+        time.sleep(0.02)
+    assert work.finished("q") == 3 and work.stopped == 0

@@ -1,4 +1,4 @@
-"""The training queue: shared trainings, a bounded number at once, abandoned ones stopped, damaged files set aside."""
+"""Trainings as jobs: shared trainings, a bounded number at once, abandoned ones stopped, damaged files set aside."""
 
 import os
 import signal
@@ -8,10 +8,10 @@ import time
 import numpy as np
 import pytest
 
-from core import training_queue
 from core.errors import TrainingFailed
 from core.inputs.settings import TrainingSettings
-from core.jobs.models import ModelStore, TrainingQueue
+from core.jobs import models as training_queue
+from core.jobs.models import ModelStore, Trainings
 from core.model import save_training
 from core.training import train_softmax
 
@@ -40,7 +40,7 @@ def started(monkeypatch):
 
 @pytest.fixture
 def queue():
-    trainings = TrainingQueue(grace=0.3)
+    trainings = Trainings(grace=0.3)
     yield trainings
     trainings.stop_all()
 
@@ -127,7 +127,7 @@ def test_a_rerun_within_the_grace_time_keeps_the_training(queue, started):
 
 
 def test_trainings_beyond_the_slots_wait_and_say_how_many_are_ahead(started):
-    queue = TrainingQueue(slots=1, grace=5)
+    queue = Trainings(slots=1, grace=5)
     try:
         first = in_thread(queue.train, TrainingSettings(epochs=15, seed=8))
         while not started:
@@ -144,7 +144,7 @@ def test_trainings_beyond_the_slots_wait_and_say_how_many_are_ahead(started):
 
 
 def test_a_training_over_its_time_limit_is_stopped(started):
-    queue = TrainingQueue(time_limit=0.5)
+    queue = Trainings(time_limit=0.5)
     with pytest.raises(TrainingFailed, match="longer than the limit"):
         queue.train(TrainingSettings(epochs=LONG, seed=9))
     assert reaped(started[0])
@@ -174,7 +174,7 @@ def test_errors_of_the_child_come_back_named(queue, tmp_path):
 
 
 def test_a_prefetched_training_is_joined_not_repeated(started, monkeypatch):
-    shared = TrainingQueue(grace=0.1)
+    shared = Trainings(grace=0.1)
     monkeypatch.setattr(training_queue, "shared_queue", lambda: shared)
     settings = TrainingSettings(epochs=2, seed=11)
     training_queue.prefetch(settings)
@@ -187,13 +187,15 @@ def test_a_prefetched_training_is_joined_not_repeated(started, monkeypatch):
 
 
 def test_loading_a_saved_model_never_waits_for_a_training(training, started):
-    queue = TrainingQueue(slots=1)
+    queue = Trainings(slots=1)
     store = ModelStore(queue)
     saved = TrainingSettings(epochs=25, seed=12)
     saved.model_path().parent.mkdir(parents=True, exist_ok=True)
     save_training(training, saved.model_path())
     try:
         queue.submit(TrainingSettings(epochs=LONG, seed=13), keep=True)  # takes the only slot
+        while not started:  # its job starts the child
+            time.sleep(0.01)
         start = time.perf_counter()
         result = store.get(saved)
         assert time.perf_counter() - start < 2.0 and queue.running() == 1
@@ -205,7 +207,7 @@ def test_loading_a_saved_model_never_waits_for_a_training(training, started):
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "directory"])
 def test_damaged_saved_weights_are_set_aside_and_trained_again(training, started, damage, caplog):
-    store = ModelStore(TrainingQueue())
+    store = ModelStore(Trainings())
     settings = TrainingSettings(epochs=2, seed=14)
     path = settings.model_path()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -220,7 +222,7 @@ def test_damaged_saved_weights_are_set_aside_and_trained_again(training, started
     assert len(result.history) == 2 and len(started) == 1
     assert len(list(path.parent.glob(f"{path.name}.damaged-*"))) == 1
     assert "moved aside" in caplog.text
-    assert ModelStore(TrainingQueue()).get(settings).model.W.tobytes() == result.model.W.tobytes()  # saved again
+    assert ModelStore(Trainings()).get(settings).model.W.tobytes() == result.model.W.tobytes()  # saved again
 
 
 class CountingQueue:
