@@ -42,11 +42,17 @@ def widget_key(field: str, suffix: str = "") -> str:
 # --- the view ----------------------------------------------------------------------------------------------
 
 
+def link_values() -> dict:
+    """The link's values: text, or a list of texts for a key the link gives more than once."""
+    params = st.query_params
+    return {key: (params.get_all(key) if len(params.get_all(key)) > 1 else params[key]) for key in params}
+
+
 def current() -> View:
     """The session's view; on a session's first run, the one its link asks for (refusals become notices)."""
     state = st.session_state
     if VIEW not in state:
-        view, notices = View.from_query(st.query_params.to_dict())
+        view, notices = View.from_query(link_values())
         for message in notices:
             notice(message)
         state[VIEW] = view

@@ -4,6 +4,7 @@ along the gradient sign ray against a brute-force grid, and its certified radius
 import numpy as np
 import pytest
 
+from core.inputs.settings import TrainingSettings
 from core.network import from_mlp, ray_minimal_epsilon, sign_direction, train_mlp
 from core.network_exact import certified_radius, network_optimal_epsilon
 
@@ -238,3 +239,24 @@ def test_the_success_curve_of_the_network_is_its_answers_on_the_sign_steps(netwo
     expected = [np.mean(network.predict(attack.fgsm(network, twos, eps, target=6)) == 6) for eps in grid]
     assert curve.fooled_share == pytest.approx(expected) and curve.n_images == len(twos)
     assert curve.fooled_share[-1] > curve.fooled_share[0]
+
+
+@pytest.mark.parametrize(
+    "impossible",
+    [
+        lambda: TrainingSettings().network(5),
+        lambda: TrainingSettings(hidden=5),
+        lambda: TrainingSettings(epochs=0),
+        lambda: TrainingSettings(epochs=2.5),
+        lambda: TrainingSettings(solver="adam"),
+        lambda: TrainingSettings(solver="lbfgs", l1=1e-3),
+        lambda: TrainingSettings(hidden=16, adversarial_eps=0.1),
+        lambda: TrainingSettings(dataset=""),
+        lambda: TrainingSettings(learning_rate=float("nan")),
+    ],
+)
+def test_impossible_settings_are_refused_where_they_are_made(impossible):
+    from core.errors import BadInput
+
+    with pytest.raises(BadInput):
+        impossible()

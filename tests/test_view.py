@@ -236,3 +236,38 @@ def test_inert_text_is_one_short_code_span():
 def test_the_slider_starts_at_the_first_stop_past_the_minimal_epsilon():
     assert snap_eps(0.1234) == 0.124 and snap_eps(0.124) == 0.125 and snap_eps(float("inf")) == 1.0
     assert snap_eps(0.9999) == 1.0 and snap_eps(0.0) == 0.001
+
+
+def test_a_link_that_gives_a_field_twice_says_which_value_it_used():
+    view, notices = View.from_query({"hidden": ["16", "256"], "source": "3"})
+    assert view.hidden == 256 and view.source == 3
+    assert notices == ["The link gives hidden more than once (`16`, `256`); using the last, `256`."]
+    view, notices = View.from_query({"eps": ["0.1", "junk"]})  # the last is used, and checked as any value
+    assert view.eps is None and len(notices) == 2 and "junk" in notices[1]
+
+
+def test_every_field_is_one_entry_of_the_table():
+    """Parsing, checking, links and resets all come from each field's spec: nothing else lists the fields."""
+    from dataclasses import fields
+
+    from dashboard.view import SPECS
+
+    assert set(SPECS) == {each.name for each in fields(View)}
+    assert set(URL_PARSERS) == {name for name, each in SPECS.items() if each.parse is not None}
+    assert RESETS == {name: each.resets for name, each in SPECS.items() if each.resets}
+    for page, names in PAGE_FIELDS.items():
+        assert set(names) == {name for name, each in SPECS.items() if page in each.pages}
+    for name in set(SPECS) - {"clip"}:  # every field but the on/off one refuses a value of the wrong kind
+        with pytest.raises(ViewRefused):
+            View().with_(**{name: object()})
+
+
+def test_the_bounds_are_the_training_settings_own():
+    from core.inputs.settings import ADVERSARIAL_EPS_STEP, HIDDEN_SIZES
+    from dashboard.view import NETWORK_SIZES, STRENGTH_BOUNDS
+
+    assert STRENGTH_BOUNDS["adversarial_eps"] == (ADVERSARIAL_EPS_STEP, BOUNDS["adversarial_eps"][1])
+    assert STRENGTH_BOUNDS["l1"] == (L1_STEPS[0], BOUNDS["l1"][1])
+    assert set(NETWORK_SIZES) == set(HIDDEN_SIZES) - {0}
+    for size in NETWORK_SIZES:  # every size the view offers can be trained
+        assert View(hidden=size).network.hidden == size

@@ -30,6 +30,7 @@ BOUNDS = {
     "adversarial_eps": (0.0, 0.3),  # 0: no adversarial training
     "l1": (0.0, 0.01),  # 0: no L1 weight decay
 }
+WHOLE_NUMBERS = ("epochs", "batch_size", "seed")  # the settings that are whole numbers; the rest are real
 # The defenses train at a few fixed strengths, so links cannot mint unbounded distinct models (each a training
 # and a file): adversarial training in steps of 0.01, L1 weight decay on a 1-2-5 scale.
 ADVERSARIAL_EPS_STEP = 0.01
@@ -78,7 +79,7 @@ class TrainingSettings:
             raise BadInput(f"solver must be one of {SOLVERS}, got {self.solver!r}")
         for name, (low, high) in BOUNDS.items():
             value = getattr(self, name)
-            whole = name in ("epochs", "batch_size", "seed")
+            whole = name in WHOLE_NUMBERS
             kind_ok = isinstance(value, int) if whole else isinstance(value, (int, float)) and math.isfinite(value)
             if isinstance(value, bool) or not kind_ok or not low <= value <= high:
                 kind = "a whole number" if whole else "a number"
