@@ -98,7 +98,7 @@ def full_mnist_tour(report, launch) -> None:
 def defenses_storm(report, launch) -> None:
     """Six visitors each ask for their own defense strength on Fashion-MNIST's 60,000 training images."""
     from benchmarks.common import FASHION, free_port, start_server, wait_healthy
-    from benchmarks.shared_server import Sampler
+    from benchmarks.shared_server_tools import Sampler
 
     strengths = (0.02, 0.05, 0.08, 0.1, 0.15, 0.2)
     with tempfile.TemporaryDirectory() as home:
@@ -168,7 +168,7 @@ def defenses_storm(report, launch) -> None:
 
 def footprint(report, quick: bool) -> None:
     from benchmarks.common import CHROMIUM, FASHION
-    from benchmarks.shared_server import launch
+    from benchmarks.shared_server_tools import launch
 
     if quick or not Path(CHROMIUM).exists() or not FASHION.is_dir():
         report.add(SECTION, "full-MNIST tour and defenses storm", "not measured in --quick (or no Chromium/Fashion)")

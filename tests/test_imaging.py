@@ -339,7 +339,7 @@ def test_sixteen_big_uploads_at_once_are_decoded_two_at_a_time(monkeypatch):
 
 def test_a_big_lossless_webp_of_a_few_hundred_bytes_is_refused_from_its_header():
     """Pillow decodes WebP in full, several times over (183 MB for 12 MP): above 4 MP it is refused unread."""
-    from benchmarks.shared_server import big_webp
+    from benchmarks.floods import big_webp
 
     data = big_webp()
     assert len(data) < 5_000 and Image.open(io.BytesIO(data)).size == (4000, 3000)
