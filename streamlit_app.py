@@ -37,7 +37,7 @@ from core.jobs.models import prefetch  # noqa: E402
 prefetch(TrainingSettings.first_visit())
 
 from dashboard import results, state  # noqa: E402
-from dashboard.failures import unavailable_ui  # noqa: E402
+from dashboard.failures import confirmation_ui, unavailable_ui  # noqa: E402
 from dashboard.view import inert  # noqa: E402
 
 st.set_page_config(page_title="Adversarial Digits", page_icon="🎯", layout="wide")
@@ -92,6 +92,9 @@ def main() -> None:
         current.run()
     except results.ModelUnavailable as failure:
         unavailable_ui(failure)
+        return
+    except results.NeedsConfirmation as asked:
+        confirmation_ui(asked)
         return
     except results.NothingToShow as reason:
         st.warning(str(reason), icon="⚠️")

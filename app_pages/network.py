@@ -46,12 +46,26 @@ def models_ui(view: View):
     linear, network = results.trained(view.training), results.trained(view.network)
     columns = st.columns(2)
     columns[0].metric(f"{linear_name(view)}: test accuracy", f"{linear.test_accuracy:.1%}")
+    undefended = ", no defense" if view.defense != "none" else ""
     columns[1].metric(
-        f"Network ({view.hidden} units): test accuracy",
+        f"Network ({view.hidden} units{undefended}): test accuracy",
         f"{network.test_accuracy:.1%}",
         delta=f"{(network.test_accuracy - linear.test_accuracy) * 100:+.1f} points",
     )
+    if view.defense != "none":
+        st.caption(
+            f"The linear model here is the sidebar's, defended ({defense_words(view)}); the network is trained "
+            "without a defense, so the two differ in more than their shape. Set the sidebar's defense to None "
+            "to compare the network with the normal linear model."
+        )
     return view.training, view.network
+
+
+def defense_words(view: View) -> str:
+    defended = view.defended
+    if defended.adversarial_eps:
+        return f"adversarial training at ε = {defended.adversarial_eps:g}"
+    return f"L1 weight decay {defended.l1:g}"
 
 
 def optimum_text(optimum) -> str:
@@ -163,8 +177,7 @@ def transfer_ui(view: View, eps: float) -> dict:
     )
     st.subheader(f"Does the attack transfer? ε = {eps:.3f}")
     st.dataframe(table, width="stretch")
-    defense = view.defended.adversarial_eps
-    how = f"adversarial training at ε = {defense:g}" if defense else f"L1 weight decay {view.defended.l1:g}"
+    how = defense_words(view)
     st.caption(
         f"Each row: the gradient sign step toward {view.target} made on one model, at the chosen ε, for "
         f"all {len(images)} test images of {the_class(view.dataset, view.source)}; each column (→): the share "

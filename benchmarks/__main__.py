@@ -18,6 +18,7 @@ from pathlib import Path
 from benchmarks.app import app
 from benchmarks.cold import cold_wake
 from benchmarks.common import ROOT, Report, machine
+from benchmarks.cost import cost
 from benchmarks.defenses import defenses
 from benchmarks.engine import engine
 from benchmarks.footprint import footprint
@@ -44,6 +45,7 @@ PARTS = {
     "footprint": footprint,
     "photos": photos,
     "network": network,
+    "cost": cost,
 }
 
 

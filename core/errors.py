@@ -26,3 +26,8 @@ class TrainingFailed(RuntimeError):
     The message says what happened in plain words (never a server path);
     asking again starts a fresh training.
     """
+
+
+class TooCostly(RuntimeError):
+    """A training that could not finish within the server's limit, refused before it starts; the message says
+    what it would cost and what to pick instead."""

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import streamlit as st
 
+from core.jobs.cost import spoken
 from core.jobs.models import TrainingStatus
 from core.jobs.work import JobStatus
 
@@ -37,7 +38,8 @@ def status_line(doing: str) -> Iterator:
 def training_text(status: TrainingStatus, hidden: int = 0) -> str:
     if status.waiting_for > 0:
         others = "training" if status.waiting_for == 1 else "trainings"
-        return f"Waiting for {status.waiting_for} other {others} on this server to finish…"
+        wait = f" ({spoken(status.expected_wait)})" if status.expected_wait else ""
+        return f"Waiting for {status.waiting_for} other {others} on this server to finish{wait}…"
     what = f"the ReLU network ({hidden} units)" if hidden else "the softmax classifier"
     if status.metrics is None:
         return f"Training {what}…"

@@ -135,3 +135,18 @@ def notice(message: str, kind: str = "warning") -> None:
 def show_notices() -> None:
     for kind, message in st.session_state.pop("_notices", []):
         getattr(st, kind)(message, icon="⚠️" if kind == "warning" else "ℹ️")
+
+
+# --- long trainings the visitor said yes to ---------------------------------------------------------------
+
+CONFIRMED = "confirmed_trainings"
+
+
+def training_confirmed(settings) -> bool:
+    """Whether the visitor said yes to training ``settings`` (a long training waits for it)."""
+    return settings in st.session_state.get(CONFIRMED, ())
+
+
+def confirm_training(settings) -> None:
+    """The visitor said yes to training ``settings``: a button's callback."""
+    st.session_state[CONFIRMED] = {*st.session_state.get(CONFIRMED, ()), settings}

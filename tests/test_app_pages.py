@@ -284,3 +284,27 @@ def test_the_network_page_sets_both_models_side_by_side_and_keeps_its_view_in_th
     assert_clean(app)
     assert app.query_params["hidden"] == "64" and app.dataframe[0].value.columns[1] == "Network (64)"
     assert TrainingSettings(hidden=64).model_path().exists()
+
+
+FASHION = "/usr/share/datasets/fashion-mnist"  # Debian's dataset-fashion-mnist: .ci/run installs it
+
+
+def test_a_long_training_is_said_before_it_starts_and_one_past_the_limit_is_refused(monkeypatch):
+    """60,000 images in batches of 10 for 100 epochs: about 75 s, said first, started on a click; with adversarial
+    training on top, past the limit: refused before it starts, with what to pick instead."""
+    monkeypatch.setenv("ADVERSARIAL_DIGITS_IDX_FOLDERS", FASHION)
+    app = start({"page": "training"})
+    widget(app, "selectbox", "_widget_dataset").set_value(f"idx:{FASHION}")
+    widget(app, "number_input", "_widget_epochs").set_value(100)
+    widget(app, "number_input", "_widget_batch_size").set_value(10)
+    app.run()
+    assert_clean(app)
+    asked = [box.value for box in app.info if "takes about" in box.value]
+    assert asked and "100 epochs" in asked[0] and "about 75 s" in asked[0], [box.value for box in app.info]
+    assert [b.label for b in app.button if b.label.startswith("Train it")] == ["Train it (about 75 s)"]
+    assert not app.metric  # nothing trained, nothing shown: the page waits for the visitor's word
+    widget(app, "selectbox", "_widget_defense").set_value("adversarial").run()
+    assert not app.exception
+    refused = [box.value for box in app.error]
+    assert refused and "longer than its limit of about 5 min" in refused[0] and "at most" in refused[0], refused
+    assert not app.button or not [b for b in app.button if b.label.startswith("Train it")]

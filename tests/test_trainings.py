@@ -275,3 +275,33 @@ def test_the_childs_protocol_reads_back_what_it_writes():
     assert TrainingSettings.from_json(TrainingSettings(epochs=3, l1=0.001).to_json()) == TrainingSettings(
         epochs=3, l1=0.001
     )
+
+
+def test_two_long_trainings_asked_at_once_on_one_core_each_end_with_a_model(started):
+    """On a one-core server (as a Community Cloud app is) one training runs at a time, and the limit counts each
+    training's own CPU time: two trainings asked at once, together longer than the limit, both end with a model,
+    and the second says how long it waits. (With two slots and a wall-time limit, both were stopped.)"""
+    from core.inputs.data import load_dataset
+    from core.jobs.cost import expected
+
+    cores = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(cores)})  # this process and the children it starts: one core
+    try:
+        queue = Trainings(time_limit=4.0)
+        assert queue.jobs.slots == 1
+        data = load_dataset("mnist-5k")
+        settings = [TrainingSettings(epochs=60, seed=seed) for seed in (21, 22)]
+        costs = [expected(each, data.n_train, data.n_test).seconds for each in settings]
+        assert sum(costs) > queue.time_limit > max(costs)
+        statuses = []
+        first = in_thread(lambda: queue.train(settings[0], expected=costs[0]))
+        while not started:
+            time.sleep(0.01)
+        second = queue.train(settings[1], statuses.append, poll=0.05, expected=costs[1])
+        first[0].join(60)
+        assert len(second.history) == 60 and len(first[1]["result"].history) == 60
+        assert statuses[0].waiting_for == 1 and 0 < statuses[0].expected_wait <= costs[0]
+        assert [child.returncode for child in started] == [0, 0]
+    finally:
+        os.sched_setaffinity(0, cores)
+        queue.stop_all()

@@ -55,11 +55,12 @@ class TrainingStatus:
     epoch: int  # epochs done (0 before the first)
     total: int
     metrics: EpochMetrics | None  # of the last epoch done
+    expected_wait: float | None = None  # seconds until it starts, from the trainings ahead's expected costs
 
     @classmethod
-    def of(cls, status: JobStatus, settings: TrainingSettings) -> TrainingStatus:
+    def of(cls, status: JobStatus, settings: TrainingSettings, expected_wait: float | None = None) -> TrainingStatus:
         if status.progress is None:
-            return cls(status.ahead, 0, settings.epochs, None)
+            return cls(status.ahead, 0, settings.epochs, None, expected_wait if status.ahead else None)
         total, metrics = status.progress
         return cls(0, metrics.epoch, total, metrics)
 
@@ -122,19 +123,36 @@ class Trainings:
 
     def __init__(self, slots: int | None = None, *, time_limit: float = TIME_LIMIT, grace: float | None = None):
         options = {} if grace is None else {"grace": grace}
+        self.time_limit = time_limit
         self.jobs = Jobs(slots or server_cores(), capacity=0, time_limit=time_limit, background=False, **options)
+        self._expected: dict[TrainingSettings, float] = {}  # seconds each asked training is expected to take
+
+    def expected_wait(self, settings: TrainingSettings) -> float | None:
+        """Seconds until the training of ``settings`` starts: what the trainings ahead of it still have to do
+        (their expected cost, less what the running ones did), shared among the slots; None if one is unknown."""
+        ahead = self.jobs.ahead_of(settings)
+        remaining = []
+        for key, done in ahead:
+            cost = self._expected.get(key)
+            if cost is None:
+                return None
+            remaining.append(max(cost - (done or 0.0), 0.0))
+        return sum(remaining) / self.jobs.slots if remaining else 0.0
 
     def submit(self, settings: TrainingSettings, *, keep: bool = False) -> None:
         """Ask for a training without waiting for it; ``keep`` lets it finish even if nobody waits."""
         self.jobs.submit(settings, training_work(settings), keep=keep)
 
-    def train(self, settings: TrainingSettings, on_status=None, *, poll: float = 0.2) -> TrainingResult:
+    def train(
+        self, settings: TrainingSettings, on_status=None, *, poll: float = 0.2, expected: float | None = None
+    ) -> TrainingResult:
         """Train ``settings`` (or join the training already on its way) and return the result.
 
         ``on_status(TrainingStatus)`` is called every ``poll`` seconds while
         waiting: an app can update a progress bar there, and an exception it
         raises (a visitor's rerun) ends the wait; the training then goes on only
-        while somebody else waits for it.
+        while somebody else waits for it. ``expected``: the seconds it should take
+        (:mod:`core.jobs.cost`), for the wait of those queued behind it.
 
         Raises
         ------
@@ -143,7 +161,14 @@ class Trainings:
         TrainingFailed
             Stopped (abandoned, over its time limit) or the process died.
         """
-        report = None if on_status is None else (lambda status: on_status(TrainingStatus.of(status, settings)))
+        if expected is not None:
+            self._expected[settings] = expected
+
+        def report(status: JobStatus) -> None:
+            wait = self.expected_wait(settings) if status.ahead else None
+            on_status(TrainingStatus.of(status, settings, wait))
+
+        report = None if on_status is None else report
         try:
             return self.jobs.get(settings, training_work(settings), report, poll=poll)
         except Stopped as stopped:  # stopped while queued: said as a training says it
@@ -171,12 +196,17 @@ class ModelStore:
         with self._lock:
             return self._recent.get(settings)
 
-    def get(self, settings: TrainingSettings, on_status=None) -> TrainingResult:
-        """The model for ``settings``: from memory, from disk, or trained now (see :meth:`Trainings.train`)."""
+    def ready(self, settings: TrainingSettings) -> TrainingResult | None:
+        """The model for ``settings`` if it needs no training (in memory, saved, or shipped); kept in memory."""
         result = self.in_memory(settings) or self.load_saved(settings)
+        return None if result is None else self._keep(settings, result)
+
+    def get(self, settings: TrainingSettings, on_status=None, *, expected: float | None = None) -> TrainingResult:
+        """The model for ``settings``: from memory, from disk, or trained now (see :meth:`Trainings.train`)."""
+        result = self.ready(settings)
         if result is None:
-            result = self.queue.train(settings, on_status)
-        return self._keep(settings, result)
+            result = self._keep(settings, self.queue.train(settings, on_status, expected=expected))
+        return result
 
     def retrain(self, settings: TrainingSettings, on_status=None) -> TrainingResult:
         """Train ``settings`` on this server even though weights for it came with the app; kept from then on."""

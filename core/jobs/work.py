@@ -228,6 +228,17 @@ class Jobs:
             job.keep |= keep
         self._start(start)
 
+    def ahead_of(self, key: Hashable) -> list[tuple[Hashable, float | None]]:
+        """The jobs that run or start before ``key``'s: ``(key, seconds of its own time so far)`` for a running one,
+        ``(key, None)`` for one queued ahead of it; empty once ``key``'s job runs (or if there is none)."""
+        with self._lock:
+            job = self._jobs.get(key)
+            if job is None or job.started_at is not None:
+                return []
+            running = list(self._running)
+            queued = [other for other in self._queued if other.order() < job.order()]
+        return [(other.key, other.own_time()) for other in running] + [(other.key, None) for other in queued]
+
     def running(self) -> int:
         """Jobs running now (a stopped one until its function has returned)."""
         with self._lock:

@@ -92,6 +92,7 @@ from dashboard.results.jobs import POLL, RESULTS, page_run_started
 from dashboard.results.models import (
     IDX_FOLDERS_VARIABLE,
     ModelUnavailable,
+    NeedsConfirmation,
     NothingToShow,
     configured_idx_folders,
     dataset,
@@ -116,6 +117,7 @@ __all__ = [
     "RESULTS",
     "Chosen",
     "ModelUnavailable",
+    "NeedsConfirmation",
     "NothingToShow",
     "accuracy_under_fgsm",
     "all_pairs",

@@ -15,6 +15,7 @@ from core.attack import attack_direction, delta_prediction, fgsm, minimal_epsilo
 from core.exact import optimal_epsilon, robust_radius, worst_case
 from core.fewest import fewest_pixels
 from core.inputs.classes import the_class
+from core.jobs.child import in_child
 from core.network_exact import network_optimal_epsilon, target_bound
 from core.sweep import score_sweep
 from dashboard import wording
@@ -190,8 +191,8 @@ def lab_fewest(view: View, pixels: np.ndarray, time_limit: float):
     pixels, digest = own_copy(pixels)
     span, target = view.clip_range, view.target
 
-    def compute():
-        return fewest_pixels(model, pixels, target, clip=span, time_limit=time_limit)
+    def compute():  # an integer program cannot stop itself: in a child process, killed when nobody waits
+        return in_child(fewest_pixels, model, pixels, target, clip=span, time_limit=time_limit)
 
     return (view.training, view.clip, target, digest, time_limit), compute
 
@@ -239,7 +240,7 @@ def network_optimum(view: View, pixels: np.ndarray):
     pixels, digest = own_copy(pixels)
     span, target = view.clip_range, view.target
 
-    def compute():
-        return network_optimal_epsilon(network, pixels, target, clip=span, time_limit=NETWORK_LIMIT)
+    def compute():  # an integer program cannot stop itself: in a child process, killed when nobody waits
+        return in_child(network_optimal_epsilon, network, pixels, target, clip=span, time_limit=NETWORK_LIMIT)
 
     return (view.network, view.clip, target, digest), compute

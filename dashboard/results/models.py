@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from core.errors import DatasetUnavailable, TrainingFailed
+from core.errors import DatasetUnavailable, TooCostly, TrainingFailed
 from core.inputs.data import DEFAULT_DATASET, Dataset, load_dataset
 from core.inputs.settings import TrainingSettings
-from core.jobs.models import ModelStore, shared_queue
+from core.jobs.cost import CONFIRM_ABOVE, expected, refusal
+from core.jobs.models import TIME_LIMIT, ModelStore, shared_queue
 from core.jobs.shipped import load_shipped
 from core.model import TrainingResult
 from dashboard import progress, state
@@ -92,6 +93,14 @@ class ModelUnavailable(Exception):
         self.settings, self.problem = settings, problem
 
 
+class NeedsConfirmation(Exception):
+    """The model a page needs takes long to train: the visitor is asked first (the entry point asks)."""
+
+    def __init__(self, settings: TrainingSettings, seconds: float):
+        super().__init__(f"about {seconds:.0f} s")
+        self.settings, self.seconds = settings, seconds
+
+
 class NothingToShow(Exception):
     """The page has nothing to show for this view (said in the message); the entry point shows it as a warning."""
 
@@ -99,21 +108,49 @@ class NothingToShow(Exception):
 def trained(settings: TrainingSettings) -> TrainingResult:
     """The trained model for ``settings``: from memory, from disk, or trained now with a progress bar.
 
+    A training is reckoned first (:mod:`core.jobs.cost`): one that could not finish within the server's limit is
+    refused before it starts, and one that takes longer than half a minute waits for the visitor's word.
+
     Raises
     ------
     ModelUnavailable
-        It cannot be trained (bad data, a killed or stopped training).
+        It cannot be trained (too costly, bad data, a killed or stopped training).
+    NeedsConfirmation
+        It takes long to train, and the visitor has not said yes yet.
     """
     store = _store()
-    result = store.in_memory(settings)
+    result = store.ready(settings)
     if result is not None:
         return result
+    seconds = training_cost(settings)
+    if seconds > CONFIRM_ABOVE and not state.training_confirmed(settings):
+        raise NeedsConfirmation(settings, seconds)
     try:
         with progress.training_bar(settings.hidden) as report:
-            return store.get(settings, report)
+            return store.get(settings, report, expected=seconds)
     except (DatasetUnavailable, ValueError, TrainingFailed) as error:
         log.warning("training %s failed: %s", settings, error)
         raise ModelUnavailable(settings, error) from None
+
+
+def training_cost(settings: TrainingSettings) -> float:
+    """The seconds of one core ``settings`` should take to train here.
+
+    Raises
+    ------
+    ModelUnavailable
+        With :class:`core.errors.TooCostly`: it could not finish within the limit (the message says what to pick).
+    """
+    try:
+        data = dataset(settings.dataset)
+    except DatasetUnavailable as error:
+        raise ModelUnavailable(settings, error) from None
+    embedded = dataset(DEFAULT_DATASET)
+    sizes = (data.n_train, data.n_test)
+    reason = refusal(settings, sizes, TIME_LIMIT, (embedded.n_train, embedded.n_test))
+    if reason is not None:
+        raise ModelUnavailable(settings, TooCostly(reason))
+    return expected(settings, *sizes).seconds
 
 
 def model_of(settings: TrainingSettings):
