@@ -3,12 +3,12 @@
 import numpy as np
 import streamlit as st
 
-from dashboard import attack_charts, pictures, results, widgets
+from dashboard import attack_charts, figures, pictures, results, widgets
 from dashboard.drawing_pad import drawing_pad
 from dashboard.pictures import MAX_PIXELS, MAX_UPLOAD_BYTES, png_bytes, to_uint8, upscale
 from dashboard.sidebar import sidebar
 from dashboard.state import WidgetKey, own_digit
-from dashboard.view import View, snap_eps
+from dashboard.view import View
 from dashboard.wording import class_label, the_class
 
 SCALE = 8  # 28 px -> 224 px, nearest neighbour
@@ -152,34 +152,7 @@ def download_ui(adversarial, view, image_name: str, eps, clip):
 def grid_ui(view, images, minimal_all, eps):
     st.subheader("The first ten, as in the original experiment")
     own = st.toggle("Each image at its own minimal ε", value=False, key=WidgetKey.GRID_OWN_EPS)
-    count = min(10, len(images))
-    steps = np.array([snap_eps(m) for m in minimal_all[:count]]) if own else np.full(count, eps)
-    adversarial, directions, before, after = results.first_ten(view, images[:count], steps)
-    cells = st.grid(10, min_column_width=76)  # ten in a row on a desktop, four on a phone
-    for i in range(count):
-        cells.image(
-            [
-                picture(images[i], True),
-                pictures.direction(directions[i], 4),
-                picture(adversarial[i], view.clip),
-            ],
-            caption=[
-                f"confidence of {view.target}: {before[i]:.1%}",
-                "direction",
-                f"confidence of {view.target}: {after[i, view.target]:.1%} (says {after[i].argmax()})",
-            ],
-            alt=[
-                f"Test image #{i}, confidence of {view.target} {before[i]:.1%}.",
-                f"Its attack direction toward {view.target}.",
-                f"Test image #{i} attacked: confidence of {view.target} {after[i, view.target]:.1%}, "
-                f"the model says {after[i].argmax()}.",
-            ],
-            width="stretch",
-        )
-    st.caption(
-        f"Rows: the original; the attack direction; the adversarial image at "
-        f"{'its own minimal ε' if own else f'ε = {eps:.3f}'}, with what the model says."
-    )
+    figures.first_ten(view, images, minimal_all, None if own else eps)
 
 
 def source_ui(view: View, images) -> int | None:

@@ -6,6 +6,7 @@ import streamlit as st
 from dashboard import charts, comparison_charts, results, widgets
 from dashboard.sidebar import defense_choice, sidebar, strength_input
 from dashboard.view import View
+from dashboard.wording import verdict
 
 NAMES = results.NAMES
 EPS = 0.1  # the epsilon of the numbers before a defense is picked, and of an L1 defense (it has none of its own)
@@ -16,16 +17,6 @@ def defense_name(view: View) -> str:
     if settings.adversarial_eps:
         return f"adversarial training at ε = {settings.adversarial_eps:g}"
     return f"L1 weight decay of strength {settings.l1:g}"
-
-
-def verdict(name: str, clean: tuple, certified: tuple, eps: float) -> str:
-    """What the defense bought and what it cost, in one computed sentence."""
-    gain, cost = (certified[1] - certified[0]) * 100, (clean[0] - clean[1]) * 100
-    bought = f"raised the certified accuracy at ε = {eps:g} from {certified[0]:.1%} to {certified[1]:.1%}"
-    if gain < 0:
-        bought = f"lowered the certified accuracy at ε = {eps:g} from {certified[0]:.1%} to {certified[1]:.1%}"
-    paid = f"cost {cost:.1f} points of clean accuracy" if cost > 0 else f"gained {-cost:.1f} points of clean accuracy"
-    return f"**{name.capitalize()}** {bought} ({gain:+.1f} points) and {paid} ({clean[0]:.1%} → {clean[1]:.1%})."
 
 
 def templates(settings) -> None:

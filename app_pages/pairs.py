@@ -7,30 +7,7 @@ from dashboard import comparison_charts, results, widgets
 from dashboard.sidebar import sidebar
 from dashboard.state import WidgetKey, own_digit
 from dashboard.view import View
-from dashboard.wording import kind
-
-
-def easiest(median: np.ndarray) -> tuple[int, int]:
-    """The pair with the smallest median minimal ε."""
-    return np.unravel_index(np.nanargmin(np.where(np.isfinite(median), median, np.nan)), median.shape)
-
-
-def reading(median: np.ndarray) -> str:
-    """Two plain sentences that read the matrix: its easiest and its hardest pair."""
-    finite = np.where(np.isfinite(median), median, np.nan)
-    easy = easiest(median)
-    never = [(s, t) for s, t in zip(*np.nonzero(np.isinf(median)))]
-    text = (
-        f"The easiest pair is **{easy[0]} → {easy[1]}**: half of the {easy[0]}s become a {easy[1]} "
-        f"by ε = {median[easy]:.3f}. "
-    )
-    if never:
-        s, t = never[0]
-        others = f" ({len(never) - 1} more pairs like it)" if len(never) > 1 else ""
-        return text + f"The hardest is **{s} → {t}**: most {s}s never become a {t}, even at ε = 1{others}."
-    hard = np.unravel_index(np.nanargmax(finite), median.shape)
-    return text + f"The hardest is **{hard[0]} → {hard[1]}**, at a median ε of {median[hard]:.3f}."
-
+from dashboard.wording import easiest, kind, reading
 
 GRID_HALF = 340  # px: below this, the grid's two halves go one above the other
 

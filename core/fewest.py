@@ -26,6 +26,9 @@ class FewestPixels(tuple):
         result.proven = proven
         return result
 
+    def __reduce__(self):  # pickled whole: it comes back from the child process that solved it
+        return FewestPixels, (self[0], self[1], self.proven)
+
 
 def fewest_pixels(model: SoftmaxModel, x, target, *, clip=(0.0, 1.0), time_limit: float = 10.0) -> FewestPixels:
     """The fewest pixels that must change (each freely within ``clip``) for ``target`` to win; and such an image.

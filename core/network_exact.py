@@ -141,6 +141,9 @@ class NetworkOptimum(tuple):
         result.proven, result.bracket = proven, bracket
         return result
 
+    def __reduce__(self):  # pickled whole: it comes back from the child process that solved it
+        return NetworkOptimum, (self[0], self[1], self.proven, self.bracket)
+
 
 def network_optimal_epsilon(
     network: ReluNetwork, x, target, *, clip=(0.0, 1.0), time_limit: float = 10.0, margin: float = 1e-6

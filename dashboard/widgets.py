@@ -196,15 +196,20 @@ def position_picker(count: int) -> int:
 
 def attack_link(view: View, label: str) -> None:
     """A link to the per-image attack on ``view``: in this session, and as a link that works when copied."""
+    page_link(view, "attack", label, ":material/target:")
+
+
+def page_link(view: View, page: str, label: str, icon: str) -> None:
+    """A link to ``page`` on ``view``: in this session, and as a link that works when copied."""
     from urllib.parse import urlencode
 
     from streamlit.errors import StreamlitPageNotFoundError
 
-    params = view.to_query("attack")
+    params = view.to_query(page)
     try:
-        st.page_link("app_pages/attack.py", label=label, icon=":material/target:", query_params=params)
+        st.page_link(f"app_pages/{page}.py", label=label, icon=icon, query_params=params)
     except StreamlitPageNotFoundError:  # this page opened on its own, without the app's navigation
-        st.markdown(f"[{label}](attack?{urlencode(params)})")
+        st.markdown(f"[{label}]({page}?{urlencode(params)})")
 
 
 # --- epsilon ---------------------------------------------------------------------------------------------

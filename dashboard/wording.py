@@ -7,9 +7,21 @@ when the attack starts from a mistake (a test image the model does not read as i
 
 from __future__ import annotations
 
+import numpy as np
+
 from core.inputs.classes import class_label, kind, the_class  # how the pages name classes, here for them
 
-__all__ = ["class_label", "crossing", "kind", "pair", "starting_point", "the_class"]
+__all__ = [
+    "class_label",
+    "crossing",
+    "easiest",
+    "kind",
+    "pair",
+    "reading",
+    "starting_point",
+    "the_class",
+    "verdict",
+]
 
 
 def pair(source: int, target: int, reads_as: int, own: bool, dataset: str = "mnist-5k") -> str:
@@ -47,3 +59,35 @@ def crossing(target: int, minimal: float, clip: bool) -> str:
     if minimal == float("inf"):
         return f"the {target} line never overtakes the rest up to ε = 1" + bend
     return f"the {target} line overtakes the rest at the dashed rule, the exact minimal ε" + bend
+
+
+def easiest(median: np.ndarray) -> tuple[int, int]:
+    """The pair with the smallest median minimal ε."""
+    return np.unravel_index(np.nanargmin(np.where(np.isfinite(median), median, np.nan)), median.shape)
+
+
+def reading(median: np.ndarray) -> str:
+    """Two plain sentences that read the matrix: its easiest and its hardest pair."""
+    finite = np.where(np.isfinite(median), median, np.nan)
+    easy = easiest(median)
+    never = [(s, t) for s, t in zip(*np.nonzero(np.isinf(median)))]
+    text = (
+        f"The easiest pair is **{easy[0]} → {easy[1]}**: half of the {easy[0]}s become a {easy[1]} "
+        f"by ε = {median[easy]:.3f}. "
+    )
+    if never:
+        s, t = never[0]
+        others = f" ({len(never) - 1} more pairs like it)" if len(never) > 1 else ""
+        return text + f"The hardest is **{s} → {t}**: most {s}s never become a {t}, even at ε = 1{others}."
+    hard = np.unravel_index(np.nanargmax(finite), median.shape)
+    return text + f"The hardest is **{hard[0]} → {hard[1]}**, at a median ε of {median[hard]:.3f}."
+
+
+def verdict(name: str, clean: tuple, certified: tuple, eps: float) -> str:
+    """What the defense bought and what it cost, in one computed sentence."""
+    gain, cost = (certified[1] - certified[0]) * 100, (clean[0] - clean[1]) * 100
+    bought = f"raised the certified accuracy at ε = {eps:g} from {certified[0]:.1%} to {certified[1]:.1%}"
+    if gain < 0:
+        bought = f"lowered the certified accuracy at ε = {eps:g} from {certified[0]:.1%} to {certified[1]:.1%}"
+    paid = f"cost {cost:.1f} points of clean accuracy" if cost > 0 else f"gained {-cost:.1f} points of clean accuracy"
+    return f"**{name.capitalize()}** {bought} ({gain:+.1f} points) and {paid} ({clean[0]:.1%} → {clean[1]:.1%})."

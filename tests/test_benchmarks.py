@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-IN_PROCESS = ("engine", "training", "app", "storm", "cold", "pairs", "lab", "defenses", "photos", "network")
+IN_PROCESS = ("engine", "training", "app", "storm", "cold", "pairs", "lab", "defenses", "photos", "network", "cost")
 
 
 def quick_report(tmp_path: Path, parts) -> str:
@@ -43,6 +43,7 @@ def test_quick_benchmarks_run_and_report_every_section(tmp_path):
         "11. Defenses",
         "14. Photos",
         "15. Beyond linear",
+        "16. The cost of a training",
     )
     for section in sections:
         assert f"## {section}" in report

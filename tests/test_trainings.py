@@ -231,7 +231,7 @@ class CountingQueue:
     def __init__(self, result):
         self.result, self.trained = result, []
 
-    def train(self, settings, on_status=None):
+    def train(self, settings, on_status=None, **kwargs):
         self.trained.append(settings)
         return self.result
 
