@@ -235,6 +235,7 @@ def test_the_lab_gives_a_quick_fewest_pixels_answer_then_its_proof(monkeypatch):
         return fewest.FewestPixels(found[0], found[1], time_limit >= results.FEWEST_LIMIT)
 
     monkeypatch.setattr(image, "fewest_pixels", slow_at_first)
+    monkeypatch.setattr(image, "in_child", lambda function, *args, **kwargs: function(*args, **kwargs))  # here
     app = start({"page": "lab", "image": "5"})
     assert_clean(app)
     assert limits == [results.FEWEST_FIRST, results.FEWEST_LIMIT]

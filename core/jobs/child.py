@@ -87,6 +87,9 @@ def in_child(function, *args, **kwargs):
 def main() -> int:
     import importlib
 
+    answers = os.fdopen(os.dup(1), "wb")  # the answer's own channel: whatever a solver prints goes to stderr
+    os.dup2(2, 1)
+
     for name in PRELOADED:
         importlib.import_module(name)
     question = sys.stdin.buffer.read()
@@ -98,8 +101,8 @@ def main() -> int:
     except Exception as error:  # noqa: BLE001 -- handed back to the caller
         answer = (False, error)
     try:
-        sys.stdout.buffer.write(pickle.dumps(answer))
-        sys.stdout.buffer.flush()
+        answers.write(pickle.dumps(answer))
+        answers.flush()
     except BrokenPipeError:  # nobody wants the answer any more (the server ended)
         pass
     return 0
