@@ -20,11 +20,11 @@ import threading
 from pathlib import Path
 
 from core import stopping
+from core.jobs.training_process import BLAS_THREAD_VARIABLES
 
 LOOK = 0.1  # seconds between two questions "is the answer still wanted?"
 PRELOADED = ("core.network_exact", "core.fewest")  # imported by every child before it is asked anything
 ROOT = Path(__file__).resolve().parents[2]
-BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 _lock = threading.Lock()
 _spare: subprocess.Popen | None = None
