@@ -36,3 +36,37 @@ def minimal_twos(model, twos):
     from core.attack import minimal_epsilon
 
     return minimal_epsilon(model, twos, 6)
+
+
+def pytest_sessionfinish(session):
+    """The run's own process (not a test worker) stops the browser tests' shared app server, if one ran."""
+    import os
+
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is not None:
+        from tests.e2e.conftest import stop_shared_server
+
+        stop_shared_server(factory.getbasetemp())
+
+
+# The test files that take longest, longest first (measured: --durations). Each test worker runs whole files
+# (pyproject: --dist loadfile, in this order): started first, the long ones end beside the short ones, not after.
+SLOWEST_FIRST = (
+    "tests/e2e/test_browser.py",
+    "tests/e2e/test_accessibility.py",
+    "tests/e2e/test_interaction.py",
+    "tests/test_trainings.py",
+    "tests/test_benchmarks.py",
+    "tests/test_app.py",
+    "tests/test_app_pages.py",
+    "tests/e2e/test_leaving.py",
+    "tests/test_photos.py",
+    "tests/test_network.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: place for place, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))

@@ -9,8 +9,10 @@ training result of the first visit's settings (:data:`SHIPPED`), made by
     python -m core.jobs.shipped      # rewrites core/shipped_models/
 
 ``tests/test_shipped.py`` trains it again from the embedded digits and
-compares the weights bit for bit (and every epoch's accuracies; the loss
-scikit-learn reports, summed in float32, to float32 precision). The app
+compares the weights: bit for bit with the numpy and scikit-learn that made
+them, to float32 precision with newer releases (which add in another order),
+and what they decide exactly (every epoch's accuracies, the confusion
+matrix, every test digit's answer). The app
 says where the weights came from, and the training page retrains them on
 the server in one click (the result is kept in the cache folder and used
 from then on).

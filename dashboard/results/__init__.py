@@ -91,6 +91,7 @@ from dashboard.results.image import (
 from dashboard.results.jobs import POLL, RESULTS, page_run_started
 from dashboard.results.models import (
     IDX_FOLDERS_VARIABLE,
+    SAME_IN_FLOAT32,
     ModelUnavailable,
     NeedsConfirmation,
     NothingToShow,
@@ -99,7 +100,7 @@ from dashboard.results.models import (
     dataset_label,
     dataset_problem,
     retrain,
-    same_as_shipped,
+    shipped_gap,
     source_images,
     trained,
     usable_dataset,
@@ -148,7 +149,8 @@ __all__ = [
     "pair_share",
     "probabilities",
     "retrain",
-    "same_as_shipped",
+    "SAME_IN_FLOAT32",
+    "shipped_gap",
     "shown_to_both",
     "sign_histograms",
     "sign_steps",

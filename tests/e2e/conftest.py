@@ -1,12 +1,19 @@
 """A real Streamlit server and Debian's Chromium, driven by Playwright.
 
 The server runs ``streamlit run streamlit_app.py`` on a free localhost port
-with a cache folder of its own, and is stopped after the tests. In CI
-(``CI=true``) these tests must run: a missing browser is a failure there;
-on a developer machine without Chromium they skip with the reason.
+with a cache folder of its own, and is stopped after the tests. One server
+serves every browser test file, whichever test worker runs it (the first to
+ask starts it, the run's end stops it): a page computed for one file is
+warm for the next, as on a real server. A test that changes what the server
+holds, or measures it, starts one of its own. In CI (``CI=true``) these
+tests must run: a missing browser is a failure there; on a developer
+machine without Chromium they skip with the reason.
 """
 
+import fcntl
+import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -43,7 +50,10 @@ def _free_port() -> int:
 
 
 class Server:
-    def __init__(self, home: Path):
+    def __init__(self, home: Path | None = None, *, url: str = "", pid: int = 0):
+        if home is None:  # one already running: see ``shared_server``
+            self.url, self.pid, self.process = url, pid, None
+            return
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "ADVERSARIAL_DIGITS_HOME": str(home)}
@@ -67,6 +77,7 @@ class Server:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
+        self.pid = self.process.pid
         deadline = time.monotonic() + 90
         while True:
             try:
@@ -78,7 +89,7 @@ class Server:
                 time.sleep(0.1)
 
     def peak_memory_mb(self) -> float:
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
         return float("nan")
@@ -92,9 +103,61 @@ class Server:
         self.log.close()
 
 
+SHARED = "e2e-server.json"  # in the run's temporary folder, which every test worker's own folder is inside
+
+
+def run_folder(tmp_path_factory) -> Path:
+    """The temporary folder of the whole run: a worker's own is inside it; without workers it is the one."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def shared_server(tmp_path_factory) -> Server:
+    """The run's one app server: started by the first worker to ask (the others wait on the lock and join it)."""
+    folder = run_folder(tmp_path_factory)
+    with open(folder / "e2e-server.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        state = folder / SHARED
+        if state.exists():
+            known = json.loads(state.read_text())
+            return Server(url=known["url"], pid=known["pid"])
+        home = folder / "e2e-home"
+        home.mkdir(exist_ok=True)
+        started = Server(home)
+        state.write_text(json.dumps({"url": started.url, "pid": started.pid}))
+        return started
+
+
+def stop_shared_server(folder: Path) -> None:
+    """At the run's end (called by the run's own process, tests/conftest.py): stop the shared server if one ran."""
+    state = folder / SHARED
+    if not state.exists():
+        return
+    pid = json.loads(state.read_text())["pid"]
+    state.unlink()
+    try:
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(200):  # up to 20 s, as Server.stop
+            os.kill(pid, 0)
+            if Path(f"/proc/{pid}/stat").read_text().split(") ")[-1].startswith("Z"):
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, FileNotFoundError):
+        pass
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
-    app_server = Server(tmp_path_factory.mktemp("e2e-home"))
+    """The shared app server (see the module's docstring)."""
+    return shared_server(tmp_path_factory)
+
+
+@pytest.fixture
+def own_server(tmp_path_factory):
+    """An app server of the test's own, for a test that changes what the server holds or measures the server."""
+    app_server = Server(tmp_path_factory.mktemp("own-home"))
     yield app_server
     app_server.stop()
 
