@@ -67,6 +67,23 @@ SLOWEST_FIRST = (
 )
 
 
+# The files that run the whole app (AppTest), train in child processes or run the benchmarks, and the brute-force
+# checks: marked slow, so that the inner loop's tier (README: -m "not e2e and not slow") stays within a minute.
+SLOW = (
+    "tests/test_app.py",
+    "tests/test_app_pages.py",
+    "tests/test_every_page.py",
+    "tests/test_trainings.py",
+    "tests/test_benchmarks.py",
+    "tests/test_benchmarks_servers.py",
+    "tests/test_network.py::test_the_optimal_epsilon_is_the_best_over_every_activation_pattern",
+)
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's own -m selection
 def pytest_collection_modifyitems(items):
     rank = {name: place for place, name in enumerate(SLOWEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+    for item in items:
+        if item.nodeid.startswith(SLOW):
+            item.add_marker(pytest.mark.slow)
