@@ -43,6 +43,7 @@ from dashboard.view import inert  # noqa: E402
 st.set_page_config(page_title="Adversarial Digits", page_icon="🎯", layout="wide")
 
 PAGES = {
+    "lesson": ("app_pages/lesson.py", "Lesson", ":material/school:"),
     "training": ("app_pages/training.py", "Training accuracy", ":material/model_training:"),
     "attack": ("app_pages/attack.py", "Per-image attack", ":material/target:"),
     "epsilon": ("app_pages/epsilon.py", "Epsilon chart", ":material/show_chart:"),

@@ -204,6 +204,7 @@ def main(view: View) -> None:
     indices, images = results.source_images(view)
     widgets.chosen_image(view)  # says so if the test set has no image of the source digit
     heading, caption = st.empty(), st.empty()
+    widgets.page_link(view, "lesson", "New here? The lesson walks through why, in six steps", ":material/school:")
     image = source_ui(view, images)
     if image is None:
         heading.title(f"Turn your digit into a {class_label(view.dataset, view.target)}")

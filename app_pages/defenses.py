@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from dashboard import charts, comparison_charts, results, widgets
+from dashboard import charts, comparison_charts, results, widgets, wording
 from dashboard.sidebar import defense_choice, sidebar, strength_input
 from dashboard.view import View
 from dashboard.wording import verdict
@@ -13,10 +13,7 @@ EPS = 0.1  # the epsilon of the numbers before a defense is picked, and of an L1
 
 
 def defense_name(view: View) -> str:
-    settings = view.training
-    if settings.adversarial_eps:
-        return f"adversarial training at ε = {settings.adversarial_eps:g}"
-    return f"L1 weight decay of strength {settings.l1:g}"
+    return wording.defense_name(view.training)
 
 
 def templates(settings) -> None:
@@ -76,9 +73,7 @@ def undefended(view: View) -> None:
 
 def numbers_ui(view: View, settings: tuple, models: list, eps: float) -> None:
     """What the defense bought and cost at epsilon: one sentence and four numbers, each beside the normal model's."""
-    clean = tuple(each.test_accuracy for each in models)
-    certified = tuple(float(np.mean(results.test_set_robustness(s, view.clip)[1] > eps)) for s in settings)
-    attacked = tuple(results.accuracy_under_fgsm(s, view.clip, eps) for s in settings)
+    clean, certified, attacked = results.defense_numbers(*settings, view.clip, eps)
     st.markdown(verdict(defense_name(view), clean, certified, eps))
     columns = st.columns(4)
     columns[0].metric("Clean accuracy", f"{clean[1]:.1%}", f"{(clean[1] - clean[0]) * 100:+.1f} pts vs normal")

@@ -23,6 +23,7 @@ from benchmarks.defenses import defenses
 from benchmarks.engine import engine
 from benchmarks.footprint import footprint
 from benchmarks.lab import attack_lab
+from benchmarks.lesson import lesson
 from benchmarks.network import network
 from benchmarks.pairs import all_pairs
 from benchmarks.photos import photos
@@ -46,6 +47,7 @@ PARTS = {
     "photos": photos,
     "network": network,
     "cost": cost,
+    "lesson": lesson,
 }
 
 

@@ -27,11 +27,18 @@ NOTES = """How the numbers come about:
   (the lead is concave in epsilon) so that most are never walked.
 - Training runs in a child process: the app server never imports scikit-learn or holds the
   training images, which is most of why the 70,000-image server stays under 500 MB.
-- The first visit's model comes with the app (core/shipped_models/, rebuilt exactly by a test), so
-  a fresh deployment draws its first chart without training or importing scikit-learn.
-- Trainings go through one queue per server: one per settings, shared by all who ask, two at a
-  time, each stopped when nobody waits for it any more (2 s of grace for a rerun) or after 300 s.
-  So a storm of visitors costs at most two training processes, and a saved model never waits.
+- The first visit's model comes with the app (core/shipped_models/, rebuilt by a test: bit for bit
+  with the libraries that made it), so a fresh deployment draws its first chart without training
+  or importing scikit-learn.
+- Trainings go through the one job system (core/jobs/): one per settings, shared by all who ask,
+  as many at a time as the server has cores (os.sched_getaffinity), each stopped when nobody waits
+  for it any more (1.5 s of grace, three of a page's half-second looks) or after 300 s of its own
+  CPU time (so sharing a core never makes a training fail). Before it starts, the cost model
+  (core/jobs/cost.py, section 16) predicts its time: over 30 s is said and waits for the visitor's
+  click, past the limit is refused with what to pick instead. So a storm of visitors costs at most
+  one training process per core, and a saved model never waits.
+- The integer programs (the network's best attack, the fewest pixels) run in a child process (a
+  spare one always started, the solvers imported), killed the moment nobody waits for the answer.
 - A defended model trains in our own numpy SGD loop (scikit-learn has no loss at an attacked
   input): the exact worst case against each rival class is a clipped sign step, and images of one
   class share their nine lead vectors, so the worst-case logits of a batch are one thin matrix

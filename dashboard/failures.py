@@ -46,5 +46,4 @@ def confirmation_ui(asked: NeedsConfirmation) -> None:
         icon=":material/play_arrow:",
         on_click=state.confirm_training,
         args=(settings,),
-        type="primary",
     )

@@ -25,7 +25,8 @@ STRENGTH_BOUNDS = {
     "adversarial_eps": (ADVERSARIAL_EPS_STEP, BOUNDS["adversarial_eps"][1]),
     "l1": (L1_STEPS[0], BOUNDS["l1"][1]),
 }
-PAGES = ("training", "attack", "epsilon", "lab", "pairs", "defenses", "network")
+PAGES = ("lesson", "training", "attack", "epsilon", "lab", "pairs", "defenses", "network")
+LESSON_STEPS = 6  # step= in a link: 1 to 6
 IMAGE_PAGES = ("attack", "epsilon", "lab", "network")  # the pages that show one chosen image
 
 
@@ -113,6 +114,22 @@ def digit(name: str):
         return int(value)
 
     return check
+
+
+def lesson_step(value):
+    if isinstance(value, bool) or value not in range(1, LESSON_STEPS + 1):
+        raise ViewRefused(f"the lesson has steps 1 to {LESSON_STEPS}")
+    return int(value)
+
+
+def step_text(text) -> int:
+    stripped = str(text).strip()
+    if (
+        not (stripped.isascii() and stripped.isdecimal() and len(stripped) < 3)
+        or not 1 <= int(stripped) <= LESSON_STEPS
+    ):
+        raise ValueError(f"is not a step of the lesson (1 to {LESSON_STEPS})")
+    return int(stripped)
 
 
 def image_number(value):

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.inputs import classes
 from core.inputs.data import DEFAULT_DATASET
 from core.inputs.settings import ADVERSARIAL_EPS_STEP, BOUNDS, L1_STEPS, SOLVERS
 from dashboard import results
 from dashboard.state import WidgetKey, current, show_notices, update
 from dashboard.view import DEFENSES, STRENGTH_BOUNDS, View
-from dashboard.widgets import bind
+from dashboard.widgets import bind, pair_picker
 
 # --- the sidebar --------------------------------------------------------------------------------------
 
@@ -30,13 +29,7 @@ def sidebar() -> View:
     view = current()
     with st.sidebar:
         st.subheader("Attack")
-        left, right = st.columns(2)
-        kind, names = classes.kind(view.dataset), classes.class_names(view.dataset)
-        shown = (lambda k: f"{k} · {names[k]}") if names else str
-        left.selectbox(f"Source {kind}", range(10), format_func=shown, help=f"The {kind} to disguise", **bind("source"))
-        right.selectbox(
-            f"Target {kind}", range(10), format_func=shown, help="What the model should see", **bind("target")
-        )
+        pair_picker(view)
         st.toggle(
             "Clip pixels to [0, 1]",
             help="Off reproduces the original experiment: pixels may leave [0, 1]",

@@ -29,6 +29,7 @@ from dashboard.fields import (  # noqa: F401 -- the choices, bounds and refusal,
     EPS_STEP,
     IMAGE_PAGES,
     INPUTS,
+    LESSON_STEPS,
     NETWORK_SIZES,
     PAGES,
     SHOWS,
@@ -43,9 +44,11 @@ from dashboard.fields import (  # noqa: F401 -- the choices, bounds and refusal,
     image_number,
     image_text,
     inert,
+    lesson_step,
     named,
     one_of,
     spec,
+    step_text,
     strength,
     strength_text,
     training_number,
@@ -80,7 +83,9 @@ class View:
     )
     target: int = spec(TARGET, check=digit("target"), parse=parse_digit, pages=PAGES, always=True, resets=("eps",))
     clip: bool = spec(True, check=bool, parse=flag_text, pages=PAGES, always=True, resets=("eps",))
-    image: int = spec(0, check=image_number, parse=image_text, pages=IMAGE_PAGES, always=True, resets=("eps",))
+    image: int = spec(
+        0, check=image_number, parse=image_text, pages=(*IMAGE_PAGES, "lesson"), always=True, resets=("eps",)
+    )
     # None: the first slider stop past the chosen image's own minimal epsilon
     eps: float | None = spec(None, check=epsilon, parse=parse_number, pages=(*IMAGE_PAGES, "pairs", "defenses"))
     input: str = spec(
@@ -95,6 +100,8 @@ class View:
         0.1, check=strength("adversarial_eps"), parse=strength_text("adversarial_eps"), resets=("eps",)
     )
     l1: float = spec(0.001, check=strength("l1"), parse=strength_text("l1"), resets=("eps",))
+    # The lesson's step (a teacher's link sends the class to one).
+    step: int = spec(1, check=lesson_step, parse=step_text, pages=("lesson",), always=True)
 
     @classmethod
     def first_visit(cls) -> View:

@@ -15,12 +15,13 @@ import streamlit as st
 
 from core.attack import MAX_EPS
 from core.errors import ImageRejected
+from core.inputs import classes
 from core.inputs.classes import the_class
 from core.inputs.imaging import preprocess_upload
 from core.inputs.settings import BOUNDS
 from dashboard import results, state
 from dashboard.state import WidgetKey, current, notice, own_digit, show_notices, update, widget_key
-from dashboard.view import EPS_STEP, INPUTS, SHOWS, View, inert, snap_eps
+from dashboard.view import EPS_STEP, INPUTS, LESSON_STEPS, SHOWS, View, inert, snap_eps
 
 
 def bind(field: str, suffix: str = "", refuse=None, shown=None, label: str | None = None) -> dict:
@@ -122,6 +123,19 @@ def image_and_eps(view: View, *, key_suffix: str) -> tuple[results.Chosen, float
     return selected, eps
 
 
+def pair_picker(view: View, suffix: str = "") -> None:
+    """The source and the target, side by side (the sidebar's, and a page's own where a phone hides the sidebar)."""
+    left, right = st.columns(2)
+    kind, names = classes.kind(view.dataset), classes.class_names(view.dataset)
+    shown = (lambda k: f"{k} · {names[k]}") if names else str
+    left.selectbox(
+        f"Source {kind}", range(10), format_func=shown, help=f"The {kind} to disguise", **bind("source", suffix)
+    )
+    right.selectbox(
+        f"Target {kind}", range(10), format_func=shown, help="What the model should see", **bind("target", suffix)
+    )
+
+
 def input_choice() -> str:
     """Where the attacked image comes from: a test image, the visitor's upload, or a drawing (``input=``)."""
     st.radio(
@@ -165,6 +179,19 @@ def show_choice() -> str:
 
     st.segmented_control("Show", list(SHOWS), format_func=SHOWS.get, key=key, on_change=shown)
     return current().show
+
+
+def step_choice(help: str) -> int:
+    """The lesson's six steps as one row: a click goes to any step (``step=``); a click on the chosen one keeps it."""
+    key = WidgetKey.LESSON_STEP
+    st.session_state[key] = current().step
+
+    def picked() -> None:
+        if st.session_state[key] is not None:
+            update(step=st.session_state[key])
+
+    st.segmented_control("Step", range(1, LESSON_STEPS + 1), key=key, on_change=picked, help=help)
+    return current().step
 
 
 def pick_pair(selection: str) -> None:

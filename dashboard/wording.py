@@ -14,6 +14,7 @@ from core.inputs.classes import class_label, kind, the_class  # how the pages na
 __all__ = [
     "class_label",
     "crossing",
+    "defense_name",
     "easiest",
     "kind",
     "pair",
@@ -81,6 +82,13 @@ def reading(median: np.ndarray) -> str:
         return text + f"The hardest is **{s} → {t}**: most {s}s never become a {t}, even at ε = 1{others}."
     hard = np.unravel_index(np.nanargmax(finite), median.shape)
     return text + f"The hardest is **{hard[0]} → {hard[1]}**, at a median ε of {median[hard]:.3f}."
+
+
+def defense_name(settings) -> str:
+    """A defended model's defense, as a sentence names it (``settings``: its training settings)."""
+    if settings.adversarial_eps:
+        return f"adversarial training at ε = {settings.adversarial_eps:g}"
+    return f"L1 weight decay of strength {settings.l1:g}"
 
 
 def verdict(name: str, clean: tuple, certified: tuple, eps: float) -> str:

@@ -23,6 +23,7 @@ def _scan_installed_components_once() -> None:
 _scan_installed_components_once()
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 PAGES = [
+    "app_pages/lesson.py",
     "app_pages/training.py",
     "app_pages/attack.py",
     "app_pages/epsilon.py",

@@ -291,7 +291,7 @@ FASHION = "/usr/share/datasets/fashion-mnist"  # Debian's dataset-fashion-mnist:
 
 
 def test_a_long_training_is_said_before_it_starts_and_one_past_the_limit_is_refused(monkeypatch):
-    """60,000 images in batches of 10 for 100 epochs: about 75 s, said first, started on a click; with adversarial
+    """60,000 images in batches of 10 for 100 epochs: about 2 min, said first, started on a click; with adversarial
     training on top, past the limit: refused before it starts, with what to pick instead."""
     monkeypatch.setenv("ADVERSARIAL_DIGITS_IDX_FOLDERS", FASHION)
     app = start({"page": "training"})
@@ -301,8 +301,8 @@ def test_a_long_training_is_said_before_it_starts_and_one_past_the_limit_is_refu
     app.run()
     assert_clean(app)
     asked = [box.value for box in app.info if "takes about" in box.value]
-    assert asked and "100 epochs" in asked[0] and "about 75 s" in asked[0], [box.value for box in app.info]
-    assert [b.label for b in app.button if b.label.startswith("Train it")] == ["Train it (about 75 s)"]
+    assert asked and "100 epochs" in asked[0] and "about 2 min" in asked[0], [box.value for box in app.info]
+    assert [b.label for b in app.button if b.label.startswith("Train it")] == ["Train it (about 2 min)"]
     assert not app.metric  # nothing trained, nothing shown: the page waits for the visitor's word
     widget(app, "selectbox", "_widget_defense").set_value("adversarial").run()
     assert not app.exception

@@ -9,7 +9,20 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-IN_PROCESS = ("engine", "training", "app", "storm", "cold", "pairs", "lab", "defenses", "photos", "network", "cost")
+IN_PROCESS = (
+    "engine",
+    "training",
+    "app",
+    "storm",
+    "cold",
+    "pairs",
+    "lab",
+    "defenses",
+    "photos",
+    "network",
+    "cost",
+    "lesson",
+)
 
 
 def quick_report(tmp_path: Path, parts) -> str:
@@ -44,6 +57,7 @@ def test_quick_benchmarks_run_and_report_every_section(tmp_path):
         "14. Photos",
         "15. Beyond linear",
         "16. The cost of a training",
+        "17. The lesson",
     )
     for section in sections:
         assert f"## {section}" in report

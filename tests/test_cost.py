@@ -34,7 +34,7 @@ def test_every_setting_on_the_embedded_digits_fits_without_asking():
 def test_a_setting_past_the_limit_is_refused_with_what_to_pick_instead():
     settings = TrainingSettings(epochs=100, batch_size=10, adversarial_eps=0.1)
     reason = refusal(settings, FULL, TIME_LIMIT, EMBEDDED)
-    assert reason.startswith("this model would take about 6 min") and "limit of about 5 min" in reason
+    assert reason.startswith("this model would take about 7 min") and "limit of about 5 min" in reason
     fits = int(reason.split("at most ")[1].split(" epochs")[0])
     assert expected(TrainingSettings(epochs=fits, batch_size=10, adversarial_eps=0.1), *FULL).seconds <= TIME_LIMIT
     assert expected(TrainingSettings(epochs=fits + 1, batch_size=10, adversarial_eps=0.1), *FULL).seconds > TIME_LIMIT

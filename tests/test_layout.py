@@ -132,7 +132,7 @@ def test_the_app_has_no_pages_folder():
     """A folder named pages/ puts Streamlit into its legacy multipage mode until st.navigation runs:
     a deep link opened on a fresh server would show the wrong page. The pages live in app_pages/."""
     assert not (ROOT / "pages").exists()
-    assert len(PAGES) == 7
+    assert len(PAGES) == 8
 
 
 def test_no_source_file_grows_past_400_lines():

@@ -4,7 +4,8 @@ A training's time is close to linear in what it does: each epoch passes over the
 batches, each with a fixed overhead) and then scores the training and test images; L-BFGS takes up to
 ``4 × epochs`` iterations over the whole set (fewer once it has converged); a network's pass costs more for
 more hidden units; scikit-learn takes a second to import. The constants below were measured on one core of the
-kind of machine a Community Cloud app runs on (an AMD EPYC); ``python -m benchmarks --only cost`` compares the
+kind of machine a Community Cloud app runs on (an AMD EPYC, the slower of two);
+``python -m benchmarks --only cost`` compares the
 predictions with trainings measured in their child processes (BENCHMARKS.md, section 16).
 
 The server uses the prediction three ways: a training expected to take longer than :data:`CONFIRM_ABOVE`
@@ -21,16 +22,17 @@ from core.inputs.settings import HIDDEN_SIZES, TrainingSettings
 
 CONFIRM_ABOVE = 30.0  # seconds: longer trainings start only when the visitor confirms
 
-# Seconds of one core (measured: see the module's docstring).
+# Seconds of one core (measured: see the module's docstring). Two machines of the same kind differed by about 30%
+# (and small batches by more): the constants are the slower one's, so a training is said and refused in time.
 START = 0.25  # the child process: Python and numpy started, the settings read
-SKLEARN = 1.0  # importing scikit-learn (every solver but the defended SGD loop, which is numpy alone)
-PER_IMAGE_READ = 5e-6  # reading and scaling the data, per image (training and test)
-SGD_PER_IMAGE, SGD_PER_BATCH = 3.1e-6, 9.5e-5  # one epoch of softmax SGD and its scoring: per image, per batch
-ADVERSARIAL_PER_IMAGE, ADVERSARIAL_PER_BATCH = 5.3e-6, 5.1e-4  # the same with each image's exact worst case
-L1_PER_IMAGE, L1_PER_BATCH = 2.8e-6, 2.9e-5  # the defended loop with L1 weight decay alone
-LBFGS_PER_IMAGE = 1.25e-6  # one L-BFGS iteration, per training image
+SKLEARN = 1.3  # importing scikit-learn (every solver but the defended SGD loop, which is numpy alone)
+PER_IMAGE_READ = 6.5e-6  # reading and scaling the data, per image (training and test)
+SGD_PER_IMAGE, SGD_PER_BATCH = 4.0e-6, 1.7e-4  # one epoch of softmax SGD and its scoring: per image, per batch
+ADVERSARIAL_PER_IMAGE, ADVERSARIAL_PER_BATCH = 6.9e-6, 6.6e-4  # the same with each image's exact worst case
+L1_PER_IMAGE, L1_PER_BATCH = 3.6e-6, 6.0e-5  # the defended loop with L1 weight decay alone
+LBFGS_PER_IMAGE = 1.5e-6  # one L-BFGS iteration, per training image
 LBFGS_CONVERGED = 100  # iterations after which L-BFGS has converged on a few thousand images (more on more)
-NETWORK_PER_IMAGE, NETWORK_PER_UNIT = 3.8e-6, 1.0e-7  # one Adam epoch of the network and its scoring, per image
+NETWORK_PER_IMAGE, NETWORK_PER_UNIT = 4.8e-6, 1.25e-7  # one Adam epoch of the network and its scoring, per image
 
 
 @dataclass(frozen=True)

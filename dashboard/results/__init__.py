@@ -41,6 +41,9 @@ defenses._defense_charts      cached   both models' robustness charts
 defenses.sign_histograms      cached   both models' minimal ε histograms
 defenses.template_strip       cached   a model's ten weight templates
 defenses.pair_reach           instant  how far ε moves a class's lead, per model
+defenses.defense_numbers      instant  clean, certified and attacked accuracy of both models at ε
+lesson.two_templates          instant  the source's and target's templates, the direction beside them
+lesson.pair_lever             instant  how far ε moves a pair's gap, and its median gap
 ============================  =======  =========================================================
 
 A page asks :func:`dashboard.results.models.trained` for each model it shows first: it loads the model, or trains
@@ -53,6 +56,7 @@ from dashboard.results.defenses import (
     NAMES,
     accuracy_under_fgsm,
     defense_charts,
+    defense_numbers,
     pair_reach,
     sign_histograms,
     template_strip,
@@ -89,6 +93,7 @@ from dashboard.results.image import (
     sign_steps,
 )
 from dashboard.results.jobs import POLL, RESULTS, page_run_started
+from dashboard.results.lesson import TwoTemplates, pair_lever, two_templates
 from dashboard.results.models import (
     IDX_FOLDERS_VARIABLE,
     SAME_IN_FLOAT32,
@@ -121,6 +126,10 @@ __all__ = [
     "NeedsConfirmation",
     "NothingToShow",
     "accuracy_under_fgsm",
+    "defense_numbers",
+    "pair_lever",
+    "two_templates",
+    "TwoTemplates",
     "all_pairs",
     "attacked",
     "chosen",

@@ -16,7 +16,7 @@ from core.sweep import robustness_curve
 from dashboard import comparison_charts
 from dashboard.results.digit import digit_minimal_epsilons
 from dashboard.results.jobs import cached, instant, read_only, shared
-from dashboard.results.models import dataset, model_of
+from dashboard.results.models import dataset, model_of, trained
 from dashboard.view import clip_range
 
 DEFENSE_GRID = np.linspace(0.0, 0.3, 61)
@@ -47,6 +47,21 @@ def accuracy_under_fgsm(settings, clip: bool, eps: float) -> float:
     data, model = dataset(settings.dataset), model_of(settings)
     attacked = fgsm(model, data.x_test, eps, labels=data.y_test, clip=clip_range(clip))
     return float(np.mean(model.predict(attacked) == data.y_test))
+
+
+@instant
+def defense_numbers(normal, defended, clip: bool, eps: float) -> tuple[tuple, tuple, tuple]:
+    """What a defense bought and cost at ``eps``, each as (normal, defended): clean accuracy, certified accuracy
+    (no perturbation of size ``eps`` changes the answer) and accuracy under the gradient sign attack."""
+    settings = (normal, defended)
+    clean = tuple(dataset_accuracy(each) for each in settings)
+    certified = tuple(float(np.mean(test_set_robustness(each, clip)[1] > eps)) for each in settings)
+    attacked = tuple(accuracy_under_fgsm(each, clip, eps) for each in settings)
+    return clean, certified, attacked
+
+
+def dataset_accuracy(settings) -> float:
+    return float(trained(settings).test_accuracy)
 
 
 def defense_charts(normal, defended, clip: bool) -> tuple:
