@@ -9,7 +9,7 @@ from dashboard.pictures import MAX_PIXELS, MAX_UPLOAD_BYTES, png_bytes, to_uint8
 from dashboard.sidebar import sidebar
 from dashboard.state import WidgetKey, own_digit
 from dashboard.view import View
-from dashboard.wording import class_label, the_class
+from dashboard.wording import article, class_label, the_class
 
 SCALE = 8  # 28 px -> 224 px, nearest neighbour
 UNSURE = 0.5  # below this confidence in its answer, the page says the model is not sure of your digit
@@ -47,7 +47,7 @@ def reads_as_ui(view: View, how: str) -> None:
 def upload_ui(view: View) -> None:
     """Upload a picture of a digit; show what the model will see and what it says."""
     problem = widgets.uploader(
-        "A photo or scan of one handwritten digit (PNG, JPEG, BMP or GIF)",
+        "A photo or scan of one handwritten digit (PNG, JPEG, BMP, GIF, WebP or TIFF)",
         types=["png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff"],
         help=f"At most {MAX_UPLOAD_BYTES:,} bytes (2 MB) and {MAX_PIXELS / 1e6:g} megapixels",
     )
@@ -60,8 +60,9 @@ def upload_ui(view: View) -> None:
 
 
 def draw_ui(view: View) -> None:
-    """The drawing pad; beside it, what the model sees of the drawing and what it says."""
-    left, right = st.columns([1, 2], vertical_alignment="center")
+    """The drawing pad; beside it, what the model sees of the drawing and what it says. The pad keeps its place
+    while a digit is drawn: at the top of its column, below a caption that is there from the start."""
+    left, right = st.columns([1, 2], vertical_alignment="top")
     with left:
         problem = drawing_pad()
     with right:
@@ -72,7 +73,7 @@ def draw_ui(view: View) -> None:
         else:
             st.info(
                 f"Draw one digit on the black pad, white on black, as large as the pad: the model reads it "
-                f"when you lift the pen, and the page then turns it into a {view.target}. "
+                f"when you lift the pen, and the page then turns it into {article(view.target)}. "
                 "The drawing stays in this browser session.",
                 icon=":material/draw:",
             )
@@ -149,8 +150,15 @@ def download_ui(adversarial, view, image_name: str, eps, clip):
     )
 
 
-def grid_ui(view, images, minimal_all, eps):
-    st.subheader("The first ten, as in the original experiment")
+def grid_ui(view, images, minimal_all, eps, own: bool):
+    if own:  # the grid is the test set's, not the visitor's digit: said plainly
+        st.subheader(f"The original experiment: the first ten test images of {the_class(view.dataset, view.source)}")
+        st.caption(
+            f"Not your digit: the test set's {view.source}s (the sidebar's source), attacked toward {view.target} "
+            "at your slider's ε, as the original experiment did."
+        )
+    else:
+        st.subheader("The first ten, as in the original experiment")
     own = st.toggle("Each image at its own minimal ε", value=False, key=WidgetKey.GRID_OWN_EPS)
     figures.first_ten(view, images, minimal_all, None if own else eps)
 
@@ -203,33 +211,33 @@ def main(view: View) -> None:
     results.trained(view.training)
     indices, images = results.source_images(view)
     widgets.chosen_image(view)  # says so if the test set has no image of the source digit
-    heading, caption = st.empty(), st.empty()
+    heading = st.empty()
+    st.caption(  # drawn before the pickers and the pad, the same before and after a drawing: nothing below moves
+        f"Each pixel moves by ε toward what makes the model say {view.target}. "
+        "Start at the exact smallest ε that fools it, then explore."
+    )
     widgets.page_link(view, "lesson", "New here? The lesson walks through why, in six steps", ":material/school:")
     image = source_ui(view, images)
     if image is None:
-        heading.title(f"Turn your digit into a {class_label(view.dataset, view.target)}")
+        heading.title(f"Turn your digit into {article(class_label(view.dataset, view.target))}")
         return
     selected = results.chosen(view, image)
     reads_as = selected.reads_as
     if selected.own:  # speak of what the model reads the visitor's digit as
         heading.title(
-            f"Turn your {class_label(view.dataset, reads_as)} into a {class_label(view.dataset, view.target)}"
+            f"Turn your {class_label(view.dataset, reads_as)} into {article(class_label(view.dataset, view.target))}"
         )
         subject = f"{selected.label} (the model reads it as {reads_as})"
     else:
-        heading.title(
-            f"Turn a {class_label(view.dataset, view.source)} into a {class_label(view.dataset, view.target)}"
-        )
+        source, target = (class_label(view.dataset, digit) for digit in (view.source, view.target))
+        heading.title(f"Turn {article(source)} into {article(target)}")
         subject = "this image"
-    caption.caption(
-        f"Each pixel moves by ε toward what makes the model say {view.target}. "
-        "Start at the exact smallest ε that fools it, then explore."
-    )
+
     if selected.starting_point(view):
         st.info(selected.starting_point(view), icon=":material/info:")
     eps = eps_ui(view, selected.minimal, subject)
     attack_ui(view, selected, reads_as, eps, "own" if selected.own else f"test{indices[image]}")
-    grid_ui(view, images, results.minimal_epsilons(view), eps)
+    grid_ui(view, images, results.minimal_epsilons(view), eps, selected.own)
 
 
 main(sidebar())

@@ -146,10 +146,10 @@ def all_images_drawn(view: View, eps: float, optimal: np.ndarray, curve) -> None
         ratios = np.where(optimal > 0, minimal / optimal, 1.0)
     left.altair_chart(comparison_charts.ratio_histogram(ratios, target=view.target), width="stretch")
     right.altair_chart(comparison_charts.robustness_chart(curve, chosen_eps=eps), width="stretch")
-    st.caption(
-        "Left: how close the gradient sign step comes to the best attack toward the target. Right: accuracy "
-        f"on the {view.source}s as epsilon grows (untargeted), under each attack and in the exact worst case: "
-        "no attack can push accuracy below the green line."
+    left.caption("How close the gradient sign step comes to the best attack toward the target, image by image.")
+    right.caption(
+        f"Accuracy on the {view.source}s as epsilon grows (untargeted), under each attack and in the exact worst "
+        "case: no attack can push accuracy below the green line."
     )
 
 

@@ -12,7 +12,7 @@ from dashboard import attack_charts, charts, comparison_charts, figures, picture
 from dashboard.sidebar import sidebar
 from dashboard.state import WidgetKey, update
 from dashboard.view import LESSON_STEPS, View, snap_eps
-from dashboard.wording import class_label, the_class
+from dashboard.wording import article, class_label, the_class
 
 SCALE = 6  # 28 px -> 168 px
 DEFENSE_EPS = 0.1  # the attack size the defense step reads its numbers at
@@ -61,7 +61,7 @@ def back_next(view: View, page: str, label: str, icon: str) -> None:
 
 def original(view: View) -> None:
     source, target = class_label(view.dataset, view.source), class_label(view.dataset, view.target)
-    st.header(f"1. A {source} becomes a {target}, and still looks like a {source}")
+    st.header(f"1. A{article(source)[1:]} becomes {article(target)}, and still looks like {article(source)}")
     _, images = results.source_images(view)
     minimal = results.minimal_epsilons(view)
     first = minimal[: min(10, len(images))]
@@ -78,7 +78,8 @@ def original(view: View) -> None:
     )
     figures.first_ten(view, images, minimal, None)
     question_ui(
-        f"Look at the bottom row. Would you call any of these a {target}? What does the model see that you don't?",
+        f"Look at the bottom row. Would you call any of these {article(target)}? What does the model see that you "
+        "don't?",
         f"To us they are still {source}s under a faint haze: each pixel moved by at most its image's ε, a median "
         f"of {typical}. The model does not look at shapes: it adds up all 784 pixels, each weighted by how much "
         "it speaks for each digit. A tiny change "
@@ -103,12 +104,12 @@ def why(view: View, image: int) -> None:
     two = results.two_templates(view, selected.pixels, attack.direction)
     st.markdown(
         f"A linear model keeps one template per digit (a row of its weights) and scores an image by how well it "
-        f"matches each. To turn a {source} into a {target}, the attack needs {target}'s score to overtake "
-        f"{source}'s: each pixel moved by ε in the sign of (template {target} − template {source}) narrows the gap "
-        f"by up to ε × {two.lever:.1f}, the sum of that difference's size over all 784 pixels (less where a pixel "
-        "is already black or white). Test image #{image}'s "
-        f"attack direction has that sign on {two.agreement:.0%} of the pixels it moves, and on its own, with no "
-        f"{source} under it, the model reads the direction as **{attack.direction_reads_as}**."
+        f"matches each. To turn {article(source)} into {article(target)}, the attack needs {target}'s score to "
+        f"overtake {source}'s: each pixel moved by ε in the sign of (template {target} − template {source}) "
+        f"narrows the gap by up to ε × {two.lever:.1f}, the sum of that difference's size over all 784 pixels "
+        f"(less where a pixel is already black or white). Test image #{image}'s attack direction has that sign on "
+        f"{two.agreement:.0%} of the pixels it moves, and on its own, with no {source} under it, the model reads "
+        f"the direction as **{attack.direction_reads_as}**."
     )
     cells = st.grid(4, min_column_width=150)  # four in a row on a desktop, two on a phone
     shown = [
@@ -153,7 +154,7 @@ def how_small(view: View) -> None:
     finite = minimal[np.isfinite(minimal)]
     never = len(minimal) - len(finite)
     if not finite.size:
-        st.markdown(f"No test image of {the_class(view.dataset, view.source)} becomes a {target} up to ε = 1.")
+        st.markdown(f"No test image of {the_class(view.dataset, view.source)} becomes {article(target)} up to ε = 1.")
         back_next(view, "epsilon", "Open the epsilon chart", ":material/show_chart:")
         return
     median, ninety = float(np.median(minimal)), float(np.quantile(finite, 0.9))
@@ -162,7 +163,7 @@ def how_small(view: View) -> None:
         f"that fools the model, computed exactly (the model is linear, so the scores are straight lines in ε until "
         f"a pixel reaches black or white). Half of them read as {target} by ε = **{median:.3f}** "
         f"({grey_levels(median)}); nine in ten of those ever fooled by ε = {ninety:.3f}"
-        + (f"; {never} never become a {target} up to ε = 1." if never else ".")
+        + (f"; {never} never become {article(target)} up to ε = 1." if never else ".")
     )
     high = min(1.0, float(np.ceil(finite.max() * 1.25 / 0.05) * 0.05))  # the chart ends past the last image fooled
     curve = results.source_success_curve(view, 0.0, high, 201)
@@ -176,8 +177,8 @@ def how_small(view: View) -> None:
         "A screen shows 256 grey levels, from black (0) to white (255). By how many levels does the median ε move "
         "each pixel? Would that change which digit you see?",
         f"ε = {median:.3f} is {grey_levels(median)}: a grey haze you can see if you look for it, over a digit that "
-        f"anyone still reads as a {source}. The model, which adds up all 784 small changes, reads half of the "
-        f"{source}s as a {target} at that ε.",
+        f"anyone still reads as {article(source)}. The model, which adds up all 784 small changes, reads half of the "
+        f"{source}s as {article(target)} at that ε.",
     )
     back_next(view, "epsilon", "Open the epsilon chart", ":material/show_chart:")
 
@@ -215,7 +216,7 @@ def every_pair(view: View) -> None:
     easy = wording.easiest(pairs.median)
     lever, gap = results.pair_lever(view.training, int(easy[0]), int(easy[1]))
     question_ui(
-        f"Which pair is easiest? Why would a {easy[0]} be so close to a {easy[1]} for a linear model?",
+        f"Which pair is easiest? Why would {article(easy[0])} be so close to {article(easy[1])} for a linear model?",
         f"**{easy[0]} → {easy[1]}**, at a median ε of {pairs.median[easy]:.3f}. A step of ε can close the gap "
         f"between the two scores by at most ε × {lever:.1f} (the size of template {easy[1]} − template {easy[0]}), "
         f"and the {easy[0]}s lead by a median of {gap:.1f}: so the median image needs at least about "

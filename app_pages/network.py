@@ -265,11 +265,11 @@ def digit_drawn(view: View, eps: float, digit: dict) -> None:
             network_name(view): digit["network_minimal"] / digit["network_bound"],
         }
     right.altair_chart(comparison_charts.bracket_histogram(ratios), width="stretch")
-    st.caption(
-        "Left: the share each model reads as the target after its own gradient sign step. Right: how far the "
-        "sign step's ε is above the certified lower bound, image by image. For the linear model the bound is "
-        "exact (the best attack, a linear program), so the gap is all the sign step's; for the network the "
-        "bound is a linear relaxation and the gap also holds what it cannot see: the best attack lies "
+    left.caption("The share each model reads as the target after its own gradient sign step.")
+    right.caption(
+        "How far the sign step's ε is above the certified lower bound, image by image. For the linear model the "
+        "bound is exact (the best attack, a linear program), so the gap is all the sign step's; for the network "
+        "the bound is a linear relaxation and the gap also holds what it cannot see: the best attack lies "
         "somewhere in between."
     )
     shares = transfer_ui(view, eps)

@@ -7,7 +7,7 @@ from dashboard import comparison_charts, results, widgets
 from dashboard.sidebar import sidebar
 from dashboard.state import WidgetKey, own_digit
 from dashboard.view import View
-from dashboard.wording import easiest, kind, reading
+from dashboard.wording import article, easiest, kind, reading
 
 GRID_HALF = 340  # px: below this, the grid's two halves go one above the other
 
@@ -49,7 +49,7 @@ def heatmap_ui(view: View, pairs, share: np.ndarray, eps: float, show: str, towa
         width="stretch",
     )
     st.markdown(reading(pairs.median))
-    widgets.attack_link(view, f"Attack a {view.source} → {view.target} image by image")
+    widgets.attack_link(view, f"Attack {article(view.source)} → {view.target} image by image")
 
 
 def median_csv(median: np.ndarray) -> bytes:

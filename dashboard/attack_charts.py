@@ -16,6 +16,7 @@ from dashboard.charts import (
     image_histogram,
     rule,
 )
+from dashboard.wording import article
 
 
 def probability_bars(before: np.ndarray, after: np.ndarray, source: int, target: int) -> alt.Chart:
@@ -194,7 +195,7 @@ def minimal_eps_histogram(minimal: np.ndarray, *, target: int, chosen_eps=None, 
     finite = minimal[np.isfinite(minimal)]
     upper = max(float(finite.max()) if finite.size else 1.0, 1e-3)
     never = len(minimal) - len(finite)
-    title = f"Minimal ε of {len(minimal)} images" + (f" ({never} never become a {target})" if never else "")
+    title = f"Minimal ε of {len(minimal)} images" + (f" ({never} never become {article(target)})" if never else "")
     colour = DIGIT_COLOURS[target]
     bars = image_histogram(finite, bins, (0.0, upper), title=title, x_title="minimal epsilon", colour=colour)
     finite = np.asarray(minimal, float)[np.isfinite(minimal)]

@@ -130,6 +130,12 @@ def drawing_kept() -> tuple[str | None, str | None]:
 
 
 def notice(message: str, kind: str = "warning") -> None:
+    """Say ``message`` above the page on its next run, as a sentence (a capital first, a stop last)."""
+    message = message.strip()
+    if message and message[0].islower():
+        message = message[0].upper() + message[1:]
+    if message and message[-1] not in ".!?":
+        message += "."
     st.session_state.setdefault("_notices", []).append((kind, message))
 
 

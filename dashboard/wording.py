@@ -12,6 +12,7 @@ import numpy as np
 from core.inputs.classes import class_label, kind, the_class  # how the pages name classes, here for them
 
 __all__ = [
+    "article",
     "class_label",
     "crossing",
     "defense_name",
@@ -23,6 +24,12 @@ __all__ = [
     "the_class",
     "verdict",
 ]
+
+
+def article(label) -> str:
+    """A class's label with its indefinite article, as it is said: "a 6", "an 8", "an Ankle boot (9)"."""
+    text = str(label)
+    return f"an {text}" if text[:1] in "8aeiouAEIOU" else f"a {text}"
 
 
 def pair(source: int, target: int, reads_as: int, own: bool, dataset: str = "mnist-5k") -> str:
@@ -73,13 +80,13 @@ def reading(median: np.ndarray) -> str:
     easy = easiest(median)
     never = [(s, t) for s, t in zip(*np.nonzero(np.isinf(median)))]
     text = (
-        f"The easiest pair is **{easy[0]} → {easy[1]}**: half of the {easy[0]}s become a {easy[1]} "
+        f"The easiest pair is **{easy[0]} → {easy[1]}**: half of the {easy[0]}s become {article(easy[1])} "
         f"by ε = {median[easy]:.3f}. "
     )
     if never:
         s, t = never[0]
         others = f" ({len(never) - 1} more pairs like it)" if len(never) > 1 else ""
-        return text + f"The hardest is **{s} → {t}**: most {s}s never become a {t}, even at ε = 1{others}."
+        return text + f"The hardest is **{s} → {t}**: most {s}s never become {article(t)}, even at ε = 1{others}."
     hard = np.unravel_index(np.nanargmax(finite), median.shape)
     return text + f"The hardest is **{hard[0]} → {hard[1]}**, at a median ε of {median[hard]:.3f}."
 

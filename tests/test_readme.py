@@ -37,3 +37,12 @@ def test_every_screenshot_the_readme_names_exists():
     assert len(named) >= 8
     for path in named:
         assert (ROOT / path).is_file(), path
+
+
+def test_the_pages_table_follows_the_sidebars_order():
+    import ast
+
+    tree = ast.parse((ROOT / "streamlit_app.py").read_text())
+    pages = next(node.value for node in tree.body if isinstance(node, ast.Assign) and node.targets[0].id == "PAGES")
+    titles = [entry.elts[1].value for entry in pages.values]
+    assert re.findall(r"^\| \*\*(.+?)\*\* \|", README, flags=re.MULTILINE) == titles

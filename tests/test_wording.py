@@ -5,7 +5,7 @@ import math
 
 from core.inputs.data import load_dataset
 from dashboard import wording
-from tests.apptest import assert_clean, digit_png, own_cache, start  # noqa: F401
+from tests.apptest import assert_clean, digit_png, own_cache, settled, start  # noqa: F401
 
 
 def test_the_pair_names_your_digit_as_the_model_reads_it():
@@ -53,3 +53,45 @@ def test_an_image_already_read_as_the_target_says_so_on_every_page():
     app.switch_page("app_pages/epsilon.py").run()
     assert any("already on top at ε = 0" in c.value for c in app.caption)
     assert not any("overtakes the rest at the dashed rule" in c.value for c in app.caption)
+
+
+def test_a_class_is_said_with_its_article():
+    assert [wording.article(d) for d in (2, 8, "Ankle boot (9)", "T-shirt/top (0)")] == [
+        "a 2",
+        "an 8",
+        "an Ankle boot (9)",
+        "a T-shirt/top (0)",
+    ]
+
+
+def test_the_pages_say_an_8_and_notices_are_sentences():
+    app = start({"target": "8"})
+    assert app.title[0].value == "Turn a 2 into an 8"
+    app.switch_page("app_pages/lesson.py").run()
+    assert app.header[0].value == "1. A 2 becomes an 8, and still looks like a 2"
+    app.switch_page("app_pages/attack.py").run()
+    image = next(w for w in app.number_input if w.key.startswith("_widget_image"))
+    image.set_value(-3).run()
+    assert_clean(app)
+    said = [w.value for w in app.warning]
+    assert said and all(s[0].isupper() and s.endswith(".") for s in said), said
+    assert any(s.startswith("The image must be a whole number") for s in said), said
+
+
+def test_the_grid_of_ten_says_it_is_not_your_digit():
+    app = start({"input": "upload"})
+    app.get("file_uploader")[0].upload("seven.png", digit_png(load_dataset("mnist-5k"), 0, 7), "image/png").run()
+    assert_clean(app)
+    assert "The original experiment: the first ten test images of digit 2" in [h.value for h in app.subheader]
+    assert any(c.value.startswith("Not your digit: the test set's 2s") for c in app.caption)
+    app = start()
+    assert "The first ten, as in the original experiment" in [h.value for h in app.subheader]
+
+
+def test_no_caption_speaks_of_left_and_right():
+    """A phone stacks the pairs of charts: a caption under each chart says what it shows."""
+    app = start()
+    for page in ("app_pages/lab.py", "app_pages/network.py"):
+        settled(app.switch_page(page).run())
+        assert_clean(app)
+        assert not [c.value for c in app.caption if c.value.startswith(("Left:", "Right:"))], page

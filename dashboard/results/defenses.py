@@ -18,6 +18,7 @@ from dashboard.results.digit import digit_minimal_epsilons
 from dashboard.results.jobs import cached, instant, read_only, shared
 from dashboard.results.models import dataset, model_of, trained
 from dashboard.view import clip_range
+from dashboard.wording import article
 
 DEFENSE_GRID = np.linspace(0.0, 0.3, 61)
 NAMES = ("Normal", "Defended")  # the two models, in every chart and caption
@@ -89,7 +90,7 @@ def _defense_charts(normal, defended, clip: bool, _numbers: tuple) -> tuple:
 def sign_histograms(normal, defended, source: int, target: int, clip: bool):
     """The gradient sign attack's exact minimal epsilon toward the target, per model, as overlaid histograms."""
     values = {name: digit_minimal_epsilons(each, source, target, clip) for name, each in zip(NAMES, (normal, defended))}
-    title = f"Gradient sign: the smallest ε that makes a {source} a {target}"
+    title = f"Gradient sign: the smallest ε that makes {article(source)} {article(target)}"
     return comparison_charts.model_histograms(values, title=title, x_title="minimal epsilon")
 
 

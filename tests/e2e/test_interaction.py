@@ -96,9 +96,12 @@ def test_drawing_a_digit_and_attacking_it(server, page, size):
     page.goto(f"{server.url}/attack?input=draw")
     page.get_by_text("Draw one digit").wait_for()  # an empty pad: a hint, not an error
     page.locator("canvas").first.scroll_into_view_if_needed()
+    before = page.locator("canvas").first.bounding_box()
     draw_stroke(page, [(0.5, 0.12), (0.5, 0.88)])  # a straight stroke down
     page.get_by_text("The model reads it as 1").first.wait_for()
     wait_for_page(page, PAGES["attack"])
+    after = page.locator("canvas").first.bounding_box()
+    assert abs(after["y"] - before["y"]) < 1 and abs(after["x"] - before["x"]) < 1, (before, after)  # kept still
     assert page.get_by_role("heading", name="Turn your 1 into a 6").count() == 1
     wait_for_metric(page, "Model's answer", "6")  # attacked at its own minimal epsilon
     assert "input=draw" in page.url and "data:" not in page.url  # the drawing itself never enters the URL
