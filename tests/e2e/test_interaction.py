@@ -182,3 +182,20 @@ def test_training_a_defense_shows_both_models_side_by_side(server, page):
     page.wait_for_url(re.compile(r"/attack\?.*defense=adversarial&adversarial_eps=0.1"))
     wait_for_page(page, PAGES["attack"])
     assert_no_errors(page)
+
+
+def test_the_menu_switches_the_theme(server, page):
+    """The menu at the top right offers System, Light and Dark; Dark turns the page dark, and it stays so on the
+    app's other pages."""
+    page.emulate_media(color_scheme="light")
+    page.goto(f"{server.url}/lesson")
+    page.get_by_text("Question for the class").wait_for()
+    background = "() => getComputedStyle(document.querySelector('[data-testid=\"stApp\"]')).backgroundColor"
+    light = page.evaluate(background)
+    page.locator("[data-testid='stMainMenu']").click()
+    page.get_by_role("menuitemradio", name="Dark").click()
+    page.wait_for_function(f"() => ({background})() !== {light!r}")
+    page.get_by_role("link", name="Training accuracy").first.click()  # on to another page of the app
+    page.wait_for_selector("[data-testid='stMetricValue']")
+    assert page.evaluate(background) != light
+    assert_no_errors(page)
