@@ -36,6 +36,48 @@ DIGITS = [str(d) for d in range(10)]
 # background (Streamlit's, light or dark) and picks a colour that passes on it; the theme below puts it on every
 # chart the app draws (Streamlit lets a chart's own config win over its theme).
 INK = {"expr": "luminance(background) > 0.5 ? '#50535f' : '#e6eaf1'"}  # 7.6:1 on white, 15:1 on #0e1117
+LIGHT_PAGE, DARK_PAGE = (255, 255, 255), (14, 17, 23)  # the two themes' backgrounds (#0e1117)
+
+
+def _luminance(rgb) -> float:
+    channels = [c / 255 for c in rgb]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _contrast(a, b) -> float:
+    high, low = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def _toward(rgb, end, page) -> str:
+    """``rgb`` mixed toward ``end`` just enough to read at 5.2:1 on ``page``, as #rrggbb."""
+    for step in range(0, 101):
+        mixed = [round(c + (e - c) * step / 100) for c, e in zip(rgb, end)]
+        if _contrast(mixed, page) >= 5.2:  # a margin: the dark theme's page is a shade lighter than #0e1117
+            break
+    return "#" + "".join(f"{c:02x}" for c in mixed)
+
+
+def readable(colour: str) -> dict:
+    """Text in (about) ``colour`` at WCAG AA on either theme: darkened on a light page, lightened on a dark one
+    (a Vega expression on the chart's background, as :data:`INK`)."""
+    rgb = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
+    on_light, on_dark = _toward(rgb, (0, 0, 0), LIGHT_PAGE), _toward(rgb, (255, 255, 255), DARK_PAGE)
+    return {"expr": f"luminance(background) > 0.5 ? '{on_light}' : '{on_dark}'"}
+
+
+def on_cell(field: str, scale: str = "color") -> dict:
+    """Text on a cell coloured by ``scale`` from ``field``: dark on a light cell, white on a dark one (the cell's
+    own colour decides, whatever the theme: black or white, whichever reads better, is at least 4.58:1 on any
+    colour); a cell with no value is drawn in :data:`NO_VALUE`."""
+    return {
+        "expr": f"datum.{field} == null || !isFinite(datum.{field}) ? '#000000' : "
+        f"(luminance(scale('{scale}', datum.{field})) > 0.179 ? '#000000' : '#ffffff')"
+    }
+
+
+NO_VALUE = "#c4c4c4"  # a cell whose value is "never": grey in either theme, unlike the blank diagonal
 
 
 @alt.theme.register("adversarial_digits", enable=True)
@@ -63,7 +105,7 @@ def rule(eps: float | None, colour: str, label: str, dash=None, side: str = "rig
         x="eps:Q", tooltip=[alt.Tooltip("label:N", title="")]
     )
     text = base.mark_text(
-        color=colour,
+        color=readable(colour),
         align="left" if side == "right" else "right",
         dx=5 if side == "right" else -5,
         baseline="bottom",
@@ -160,10 +202,9 @@ def per_class_accuracy_chart(per_class: np.ndarray, highlight=()) -> alt.Chart:
         color=digit_colour(),
         opacity=alt.condition("datum.emphasis", alt.value(1.0), alt.value(0.55)),
     )
-    labels = base.mark_text(dy=-6, fontSize=11, fontWeight="bold").encode(
+    labels = base.mark_text(dy=-6, fontSize=11, fontWeight="bold", color=INK).encode(
         text=alt.Text("accuracy:Q", format=".0%"),
-        color=alt.Color("digit:N", scale=alt.Scale(domain=DIGITS, range=DIGIT_COLOURS), legend=None),
-    )  # in the bar's own colour: readable on light and dark backgrounds
+    )  # above the bar, on the page: in the theme's ink
     words = ", ".join(f"{d}: {a:.0%}" for d, a in zip(DIGITS, frame["accuracy"]))
     return (bars + labels).properties(height=280, description=f"Bar chart of test accuracy per digit: {words}.")
 
@@ -189,9 +230,8 @@ def confusion_chart(confusion: np.ndarray) -> alt.Chart:
             legend=alt.Legend(values=[0, 0.1, 0.25, 0.5, 1], format=".0%"),  # evenly spaced on the sqrt scale
         )
     )
-    counts = base.mark_text(fontSize=11).encode(
+    counts = base.mark_text(fontSize=11, color=on_cell("share")).encode(
         text=alt.condition("datum.count > 0", "count:Q", alt.value("")),
-        color=alt.condition("datum.share > 0.45", alt.value("white"), alt.value("#333333")),
     )
     right = np.trace(confusion) / max(confusion.sum(), 1)
     about = (

@@ -13,8 +13,10 @@ from dashboard.charts import (
     CHOSEN_COLOUR,
     DIGIT_COLOURS,
     DIGITS,
+    NO_VALUE,
     eps_and_accuracy,
     image_histogram,
+    on_cell,
     rule,
 )
 
@@ -66,11 +68,10 @@ def pair_heatmap(
     if show == "share":
         frame["label"] = np.where(np.isnan(frame["share"]), "—", (frame["share"] * 100).round().map("{:.0f}%".format))
         frame["colour"] = frame["share"]
-        frame["dark"] = frame["share"] > 0.5
     else:
         frame["label"] = np.where(never, "never", frame["median"].map("{:.2f}".format))
-        frame["colour"] = frame["median"].where(~never)  # never fooled: no colour, the word
-        frame["dark"] = frame["colour"] < 0.55 * frame["colour"].max()
+        frame["colour"] = frame["median"].where(~never)  # never fooled: no colour of the scale, a grey of its own
+    frame["never"] = never & (show != "share")
     frame.loc[(frame["source"] == frame["target"]) | frame["median"].isna(), "label"] = ""  # the diagonal, yours
     chart = _pair_template(show, len(sources)).copy(deep=False)
     chart.data = frame
@@ -130,14 +131,17 @@ def _pair_template(show: str, rows: int) -> alt.LayerChart:
     )
     # the labels have no tooltip, so they stay out of the way of clicks on the cells
     # on a narrow screen (a phone) the cells are too small for their labels: the tooltip still says them
-    labels = base.mark_text(fontSize=12, aria=False).encode(
+    labels = base.mark_text(fontSize=12, aria=False, color=on_cell("colour")).encode(
         text="label:N",
-        color=alt.condition("datum.dark", alt.value("white"), alt.value("#333333")),
         opacity=alt.condition(f"width < {LABELS_FROM_WIDTH}", alt.value(0), alt.value(1)),
     )
+    never = base.mark_rect(color=NO_VALUE, stroke="white", strokeWidth=1).transform_filter("datum.never")
     what = "the share fooled at the chosen ε" if show == "share" else "the median minimal ε"
-    about = f"Heatmap of {what} for every pair of source digit (rows) and target (columns); click a cell to pick it."
-    return alt.layer(cells, labels).properties(height=34 * rows + 20, description=about)
+    about = (
+        f"Heatmap of {what} for every pair of source digit (rows) and target (columns); grey cells: never (no ε up "
+        "to 1 makes most of the digit's images the target); the diagonal is blank; click a cell to pick it."
+    )
+    return alt.layer(never, cells, labels).properties(height=34 * rows + 20, description=about)
 
 
 def ratio_histogram(ratios: np.ndarray, *, target: int) -> alt.Chart:

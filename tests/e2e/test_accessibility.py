@@ -6,6 +6,7 @@ Each page is loaded once and then seen four ways (the theme follows the browser'
 layout the window's size); its own file, so the test workers run it beside the other browser tests.
 """
 
+import json
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,34 @@ FAINT_CHART_TEXT = """() => {
                     return [t.textContent.slice(0, 40), (Math.max(l, back) + 0.05) / (Math.min(l, back) + 0.05)]; })
         .filter(([, ratio]) => ratio < 4.5).map(([text, ratio]) => `"${text}" ${ratio.toFixed(2)}:1`);
 }"""
+# ... and every text a chart's marks draw (cell and bar labels, the rules' labels) against what lies behind it: the
+# cell or bar under its centre (its fill at its opacity over the page), or else the page's background
+FAINT_MARK_TEXT = """() => {
+    const rgb = c => { const d = document.createElement('div'); d.style.color = c; document.body.appendChild(d);
+        const v = getComputedStyle(d).color.match(/[\\d.]+/g).slice(0, 3).map(Number); d.remove(); return v; };
+    const lum = ([r, g, b]) => [r, g, b].map(v => v / 255).map(v => v <= 0.03928 ? v / 12.92
+        : ((v + 0.055) / 1.055) ** 2.4).reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
+    const opacity = e => parseFloat(e.getAttribute('fill-opacity') ?? '1')
+        * parseFloat(e.getAttribute('opacity') ?? '1');
+    const page = rgb(getComputedStyle(document.querySelector('[data-testid="stApp"]')).backgroundColor);
+    const found = [];
+    for (const chart of document.querySelectorAll('[data-testid="stVegaLiteChart"] svg')) {
+        const shapes = [...chart.querySelectorAll('.mark-rect path')]
+            .filter(s => s.getAttribute('fill') && !['none', 'transparent'].includes(s.getAttribute('fill')))
+            .map(s => ({box: s.getBoundingClientRect(), fill: rgb(s.getAttribute('fill')), alpha: opacity(s)}));
+        for (const t of chart.querySelectorAll('.mark-text text')) {
+            if (!t.textContent.trim() || opacity(t) === 0) continue;
+            const b = t.getBoundingClientRect(), x = b.x + b.width / 2, y = b.y + b.height / 2;
+            let back = page;
+            for (const s of shapes) if (x >= s.box.left && x <= s.box.right && y >= s.box.top && y <= s.box.bottom)
+                back = s.fill.map((v, i) => v * s.alpha + page[i] * (1 - s.alpha));
+            const [l1, l2] = [lum(rgb(t.getAttribute('fill') || getComputedStyle(t).fill)), lum(back)];
+            const ratio = (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05);
+            if (ratio < 4.5) found.push(`mark "${t.textContent.slice(0, 30)}" ${ratio.toFixed(2)}:1`);
+        }
+    }
+    return [...new Set(found)];
+}"""
 DESKTOP, TABLET, PHONE = {"width": 1400, "height": 1000}, {"width": 768, "height": 1024}, {"width": 390, "height": 844}
 VISITS = [*PAGES, "attack?input=draw"]
 
@@ -71,6 +100,7 @@ def seen(page, look: str, found: dict, visit: str) -> None:
     if not page.evaluate("() => !!window.axe"):
         page.evaluate(AXE)
     violations = page.evaluate(SERIOUS, RULES) + [f"chart text {t}" for t in page.evaluate(FAINT_CHART_TEXT)]
+    violations += page.evaluate(FAINT_MARK_TEXT)
     if violations:
         found[f"{visit} {look}"] = violations
 
@@ -108,4 +138,5 @@ def test_every_page_has_no_serious_accessibility_violation_at_either_size_in_eit
             seen(page, "phone light", found, visit)
     finally:
         context.close()
+        (OUTPUT / "accessibility.json").write_text(json.dumps(found, indent=1, ensure_ascii=False))
     assert not found, found
