@@ -90,7 +90,7 @@ def images_ui(x, answers, view: View, truth: int, eps: float):
 def fewest_ui(cell, x, view: View) -> None:
     """The fewest pixels, after everything else is on screen: a quick answer first ("at most N pixels, proving…"),
     then the proof; an integer program can take seconds where the rest takes milliseconds."""
-    cell.caption(":material/hourglass_top: Counting the fewest pixels…")
+    cell.caption(f":material/hourglass_top: Counting the fewest pixels (up to {results.FEWEST_LIMIT:g} s)…")
     fewest = results.lab_fewest(view, x, results.FEWEST_FIRST)
     if not fewest.proven:
         show_fewest(cell, view, x, fewest, "at most ", " (proving…)")
@@ -131,7 +131,7 @@ def all_images_ui(view: View, eps: float) -> None:
 
 def all_images_later(view: View) -> None:
     st.subheader(f"All {len(results.source_images(view)[0])} test images of {the_class(view.dataset, view.source)}")
-    st.caption(":material/hourglass_top: Solving the best attack for every one of them; the charts fill in here.")
+    st.info("Solving the best attack for every one of them; the charts fill in here.", icon=":material/hourglass_top:")
     optimal, curve = results.optimal_epsilons(view, wait=False), results.source_robustness(view, wait=False)
     if optimal is not None and curve is not None:
         st.rerun()  # both ready: the whole page, once, draws them (and stops looking)
@@ -165,7 +165,7 @@ def classic_ui(view: View) -> None:
         {"model": model, "error rate": f"{error:.1%}", "confidence when wrong": f"{confidence:.1%}"}
         for model, error, confidence in rows
     ]
-    st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch")
+    st.table(pd.DataFrame(table).set_index("model"))  # a static table: its headers wrap on a phone, never cut
     st.caption(
         f"Untargeted gradient sign method at ε = 0.25 on the whole test set of {label}. The paper, Goodfellow, "
         "Shlens & Szegedy, section 4: “using ε = .25, we cause a shallow softmax classifier to have an error rate of "

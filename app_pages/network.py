@@ -70,7 +70,7 @@ def defense_words(view: View) -> str:
 
 def optimum_text(optimum) -> str:
     if optimum is None:
-        return "solving…"
+        return f"solving… (up to {results.NETWORK_LIMIT:g} s)"
     if optimum.proven:
         return f"{shown(optimum[0])} (proven)"
     low, high = optimum.bracket
@@ -137,7 +137,7 @@ def images_ui(view: View, models, x: np.ndarray, answers: dict):
 def optimum_ui(cell, view: View, models, x: np.ndarray, optimum) -> None:
     """The network's best attack in its cell: the image once the integer program has answered."""
     if optimum is None:
-        cell.caption(":material/hourglass_top: Network: solving its best attack…")
+        cell.caption(f":material/hourglass_top: Network: solving its best attack (up to {results.NETWORK_LIMIT:g} s)…")
     elif np.isfinite(optimum[0]):
         exact = "best attack" if optimum.proven else "best attack found"
         says = results.probabilities(models[1], optimum[1]).argmax()
@@ -153,11 +153,12 @@ def optimum_ui(cell, view: View, models, x: np.ndarray, optimum) -> None:
 
 
 def optimum_later(view: View, x: np.ndarray) -> None:
-    """While the integer program runs (seconds, where the rest takes milliseconds): a line that looks every half
-    second, then the whole page once, with the answer in the table and its image."""
-    st.caption(
-        ":material/hourglass_top: Solving the network's best attack, an integer program (at most "
-        f"{results.NETWORK_LIMIT:g} s); its answer will fill in here and in the table."
+    """While the integer program runs (seconds, where the rest takes milliseconds): a box under the table that
+    looks every half second, then the whole page once, with the answer in the table and its image."""
+    st.info(
+        "Solving the network's best attack, an integer program (at most "
+        f"{results.NETWORK_LIMIT:g} s); its answer will fill in the table and the last picture.",
+        icon=":material/hourglass_top:",
     )
     if results.network_optimum(view, x, wait=False) is not None:
         st.rerun()
@@ -249,7 +250,7 @@ def digit_ui(view: View, eps: float) -> None:
 
 def digit_later(view: View) -> None:
     st.subheader(f"All {len(results.source_images(view)[0])} test images of {the_class(view.dataset, view.source)}")
-    st.caption(":material/hourglass_top: Attacking every one of them on both models; the charts fill in here.")
+    st.info("Attacking every one of them on both models; the charts fill in here.", icon=":material/hourglass_top:")
     if whole_digit(view) is not None:
         st.rerun()
 
@@ -292,6 +293,8 @@ def main(view: View) -> None:
     answers = results.network_answers(view, x)
     optimum = results.network_optimum(view, x, wait=False)  # started now, shown when ready: it takes seconds
     table_ui(view, answers, models, x, optimum)
+    if optimum is None:  # where the visitor looks: under the table whose cell waits
+        st.fragment(optimum_later, run_every=results.POLL)(view, x)
     st.caption(BELOW_THE_TABLE)
     optimum_ui(images_ui(view, models, x, answers), view, models, x, optimum)
     st.caption(
@@ -300,8 +303,6 @@ def main(view: View) -> None:
         f"is solved exactly (Tjeng, Xiao & Tedrake 2019) within {results.NETWORK_LIMIT:g} s, else "
         "bracketed."
     )
-    if optimum is None:
-        st.fragment(optimum_later, run_every=results.POLL)(view, x)
     digit_ui(view, eps)
 
 

@@ -331,7 +331,7 @@ def success_by_model(curves: dict, *, target: int, chosen_eps: float | None = No
                 title="",
                 sort=names,
                 scale=alt.Scale(domain=names, range=NETWORK_COLOURS[: len(names)]),
-                legend=alt.Legend(orient="top", labelLimit=260),
+                legend=alt.Legend(orient="top", direction="vertical", labelLimit=260),  # stacked: fits a phone
             ),
             strokeDash=alt.StrokeDash(
                 "model:N",
@@ -376,7 +376,7 @@ def bracket_histogram(ratios: dict, *, bins: int = 24) -> alt.Chart:
                 title="",
                 sort=names,
                 scale=alt.Scale(domain=names, range=NETWORK_COLOURS[: len(names)]),
-                legend=alt.Legend(orient="top", labelLimit=260),
+                legend=alt.Legend(orient="top", direction="vertical", labelLimit=260),  # stacked: fits a phone
             ),
             tooltip=[
                 "model:N",

@@ -96,7 +96,7 @@ def settled(app: AppTest, timeout: float = 120.0) -> AppTest:
     import time
 
     deadline = time.monotonic() + timeout
-    while any(FILLED_IN_LATER in caption.value for caption in app.caption):
+    while any(FILLED_IN_LATER in each.value for each in [*app.caption, *app.info]):
         assert time.monotonic() < deadline, "the page never filled in"
         time.sleep(0.2)
         app.run()

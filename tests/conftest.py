@@ -80,6 +80,7 @@ SLOW = (
     "tests/test_benchmarks_servers.py",
     "tests/test_network.py::test_the_optimal_epsilon_is_the_best_over_every_activation_pattern",
     "tests/test_wording.py::test_no_caption_speaks_of_left_and_right",
+    "tests/test_wording.py::test_slow_work_says_so_where_the_visitor_looks",
 )
 
 

@@ -69,7 +69,7 @@ def test_changing_the_digits_changes_the_attack():
     widget(app, "selectbox", "_widget_source").set_value(3).run()
     widget(app, "selectbox", "_widget_target").set_value(8).run()
     assert_clean(app)
-    assert app.title[0].value == "Turn a 3 into a 8"
+    assert app.title[0].value == "Turn a 3 into an 8"
     assert app.query_params["source"] == "3" and app.query_params["target"] == "8"
 
 

@@ -166,7 +166,7 @@ def test_the_attack_lab_shows_the_exact_answers_and_keeps_its_view_in_the_link(m
     said = "No attack of any kind" if radius > 0 else "does not answer 2"
     assert any(said in m.value for m in app.markdown)
     assert app.query_params["image"] == "3" and app.query_params["eps"] == "0.12"
-    table = app.dataframe[0].value
+    table = app.table[0].value
     assert len(table) == 3  # the paper's row, then this model unclipped and clipped
     logits = data.x_test @ model.W.T + model.b  # the untargeted gradient sign step, by hand: sign of W^T (p - onehot)
     p = np.exp(logits - logits.max(axis=1, keepdims=True))
@@ -176,7 +176,7 @@ def test_the_attack_lab_shows_the_exact_answers_and_keeps_its_view_in_the_link(m
     assert table["error rate"].iloc[1] == f"{np.mean(model.predict(attacked) != data.y_test):.1%}"
     assert table["error rate"].iloc[2] == f"{np.mean(model.predict(np.clip(attacked, 0, 1)) != data.y_test):.1%}"
     assert table["error rate"].iloc[0] == "99.9%"  # every number with one decimal, as the paper gives them
-    assert all(re.fullmatch(r"\d+\.\d%", cell) for cell in table.iloc[:, 1:].to_numpy().ravel())
+    assert all(re.fullmatch(r"\d+\.\d%", cell) for cell in table.to_numpy().ravel())
     assert any("keeping its best image" in c.value for c in app.caption)  # why PGD never does worse
     from core.fewest import fewest_pixels
 

@@ -2,6 +2,7 @@
 chart's dashed rule; pure sentences first, then the pages themselves (AppTest)."""
 
 import math
+import time
 
 from core.inputs.data import load_dataset
 from dashboard import wording
@@ -95,3 +96,19 @@ def test_no_caption_speaks_of_left_and_right():
         settled(app.switch_page(page).run())
         assert_clean(app)
         assert not [c.value for c in app.caption if c.value.startswith(("Left:", "Right:"))], page
+
+
+def test_slow_work_says_so_where_the_visitor_looks():
+    """The network's best attack (an integer program, seconds): its table cell and a box under the table say it is
+    on its way and how long it may take; then they give way to the answer."""
+    app = start({"page": "network", "image": "37"})  # an image no other test asks about: nothing solved yet
+    assert_clean(app)
+    table = app.dataframe[0].value
+    assert table.loc["best attack ε"].iloc[1] == "solving… (up to 20 s)"
+    assert any(i.value.startswith("Solving the network's best attack") for i in app.info)
+    deadline = time.monotonic() + 60
+    while any(i.value.startswith("Solving the network's best attack") for i in app.info):
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+        app.run()
+    assert not app.dataframe[0].value.loc["best attack ε"].iloc[1].startswith("solving")
