@@ -1,8 +1,11 @@
-"""Photos of handwritten digits under real light: uneven paper, side light, vignetting, a shadow's edge.
+"""Photos of handwritten digits under real light: uneven paper, side light, vignetting, a shadow's edge, a lens's
+falloff from gentle (corners at 95% of the centre's light) to strong (40%) with a sensor's noise, a falloff with
+side light, a digit small in the photo.
 
 The photos come from tests/photos.py (MNIST test digits printed and photographed, our own generator and seed),
 a few of them kept as files in tests/data/photos/. Each kind of light must be read as the scan's digit at least
-nine times in ten (before paper and light were told apart: about one in ten, chance).
+nine times in ten (before paper and light were told apart: about one in ten, chance; before specks were told from
+strokes, a gentle falloff with noise: 30-56%, a small digit: 41%).
 """
 
 import io
@@ -28,7 +31,7 @@ def readable(model, dataset):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_photos_are_read_as_the_scanned_digit_under_every_kind_of_light(kind, model, dataset, readable):
-    rng = np.random.default_rng(["even", "side", "vignette", "shadow"].index(kind) + 7)
+    rng = np.random.default_rng(KINDS.index(kind) + 7)
     read = [int(model.predict(preprocess_upload(photograph(dataset.x_test[i], kind, rng)))) for i in readable]
     right = np.mean(np.array(read) == dataset.y_test[readable])
     assert right >= 0.9, f"{kind}: {right:.0%} read right"
@@ -42,7 +45,7 @@ def test_kept_photos_are_read_right(name, model):
 
 
 def test_there_are_kept_photos_of_every_kind():
-    assert {p.stem.split("-")[1] for p in KEPT.glob("*.jpg")} == set(KINDS)
+    assert {p.stem.split("-", 1)[1] for p in KEPT.glob("*.jpg")} == set(KINDS)
 
 
 def test_clean_pictures_and_light_ink_on_dark_are_placed_as_mnist_places_them(model, dataset):

@@ -360,7 +360,7 @@ def _mnist_style(gray: np.ndarray, *, photo: bool = False) -> np.ndarray:
     paper is first separated from the paper's own light (:mod:`core.inputs.paper`).
     """
     from core.errors import ImageRejected
-    from core.inputs.paper import EVEN_LIGHT, ink_on_paper, paper_light  # scipy: only when a picture comes
+    from core.inputs.paper import EVEN_LIGHT, ink_on_paper, paper_light, strokes_only  # scipy: only for a picture
 
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     background = float(np.median(border))
@@ -372,6 +372,10 @@ def _mnist_style(gray: np.ndarray, *, photo: bool = False) -> np.ndarray:
     else:
         ink = gray - background if background < 0.5 else background - gray  # white ink on black, as MNIST
     ink = np.clip(ink, 0.0, None)
+    # specks are never ink (a photo's noise in a slightly darker corner, however gentle the falloff that lifts it
+    # past the threshold): only the largest strokes and those near them, with their soft edges; every picture alike,
+    # so a drawing and the same picture uploaded, light ink on dark and dark on light, give the same digit
+    ink = strokes_only(ink, INK)
     if ink.max() < INK:
         raise ImageRejected("no digit found: the image looks blank; write a dark digit on a light background")
     ink /= ink.max()

@@ -2,7 +2,8 @@
 scanners do, the ink chosen by a threshold computed from the picture (Otsu's), specks and the sheet's edges left out.
 
 :func:`core.inputs.imaging.preprocess_upload` calls these before the MNIST steps when a picture is dark ink on
-light paper whose light is not even; evenly lit paper, light ink on dark and the drawing pad keep the plain steps.
+light paper whose light is not even; evenly lit paper, light ink on dark and the drawing pad keep the plain steps,
+and every picture's specks are left out by :func:`strokes_only`.
 """
 
 from __future__ import annotations
@@ -54,6 +55,16 @@ def ink_on_paper(gray: np.ndarray, paper: np.ndarray, least: float) -> np.ndarra
     ink = 1.0 - np.clip(gray / np.maximum(paper, 1e-3), 0.0, 1.0)  # 0 on paper, toward 1 on ink
     if ink.max() < least:
         return np.zeros_like(ink)
+    return strokes_only(ink, least)
+
+
+def strokes_only(ink: np.ndarray, least: float) -> np.ndarray:
+    """``ink`` (white on black) with only the largest connected strokes and those near it kept, with their soft grey
+    edges: specks (a sensor's noise in a slightly darker corner), dust and the sheet's edges go, whatever the light.
+    The strokes are chosen by Otsu's threshold, at least ``least``."""
+    height, width = ink.shape
+    if ink.max() < least:  # blank: nothing to keep (the caller says so)
+        return ink
     threshold = max(otsu(ink), least)
     strokes, count = ndimage.label(ink > threshold, structure=np.ones((3, 3)))
     if count == 0:
