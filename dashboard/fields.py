@@ -133,6 +133,8 @@ def step_text(text) -> int:
 
 
 def image_number(value):
+    if isinstance(value, float) and value.is_integer():  # 3.0 typed in a number field is image 3
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ViewRefused("the image must be a whole number 0 or above")
     return int(value)

@@ -86,7 +86,9 @@ def image_picker(view: View, *, key_suffix: str) -> int:
     count = len(results.source_images(view)[0])
     image = chosen_image(view)
     label = f"Test image of {the_class(view.dataset, view.source)} (0-{count - 1})"
-    st.number_input(label, step=1, **bind("image", key_suffix))  # any number: out of range, a notice says so
+    bound = bind("image", key_suffix)
+    st.session_state[bound["key"]] = float(current().image)  # a field that takes 2.5, so a notice can refuse it
+    st.number_input(label, step=1.0, format="%g", **bound)  # any number: out of range or not whole, a notice says so
     return image
 
 

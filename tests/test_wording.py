@@ -77,6 +77,10 @@ def test_the_pages_say_an_8_and_notices_are_sentences():
     said = [w.value for w in app.warning]
     assert said and all(s[0].isupper() and s.endswith(".") for s in said), said
     assert any(s.startswith("The image must be a whole number") for s in said), said
+    image = next(w for w in app.number_input if w.key.startswith("_widget_image"))
+    image.set_value(2.5).run()  # not whole: refused with a notice, not rounded in silence
+    assert "The image must be a whole number 0 or above." in [w.value for w in app.warning]
+    assert app.query_params["image"] == "0"
 
 
 def test_the_grid_of_ten_says_it_is_not_your_digit():
