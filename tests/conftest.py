@@ -68,8 +68,9 @@ SLOWEST_FIRST = (
 )
 
 
-# The files that run the whole app (AppTest), train in child processes or run the benchmarks, and the brute-force
-# checks: marked slow, so that the inner loop's tier (README: -m "not e2e and not slow") stays within a minute.
+# The files that run the whole app (AppTest), train in child processes or run the benchmarks, the brute-force
+# checks and the photo sweep: marked slow, so that the inner loop's tier (README: -m "not e2e and not slow") stays
+# within a minute.
 SLOW = (
     "tests/test_app.py",
     "tests/test_app_pages.py",
@@ -79,6 +80,7 @@ SLOW = (
     "tests/test_benchmarks.py",
     "tests/test_benchmarks_servers.py",
     "tests/test_network.py::test_the_optimal_epsilon_is_the_best_over_every_activation_pattern",
+    "tests/test_photos.py::test_photos_are_read_as_the_scanned_digit_under_every_kind_of_light",  # 880 photos
     "tests/test_wording.py::test_no_caption_speaks_of_left_and_right",
     "tests/test_wording.py::test_slow_work_says_so_where_the_visitor_looks",
 )
