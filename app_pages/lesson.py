@@ -30,6 +30,15 @@ def grey_levels(eps: float) -> str:
     return f"{eps * 255:.0f} of 255 grey levels"
 
 
+def haze(eps: float) -> str:
+    """How a change of ``eps`` in every pixel looks to a person."""
+    if eps < 0.1:
+        return "a faint haze, hard to see"
+    if eps <= 0.3:
+        return "a grey haze you can see if you look for it"
+    return "a heavy grey veil, plain to see"
+
+
 def question_ui(question: str, answer: str) -> None:
     """The question for the class, with the answer behind a click."""
     with st.container(border=True):
@@ -80,11 +89,15 @@ def original(view: View) -> None:
     question_ui(
         f"Look at the bottom row. Would you call any of these {article(target)}? What does the model see that you "
         "don't?",
-        f"To us they are still {source}s under a faint haze: each pixel moved by at most its image's ε, a median "
-        f"of {typical}. The model does not look at shapes: it adds up all 784 pixels, each weighted by how much "
-        "it speaks for each digit. A tiny change "
-        f"in every pixel, each in the direction that helps {target}, adds up to a large change in that sum. "
-        "Step 2 shows the direction.",
+        (
+            f"To us they are still {source}s, under {haze(np.median(fooled))}: each pixel moved by at most its "
+            f"image's ε, a median of {typical}. The model does not look at shapes: it adds up all 784 pixels, each "
+            "weighted by how much it speaks for each digit. A tiny change in every pixel, each in the direction "
+            f"that helps {target}, adds up to a large change in that sum. Step 2 shows the direction."
+            if fooled.size
+            else f"None of these {source}s becomes {article(target)} at any ε up to 1: for this model the two are "
+            "far apart. Step 4 shows which pairs are close, and why."
+        ),
     )
     widgets.page_link(
         view.with_(input="draw"),
@@ -158,13 +171,19 @@ def how_small(view: View) -> None:
         back_next(view, "epsilon", "Open the epsilon chart", ":material/show_chart:")
         return
     median, ninety = float(np.median(minimal)), float(np.quantile(finite, 0.9))
+    half = (
+        f"Half of them read as {target} by ε = **{median:.3f}** ({grey_levels(median)})"
+        if np.isfinite(median)
+        else f"More than half of them never read as {target} up to ε = 1"
+    )
     st.markdown(
         f"Each of the {len(minimal)} test images of {the_class(view.dataset, view.source)} has its own smallest ε "
         f"that fools the model, computed exactly (the model is linear, so the scores are straight lines in ε until "
-        f"a pixel reaches black or white). Half of them read as {target} by ε = **{median:.3f}** "
-        f"({grey_levels(median)}); nine in ten of those ever fooled by ε = {ninety:.3f}"
+        f"a pixel reaches black or white). {half}; nine in ten of those ever fooled by ε = {ninety:.3f}"
         + (f"; {never} never become {article(target)} up to ε = 1." if never else ".")
     )
+    if not np.isfinite(median):
+        median = float(np.median(finite))  # the question and the chart's rule: the images that can be fooled
     high = min(1.0, float(np.ceil(finite.max() * 1.25 / 0.05) * 0.05))  # the chart ends past the last image fooled
     curve = results.source_success_curve(view, 0.0, high, 201)
     st.altair_chart(
@@ -176,9 +195,13 @@ def how_small(view: View) -> None:
     question_ui(
         "A screen shows 256 grey levels, from black (0) to white (255). By how many levels does the median ε move "
         "each pixel? Would that change which digit you see?",
-        f"ε = {median:.3f} is {grey_levels(median)}: a grey haze you can see if you look for it, over a digit that "
-        f"anyone still reads as {article(source)}. The model, which adds up all 784 small changes, reads half of the "
-        f"{source}s as {article(target)} at that ε.",
+        f"ε = {median:.3f} is {grey_levels(median)}: {haze(median)}, over a digit that "
+        f"anyone still reads as {article(source)}. The model, which adds up all 784 small changes, reads "
+        + (
+            f"half of the {source}s as {article(target)} at that ε."
+            if len(finite) == len(minimal)
+            else f"{article(target)} in half of the {source}s that any ε up to 1 fools, at that ε."
+        ),
     )
     back_next(view, "epsilon", "Open the epsilon chart", ":material/show_chart:")
 
@@ -227,6 +250,7 @@ def every_pair(view: View) -> None:
 
 
 def best_and_defense(view: View, image: int) -> None:
+    target = class_label(view.dataset, view.target)
     st.header("5. The best possible attack, a guarantee, and a defense")
     selected = results.chosen(view, image)
     truth = selected.truth(view)
@@ -238,17 +262,27 @@ def best_and_defense(view: View, image: int) -> None:
     columns[1].metric("Best attack needs ε", shown(optimal))
     columns[2].metric("Certified below ε", shown(radius))
     if np.isfinite(minimal) and np.isfinite(optimal) and optimal > 0:
-        st.markdown(
-            f"For test image #{image}, the gradient sign step needs ε = {minimal:.4f}; the best possible change of "
-            f"at most ε per pixel (a linear program, solved exactly) needs {optimal:.4f}: "
-            + (
-                "the sign step is already the best attack here."
-                if minimal <= optimal * (1 + 1e-6)  # the LP solves to about 1e-7
-                else f"the sign step needs {minimal / optimal:.3f}× the optimum."
-            )
-            + f" And no change at all smaller than {radius:.4f} changes the "
-            f"model's answer {truth}: a guarantee, computed exactly."
+        best = (
+            "the sign step is already the best attack here."
+            if minimal <= optimal * (1 + 1e-6)  # the LP solves to about 1e-7
+            else f"the sign step needs {minimal / optimal:.3f}× the optimum."
         )
+        said = (
+            f"For test image #{image}, the gradient sign step needs ε = {minimal:.4f}; the best possible change of "
+            f"at most ε per pixel (a linear program, solved exactly) needs {optimal:.4f}: {best}"
+        )
+    elif np.isfinite(optimal) and optimal > 0:
+        said = (
+            f"For test image #{image}, the gradient sign step never makes it {article(target)} up to ε = 1, yet the "
+            f"best possible change of at most ε per pixel (a linear program, solved exactly) does at {optimal:.4f}."
+        )
+    elif not np.isfinite(optimal):
+        said = f"For test image #{image}, no change of any kind of at most ε = 1 per pixel makes it {article(target)}."
+    else:
+        said = f"The model already reads test image #{image} as {target}: there is nothing to attack."
+    if radius > 0:
+        said += f" No change at all smaller than {radius:.4f} changes the model's answer {truth}: a guarantee."
+    st.markdown(said)
     normal, defended = view.linear, view.defended
     for each in (normal, defended):  # a model not trained yet trains now, with its progress bar
         results.trained(each)
@@ -290,14 +324,16 @@ def network(view: View, image: int) -> None:
     answers = results.network_answers(view, x)
     steps = results.sign_steps(view, x, {"linear": answers["linear_minimal"], "network": answers["network_minimal"]})
     minimal = results.minimal_epsilons(view)
-    eps = snap_eps(float(np.median(minimal)))
+    fooled = minimal[np.isfinite(minimal)]
+    half = np.isfinite(np.median(minimal))  # the ε where half the digit's images fool the linear model, if any
+    eps = snap_eps(float(np.median(minimal))) if half else 0.25  # else Goodfellow et al.'s ε
     shares = results.transfer_shares(view, {"linear": view.training, "network": view.network}, eps)
     carried, own = shares["linear"]["network"], shares["network"]["network"]
     st.markdown(
         f"A network with one hidden layer of {view.hidden} ReLU units, trained on the same digits, reads "
         f"{net.test_accuracy:.1%} of the test set right (the linear model {linear.test_accuracy:.1%}). Its own "
-        f"gradient sign step turns test image #{image} into a {target} at ε = "
-        f"{_eps(answers['network_minimal'])}, where the linear model needs {_eps(answers['linear_minimal'])}; "
+        f"gradient sign step {_turns(answers['network_minimal'], image, target)}, the linear model's "
+        f"{_does(answers['linear_minimal'])}; "
         f"no change smaller than {_eps(answers['network_bound'])} can do it on the network (a certified bound)."
     )
     cells = st.grid(5, min_column_width=104)  # as the Beyond linear page: three then two on a phone
@@ -316,7 +352,14 @@ def network(view: View, image: int) -> None:
         )
     question_ui(
         "Is the network harder to fool? If we attack the linear model, does the same change fool the network?",
-        f"At ε = {eps:.3f} (where half the {view.source}s fool the linear model), the network's own gradient fools "
+        f"At ε = {eps:.3f} ("
+        + (
+            f"where half the {view.source}s fool the linear model"
+            if half
+            else f"Goodfellow et al.'s ε: {len(minimal) - len(fooled)} of the {view.source}s never fool the linear "
+            "model"
+        )
+        + "), the network's own gradient fools "
         f"it on {own:.0%} of them, and the linear model's images fool it on {carried:.0%}: "
         + (
             "much of the attack carries over, because both models lean on the same pixels."
@@ -332,6 +375,16 @@ def network(view: View, image: int) -> None:
 
 def _eps(eps: float) -> str:
     return f"{eps:.3f}" if np.isfinite(eps) else "never (up to 1)"
+
+
+def _turns(eps: float, image: int, target) -> str:
+    if np.isfinite(eps):
+        return f"turns test image #{image} into {article(target)} at ε = {eps:.3f}"
+    return f"never turns test image #{image} into {article(target)} (up to ε = 1)"
+
+
+def _does(eps: float) -> str:
+    return f"does at ε = {eps:.3f}" if np.isfinite(eps) else "never does"
 
 
 def main(view: View) -> None:

@@ -1,6 +1,8 @@
 """The lesson (AppTest): six steps, each with its idea, a live picture or chart, a question with its answer behind
 a click, Back and Next, and a link to the full page on the same view; ``?step=`` in a link, checked."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -77,3 +79,13 @@ def test_the_steps_numbers_are_the_models_own(dataset, minimal_twos):
     assert f"by ε = **{median:.3f}**" in texts(lesson(3))
     W = load_training(shipped.shipped_path(TrainingSettings())).model.W
     assert f"ε × {np.abs(W[6] - W[2]).sum():.1f}" in texts(lesson(2))
+
+
+@pytest.mark.parametrize("step", range(1, 7))
+def test_a_pair_most_images_never_reach_is_said_in_words(step):
+    """7 → 1: more than half the 7s never become a 1, the first test 7 neither by the sign step: every step says so
+    in words (no "inf", "nan" or a number where there is none)."""
+    app = start({"page": "lesson", "step": str(step), "source": "7", "target": "1"})
+    assert_clean(app)
+    said = texts(app) + "\n".join(e.markdown[0].value for e in app.main.expander if e.markdown)
+    assert not re.search(r"\binf\b|\bnan\b|\bNone\b(?! of)", said), said
