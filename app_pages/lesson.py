@@ -26,19 +26,6 @@ TITLES = (
 )
 
 
-def grey_levels(eps: float) -> str:
-    return f"{eps * 255:.0f} of 255 grey levels"
-
-
-def haze(eps: float) -> str:
-    """How a change of ``eps`` in every pixel looks to a person."""
-    if eps < 0.1:
-        return "a faint haze, hard to see"
-    if eps <= 0.3:
-        return "a grey haze you can see if you look for it"
-    return "a heavy grey veil, plain to see"
-
-
 def question_ui(question: str, answer: str) -> None:
     """The question for the class, with the answer behind a click."""
     with st.container(border=True):
@@ -76,7 +63,7 @@ def original(view: View) -> None:
     first = minimal[: min(10, len(images))]
     read = sum(int(results.probabilities(view.training, image).argmax()) == view.source for image in images[:10])
     fooled = first[np.isfinite(first)]
-    typical = f"{np.median(fooled):.3f} ({grey_levels(np.median(fooled))})" if fooled.size else "none"
+    typical = f"{np.median(fooled):.3f} ({wording.grey_levels(np.median(fooled))})" if fooled.size else "none"
     widest = f"{fooled.max():.3f}" if fooled.size else "none"
     st.markdown(
         f"These are the first {len(first)} test images of {the_class(view.dataset, view.source)} from MNIST; the "
@@ -90,7 +77,7 @@ def original(view: View) -> None:
         f"Look at the bottom row. Would you call any of these {article(target)}? What does the model see that you "
         "don't?",
         (
-            f"To us they are still {source}s, under {haze(np.median(fooled))}: each pixel moved by at most its "
+            f"To us they are still {source}s, under {wording.haze(np.median(fooled))}: each pixel moved by at most its "
             f"image's ε, a median of {typical}. The model does not look at shapes: it adds up all 784 pixels, each "
             "weighted by how much it speaks for each digit. A tiny change in every pixel, each in the direction "
             f"that helps {target}, adds up to a large change in that sum. Step 2 shows the direction."
@@ -172,7 +159,7 @@ def how_small(view: View) -> None:
         return
     median, ninety = float(np.median(minimal)), float(np.quantile(finite, 0.9))
     half = (
-        f"Half of them read as {target} by ε = **{median:.3f}** ({grey_levels(median)})"
+        f"Half of them read as {target} by ε = **{median:.3f}** ({wording.grey_levels(median)})"
         if np.isfinite(median)
         else f"More than half of them never read as {target} up to ε = 1"
     )
@@ -195,7 +182,7 @@ def how_small(view: View) -> None:
     question_ui(
         "A screen shows 256 grey levels, from black (0) to white (255). By how many levels does the median ε move "
         "each pixel? Would that change which digit you see?",
-        f"ε = {median:.3f} is {grey_levels(median)}: {haze(median)}, over a digit that "
+        f"ε = {median:.3f} is {wording.grey_levels(median)}: {wording.haze(median)}, over a digit that "
         f"anyone still reads as {article(source)}. The model, which adds up all 784 small changes, reads "
         + (
             f"half of the {source}s as {article(target)} at that ε."
@@ -332,9 +319,10 @@ def network(view: View, image: int) -> None:
     st.markdown(
         f"A network with one hidden layer of {view.hidden} ReLU units, trained on the same digits, reads "
         f"{net.test_accuracy:.1%} of the test set right (the linear model {linear.test_accuracy:.1%}). Its own "
-        f"gradient sign step {_turns(answers['network_minimal'], image, target)}, the linear model's "
-        f"{_does(answers['linear_minimal'])}; "
-        f"no change smaller than {_eps(answers['network_bound'])} can do it on the network (a certified bound)."
+        f"gradient sign step {wording.turns(answers['network_minimal'], image, target)}, the linear model's "
+        f"{wording.does(answers['linear_minimal'])}; "
+        f"no change smaller than {wording.epsilon_or_never(answers['network_bound'])} can do it on the network "
+        "(a certified bound)."
     )
     cells = st.grid(5, min_column_width=104)  # as the Beyond linear page: three then two on a phone
     cells.image(pictures.picture(x, True, SCALE), caption="Original", width="stretch", alt="The image attacked.")
@@ -371,20 +359,6 @@ def network(view: View, image: int) -> None:
         + " Its best possible attack is no longer a linear program but an integer program: the full page solves it.",
     )
     back_next(view, "network", "Open Beyond linear", ":material/hub:")
-
-
-def _eps(eps: float) -> str:
-    return f"{eps:.3f}" if np.isfinite(eps) else "never (up to 1)"
-
-
-def _turns(eps: float, image: int, target) -> str:
-    if np.isfinite(eps):
-        return f"turns test image #{image} into {article(target)} at ε = {eps:.3f}"
-    return f"never turns test image #{image} into {article(target)} (up to ε = 1)"
-
-
-def _does(eps: float) -> str:
-    return f"does at ε = {eps:.3f}" if np.isfinite(eps) else "never does"
 
 
 def main(view: View) -> None:

@@ -16,12 +16,17 @@ __all__ = [
     "class_label",
     "crossing",
     "defense_name",
+    "does",
     "easiest",
+    "epsilon_or_never",
+    "grey_levels",
+    "haze",
     "kind",
     "pair",
     "reading",
     "starting_point",
     "the_class",
+    "turns",
     "verdict",
 ]
 
@@ -106,3 +111,32 @@ def verdict(name: str, clean: tuple, certified: tuple, eps: float) -> str:
         bought = f"lowered the certified accuracy at ε = {eps:g} from {certified[0]:.1%} to {certified[1]:.1%}"
     paid = f"cost {cost:.1f} points of clean accuracy" if cost > 0 else f"gained {-cost:.1f} points of clean accuracy"
     return f"**{name.capitalize()}** {bought} ({gain:+.1f} points) and {paid} ({clean[0]:.1%} → {clean[1]:.1%})."
+
+
+def grey_levels(eps: float) -> str:
+    """A change of ``eps`` in every pixel, in a screen's grey levels."""
+    return f"{eps * 255:.0f} of 255 grey levels"
+
+
+def haze(eps: float) -> str:
+    """How a change of ``eps`` in every pixel looks to a person."""
+    if eps < 0.1:
+        return "a faint haze, hard to see"
+    if eps <= 0.3:
+        return "a grey haze you can see if you look for it"
+    return "a heavy grey veil, plain to see"
+
+
+def epsilon_or_never(eps: float) -> str:
+    return f"{eps:.3f}" if np.isfinite(eps) else "never (up to 1)"
+
+
+def turns(eps: float, image: int, target) -> str:
+    """What a sign step of exact minimal ``eps`` does to test image ``image``, in words."""
+    if np.isfinite(eps):
+        return f"turns test image #{image} into {article(target)} at ε = {eps:.3f}"
+    return f"never turns test image #{image} into {article(target)} (up to ε = 1)"
+
+
+def does(eps: float) -> str:
+    return f"does at ε = {eps:.3f}" if np.isfinite(eps) else "never does"

@@ -116,3 +116,15 @@ def test_slow_work_says_so_where_the_visitor_looks():
         time.sleep(0.5)
         app.run()
     assert not app.dataframe[0].value.loc["best attack ε"].iloc[1].startswith("solving")
+
+
+def test_a_change_and_a_step_that_never_comes_are_said_in_words():
+    assert wording.grey_levels(0.181) == "46 of 255 grey levels"
+    assert [wording.haze(e) for e in (0.05, 0.18, 0.5)] == [
+        "a faint haze, hard to see",
+        "a grey haze you can see if you look for it",
+        "a heavy grey veil, plain to see",
+    ]
+    assert wording.turns(0.141, 0, 8) == "turns test image #0 into an 8 at ε = 0.141"
+    assert wording.turns(math.inf, 0, 1) == "never turns test image #0 into a 1 (up to ε = 1)"
+    assert (wording.does(0.177), wording.does(math.inf)) == ("does at ε = 0.177", "never does")
