@@ -8,9 +8,9 @@ a class to a step.
 import numpy as np
 import streamlit as st
 
-from dashboard import attack_charts, charts, comparison_charts, figures, pictures, results, widgets, wording
+from dashboard import attack_charts, charts, figures, pictures, results, widgets, wording
 from dashboard.sidebar import sidebar
-from dashboard.state import WidgetKey, update
+from dashboard.state import update
 from dashboard.view import LESSON_STEPS, View, snap_eps
 from dashboard.wording import article, class_label, the_class
 
@@ -203,25 +203,8 @@ def every_pair(view: View) -> None:
         f"the median over a digit's images. Over all 90 pairs the median is ε = {eps:.3f}. Click a cell to make "
         "it the lesson's pair."
     )
-    chart = comparison_charts.pair_heatmap(
-        pairs.median,
-        pairs.quantile(0.25),
-        pairs.quantile(0.75),
-        results.pair_share(view.training, view.clip, snap_eps(eps)),
-        pairs.counts,
-        eps=snap_eps(eps),
-        show="median",
-        chosen=(view.source, view.target),
-        own=None,
-    )
-    selection = comparison_charts.PAIR_SELECTION
-    st.altair_chart(
-        chart,
-        key=WidgetKey.PAIRS_CHART,
-        on_select=lambda: widgets.pick_pair(selection),
-        selection_mode=selection,
-        width="stretch",
-    )
+    shown = snap_eps(eps)
+    figures.pair_heatmap(view, pairs, results.pair_share(view.training, view.clip, shown), shown, "median", None)
     st.markdown(wording.reading(pairs.median))
     easy = wording.easiest(pairs.median)
     lever, gap = results.pair_lever(view.training, int(easy[0]), int(easy[1]))

@@ -3,9 +3,9 @@
 import numpy as np
 import streamlit as st
 
-from dashboard import comparison_charts, results, widgets
+from dashboard import figures, results, widgets
 from dashboard.sidebar import sidebar
-from dashboard.state import WidgetKey, own_digit
+from dashboard.state import own_digit
 from dashboard.view import View
 from dashboard.wording import article, easiest, kind, reading
 
@@ -29,25 +29,7 @@ def summary_ui(view: View, median: np.ndarray, share: np.ndarray, eps: float) ->
 
 def heatmap_ui(view: View, pairs, share: np.ndarray, eps: float, show: str, toward) -> None:
     """The 10x10 heatmap (and your own digit's row); a click on a cell makes it the sidebar's pair."""
-    chart = comparison_charts.pair_heatmap(
-        pairs.median,
-        pairs.quantile(0.25),
-        pairs.quantile(0.75),
-        share,
-        pairs.counts,
-        eps=eps,
-        show=show,
-        chosen=(view.source, view.target),
-        own=toward,
-    )
-    selection = comparison_charts.PAIR_SELECTION
-    st.altair_chart(
-        chart,
-        key=WidgetKey.PAIRS_CHART,
-        on_select=lambda: widgets.pick_pair(selection),
-        selection_mode=selection,
-        width="stretch",
-    )
+    figures.pair_heatmap(view, pairs, share, eps, show, toward)
     st.markdown(reading(pairs.median))
     widgets.attack_link(view, f"Attack {article(view.source)} → {view.target} image by image")
 

@@ -1,12 +1,13 @@
-"""Figures more than one page draws the same way: the original experiment's grid of ten, and a link to a page on
-the same view. Each draws with Streamlit from what the results layer answers."""
+"""Figures more than one page draws the same way: the original experiment's grid of ten and the all-pairs heatmap
+(the pairs page and the lesson). Each draws with Streamlit from what the results layer answers."""
 
 from __future__ import annotations
 
 import numpy as np
 import streamlit as st
 
-from dashboard import pictures, results
+from dashboard import comparison_charts, pictures, results, widgets
+from dashboard.state import WidgetKey
 from dashboard.view import View, snap_eps
 
 SCALE = 8  # 28 px -> 224 px, as the attack page's pictures
@@ -42,4 +43,28 @@ def first_ten(view: View, images: np.ndarray, minimal_all: np.ndarray, eps: floa
     st.caption(
         f"Rows: the original; the attack direction; the adversarial image at "
         f"{'its own minimal ε' if eps is None else f'ε = {eps:.3f}'}, with what the model says."
+    )
+
+
+def pair_heatmap(view: View, pairs, share: np.ndarray, eps: float, show: str, own: np.ndarray | None) -> None:
+    """The 10x10 heatmap of every digit made into every other (and your own digit's row); a click on a cell makes
+    it the view's pair."""
+    chart = comparison_charts.pair_heatmap(
+        pairs.median,
+        pairs.quantile(0.25),
+        pairs.quantile(0.75),
+        share,
+        pairs.counts,
+        eps=eps,
+        show=show,
+        chosen=(view.source, view.target),
+        own=own,
+    )
+    selection = comparison_charts.PAIR_SELECTION
+    st.altair_chart(
+        chart,
+        key=WidgetKey.PAIRS_CHART,
+        on_select=lambda: widgets.pick_pair(selection),
+        selection_mode=selection,
+        width="stretch",
     )
