@@ -232,7 +232,6 @@ def main(view: View) -> None:
         source, target = (class_label(view.dataset, digit) for digit in (view.source, view.target))
         heading.title(f"Turn {article(source)} into {article(target)}")
         subject = "this image"
-
     if selected.starting_point(view):
         st.info(selected.starting_point(view), icon=":material/info:")
     eps = eps_ui(view, selected.minimal, subject)

@@ -32,7 +32,6 @@ class WidgetKey:
     PAIRS_CHART = "_widget_pairs_chart"  # the all-pairs heatmap (its click selection)
     PAIRS_IMAGE = "pairs_image"  # which test image of each digit the all-pairs grid shows
     DEFENSE_PICK = "_widget_defense_pick"  # the defense picker on the defenses page
-    LESSON_STEP = "_widget_lesson_step"  # the row of six steps on the lesson page
 
 
 def widget_key(field: str, suffix: str = "") -> str:

@@ -170,30 +170,28 @@ def uploader(label: str, *, types: list[str], help: str) -> str | None:
 # --- the pages' own choices ---------------------------------------------------------------------------------
 
 
-def show_choice() -> str:
-    """What the all-pairs heatmap shows (``show=``); a click on the chosen option keeps it."""
-    key = widget_key("show")
-    st.session_state[key] = current().show
-
-    def shown() -> None:
-        if st.session_state[key] is not None:
-            update(show=st.session_state[key])
-
-    st.segmented_control("Show", list(SHOWS), format_func=SHOWS.get, key=key, on_change=shown)
-    return current().show
-
-
-def step_choice(help: str) -> int:
-    """The lesson's six steps as one row: a click goes to any step (``step=``); a click on the chosen one keeps it."""
-    key = WidgetKey.LESSON_STEP
-    st.session_state[key] = current().step
+def _choice_row(field: str, label: str, options, **options_shown):
+    """A row of options bound to the view's ``field``; a click on the chosen option keeps it (a segmented control
+    would otherwise unselect it). Returns the field's value."""
+    key = widget_key(field)
+    st.session_state[key] = getattr(current(), field)
 
     def picked() -> None:
         if st.session_state[key] is not None:
-            update(step=st.session_state[key])
+            update(**{field: st.session_state[key]})
 
-    st.segmented_control("Step", range(1, LESSON_STEPS + 1), key=key, on_change=picked, help=help)
-    return current().step
+    st.segmented_control(label, options, key=key, on_change=picked, **options_shown)
+    return getattr(current(), field)
+
+
+def show_choice() -> str:
+    """What the all-pairs heatmap shows (``show=``)."""
+    return _choice_row("show", "Show", list(SHOWS), format_func=SHOWS.get)
+
+
+def step_choice(help: str) -> int:
+    """The lesson's six steps as one row: a click goes to any step (``step=``)."""
+    return _choice_row("step", "Step", range(1, LESSON_STEPS + 1), help=help)
 
 
 def pick_pair(selection: str) -> None:

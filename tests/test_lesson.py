@@ -89,3 +89,10 @@ def test_a_pair_most_images_never_reach_is_said_in_words(step):
     assert_clean(app)
     said = texts(app) + "\n".join(e.markdown[0].value for e in app.main.expander if e.markdown)
     assert not re.search(r"\binf\b|\bnan\b|\bNone\b(?! of)", said), said
+
+
+def test_the_row_of_steps_goes_to_any_step():
+    app = lesson(2)
+    next(w for w in app.get("button_group") if w.key == "_widget_step").set_value(4).run()
+    assert_clean(app)
+    assert app.header[0].value.startswith("4.") and app.query_params["step"] == "4"

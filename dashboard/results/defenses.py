@@ -55,14 +55,10 @@ def defense_numbers(normal, defended, clip: bool, eps: float) -> tuple[tuple, tu
     """What a defense bought and cost at ``eps``, each as (normal, defended): clean accuracy, certified accuracy
     (no perturbation of size ``eps`` changes the answer) and accuracy under the gradient sign attack."""
     settings = (normal, defended)
-    clean = tuple(dataset_accuracy(each) for each in settings)
+    clean = tuple(float(trained(each).test_accuracy) for each in settings)
     certified = tuple(float(np.mean(test_set_robustness(each, clip)[1] > eps)) for each in settings)
     attacked = tuple(accuracy_under_fgsm(each, clip, eps) for each in settings)
     return clean, certified, attacked
-
-
-def dataset_accuracy(settings) -> float:
-    return float(trained(settings).test_accuracy)
 
 
 def defense_charts(normal, defended, clip: bool) -> tuple:
