@@ -105,6 +105,29 @@ def seen(page, look: str, found: dict, visit: str) -> None:
         found[f"{visit} {look}"] = violations
 
 
+def seen_four_ways(page, found: dict, visit: str, *, tablet: bool = True, phone_shot: Path | None = None) -> None:
+    """The page as it is now, at a desktop's size and a phone's, in the light and the dark theme (the app follows
+    the browser's preference): axe-core and the chart text each time, and nothing wider than the phone (or a
+    768-px tablet). It ends at the phone's size in the light theme."""
+    light = page.evaluate(THEME)
+    seen(page, "desktop light", found, visit)
+    page.emulate_media(color_scheme="dark")
+    page.wait_for_function(f"() => ({THEME})() !== {light!r}")  # the app follows the preference
+    seen(page, "desktop dark", found, visit)
+    if tablet:
+        page.set_viewport_size(TABLET)
+        assert fits(page), f"{visit} at 768 px: {page.evaluate(WIDER_THAN_THE_SCREEN)}"
+    page.set_viewport_size(PHONE)
+    wait_for_sidebar_away(page)
+    assert fits(page), f"{visit} at 390 px: {page.evaluate(WIDER_THAN_THE_SCREEN)}"
+    seen(page, "phone dark", found, visit)
+    if phone_shot is not None:
+        page.screenshot(path=phone_shot)
+    page.emulate_media(color_scheme="light")
+    page.wait_for_function(f"() => ({THEME})() === {light!r}")
+    seen(page, "phone light", found, visit)
+
+
 def test_every_page_has_no_serious_accessibility_violation_at_either_size_in_either_theme(server, browser):
     context = browser.new_context(viewport=DESKTOP, color_scheme="light")
     page = context.new_page()
@@ -120,22 +143,7 @@ def test_every_page_has_no_serious_accessibility_violation_at_either_size_in_eit
                 page.get_by_text("Draw one digit on the black pad").wait_for()
             else:
                 wait_for_page(page, PAGES[name], PICTURES[name], READY.get(name))
-            light = page.evaluate(THEME)
-            seen(page, "desktop light", found, visit)
-            page.emulate_media(color_scheme="dark")
-            page.wait_for_function(f"() => ({THEME})() !== {light!r}")  # the app follows the preference
-            seen(page, "desktop dark", found, visit)
-            page.set_viewport_size(TABLET)
-            assert fits(page), f"{visit} at 768 px: {page.evaluate(WIDER_THAN_THE_SCREEN)}"
-            page.set_viewport_size(PHONE)
-            wait_for_sidebar_away(page)
-            assert fits(page), f"{visit} at 390 px: {page.evaluate(WIDER_THAN_THE_SCREEN)}"
-            seen(page, "phone dark", found, visit)
-            if "?" not in visit:
-                page.screenshot(path=OUTPUT / f"phone-{name}.png")
-            page.emulate_media(color_scheme="light")
-            page.wait_for_function(f"() => ({THEME})() === {light!r}")
-            seen(page, "phone light", found, visit)
+            seen_four_ways(page, found, visit, phone_shot=None if "?" in visit else OUTPUT / f"phone-{name}.png")
     finally:
         context.close()
         (OUTPUT / "accessibility.json").write_text(json.dumps(found, indent=1, ensure_ascii=False))

@@ -5,8 +5,8 @@ page, no error, no serious accessibility violation, nothing wider than the phone
 import pytest
 
 from tests.e2e.conftest import OUTPUT
-from tests.e2e.pages import CHARTS_DRAWN, IDLE, IMAGES_LOADED, assert_no_errors, wait_for_sidebar_away
-from tests.e2e.test_accessibility import PHONE, THEME, WIDER_THAN_THE_SCREEN, fits, seen
+from tests.e2e.pages import CHARTS_DRAWN, IDLE, IMAGES_LOADED, assert_no_errors
+from tests.e2e.test_accessibility import seen_four_ways
 
 pytestmark = pytest.mark.e2e
 
@@ -45,20 +45,8 @@ def test_the_lesson_is_walked_with_next_at_both_sizes_in_both_themes(server, bro
             assert_no_errors(page)
             if step == 1:
                 page.screenshot(path=OUTPUT / "lesson.png")
-            light = page.evaluate(THEME)
-            seen(page, "desktop light", found, f"step {step}")
-            page.emulate_media(color_scheme="dark")
-            page.wait_for_function(f"() => ({THEME})() !== {light!r}")
-            seen(page, "desktop dark", found, f"step {step}")
-            page.set_viewport_size(PHONE)
-            wait_for_sidebar_away(page)
-            assert fits(page), f"step {step} at 390 px: {page.evaluate(WIDER_THAN_THE_SCREEN)}"
-            seen(page, "phone dark", found, f"step {step}")
-            if step == 1:
-                page.screenshot(path=OUTPUT / "phone-lesson.png")
-            page.emulate_media(color_scheme="light")
-            page.wait_for_function(f"() => ({THEME})() === {light!r}")
-            seen(page, "phone light", found, f"step {step}")
+            shot = OUTPUT / "phone-lesson.png" if step == 1 else None
+            seen_four_ways(page, found, f"step {step}", tablet=False, phone_shot=shot)
             page.set_viewport_size(DESKTOP)
             if step < 6:
                 main.get_by_role("button", name="Next").click()
