@@ -56,7 +56,8 @@ def test_closing_the_tab_during_the_networks_best_attack_frees_the_core_within_t
         page.goto(f"{server.url}/network?hidden=64&image=3", timeout=120_000)
         page.get_by_text("Solving the network's best attack, an integer program").wait_for(timeout=120_000)
         time.sleep(0.5)
-        assert busy(server.process.pid) > 0.5  # the integer program is at work
+        # The integer program is at work: well above idle, though it may share the core with another test.
+        assert busy(server.process.pid, 0.5) > 4 * IDLE
         page.close()
         closed = time.monotonic()
         while busy(server.process.pid) > IDLE:
