@@ -21,9 +21,12 @@ from core.defense import worst_case_inputs, worst_case_logits
 from core.errors import BadInput
 from core.maxmin import NotConverged, optimal_by_max_min
 from core.model import SoftmaxModel
+from core.norms import smallest_change
 from core.path import BLOCK, first_slope, on_all_cores
 
-__all__ = ["clipped_sign_step", "optimal_epsilon", "robust_radius", "worst_case"]
+__all__ = ["clipped_sign_step", "minimal_perturbation", "optimal_epsilon", "robust_radius", "worst_case"]
+
+NORMS = (1, 2, np.inf)  # the sizes minimal_perturbation measures a change by (L0, the fewest pixels: core.fewest)
 
 
 def robust_radius(model: SoftmaxModel, x, labels, *, clip=(0.0, 1.0), max_eps: float = MAX_EPS) -> np.ndarray:
@@ -234,6 +237,37 @@ def _optimal_one_rival(model, images, target, clip, slack):
     settled = np.isfinite(eps) & ((z[:, [target]] - z[:, others]).min(axis=1) >= slack - 1e-9)
     settled |= eps == 0
     return np.where(settled, eps, np.inf), np.where(settled[:, None], attacked, pixels), settled, eps, binding
+
+
+def minimal_perturbation(model: SoftmaxModel, x, target, *, norm, clip=(0.0, 1.0), margin: float = 1e-6):
+    """The exact smallest change, measured in ``norm`` (1, 2 or inf), that makes the model read ``target``.
+
+    The image stays inside ``clip`` and the target wins by ``margin`` (in
+    logits), so ``predict`` gives it. L-inf is :func:`optimal_epsilon` (up to
+    eps 1, the whole pixel range); L2 and L1 are :mod:`core.norms`, each
+    exact for the linear model and batched. The fewest pixels (L0) are
+    :func:`core.fewest.fewest_pixels`, one image at a time.
+
+    Returns
+    -------
+    (distance, image): ndarray (n,) and (n, 784) float64 (a float and (784,) for one image); ``inf`` and the
+    original image where no image in the clip range is read as ``target``; 0 where it already is.
+    """
+    images, single = as_images(x)
+    target = as_digit(target, "target")
+    clip = as_clip(clip)
+    if norm not in NORMS or isinstance(norm, bool):
+        raise BadInput(f"norm must be 1, 2 or inf, got {norm!r} (the fewest pixels: core.fewest.fewest_pixels)")
+    if not (isinstance(margin, (int, float)) and 0 <= margin < 1):
+        raise BadInput(f"margin must be a number in [0, 1), got {margin!r}")
+    if norm == np.inf:
+        distance, image = optimal_epsilon(model, images, target, clip=clip, return_images=True, margin=margin)
+    else:
+        distance, delta = smallest_change(model, images, target, clip, int(norm), margin)
+        image = images.astype(np.float64) + delta
+        if clip is not None:
+            np.clip(image, *clip, out=image)
+    return (float(distance[0]), image[0]) if single else (distance, image)
 
 
 def optimal_epsilon_lp(model: SoftmaxModel, x, target, *, clip=(0.0, 1.0), max_eps: float = MAX_EPS):

@@ -41,7 +41,7 @@ def max_min(
 
     ``start`` is a vertex of the box. ``warm`` is the basis a previous call
     returned for a smaller box: with every other column at the bound its price
-    asks for, it stays dual feasible, and the dual simplex (:func:`_dual_simplex`)
+    asks for, it stays dual feasible, and the dual simplex (:func:`dual_simplex`)
     usually needs none or a few pivots. Without it, or if that stalls, the
     primal simplex starts from ``start``. Returns ``(value, delta, prices,
     basis)``: the prices are the rivals' weights (>= 0, sum 1) at the optimum,
@@ -55,7 +55,7 @@ def max_min(
     cost = np.zeros(n + 1 + k)
     cost[n] = 1.0
     # from the last basis: the dual simplex, usually a few pivots (the primal simplex below if it stalls)
-    solved = None if warm is None else _dual_simplex(matrix, cost, margin, lower, upper, warm)
+    solved = None if warm is None else dual_simplex(matrix, cost, margin, lower, upper, warm)
     if solved is not None:
         value, prices, basis = solved
         return float(value[n]), value[:n].copy(), _weights(prices), basis
@@ -132,13 +132,14 @@ def _flip_many(matrix, inverse, basis, value, lower, upper, gain, up) -> bool:
     return True
 
 
-def _dual_simplex(matrix, cost, margin, lower, upper, basis):
+def dual_simplex(matrix, cost, margin, lower, upper, basis, pivots: int | None = None):
     """From ``basis`` (optimal in a smaller box): every other column at the bound its reduced cost asks for keeps
     the prices optimal (dual feasible); the dual simplex then moves the basic values back inside their bounds,
-    a pivot per violation, usually none or a few. Returns ``(value, prices, basis)``, or None after too many."""
+    a pivot per violation, usually none or a few (each passes every bound flip on its way: the long step).
+    Returns ``(value, prices, basis)``, or None after ``pivots`` (4 per row and 20) or where it cannot go on."""
     basis = basis.copy()
     k = len(basis)
-    for _ in range(4 * k + 20):
+    for _ in range(4 * k + 20 if pivots is None else pivots):
         square = matrix[:, basis]
         inverse = np.linalg.inv(square)
         prices = inverse.T @ cost[basis]
@@ -168,8 +169,17 @@ def _dual_simplex(matrix, cost, margin, lower, upper, basis):
             eligible = outside & (((~at_upper) & (alpha > TOLERANCE)) | (at_upper & (alpha < -TOLERANCE)))
         if not eligible.any():
             return None
-        ratio = np.where(eligible, np.abs(reduced) / np.maximum(np.abs(alpha), 1e-300), np.inf)
-        basis[r] = int(np.argmin(ratio))
+        # the long step: pass the columns whose bound flip alone does not yet bring x_r back, in the order their
+        # prices break (each flips when the prices pass it); the first that does enters the basis
+        candidates = np.flatnonzero(eligible)
+        ratio = np.abs(reduced[candidates]) / np.abs(alpha[candidates])
+        order = candidates[np.argsort(ratio, kind="stable")]
+        with np.errstate(invalid="ignore"):
+            moved = np.cumsum((upper[order] - lower[order]) * np.abs(alpha[order]))
+        at = int(np.searchsorted(moved, worst[r]))
+        if at == len(order):
+            return None  # no column can bring x_r back: nothing in the box meets the rows
+        basis[r] = int(order[at])
     return None
 
 

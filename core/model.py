@@ -50,6 +50,10 @@ class Classifier:
         """The cross-entropy's exact gradient with respect to the pixels, per image (same shape as ``x``)."""
         raise NotImplementedError
 
+    def lead_gradient(self, images: np.ndarray, target: int, rivals: np.ndarray) -> np.ndarray:
+        """The gradient of ``logit[target] - logit[rival]`` with respect to the pixels, per image (n, 784)."""
+        raise NotImplementedError
+
     def logits(self, x) -> np.ndarray:
         """Class scores: shape (n, 10), or (10,) for one image."""
         images, single = as_images(x, unit_range=False)
@@ -94,6 +98,9 @@ class SoftmaxModel(Classifier):
     def _scores(self, block: np.ndarray) -> np.ndarray:
         return block @ self.W.T + self.b  # z = W x + b
 
+    def lead_gradient(self, images: np.ndarray, target: int, rivals: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(self.W[target], (len(images), N_PIXELS)) - self.W[np.asarray(rivals)]
+
     def input_gradient(self, x, labels) -> np.ndarray:
         """The cross-entropy's exact gradient with respect to the pixels, ``W^T (p - onehot(labels))`` per image.
 
@@ -130,6 +137,10 @@ class ReluNetwork(Classifier):
 
     def _scores(self, block: np.ndarray) -> np.ndarray:
         return np.maximum(block.astype(np.float64) @ self.W1.T + self.b1, 0.0) @ self.W2.T + self.b2
+
+    def lead_gradient(self, images: np.ndarray, target: int, rivals: np.ndarray) -> np.ndarray:
+        on = (images.astype(np.float64) @ self.W1.T + self.b1) > 0  # the units active at each image
+        return ((self.W2[target] - self.W2[np.asarray(rivals)]) * on) @ self.W1
 
     def input_gradient(self, x, labels) -> np.ndarray:
         """The exact gradient of the cross-entropy with respect to the pixels (backpropagation), per image.

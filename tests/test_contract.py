@@ -10,8 +10,9 @@ import pytest
 
 from core.attack import attack_direction, delta_prediction, fgsm, input_gradient, minimal_epsilon, pgd
 from core.errors import BadInput
-from core.exact import optimal_epsilon, optimal_epsilon_lp, robust_radius, worst_case
+from core.exact import minimal_perturbation, optimal_epsilon, optimal_epsilon_lp, robust_radius, worst_case
 from core.fewest import fewest_pixels
+from core.norm_attacks import carlini_wagner, deepfool, sign_step_distance
 from core.sweep import pair_attacks, robustness_curve, score_sweep, success_curve
 
 GRID = np.linspace(0.0, 0.3, 7)
@@ -32,6 +33,13 @@ ATTACKS = {
     "optimal_epsilon": (lambda m, x, d=6: optimal_epsilon(m, x, d), True),
     "optimal_epsilon unclipped": (lambda m, x, d=6: optimal_epsilon(m, x, d, clip=None), True),
     "optimal_epsilon_lp": (lambda m, x, d=6: optimal_epsilon_lp(m, x, d), False),
+    "minimal_perturbation L2": (lambda m, x, d=6: minimal_perturbation(m, x, d, norm=2), True),
+    "minimal_perturbation L1": (lambda m, x, d=6: minimal_perturbation(m, x, d, norm=1), True),
+    "minimal_perturbation L1 unclipped": (lambda m, x, d=6: minimal_perturbation(m, x, d, norm=1, clip=None), True),
+    "minimal_perturbation Linf": (lambda m, x, d=6: minimal_perturbation(m, x, d, norm=np.inf), True),
+    "deepfool": (lambda m, x, d=6: deepfool(m, x, d), True),
+    "carlini_wagner": (lambda m, x, d=6: carlini_wagner(m, x, d, searches=2, steps=20), True),
+    "sign_step_distance": (lambda m, x, d=6: sign_step_distance(m, x, d, norm=2), True),
     "fewest_pixels": (lambda m, x, d=6: fewest_pixels(m, x, d, time_limit=20), False),
     "worst_case": (lambda m, x, d=2: worst_case(m, x, d, 0.05), False),
     "score_sweep": (lambda m, x, d=6: score_sweep(m, x, d, GRID).logits, False),
