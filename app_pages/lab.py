@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import comparison_charts, pictures, results, widgets
+from dashboard import comparison_charts, lab_norms, pictures, results, widgets
 from dashboard.sidebar import sidebar
 from dashboard.view import View
 from dashboard.wording import the_class
@@ -183,19 +183,38 @@ def main(view: View) -> None:
     results.trained(view.training)
     selected, eps = widgets.image_and_eps(view, key_suffix="_lab")
     heading.title(f"Attack lab: {selected.pair(view)}, at its best and its worst")
+    norm = widgets.norm_choice()  # what a change is measured by: every answer below follows it
+    view = view.with_(norm=norm)
     x = selected.pixels.astype(np.float64)
     truth = selected.truth(view)
-    answers = results.lab_answers(view, truth, x)
-    numbers_ui(answers, view, truth, "your digit" if selected.own else "this image")
-    fewest_cell = images_ui(x, answers, view, truth, eps)
-    st.caption(
-        "PGD starts from the gradient sign step and takes ten smaller steps, keeping its best image: the "
+    subject = "your digit" if selected.own else "this image"
+    if norm in ("2", "1"):
+        norm_answers = lab_norms.numbers_ui(view, x, truth, subject)
+        fewest_cell = lab_norms.images_ui(view, x, truth, norm_answers)
+    else:
+        answers = results.lab_answers(view, truth, x)
+        if norm == "0":
+            lab_norms.pixels_ui(view, x, truth, eps, answers, subject)
+        else:
+            numbers_ui(answers, view, truth, subject)
+        fewest_cell = images_ui(x, answers, view, truth, eps)
+    first = (
+        "Nearest other answer: the smallest change that makes the model answer anything else, the certificate's "
+        "image. DeepFool steps to the boundary of its linearised model, again until the target wins."
+        if norm in ("2", "1")
+        else "PGD starts from the gradient sign step and takes ten smaller steps, keeping its best image: the "
         "steps overshoot and come back, so its last image alone can do worse than the single step, its best "
-        "never does. Fewest pixels: red pixels were made brighter, blue ones darker; each may take any value "
-        "in [0, 1]."
+        "never does."
+    )
+    st.caption(
+        f"{first} Fewest pixels: red pixels were made brighter, blue ones darker; each may take any value in [0, 1]."
     )
     fewest_ui(fewest_cell, x, view)  # everything above is on screen while it counts
-    all_images_ui(view, eps)  # the whole digit's answers: now, or filled in when ready
+    if norm in ("2", "1"):
+        lab_norms.digit_ui(view)
+    else:
+        all_images_ui(view, eps)  # the whole digit's answers: now, or filled in when ready
+    lab_norms.noise_ui(view, x)
     classic_ui(view)
 
 

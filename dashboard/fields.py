@@ -16,6 +16,8 @@ from core.inputs.settings import ADVERSARIAL_EPS_STEP, BOUNDS, HIDDEN_SIZES, L1_
 
 EPS_STEP = 0.001  # the epsilon slider's resolution
 SHOWS = {"median": "Median minimal ε", "share": "Share fooled at ε"}  # show= in a link -> label
+# norm= in a link -> label: what the lab measures a change by
+NORMS = {"inf": "L∞ (largest pixel)", "2": "L2 (length)", "1": "L1 (total)", "0": "L0 (pixels)"}
 INPUTS = {"test": "A test image", "upload": "Your upload", "draw": "Draw"}  # input= in a link -> label
 DEFENSES = {"none": "None", "adversarial": "Adversarial training", "l1": "L1 weight decay"}  # defense= -> label
 DEFENSE_STRENGTH = {"adversarial": "adversarial_eps", "l1": "l1"}  # the field of each defense's strength

@@ -31,6 +31,7 @@ from dashboard.fields import (  # noqa: F401 -- the choices, bounds and refusal,
     INPUTS,
     LESSON_STEPS,
     NETWORK_SIZES,
+    NORMS,
     PAGES,
     SHOWS,
     STRENGTH_BOUNDS,
@@ -92,6 +93,7 @@ class View:
         "test", check=one_of("input", INPUTS), parse=choice_text(INPUTS), pages=IMAGE_PAGES, resets=("eps",)
     )
     show: str = spec("median", check=one_of("show", SHOWS), parse=choice_text(SHOWS), pages=("pairs",))
+    norm: str = spec("inf", check=one_of("norm", NORMS), parse=choice_text(NORMS), pages=("lab",))
     hidden: int = spec(16, check=whole_one_of("hidden", NETWORK_SIZES), parse=hidden_text, pages=("network",))
     # The defense every page attacks (its strength is kept while no defense is picked); written in every link
     # while one is picked (:meth:`to_query`).

@@ -21,7 +21,7 @@ from core.inputs.imaging import preprocess_upload
 from core.inputs.settings import BOUNDS
 from dashboard import results, state
 from dashboard.state import WidgetKey, current, notice, own_digit, show_notices, update, widget_key
-from dashboard.view import EPS_STEP, INPUTS, LESSON_STEPS, SHOWS, View, inert, snap_eps
+from dashboard.view import EPS_STEP, INPUTS, LESSON_STEPS, NORMS, SHOWS, View, inert, snap_eps
 
 
 def bind(field: str, suffix: str = "", refuse=None, shown=None, label: str | None = None) -> dict:
@@ -187,6 +187,18 @@ def _choice_row(field: str, label: str, options, **options_shown):
 def show_choice() -> str:
     """What the all-pairs heatmap shows (``show=``)."""
     return _choice_row("show", "Show", list(SHOWS), format_func=SHOWS.get)
+
+
+def norm_choice() -> str:
+    """What the attack lab measures a change by (``norm=``)."""
+    return _choice_row(
+        "norm",
+        "Measure a change by",
+        list(NORMS),
+        format_func=NORMS.get,
+        help="L∞: the most any one pixel moves (the gradient sign method's measure). L2: the change's length. "
+        "L1: the sum of every pixel's change. L0: how many pixels change.",
+    )
 
 
 def step_choice(help: str) -> int:

@@ -42,6 +42,10 @@ defenses.sign_histograms      cached   both models' minimal ε histograms
 defenses.template_strip       cached   a model's ten weight templates
 defenses.pair_reach           instant  how far ε moves a class's lead, per model
 defenses.defense_numbers      instant  clean, certified and attacked accuracy of both models at ε
+norms.norm_answers            cached   one image's smallest L2 or L1 change, certificate, attacks
+norms.norm_gaps               shared   every test image: each usual attack ÷ the smallest change
+norms.noise_image             cached   random noise from one image against the attack
+norms.noise_digit             shared   every test image: how much further noise must go, per model
 lesson.two_templates          instant  the source's and target's templates, the direction beside them
 lesson.pair_lever             instant  how far ε moves a pair's gap, and its median gap
 ============================  =======  =========================================================
@@ -110,9 +114,25 @@ from dashboard.results.models import (
     trained,
     usable_dataset,
 )
+from dashboard.results.norms import (
+    ATTACKS,
+    DIGIT_DIRECTIONS,
+    noise_digit,
+    noise_image,
+    noise_norm,
+    norm_answers,
+    norm_gaps,
+)
 from dashboard.results.pairs import all_pairs, image_grid, own_toward, pair_share
 
 __all__ = [
+    "ATTACKS",
+    "DIGIT_DIRECTIONS",
+    "noise_digit",
+    "noise_image",
+    "noise_norm",
+    "norm_answers",
+    "norm_gaps",
     "FEWEST_FIRST",
     "IDX_FOLDERS_VARIABLE",
     "FEWEST_LIMIT",

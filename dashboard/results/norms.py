@@ -1,0 +1,137 @@
+"""The lab's answers in every norm: the smallest L2 and L1 changes, the usual attacks against them, and noise.
+
+Each result is declared with its cost class (:mod:`dashboard.results.jobs`): one image's answers are
+cached (tens of milliseconds), every test image of a digit is shared work.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core import stopping
+from core.exact import minimal_perturbation
+from core.noise import noise_distance, random_directions
+from core.norm_attacks import carlini_wagner, deepfool, sign_step_distance
+from dashboard.results.jobs import cached, read_only, shared
+from dashboard.results.models import model_of, source_images
+from dashboard.view import View, clip_range
+
+ORDERS = {"inf": np.inf, "2": 2, "1": 1, "0": 0}  # norm= in a link -> the order numpy's norm takes
+ATTACKS = ("DeepFool", "Carlini & Wagner", "Gradient sign step")  # measured against the optimum, in this order
+DIRECTIONS = 200  # random directions from the chosen image
+DIGIT_DIRECTIONS = 40  # from each test image of the digit
+
+
+def noise_norm(norm: str) -> str:
+    """The norm the noise is measured in: the lab's own where noise has one (L2, L-inf), else L2."""
+    return norm if norm in ("2", "inf") else "2"
+
+
+def _attack(name: str, model, images, target: int, order, span):
+    """One attack's distances (in ``order``) and images toward ``target``."""
+    if name == "Gradient sign step":
+        return sign_step_distance(model, images, target, norm=order, clip=span)
+    attack = deepfool if name == "DeepFool" else carlini_wagner
+    _, adversarial = attack(model, images, target, clip=span)
+    reached = model.predict(adversarial) == target
+    distance = np.linalg.norm(adversarial - images.astype(np.float64), ord=order, axis=-1)
+    return np.where(reached, distance, np.inf), adversarial
+
+
+def nearest_other(model, pixels: np.ndarray, truth: int, order, span) -> tuple[float, np.ndarray, int]:
+    """The smallest change (in ``order``) that makes the model answer anything but ``truth`` (its tie), the changed
+    image and the class it ties: the exact certified radius in that norm."""
+    best = (np.inf, pixels, truth)
+    for rival in range(10):
+        if rival != truth:
+            distance, image = minimal_perturbation(model, pixels, rival, norm=order, clip=span, margin=0.0)
+            if distance < best[0]:
+                best = (distance, image, rival)
+    return best
+
+
+@cached()
+def norm_answers(settings, clip: bool, target: int, truth: int, norm: str, pixels: np.ndarray) -> dict:
+    """One image in the L2 or L1 norm: the smallest change toward the target and its image, the certified radius
+    (the nearest other answer), each usual attack's size and image (tens of milliseconds)."""
+    model, span, order = model_of(settings), clip_range(clip), ORDERS[norm]
+    x = np.array(pixels, dtype=np.float64)
+    optimal, optimal_image = minimal_perturbation(model, x, target, norm=order, clip=span)
+    radius, worst, rival = nearest_other(model, x, truth, order, span)
+    attacks = {}
+    for name in ATTACKS:
+        distance, image = _attack(name, model, x, target, order, span)
+        attacks[name] = (float(distance), read_only(np.array(image)))
+    return {
+        "optimal": optimal,
+        "optimal_image": read_only(optimal_image),
+        "radius": radius,
+        "worst": (read_only(worst), rival),
+        "attacks": attacks,
+    }
+
+
+@shared("Measuring every attack against the smallest change, image by image…")
+def norm_gaps(view: View):
+    """For every test image of the source digit: each usual attack's size ÷ the smallest change toward the target,
+    in the lab's norm (L2 or L1): ``{attack: ratios}``, 1 = optimal, inf where the attack does not get there."""
+    _, images = source_images(view)
+    model, span, target, order = model_of(view.training), view.clip_range, view.target, ORDERS[view.norm]
+
+    def compute() -> dict:
+        optimal, _ = minimal_perturbation(model, images, target, norm=order, clip=span, margin=0.0)
+        moved = optimal > 0
+        ratios = {}
+        for name in ATTACKS:
+            stopping.check()
+            distance, _ = _attack(name, model, images, target, order, span)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratios[name] = read_only(np.where(moved, distance / optimal, 1.0)[np.isfinite(optimal)])
+        return ratios
+
+    return (view.training, view.clip, view.source, view.target, view.norm), compute
+
+
+@cached()
+def noise_image(settings, clip: bool, norm: str, pixels: np.ndarray) -> dict:
+    """Random noise from one image: the size of the change where the answer first changes, along each of
+    :data:`DIRECTIONS` random directions, and the smallest change that changes it (the attack)."""
+    model, span, order = model_of(settings), clip_range(clip), ORDERS[norm]
+    x = np.array(pixels, dtype=np.float64)
+    noise = noise_distance(model, x, random_directions(DIRECTIONS, order, seed=0), norm=order, clip=span)
+    attack, _, _ = nearest_other(model, x, int(model.predict(x)), order, span)
+    return {"noise": read_only(noise), "attack": attack}
+
+
+@shared("Walking random directions from every test image of the digit…")
+def noise_digit(view: View, models: tuple[str, ...]):
+    """For every test image of the source digit and each model named (``linear``, ``defended``, ``network``): the
+    median distance along :data:`DIGIT_DIRECTIONS` random directions ÷ the attack's distance (``{name: ratios}``).
+    The linear models' attack is their exact smallest change; the network's is DeepFool toward the nearest class,
+    an upper bound (so its ratios are at least as large as shown)."""
+    _, images = source_images(view)
+    norm = noise_norm(view.norm)
+    order, span = ORDERS[norm], view.clip_range
+    chosen = {"linear": view.linear, "defended": view.defended, "network": view.network}
+    settings = {name: chosen[name] for name in models}
+    loaded = {name: model_of(each) for name, each in settings.items()}
+    directions = random_directions(DIGIT_DIRECTIONS, order, seed=1)
+
+    def compute() -> dict:
+        ratios = {}
+        for name, model in loaded.items():
+            answers = model.predict(images)
+            attack = np.full(len(images), np.inf)
+            for rival in range(10):
+                stopping.check()
+                if model.linear:
+                    distance, _ = minimal_perturbation(model, images, rival, norm=order, clip=span, margin=0.0)
+                else:
+                    distance, _ = _attack("DeepFool", model, images, rival, order, span)
+                attack = np.where(answers != rival, np.minimum(attack, distance), attack)
+            medians = np.array([np.median(noise_distance(model, x, directions, norm=order, clip=span)) for x in images])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratios[name] = read_only(medians / attack)
+        return ratios
+
+    return (*settings.values(), view.clip, view.source, norm), compute
