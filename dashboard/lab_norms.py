@@ -114,7 +114,10 @@ def digit_ui(view: View) -> None:
 
 
 def _gaps_later(view: View) -> None:
-    st.info("Measuring every attack against the optimum; the chart fills in here.", icon=":material/hourglass_top:")
+    st.info(
+        "Measuring every attack against the optimum; the chart and the table fill in here.",
+        icon=":material/hourglass_top:",
+    )
     if results.norm_gaps(view, wait=False) is not None:
         st.rerun()
 
@@ -172,7 +175,7 @@ def noise_ui(view: View, x: np.ndarray) -> None:
 
 def _noise_later(view: View, models: tuple[str, ...]) -> None:
     st.info(
-        "Walking random directions from every test image; the chart fills in here.", icon=":material/hourglass_top:"
+        "Walking random directions from every test image; its chart will fill in here.", icon=":material/hourglass_top:"
     )
     if results.noise_digit(view, models, wait=False) is not None:
         st.rerun()

@@ -128,7 +128,7 @@ CHARTS = {
     "app_pages/attack.py": 1,
     "app_pages/epsilon.py": 3,
     "app_pages/pairs.py": 1,
-    "app_pages/lab.py": 2,
+    "app_pages/lab.py": 4,  # and two of random noise
     "app_pages/defenses.py": 1,
     "app_pages/network.py": 2,
 }  # page -> Altair charts on it

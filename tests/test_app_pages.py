@@ -129,7 +129,7 @@ def test_the_all_pairs_page_works_on_an_idx_folder(tmp_path, monkeypatch):
     assert source.label == "Source class" and source.format_func(2) == "2 · two"
     settled(app.switch_page("app_pages/lab.py").run())  # the attack lab on the same folder
     assert_clean(app)
-    assert metric(app, "Best attack needs ε") and len(app.get("vega_lite_chart")) == 2
+    assert metric(app, "Best attack needs ε") and len(app.get("vega_lite_chart")) == 4  # and the noise charts
     assert app.title[0].value.startswith("Attack lab: two (2) → six (6)")
     assert any(h.value.endswith("test images of class two (2)") for h in app.subheader)
     app.switch_page("app_pages/attack.py").run()
