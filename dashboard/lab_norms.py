@@ -103,7 +103,7 @@ def digit_ui(view: View) -> None:
         st.fragment(_gaps_later, run_every=results.POLL)(view)
         return
     left, right = st.columns(2)
-    left.altair_chart(norm_charts.gap_histogram(ratios, name), width="stretch")
+    left.altair_chart(norm_charts.gap_strip(ratios, name), width="stretch")
     right.table(norm_charts.gap_table(ratios))
     right.caption(
         f"Each attack's {name} size ÷ the exact smallest {name} change toward {view.target}, image by image: "

@@ -43,35 +43,36 @@ def _legend(domain: list[str], colours: list[str], what: str) -> alt.Color:
     )
 
 
-def gap_histogram(ratios: dict, norm_label: str) -> alt.Chart:
-    """Each attack's size ÷ the smallest change, image by image: a histogram per attack, in one chart."""
+def gap_strip(ratios: dict, norm_label: str) -> alt.Chart:
+    """Each attack's size ÷ the smallest change, image by image: a row of ticks per attack, one tick per image."""
     finite = np.concatenate([np.asarray(r, float)[np.isfinite(r)] for r in ratios.values()] or [np.ones(1)])
     top = max(float(np.quantile(finite, 0.995)) if len(finite) else 1.05, 1.05)
-    edges = np.linspace(1.0, top, 31)
-    frame = _bars(ratios, edges, {}, "attack", side_by_side=True)
     names = list(ratios)
+    frame = pd.DataFrame(
+        [
+            {"attack": name, "ratio": min(float(value), top), "exact": float(value)}
+            for name, array in ratios.items()
+            for value in np.asarray(array, float)
+            if np.isfinite(value)
+        ],
+        columns=["attack", "ratio", "exact"],
+    )
     count = len(next(iter(ratios.values()))) if ratios else 0
     return (
         alt.Chart(frame, title=alt.Title(f"Each attack's {norm_label} size ÷ the smallest", subtitle=f"{count} images"))
-        .mark_bar(opacity=0.8)
+        .mark_tick(thickness=2, opacity=0.45, size=26)
         .encode(
-            x=alt.X(
-                "start:Q", bin="binned", title="× the smallest change (1: optimal)", scale=alt.Scale(domain=[1, top])
+            x=alt.X("ratio:Q", title="× the smallest change (1: optimal)", scale=alt.Scale(domain=[1, top])),
+            y=alt.Y("attack:N", title=None, sort=names, axis=alt.Axis(labelLimit=130)),
+            color=alt.Color(
+                "attack:N", legend=None, scale=alt.Scale(domain=names, range=[ATTACK_COLOURS[n] for n in names])
             ),
-            x2="end:Q",
-            y=alt.Y("images:Q", title="images", stack=None),
-            color=_legend(names, [ATTACK_COLOURS[n] for n in names], "attack"),
-            tooltip=[
-                "attack:N",
-                alt.Tooltip("from:Q", format=".3f"),
-                alt.Tooltip("to:Q", format=".3f"),
-                "images:Q",
-            ],
+            tooltip=["attack:N", alt.Tooltip("exact:Q", format=".4f", title="× the smallest")],
         )
         .properties(
-            height=300,
-            description=f"Histogram of each attack's {norm_label} size divided by the exact smallest change, over "
-            f"{count} images, one colour per attack: " + ", ".join(names) + ".",
+            height=alt.Step(48),  # a row per attack, whatever the width
+            description=f"One tick per image and attack: each attack's {norm_label} size divided by the exact "
+            f"smallest change, over {count} images, one row per attack: " + ", ".join(names) + ".",
         )
     )
 

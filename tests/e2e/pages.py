@@ -1,6 +1,6 @@
 """What the browser tests share: the pages and what is on them, and waiting for a page to be drawn."""
 
-PAGES = {"training": 4, "attack": 1, "epsilon": 3, "pairs": 1, "lab": 2, "defenses": 1, "network": 2}  # page -> charts
+PAGES = {"training": 4, "attack": 1, "epsilon": 3, "pairs": 1, "lab": 4, "defenses": 1, "network": 2}  # page -> charts
 # page -> pictures on it (grids included)
 PICTURES = {"training": 10, "attack": 35, "epsilon": 0, "pairs": 1, "lab": 6, "defenses": 0, "network": 5}
 # page -> a text that appears only once the page is complete (what comes after its charts, pictures and tables)
