@@ -25,6 +25,7 @@ from benchmarks.footprint import footprint
 from benchmarks.lab import attack_lab
 from benchmarks.lesson import lesson
 from benchmarks.network import network
+from benchmarks.norms import norms
 from benchmarks.pairs import all_pairs
 from benchmarks.photos import photos
 from benchmarks.report import write_markdown
@@ -48,6 +49,7 @@ PARTS = {
     "network": network,
     "cost": cost,
     "lesson": lesson,
+    "norms": norms,
 }
 
 

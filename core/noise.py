@@ -28,7 +28,7 @@ from core.model import Classifier
 __all__ = ["noise_distance", "random_directions"]
 
 GRID = 400  # the network's walk: points along each direction before bisection
-UNCLIPPED_REACH = 100.0  # the network's walk without a clip range looks this far along each direction
+UNCLIPPED_REACH = 1000.0  # the network's walk without a clip range looks this far along each direction
 
 
 def random_directions(count: int, norm, seed: int = 0) -> np.ndarray:
@@ -106,11 +106,10 @@ def _crossing_linear(model, image, u, stop, label) -> np.ndarray:
 
 
 def _crossing_grid(model, image, u, stop, label) -> np.ndarray:
-    """The first ``t`` where a rival ties ``label``: a grid up to where every pixel has stopped, then bisection."""
-    finite = np.where(np.isfinite(stop), stop, 0.0).max(axis=1)
-    far = np.where(finite > 0, finite * 1.0001, UNCLIPPED_REACH)
+    """The first ``t`` where a rival ties ``label``: a grid up to where every pixel has stopped (its points at
+    quantiles of the pixels' stops), then bisection."""
     crossing = np.full(len(u), np.inf)
-    grid = np.linspace(0.0, 1.0, GRID + 1)[1:]
+    share = np.linspace(0.0, 1.0, GRID + 1)[1:]
 
     def changed(t, rows):
         point = image + np.minimum(t[:, None], stop[rows]) * u[rows]
@@ -121,7 +120,9 @@ def _crossing_grid(model, image, u, stop, label) -> np.ndarray:
 
     for i in range(len(u)):
         stopping.check()
-        ts = far[i] * grid
+        # points spread over where the pixels stop (each stop a bend of the path), and up to the last of them
+        stops = stop[i][np.isfinite(stop[i])]
+        ts = np.quantile(stops, share) * 1.0001 if len(stops) else UNCLIPPED_REACH * share
         hit = np.flatnonzero(changed(ts, np.full(len(ts), i)))
         if not len(hit):
             continue

@@ -34,6 +34,7 @@ from core.model import SoftmaxModel
 TOLERANCE = 1e-10  # a constraint met to this (in logits) counts as met; the margin keeps the target ahead
 FAR = 1e6  # unclipped, the L1 simplex bounds each pixel's move by this (an optimum near it goes to HiGHS)
 PIVOTS = 200  # the L1 dual simplex's budget (tens are used on MNIST); past it, HiGHS
+BLOCK = 64  # images whose nine one-rival answers are worked out at once
 
 
 def problem(model: SoftmaxModel, images: np.ndarray, target: int, clip, margin: float):
@@ -57,95 +58,102 @@ def smallest_change(model: SoftmaxModel, images: np.ndarray, target: int, clip, 
     rows, need, low, high = problem(model, images, target, clip, margin)
     n = len(images)
     distance, delta = np.full(n, np.inf), np.zeros(images.shape, np.float64)
-    done = (need <= 0).all(axis=1)  # already the target, by the margin
-    distance[done] = 0.0
     one_rival = _l2_one_rival if norm == 2 else _l1_one_rival
-    best = np.full((n, 9), -np.inf)  # each rival alone: how far the target must go against it
-    steps = np.zeros((9, *images.shape))
-    extra = [None] * 9
-    for j in range(9):
-        best[:, j], steps[j], extra[j] = one_rival(rows[j], need[:, j], low, high)
-    binding = best.argmax(axis=1)
-    chosen = steps[binding, np.arange(n)]
-    enough = ((chosen @ rows.T) >= need - TOLERANCE).all(axis=1)
-    possible = np.isfinite(best).all(axis=1)
-    settled = ~done & possible & enough
-    distance[settled] = best[settled, binding[settled]]
-    delta[settled] = chosen[settled]
-    for i in np.flatnonzero(~done & possible & ~enough):  # several rivals bind: one image at a time
+    for start in range(0, n, BLOCK):  # (block, 9, 784) arrays at a time: a few MB
         stopping.check()  # a computation nobody waits for any more stops here
-        b = int(binding[i])
-        if norm == 2:
-            found = _l2_several(rows, need[i], low[i], high[i], b, extra[b][i])
-        else:
-            found = _l1_several(rows, need[i], low[i], high[i], b, extra[b][i])
-        if found is not None:
-            delta[i] = found
-            distance[i] = float(np.linalg.norm(found, ord=norm))
+        part = slice(start, start + BLOCK)
+        best, steps, extra = one_rival(rows, need[part], low[part], high[part])  # each rival alone
+        m = len(best)
+        binding = best.argmax(axis=1)
+        chosen = steps[np.arange(m), binding]
+        enough = ((chosen @ rows.T) >= need[part] - TOLERANCE).all(axis=1)
+        settled = np.isfinite(best).all(axis=1) & enough
+        distance[part][settled] = best[settled, binding[settled]]
+        delta[part][settled] = chosen[settled]
+        for i in np.flatnonzero(np.isfinite(best).all(axis=1) & ~enough):  # several rivals bind: one at a time
+            stopping.check()
+            b, at = int(binding[i]), start + i
+            several = _l2_several if norm == 2 else _l1_several
+            found = several(rows, need[at], low[at], high[at], b, extra[i, b])
+            if found is not None:
+                delta[at] = found
+                distance[at] = float(np.linalg.norm(found, ord=norm))
     return distance, delta
 
 
-def _l2_one_rival(a: np.ndarray, need: np.ndarray, low: np.ndarray, high: np.ndarray):
-    """The projection onto ``a . delta >= need`` inside the box, every image at once: ``clip(mu a, low, high)``.
+def _before(cumulative: np.ndarray, piece: np.ndarray, first: float = 0.0) -> np.ndarray:
+    """``cumulative`` summed up to (not including) position ``piece`` along its last axis (``first`` at 0)."""
+    padded = np.concatenate([np.full((*cumulative.shape[:-1], 1), first), cumulative], axis=-1)
+    return np.take_along_axis(padded, piece[..., None], axis=-1)[..., 0]
+
+
+def _l2_one_rival(rows: np.ndarray, need: np.ndarray, low: np.ndarray, high: np.ndarray):
+    """Against each rival alone, the projection onto ``a . delta >= need`` inside the box: ``clip(mu a, low, high)``.
 
     ``a . clip(mu a)`` rises piecewise linearly in ``mu``: pixel i adds ``a_i^2`` per unit of ``mu`` until it
-    reaches its edge at ``mu = stop_i``. Sorting the stops gives the piece where it reaches ``need``.
-    Returns ``(distance, delta, mu)``, inf where even the whole box is not enough.
+    reaches its edge at ``mu = stop_i``. Sorting the stops gives the piece where it reaches ``need``. All images
+    (n) and rivals (k) at once: returns ``(distance (n, k), delta (n, k, 784), mu (n, k))``, inf where even the
+    whole box is not enough.
     """
-    edge = np.where(a > 0, high, np.where(a < 0, low, 0.0))  # where each pixel stops, moving along a
+    a = rows[None]  # (1, k, d)
+    edge = np.where(a > 0, high[:, None], np.where(a < 0, low[:, None], 0.0))  # where each pixel stops along a
     with np.errstate(divide="ignore", invalid="ignore"):
         stop = np.where(a != 0, edge / np.where(a != 0, a, 1.0), 0.0)  # >= 0; inf unclipped
-    order = np.argsort(stop, axis=1)
-    stop = np.take_along_axis(stop, order, axis=1)
-    weight = (a * a)[order]
-    with np.errstate(invalid="ignore"):
-        gained = np.cumsum(np.where(np.isfinite(stop), weight * stop, 0.0), axis=1)  # from the pixels stopped
-    rising = weight.sum(axis=1, keepdims=True) - np.cumsum(weight, axis=1)  # the slope once these have stopped
-    # at each stop: the stopped pixels' part plus the moving pixels' at mu = stop
-    with np.errstate(invalid="ignore"):
-        at_stop = gained + np.where(np.isfinite(stop), rising * stop, np.inf)
-    reached = at_stop >= need[:, None]
-    piece = np.where(reached.any(axis=1), reached.argmax(axis=1), stop.shape[1])
-    rows = np.arange(len(need))
-    before_gained = np.pad(gained, ((0, 0), (1, 0)))[rows, piece]
-    slope = np.pad(rising, ((0, 0), (1, 0)), constant_values=float((a * a).sum()))[rows, piece]
+    order = np.argsort(stop, axis=2)
+    stop = np.take_along_axis(stop, order, axis=2)
+    weight = np.take_along_axis(np.broadcast_to(a * a, stop.shape), order, axis=2)
+    finite = np.isfinite(stop)
+    gained = np.cumsum(np.where(finite, weight * np.where(finite, stop, 0.0), 0.0), axis=2)  # the stopped pixels'
+    total = (rows * rows).sum(axis=1)[None, :]  # (1, k)
+    rising = total[..., None] - np.cumsum(weight, axis=2)  # the slope once these have stopped
+    at_stop = np.where(finite, gained + rising * np.where(finite, stop, 0.0), np.inf)  # the lead at each stop
+    reached = at_stop >= need[..., None]
+    piece = np.where(reached.any(axis=2), reached.argmax(axis=2), stop.shape[2])
+    before = _before(gained, piece)
+    slope = _before(rising, piece)
+    slope = np.where(piece == 0, np.broadcast_to(total, piece.shape), slope)
     with np.errstate(divide="ignore", invalid="ignore"):
-        mu = np.where(need <= 0, 0.0, np.where(slope > 0, (need - before_gained) / slope, np.inf))
+        mu = np.where(need <= 0, 0.0, np.where(slope > 0, (need - before) / slope, np.inf))
     feasible = np.isfinite(mu)
-    delta = np.clip(np.where(feasible, mu, 0.0)[:, None] * a, low, high)
-    distance = np.where(feasible, np.linalg.norm(delta, axis=1), np.inf)
+    delta = np.clip(np.where(feasible, mu, 0.0)[..., None] * a, low[:, None], high[:, None])
+    distance = np.where(feasible, np.linalg.norm(delta, axis=2), np.inf)
     return distance, delta, np.where(feasible, mu, 0.0)
 
 
-def _l1_one_rival(a: np.ndarray, need: np.ndarray, low: np.ndarray, high: np.ndarray):
-    """The fewest units of change that give ``a . delta >= need``: a fractional knapsack, every image at once.
+def _l1_one_rival(rows: np.ndarray, need: np.ndarray, low: np.ndarray, high: np.ndarray):
+    """Against each rival alone, the fewest units of change that give ``a . delta >= need``: a fractional knapsack.
 
     Each unit of pixel i's change buys ``|a_i|``; the pixels with the largest ``|a_i|`` are moved to their edge
-    first, the last one only as far as needed. Returns ``(distance, delta, last pixel moved)``.
+    first, the last one only as far as needed. All images (n) and rivals (k) at once: returns ``(distance (n, k),
+    delta (n, k, 784), the last pixel moved (n, k))``.
     """
-    n = len(need)
-    room = np.where(a > 0, high, np.where(a < 0, -low, 0.0))  # how far each pixel can move along a
-    order = np.argsort(-np.abs(a))  # the same for every image: the weights
-    weight = np.abs(a)[order]
-    room = room[:, order]
+    a = rows[None]
+    room = np.where(a > 0, high[:, None], np.where(a < 0, -low[:, None], 0.0))  # how far each pixel can move
+    order = np.argsort(-np.abs(rows), axis=1)[None]  # by weight: the same for every image
+    weight = np.take_along_axis(np.abs(a), order, axis=2)
+    room = np.take_along_axis(room, order, axis=2)
     with np.errstate(invalid="ignore"):
-        bought = np.cumsum(weight * room, axis=1)  # the lead bought once the first k pixels are at their edge
-    reached = bought >= need[:, None]
-    last = np.where(reached.any(axis=1), reached.argmax(axis=1), -1)
-    rows = np.arange(n)
-    before = np.pad(bought, ((0, 0), (1, 0)))[rows, np.maximum(last, 0)]
-    feasible = (last >= 0) & (weight[np.maximum(last, 0)] > 0)
-    feasible |= need <= 0
-    part = np.where(
-        feasible & (need > 0), (need - before) / np.where(weight > 0, weight, 1.0)[np.maximum(last, 0)], 0.0
+        bought = np.cumsum(weight * room, axis=2)  # the lead bought once the first pixels are at their edge
+    reached = bought >= need[..., None]
+    last = np.where(reached.any(axis=2), reached.argmax(axis=2), -1)
+    at = np.maximum(last, 0)
+    before = _before(bought, at)
+    last_weight = np.take_along_axis(np.broadcast_to(weight, bought.shape), at[..., None], axis=2)[..., 0]
+    feasible = ((last >= 0) & (last_weight > 0)) | (need <= 0)
+    moving = feasible & (need > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        part = np.where(moving, (need - before) / np.where(last_weight > 0, last_weight, 1.0), 0.0)
+    moved = np.where(np.arange(rows.shape[1]) < last[..., None], room, 0.0)
+    np.put_along_axis(
+        moved, at[..., None], (np.take_along_axis(moved, at[..., None], axis=2)[..., 0] + part)[..., None], axis=2
     )
-    moved = np.where(np.arange(len(a))[None, :] < last[:, None], room, 0.0)
-    moved[rows, np.maximum(last, 0)] += np.where(need > 0, part, 0.0) * (last >= 0)
-    moved[~feasible | (need <= 0)] = 0.0
-    delta = np.zeros((n, len(a)))
-    delta[:, order] = moved * np.sign(a[order])
-    distance = np.where(feasible, np.abs(delta).sum(axis=1), np.inf)
-    return distance, delta, order[np.maximum(last, 0)]
+    moved[~moving] = 0.0
+    delta = np.empty_like(moved)
+    np.put_along_axis(
+        delta, np.broadcast_to(order, moved.shape), moved * np.sign(np.take_along_axis(a, order, axis=2)), axis=2
+    )
+    distance = np.where(feasible, np.abs(delta).sum(axis=2), np.inf)
+    return distance, delta, np.take_along_axis(np.broadcast_to(order, bought.shape), at[..., None], axis=2)[..., 0]
 
 
 def _l2_several(rows, need, low, high, first: int, mu: float, steps: int = 200):

@@ -157,11 +157,7 @@ def noise_ui(view: View, x: np.ndarray) -> None:
             st.fragment(_noise_later, run_every=results.POLL)(view, models)
         else:
             st.altair_chart(norm_charts.noise_ratio_chart(ratios, name), width="stretch")
-            summary = "; ".join(
-                f"{norm_charts.MODEL_NAMES[model]} {np.median(r[np.isfinite(r)]):.0f}×"
-                for model, r in ratios.items()
-                if np.isfinite(r).any()
-            )
+            summary = "; ".join(f"{norm_charts.MODEL_NAMES[model]} {typical(r)}" for model, r in ratios.items())
             st.caption(
                 f"Per test image: the median {name} distance along {results.DIGIT_DIRECTIONS} random directions ÷ "
                 f"the smallest change that changes the answer. Medians: {summary}."
@@ -171,6 +167,12 @@ def noise_ui(view: View, x: np.ndarray) -> None:
                     else ""
                 )
             )
+
+
+def typical(ratios: np.ndarray) -> str:
+    """The median image's factor; "never" where most images' random directions never change the answer."""
+    middle = float(np.quantile(ratios, 0.5, method="lower"))
+    return f"{middle:.0f}×" if np.isfinite(middle) else "never (most images keep their answer along most directions)"
 
 
 def _noise_later(view: View, models: tuple[str, ...]) -> None:

@@ -22,6 +22,7 @@ IN_PROCESS = (
     "network",
     "cost",
     "lesson",
+    "norms",
 )
 
 
@@ -58,6 +59,7 @@ def test_quick_benchmarks_run_and_report_every_section(tmp_path):
         "15. Beyond linear",
         "16. The cost of a training",
         "17. The lesson",
+        "18. Every norm",
     )
     for section in sections:
         assert f"## {section}" in report
