@@ -52,13 +52,15 @@ def speed(report: Report, model, images, targets, quick: bool) -> None:
             began = time.perf_counter()
             minimal_perturbation(model, x, int(target), norm=norm)
             singles.append(time.perf_counter() - began)
+        convex_solver(model, images[0], int(targets[0]), norm)  # warm: cvxpy's first solve compiles, not timed
         solver, answers = [], []
         for x, target in zip(images[:reference], targets[:reference]):
             began = time.perf_counter()
             answers.append(convex_solver(model, x, int(target), norm))
             solver.append(time.perf_counter() - began)
-        # relative, or absolute where the target already (almost) wins: the solver's 0 is about 1e-10
-        gap = np.max(np.abs(ours[:reference] - answers) / np.maximum(np.abs(answers), 1e-3))
+        # as the tests ask: within 1e-6 relative or 1e-7 absolute (the solver's own 0 is about 1e-10)
+        same = bool(np.allclose(ours[:reference], answers, rtol=1e-6, atol=1e-7))
+        gap = np.max(np.abs(ours[:reference] - answers))
         per_image = batched / len(images)
         report.add(
             SECTION,
@@ -78,10 +80,11 @@ def speed(report: Report, model, images, targets, quick: bool) -> None:
         ratio = sum(solver) / sum(singles)
         report.add(
             SECTION,
-            f"L{norm}: speed-up on total time, one image at a time (largest relative gap to cvxpy: {gap:.1e})",
+            f"L{norm}: speed-up on total time, one image at a time; the same optima: {'yes' if same else 'no'} "
+            f"(largest difference {gap:.1e})",
             f"{ratio:.0f}x",
             f">= {SPEED_TARGET:g}x",
-            ratio >= SPEED_TARGET and gap < 1e-6,
+            ratio >= SPEED_TARGET and same,
         )
 
 
