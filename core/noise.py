@@ -73,34 +73,44 @@ def noise_distance(model: Classifier, x, directions: np.ndarray, *, norm, clip=(
 
 
 def _crossing_linear(model, image, u, stop, label) -> np.ndarray:
-    """The exact first ``t`` where a rival ties ``label`` along each direction, piece by piece (all at once)."""
+    """The exact first ``t`` where a rival ties ``label`` along each direction, piece by piece (all at once).
+
+    The leads are known at the end of every piece (where a pixel stops); the first piece whose end has a rival
+    level or ahead holds the tie, and on that piece every lead is a line in ``t``.
+    """
     k = len(u)
     order = np.argsort(stop, axis=1)
     stop = np.take_along_axis(stop, order, axis=1)
     speed = np.take_along_axis(u, order, axis=1)
     lead_rows = model.W - model.W[label]  # (10, 784): each class's lead over the answer, per pixel
-    lead0 = model.logits(image) - model.logits(image)[label]  # (10,), <= 0
+    logits = model.logits(image)
+    lead0 = logits - logits[label]  # (10,), <= 0
     crossing = np.full(k, np.inf)
-    for start in range(0, k, 64):  # (64, 784, 10) at a time: a few tens of MB
+    for start in range(0, k, 64):  # (64, 784, 10) at a time: a few MB each
         stopping.check()
         part = slice(start, start + 64)
         rate = speed[part, :, None] * lead_rows.T[order[part]]  # each pixel's rate of change of each lead
         ends = stop[part]
         finite = np.isfinite(ends)
-        with np.errstate(invalid="ignore"):
-            held = np.cumsum(np.where(finite[:, :, None], rate * ends[:, :, None], 0.0), axis=1)
-        moving = rate.sum(axis=1, keepdims=True) - np.cumsum(rate, axis=1)
-        # piece m runs from stop[m-1] to stop[m]: lead(t) = lead0 + held[m-1] + t * moving[m-1]
-        base = lead0 + np.pad(held, ((0, 0), (1, 0), (0, 0)))
-        slope = np.concatenate([rate.sum(axis=1, keepdims=True), moving], axis=1)
-        begin = np.pad(ends, ((0, 0), (1, 0)))[:, :, None]
-        finish = np.pad(ends, ((0, 0), (0, 1)), constant_values=np.inf)[:, :, None]
+        reach = np.where(finite, ends, 0.0)[:, :, None]
+        held = np.cumsum(rate * reach, axis=1)  # the stopped pixels' part, once each has stopped
+        total = rate.sum(axis=1)  # (c, 10): the rate while every pixel moves
+        moving = total[:, None, :] - np.cumsum(rate, axis=1)  # the rate once the pixels up to here have stopped
+        at_end = lead0 + held + reach * moving  # each lead where each piece ends
+        at_end[:, :, label] = -np.inf
+        crossed = (at_end >= 0).any(axis=2) & finite
+        piece = np.where(crossed.any(axis=1), crossed.argmax(axis=1), finite.sum(axis=1))  # (c,)
+        rows = np.arange(len(ends))
+        before = piece - 1  # the piece starts where the pixel before it stopped (none: at 0)
+        first = before < 0
+        begin = np.where(first, 0.0, ends[rows, np.maximum(before, 0)])
+        base = lead0 + np.where(first[:, None], 0.0, held[rows, np.maximum(before, 0)])
+        slope = np.where(first[:, None], total, moving[rows, np.maximum(before, 0)])
         with np.errstate(divide="ignore", invalid="ignore"):
             root = np.where(slope > 0, -base / slope, np.inf)
-            root = np.where(base + begin * slope >= 0, begin, root)  # already tied where the piece begins
-        root[:, :, label] = np.inf
-        inside = (root >= begin) & (root <= finish)
-        root = np.where(inside, root, np.inf).min(axis=2)  # (chunk, pieces): the first tie within each piece
+            root = np.where(base + begin[:, None] * slope >= 0, begin[:, None], root)
+        root[:, label] = np.inf
+        root = np.where(root >= begin[:, None], root, np.inf)
         crossing[part] = root.min(axis=1)
     return crossing
 

@@ -123,15 +123,62 @@ def _gaps_later(view: View) -> None:
 
 
 def noise_ui(view: View, x: np.ndarray) -> None:
-    """Random noise from the chosen image and from every test image of the digit, against the attack."""
+    """Random noise from the chosen image and from every test image of the digit, against the attack: filled in
+    when ready (the rest of the page does not wait)."""
+    st.subheader("Random noise does almost nothing")
+    wanted = st.toggle(
+        "Also the defended model and the network",
+        key=TOGGLE,
+        help="Adds their test images to the right-hand chart (trains them first if this server has not yet)",
+    )
+    models = ("linear", "defended", "network") if wanted else ("linear",)
+    if wanted:
+        for settings in (view.defended, view.network):
+            results.trained(settings)
+    answers = _noise_answers(view, x, models)
+    if answers is None:
+        st.fragment(_noise_later, run_every=results.POLL)(view, x, models)
+    else:
+        noise_drawn(view, *answers)
+
+
+def _digit_answers_ready(view: View) -> bool:
+    """Whether the page's own answers about every test image of the digit are in (noise waits for them)."""
+    if view.norm in ("2", "1"):
+        return results.norm_gaps(view, wait=False) is not None
+    return results.optimal_epsilons(view, wait=False) is not None and (
+        results.source_robustness(view, wait=False) is not None
+    )
+
+
+def _noise_answers(view: View, x: np.ndarray, models: tuple[str, ...]):
+    """Both noise results if they are in, else None; asked only once the page's own answers are in, so the
+    noise walks never hold up what the page shows first."""
+    if not _digit_answers_ready(view):
+        return None
+    one, ratios = results.noise_image(view, x, wait=False), results.noise_digit(view, models, wait=False)
+    return None if one is None or ratios is None else (one, ratios)
+
+
+def noise_drawn(view: View, one: dict, ratios: dict) -> None:
     norm = results.noise_norm(view.norm)
     name = label(norm)
-    st.subheader("Random noise does almost nothing")
-    one = results.noise_image(view.training, view.clip, norm, x)
     noise, attack = one["noise"], one["attack"]
-    median = float(np.median(noise))
     left, right = st.columns(2)
-    left.altair_chart(norm_charts.noise_histogram(noise, attack, name), width="stretch")
+    histogram, spread = results.noise_figures(noise, attack, tuple(ratios.items()), norm)
+    left.altair_chart(histogram, width="stretch")
+    right.altair_chart(spread, width="stretch")
+    summary = "; ".join(f"{norm_charts.MODEL_NAMES[model]} {typical(r)}" for model, r in ratios.items())
+    right.caption(
+        f"Per test image: the median {name} distance along {results.DIGIT_DIRECTIONS} random directions ÷ the "
+        f"smallest change that changes the answer. Medians: {summary}."
+        + (
+            " The network's attack is DeepFool's, an upper bound: its factor is at least this."
+            if len(ratios) > 1
+            else ""
+        )
+    )
+    median = float(np.median(noise))
     more = "" if norm == view.norm else f"Measured in {name} (random directions are drawn in L2 or L∞). "
     if np.isfinite(median) and np.isfinite(attack) and attack > 0:
         st.markdown(
@@ -142,31 +189,6 @@ def noise_ui(view: View, x: np.ndarray) -> None:
             "pixel range: almost every direction runs nearly parallel to the boundary, and the attack's is the one "
             "that does not. Within [0, 1] many pixels stop at their edges, so the factor is smaller."
         )
-    wanted = st.toggle(
-        "Also the defended model and the network",
-        key=TOGGLE,
-        help="Adds their images to the chart on the right (trains them first if this server has not yet)",
-    )
-    models = ("linear", "defended", "network") if wanted else ("linear",)
-    if wanted:
-        for settings in (view.defended, view.network):
-            results.trained(settings)
-    ratios = results.noise_digit(view, models, wait=False)
-    with right:
-        if ratios is None:
-            st.fragment(_noise_later, run_every=results.POLL)(view, models)
-        else:
-            st.altair_chart(norm_charts.noise_ratio_chart(ratios, name), width="stretch")
-            summary = "; ".join(f"{norm_charts.MODEL_NAMES[model]} {typical(r)}" for model, r in ratios.items())
-            st.caption(
-                f"Per test image: the median {name} distance along {results.DIGIT_DIRECTIONS} random directions ÷ "
-                f"the smallest change that changes the answer. Medians: {summary}."
-                + (
-                    " The network's attack is DeepFool's, an upper bound: its true factor is at least this."
-                    if wanted
-                    else ""
-                )
-            )
 
 
 def typical(ratios: np.ndarray) -> str:
@@ -175,9 +197,10 @@ def typical(ratios: np.ndarray) -> str:
     return f"{middle:.0f}×" if np.isfinite(middle) else "never (most images keep their answer along most directions)"
 
 
-def _noise_later(view: View, models: tuple[str, ...]) -> None:
+def _noise_later(view: View, x: np.ndarray, models: tuple[str, ...]) -> None:
     st.info(
-        "Walking random directions from every test image; its chart will fill in here.", icon=":material/hourglass_top:"
+        "Walking random directions from this image and every test image of the digit; the charts fill in here.",
+        icon=":material/hourglass_top:",
     )
-    if results.noise_digit(view, models, wait=False) is not None:
-        st.rerun()
+    if _noise_answers(view, x, models) is not None:
+        st.rerun()  # both ready: the whole page, once, draws them (and stops looking)

@@ -44,7 +44,8 @@ defenses.pair_reach           instant  how far ε moves a class's lead, per mode
 defenses.defense_numbers      instant  clean, certified and attacked accuracy of both models at ε
 norms.norm_answers            cached   one image's smallest L2 or L1 change, certificate, attacks
 norms.norm_gaps               shared   every test image: each usual attack ÷ the smallest change
-norms.noise_image             cached   random noise from one image against the attack
+norms.noise_image             shared   random noise from one image against the attack
+norms.noise_figures           cached   the noise section's two charts
 norms.noise_digit             shared   every test image: how much further noise must go, per model
 lesson.two_templates          instant  the source's and target's templates, the direction beside them
 lesson.pair_lever             instant  how far ε moves a pair's gap, and its median gap
@@ -118,6 +119,7 @@ from dashboard.results.norms import (
     ATTACKS,
     DIGIT_DIRECTIONS,
     noise_digit,
+    noise_figures,
     noise_image,
     noise_norm,
     norm_answers,
@@ -129,6 +131,7 @@ __all__ = [
     "ATTACKS",
     "DIGIT_DIRECTIONS",
     "noise_digit",
+    "noise_figures",
     "noise_image",
     "noise_norm",
     "norm_answers",
