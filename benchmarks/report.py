@@ -60,7 +60,7 @@ NOTES = """How the numbers come about:
 - Section 18: the L2 and L1 optima are ours (core/norms.py: closed form against one rival, all nine rivals
   of 64 images at once; dual Newton for L2 and the long-step dual simplex for L1 where several bind); cvxpy
   with Clarabel is the reference, warmed once, one image at a time as ours. The attacks' rows ask every test
-  image toward a target it is not (varied pairs); "missed" counts images the attack never makes the target
+  image toward a target it is not (varied pairs); "never reached" counts images the attack never makes the target
   (the sign step up to ε = 1). The noise rows: the median over 40 random L2 directions of the distance where
   the answer first changes, ÷ the smallest change to any other answer (the network's: DeepFool's, an upper
   bound); "never": most directions end at a random half-white image the model still reads as the digit."""

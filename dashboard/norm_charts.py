@@ -89,7 +89,7 @@ def gap_table(ratios: dict) -> pd.DataFrame:
                 "median": f"{np.median(finite):.3f}×" if len(finite) else "–",
                 "within 1%": f"{np.mean(array <= 1.01):.0%}",
                 "worst": f"{finite.max():.3f}×" if len(finite) else "–",
-                "missed": f"{int((~np.isfinite(array)).sum())}",
+                "never": f"{int((~np.isfinite(array)).sum())}",
             }
         )
     return pd.DataFrame(rows).set_index("attack")
