@@ -123,12 +123,15 @@ def carlini_wagner(
 
 
 def sign_step_distance(model: Classifier, x, target, *, norm, clip=(0.0, 1.0)):
-    """The gradient sign step at its own smallest eps toward ``target``, and its size in ``norm`` (1, 2 or inf)."""
+    """The gradient sign step at its own smallest eps toward ``target`` (a hair past it, so the target wins), and
+    its size in ``norm`` (1, 2 or inf)."""
     images, single = as_images(x)
     target = as_digit(target, "target")
     eps = np.atleast_1d(minimal_epsilon(model, images, target, clip=clip))
     reached = np.isfinite(eps)
-    stepped = fgsm(model, images, np.where(reached, eps, 0.0), target=target, clip=clip).astype(np.float64)
+    # a hair past the smallest eps (where the target only ties), so the image is read as the target
+    past = np.minimum(np.where(reached, eps + 1e-9, 0.0), 1.0)
+    stepped = fgsm(model, images, past, target=target, clip=clip).astype(np.float64)
     pixels = images.astype(np.float64)
     distance = np.where(reached, np.linalg.norm(stepped - pixels, ord=norm, axis=1), np.inf)
     return _answer((distance, np.where(reached[:, None], stepped, pixels)), single)

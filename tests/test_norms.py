@@ -95,8 +95,10 @@ def test_deepfool_carlini_wagner_and_the_sign_step_are_never_below_the_optimum(m
         assert adversarial.min() >= 0 and adversarial.max() <= 1
     for norm in (1, 2, np.inf):
         best, _ = minimal_perturbation(model, images, target, norm=norm, margin=0.0)
-        sign, _ = sign_step_distance(model, images, target, norm=norm)
+        sign, stepped = sign_step_distance(model, images, target, norm=norm)
         assert (sign >= best * (1 - 1e-9)).all()
+        reached = np.isfinite(sign)
+        assert (model.predict(stepped[reached]) == target).all()  # read as the target, not only tied
 
 
 def test_the_noise_walk_is_where_a_fine_grid_along_the_same_direction_first_changes_the_answer(model, twos):
