@@ -181,7 +181,7 @@ def main(view: View) -> None:
         "a certificate that no attack can do better, the iterative method, and the fewest pixels (an integer program)."
     )
     results.trained(view.training)
-    selected, eps = widgets.image_and_eps(view, key_suffix="_lab")
+    selected, eps = widgets.image_and_eps(view, key_suffix="_lab", slider=view.norm in ("inf", "0"))
     heading.title(f"Attack lab: {selected.pair(view)}, at its best and its worst")
     norm = widgets.norm_choice()  # what a change is measured by: every answer below follows it
     view = view.with_(norm=norm)

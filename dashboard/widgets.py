@@ -105,9 +105,9 @@ def first_ten_picker(images: np.ndarray) -> None:
     st.radio("Pick one of the first ten", first_ten, horizontal=True, key=WidgetKey.PICK, on_change=picked)  # wraps
 
 
-def image_and_eps(view: View, *, key_suffix: str) -> tuple[results.Chosen, float]:
+def image_and_eps(view: View, *, key_suffix: str, slider: bool = True) -> tuple[results.Chosen, float]:
     """The image a page studies (a test image it picks, or your own digit from the attack page) beside the epsilon
-    slider; returns the image and the chosen epsilon."""
+    slider (``slider=False``: a line that says why there is none); returns the image and the chosen epsilon."""
     chosen_image(view)  # says so if the test set has no image of the source digit
     left, right = st.columns([1, 3], vertical_alignment="bottom")
     with left:
@@ -119,7 +119,11 @@ def image_and_eps(view: View, *, key_suffix: str) -> tuple[results.Chosen, float
             image = image_picker(view, key_suffix=key_suffix)
     selected = results.chosen(view, image)
     with right:
-        eps = eps_slider(selected.minimal, key_suffix=key_suffix)
+        if slider:
+            eps = eps_slider(selected.minimal, key_suffix=key_suffix)
+        else:  # the answers in another norm have no ε of their own to choose; the ε chosen is kept for L∞
+            eps = view.eps if view.eps is not None else snap_eps(selected.minimal)
+            st.caption("Each answer below is the smallest change in its norm: no ε to choose (L∞ has one).")
     if selected.starting_point(view):
         st.info(selected.starting_point(view), icon=":material/info:")
     return selected, eps

@@ -55,6 +55,15 @@ def test_the_norm_picker_turns_the_page_and_l0_counts_pixels(chosen):
     assert app.query_params["norm"] == "0"
     widget(app, "button_group", "_widget_norm").set_value("2").run()
     assert metric(app, "Smallest L2 change") == f"{minimal_perturbation(model, x, 6, norm=2)[0]:.3f}"
+    assert not app.slider  # an L2 answer has no ε to choose
+
+
+def test_an_epsilon_in_the_link_is_kept_while_the_lab_answers_in_l2():
+    app = start({"page": "lab", "image": "3", "norm": "2", "eps": "0.12"})
+    assert_clean(app)
+    assert not app.slider and app.query_params["eps"] == "0.12"
+    widget(app, "button_group", "_widget_norm").set_value("inf").run()
+    assert app.slider[0].value == pytest.approx(0.12)
 
 
 def test_a_norm_the_lab_does_not_know_is_refused_with_a_notice():
