@@ -63,6 +63,7 @@ SLOWEST_FIRST = (
     "tests/test_app.py",
     "tests/test_app_pages.py",
     "tests/test_lab_norms.py",
+    "tests/test_network_verify.py",
     "tests/e2e/test_leaving.py",
     "tests/test_photos.py",
     "tests/test_network.py",
@@ -74,6 +75,7 @@ SLOWEST_FIRST = (
 # within a minute.
 SLOW = (
     "tests/test_app.py",
+    "tests/test_network_verify.py",
     "tests/test_lab_norms.py",
     "tests/test_app_pages.py",
     "tests/test_every_page.py",

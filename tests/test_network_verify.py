@@ -1,0 +1,107 @@
+"""The network's complete verifier against independent answers: every activation pattern of a tiny network solved
+as its own linear program, and the integer program on a trained one; every attack it returns checked."""
+
+import itertools
+
+import numpy as np
+import pytest
+from scipy.optimize import linprog
+
+from core.errors import BadInput
+from core.model import ReluNetwork
+from core.network_exact import network_optimal_epsilon, verify_robust
+
+
+def tiny(seed: int, scale: float) -> ReluNetwork:
+    generator = np.random.default_rng(seed)
+    return ReluNetwork(
+        generator.normal(0, scale / 28, (4, 784)),
+        generator.normal(0, scale / 4, 4),
+        generator.normal(0, 1, (10, 4)),
+        generator.normal(0, 0.3, 10),
+    )
+
+
+def smallest_lead(network, x, label, eps):
+    """The exact smallest lead of ``label`` over any other class in the box: one LP per pattern and rival."""
+    low, high = np.maximum(x - eps, 0) - x, np.minimum(x + eps, 1) - x
+    start = network.W1 @ x + network.b1
+    best = np.inf
+    for pattern in itertools.product([0, 1], repeat=network.hidden):
+        on = np.array(pattern, bool)
+        signs = np.where(on, -1.0, 1.0)  # on: -h <= 0; off: h <= 0
+        rows, limits = signs[:, None] * network.W1, -signs * start
+        for rival in range(10):
+            if rival == label:
+                continue
+            weights = (network.W2[label] - network.W2[rival]) * on
+            solved = linprog(weights @ network.W1, A_ub=rows, b_ub=limits, bounds=list(zip(low, high)), method="highs")
+            if solved.status == 0:
+                value = solved.fun + weights @ start + network.b2[label] - network.b2[rival]
+                best = min(best, value)
+    return best
+
+
+def valid(verdict, network, x, label, eps):
+    image = verdict.image
+    assert np.abs(image - x).max() <= eps + 1e-9 and image.min() >= 0 and image.max() <= 1
+    z = network.logits(image)
+    assert np.delete(z, label).max() >= z[label]  # another class reaches the true one
+
+
+@pytest.mark.parametrize("seed,scale", [(0, 1.0), (1, 4.0), (2, 12.0)])
+def test_the_verdict_is_every_activation_patterns_answer_on_a_tiny_network(seed, scale, twos):
+    network = tiny(seed, scale)
+    settled = 0
+    for x in twos[:2]:
+        label = int(network.predict(x))
+        for eps in (0.005, 0.02, 0.05, 0.15):
+            verdict = verify_robust(network, x, label, eps, time_limit=20)
+            truth = smallest_lead(network, x, label, eps)
+            if verdict.status == "robust":
+                assert truth > -1e-7
+            elif verdict.status == "attacked":
+                valid(verdict, network, x, label, eps)
+                assert truth <= 1e-7
+            settled += verdict.status != "unknown"
+    assert settled == 8
+
+
+@pytest.fixture(scope="module")
+def network16():
+    from core.inputs.settings import TrainingSettings
+    from core.jobs.shipped import train
+
+    return train(TrainingSettings(hidden=16)).model
+
+
+def test_robust_is_never_contradicted_by_the_integer_program(network16, dataset):
+    """Where the verifier says robust at eps, the integer program finds no attack toward any class below eps; where
+    it says attacked, its image is in the box and another class reaches the true one."""
+    checked = {"robust": 0, "attacked": 0}
+    for index in (0,):
+        x, label = dataset.x_test[index].astype(np.float64), int(dataset.y_test[index])
+        assert network16.predict(x) == label
+        robust = []
+        for eps in (0.02, 0.05, 0.1):
+            verdict = verify_robust(network16, x, label, eps)
+            assert verdict.status != "unknown"
+            checked[verdict.status] += 1
+            if verdict.status == "robust":
+                robust.append(eps)
+            else:
+                valid(verdict, network16, x, label, eps)
+        if robust:  # the largest eps proven: no class may be reachable below it
+            for rival in range(10):
+                if rival != label:
+                    found = network_optimal_epsilon(network16, x, rival, time_limit=5, margin=0.0)
+                    assert found[0] >= max(robust) - 1e-6, (index, rival)
+    assert checked["robust"] and checked["attacked"]
+
+
+def test_bad_questions_are_refused_by_name(network16, twos):
+    for eps in (-0.1, 1.5, "0.1", np.nan):
+        with pytest.raises(BadInput):
+            verify_robust(network16, twos[0], 2, eps)
+    with pytest.raises(BadInput):
+        verify_robust(network16, twos[0], 12, 0.1)
