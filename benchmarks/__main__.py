@@ -32,6 +32,7 @@ from benchmarks.report import write_markdown
 from benchmarks.shared_server import shared_server
 from benchmarks.storm import storm
 from benchmarks.training import training_and_loading
+from benchmarks.verifier import verifier
 
 # Each section: a module of this package, with one function that adds its rows to the report.
 PARTS = {
@@ -50,6 +51,7 @@ PARTS = {
     "cost": cost,
     "lesson": lesson,
     "norms": norms,
+    "verifier": verifier,
 }
 
 

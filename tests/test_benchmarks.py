@@ -23,6 +23,7 @@ IN_PROCESS = (
     "cost",
     "lesson",
     "norms",
+    "verifier",
 )
 
 
@@ -60,6 +61,7 @@ def test_quick_benchmarks_run_and_report_every_section(tmp_path):
         "16. The cost of a training",
         "17. The lesson",
         "18. Every norm",
+        "19. The network's complete verifier",
     )
     for section in sections:
         assert f"## {section}" in report
