@@ -120,7 +120,8 @@ def _branch_and_bound(network, image, label, rival, eps, clip, deadline):
         answer = _relaxation(network, weights, bias, start, low, high, undecided, splits, box)
         if answer is None:
             continue  # no pixels satisfy these signs: nothing to prove
-        value, move = answer
+        value, move, relaxed = answer
+        loose_units = np.flatnonzero(undecided & np.array([k not in splits for k in range(len(low))]))
         if value > 0:
             continue  # proven on this branch
         candidate = image + move if clip is None else np.clip(image + move, *clip)
@@ -131,8 +132,14 @@ def _branch_and_bound(network, image, label, rival, eps, clip, deadline):
         if not free.any():  # every unit fixed: the program is exact, and its optimum only ties (to rounding)
             tied = True
             continue
-        gap = np.where(free, np.abs(weights) * (-low * high) / np.where(free, high - low, 1.0), -1.0)
-        unit = int(np.argmax(gap))  # the unit whose relaxation loosens the bound most
+        # the unit whose relaxation the program's optimum uses most (its relaxed output above the real ReLU's,
+        # weighted by its pull on the lead); where none is used, the widest relaxation
+        used = np.zeros(len(free))
+        used[loose_units] = np.abs(weights[loose_units]) * (
+            relaxed - np.maximum(network.W1[loose_units] @ move + start[loose_units], 0)
+        )
+        wide = np.where(free, np.abs(weights) * (-low * high) / np.where(free, high - low, 1.0), -1.0)
+        unit = int(np.argmax(used)) if used.max() > 1e-9 else int(np.argmax(wide))
         here = (network.W1[unit] @ move + start[unit]) > 0  # the side the program's optimum lies on: searched first
         stack.append({**splits, unit: not here})
         stack.append({**splits, unit: bool(here)})
@@ -175,4 +182,4 @@ def _relaxation(network, weights, bias, start, low, high, undecided, splits, box
         return None
     if solved.status != 0:
         raise RuntimeError(f"the branch's linear program did not solve: {solved.message}")
-    return float(solved.fun) + constant, solved.x[:n]
+    return float(solved.fun) + constant, solved.x[:n], solved.x[n:]
