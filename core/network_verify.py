@@ -31,7 +31,7 @@ from core.errors import BadInput
 from core.model import ReluNetwork
 from core.network_bounds import lower_bounds, unit_bounds
 
-__all__ = ["Verdict", "verify_robust"]
+__all__ = ["Verdict", "can_reach", "optimal_epsilon", "verify_robust"]
 
 
 @dataclass(frozen=True)
@@ -67,14 +67,18 @@ def verify_robust(network: ReluNetwork, x, label, eps, *, clip=(0.0, 1.0), time_
     found = _attack(network, image, label, eps, clip)
     if found is not None:
         return verdict("attacked", found)
-    rows = np.delete(np.eye(10)[label] - np.eye(10), label, axis=0)
+    leads = np.delete(np.eye(10)[label] - np.eye(10), label, axis=0)  # z_label - z_j over the logits
     rivals = np.delete(np.arange(10), label)
-    bounds = lower_bounds(network, image, eps, rows, clip)
+    bounds = lower_bounds(network, image, eps, leads, clip)
     branches, unknown = 0, False
     for rival in rivals[np.argsort(bounds)]:  # the hardest first: an attack shows there soonest
         if bounds[list(rivals).index(rival)] > 0:
             continue  # CROWN proves this rival stays behind on the whole box
-        status, found, solved = _branch_and_bound(network, image, label, int(rival), eps, clip, deadline)
+        rows = (network.W2[label] - network.W2[rival])[None]
+        bias = np.array([network.b2[label] - network.b2[rival]])
+        status, found, solved = _branch_and_bound(
+            network, image, rows, bias, eps, clip, deadline, lambda candidate: not _ahead(network, candidate, label)
+        )
         branches += solved
         if status == "attacked":
             return verdict("attacked", found, branches)
@@ -82,6 +86,74 @@ def verify_robust(network: ReluNetwork, x, label, eps, *, clip=(0.0, 1.0), time_
         if time.perf_counter() > deadline:
             return verdict("unknown", None, branches)
     return verdict("unknown" if unknown else "robust", None, branches)
+
+
+def can_reach(network: ReluNetwork, x, target, eps, *, clip=(0.0, 1.0), time_limit: float = 10.0) -> Verdict:
+    """Whether some perturbation with ``|delta|_inf <= eps`` makes ``target`` score strictly highest: "attacked" with
+    the image, "robust" (proven: every such image leaves some other class at least level with the target), or
+    "unknown" after ``time_limit`` seconds."""
+    started = time.perf_counter()
+    image = as_one_image(x, "can_reach").astype(np.float64)
+    target = as_digit(target, "target")
+    clip = as_clip(clip)
+    deadline = started + time_limit
+    wins = lambda candidate: _winner(network, candidate) == target  # noqa: E731
+
+    def verdict(status: str, found=None, branches: int = 0) -> Verdict:
+        return Verdict(status, found, branches, time.perf_counter() - started)
+
+    found = pgd(network, image, eps, target=target, steps=20, clip=clip, keep_best=True)
+    if wins(found):
+        return verdict("attacked", found)
+    if (lower_bounds(network, image, eps, np.delete(np.eye(10) - np.eye(10)[target], target, axis=0), clip) > 0).any():
+        return verdict("robust")  # CROWN: some class stays ahead of the target on the whole box
+    rows = np.delete(network.W2 - network.W2[target], target, axis=0)  # z_j - z_target, j != target
+    bias = np.delete(network.b2 - network.b2[target], target)
+    status, found, solved = _branch_and_bound(network, image, rows, bias, eps, clip, deadline, wins)
+    return verdict(status, found, solved)
+
+
+def optimal_epsilon(network: ReluNetwork, x, target, *, clip=(0.0, 1.0), time_limit: float = 20.0):
+    """The smallest L-inf eps at which some perturbation makes ``target`` win, by bisection with :func:`can_reach`
+    between CROWN's bound below and the best attack known above, to a relative gap of 1e-4: a
+    :class:`core.network_exact.NetworkOptimum` with ``proven`` and ``bracket`` (the bracket reached when the time
+    runs out first)."""
+    from core.network_exact import NetworkOptimum, iterated_epsilon, target_bound
+
+    started = time.perf_counter()
+    image = as_one_image(x, "optimal_epsilon of the network").astype(np.float64)
+    target = as_digit(target, "target")
+    clip = as_clip(clip)
+    if _winner(network, image) == target:
+        return NetworkOptimum(0.0, image, True, (0.0, 0.0))
+    high, best = iterated_epsilon(network, image, target, clip)
+    if not np.isfinite(high):
+        high, best = MAX_EPS, image
+        answer = can_reach(network, image, target, MAX_EPS, clip=clip, time_limit=time_limit)
+        if answer.status != "attacked":
+            return NetworkOptimum(np.inf, image, answer.status == "robust", (MAX_EPS, np.inf))
+        best = answer.image
+    low = min(target_bound(network, image, target, clip=clip), high)
+    while high - low > 1e-4 * high:
+        left = started + time_limit - time.perf_counter()
+        if left <= 0:
+            return NetworkOptimum(high, best, False, (low, high))
+        middle = (low + high) / 2
+        answer = can_reach(network, image, target, middle, clip=clip, time_limit=left)
+        if answer.status == "attacked":
+            high, best = float(np.abs(answer.image - image).max()), answer.image
+        elif answer.status == "robust":
+            low = middle
+        else:
+            return NetworkOptimum(high, best, False, (low, high))
+    return NetworkOptimum(high, best, True, (low, high))
+
+
+def _winner(network: ReluNetwork, image: np.ndarray) -> int | None:
+    """The class that scores strictly highest, or None on a tie at the top."""
+    z = network.logits(image)
+    top = int(np.argmax(z))
+    return top if z[top] > np.delete(z, top).max() else None
 
 
 def _ahead(network: ReluNetwork, image: np.ndarray, label: int) -> bool:
@@ -102,12 +174,11 @@ def _attack(network: ReluNetwork, image: np.ndarray, label: int, eps: float, cli
     return None
 
 
-def _branch_and_bound(network, image, label, rival, eps, clip, deadline):
-    """Is ``z_label - z_rival > 0`` on the whole box? Depth first over the undecided units' signs."""
+def _branch_and_bound(network, image, rows, bias, eps, clip, deadline, broken):
+    """Is ``max_r (rows_r . relu(h) + bias_r) > 0`` everywhere on the box? Depth first over the undecided units'
+    signs; ``broken(image)`` says whether a candidate from a branch's optimum is an attack."""
     centre, radius, low, high = unit_bounds(network, image, eps, clip)
     box = (centre - radius - image, centre + radius - image)  # the pixels' moves
-    weights = network.W2[label] - network.W2[rival]
-    bias = float(network.b2[label] - network.b2[rival])
     start = network.W1 @ image + network.b1
     undecided = (low < 0) & (high > 0)
     stack, solved, tied = [{}], 0, False
@@ -117,15 +188,14 @@ def _branch_and_bound(network, image, label, rival, eps, clip, deadline):
             return "unknown", None, solved
         splits = stack.pop()
         solved += 1
-        answer = _relaxation(network, weights, bias, start, low, high, undecided, splits, box)
+        answer = _relaxation(network, rows, bias, start, low, high, undecided, splits, box)
         if answer is None:
             continue  # no pixels satisfy these signs: nothing to prove
         value, move, relaxed = answer
-        loose_units = np.flatnonzero(undecided & np.array([k not in splits for k in range(len(low))]))
         if value > 0:
             continue  # proven on this branch
         candidate = image + move if clip is None else np.clip(image + move, *clip)
-        if not _ahead(network, candidate, label):
+        if broken(candidate):
             return "attacked", candidate, solved
         free = undecided.copy()
         free[list(splits)] = False
@@ -133,7 +203,11 @@ def _branch_and_bound(network, image, label, rival, eps, clip, deadline):
             tied = True
             continue
         # the unit whose relaxation the program's optimum uses most (its relaxed output above the real ReLU's,
-        # weighted by its pull on the lead); where none is used, the widest relaxation
+        # weighted by its pull on the row that binds there); where none is used, the widest relaxation
+        loose_units = np.flatnonzero(free)
+        outputs = np.maximum(network.W1 @ move + start, 0.0)
+        outputs[loose_units] = relaxed
+        weights = rows[int(np.argmax(rows @ outputs + bias))]
         used = np.zeros(len(free))
         used[loose_units] = np.abs(weights[loose_units]) * (
             relaxed - np.maximum(network.W1[loose_units] @ move + start[loose_units], 0)
@@ -146,40 +220,40 @@ def _branch_and_bound(network, image, label, rival, eps, clip, deadline):
     return ("unknown" if tied else "robust"), None, solved
 
 
-def _relaxation(network, weights, bias, start, low, high, undecided, splits, box):
-    """The smallest ``z_label - z_rival`` on one branch, over the triangle relaxation of its unfixed units, with the
-    fixed units' signs enforced: ``(value, pixel moves)``, or None if no pixels satisfy the signs."""
+def _relaxation(network, rows, bias, start, low, high, undecided, splits, box):
+    """The smallest ``max_r (rows_r . a + bias_r)`` on one branch, ``a`` the units' outputs under the triangle
+    relaxation of its unfixed units, with the fixed units' signs enforced: ``(value, pixel moves, the loose
+    units' relaxed outputs)``, or None if no pixels satisfy the signs."""
     from scipy.optimize import linprog
 
     W1 = network.W1
     n = W1.shape[1]
     active = (low >= 0) | np.array([splits.get(k) is True for k in range(len(low))])
     loose = undecided & np.array([k not in splits for k in range(len(low))])
+    m = int(loose.sum())
+    # variables: the pixels' moves, the loose units' outputs, the bound s; minimise s
     # the units on: a = h = start + W1 . delta; off: a = 0; loose: a variable between its triangle's lines
-    cost = np.r_[weights[active] @ W1[active], weights[loose]]
-    constant = float(weights[active] @ start[active]) + bias
-    rows, limits = [], []
+    matrix, limits = [], []
+    for row, offset in zip(rows, bias):  # s >= row . a + offset
+        matrix.append(np.r_[row[active] @ W1[active], row[loose], -1.0])
+        limits.append(-(float(row[active] @ start[active]) + offset))
     for k, sign in splits.items():
-        rows.append(np.r_[(-W1[k] if sign else W1[k]), np.zeros(loose.sum())])  # h >= 0, or h <= 0
+        matrix.append(np.r_[(-W1[k] if sign else W1[k]), np.zeros(m + 1)])  # h >= 0, or h <= 0
         limits.append(start[k] if sign else -start[k])
     for place, k in enumerate(np.flatnonzero(loose)):
-        pick = np.zeros(loose.sum())
+        pick = np.zeros(m + 1)
         pick[place] = 1.0
-        rows.append(np.r_[W1[k], -pick])  # a >= h
+        matrix.append(np.r_[W1[k], -pick])  # a >= h
         limits.append(-start[k])
         scale = high[k] / (high[k] - low[k])
-        rows.append(np.r_[-scale * W1[k], pick])  # a <= U (h - L) / (U - L)
+        matrix.append(np.r_[-scale * W1[k], pick])  # a <= U (h - L) / (U - L)
         limits.append(scale * (start[k] - low[k]))
-    bounds = list(zip(*box)) + [(0.0, float(high[k])) for k in np.flatnonzero(loose)]
+    bounds = list(zip(*box)) + [(0.0, float(high[k])) for k in np.flatnonzero(loose)] + [(None, None)]
     solved = linprog(
-        cost,
-        A_ub=np.array(rows) if rows else None,
-        b_ub=np.array(limits) if rows else None,
-        bounds=bounds,
-        method="highs",
+        np.r_[np.zeros(n + m), 1.0], A_ub=np.array(matrix), b_ub=np.array(limits), bounds=bounds, method="highs"
     )
     if solved.status == 2:
         return None
     if solved.status != 0:
         raise RuntimeError(f"the branch's linear program did not solve: {solved.message}")
-    return float(solved.fun) + constant, solved.x[:n], solved.x[n:]
+    return float(solved.fun), solved.x[:n], solved.x[n : n + m]

@@ -105,3 +105,16 @@ def test_bad_questions_are_refused_by_name(network16, twos):
             verify_robust(network16, twos[0], 2, eps)
     with pytest.raises(BadInput):
         verify_robust(network16, twos[0], 12, 0.1)
+
+
+def test_the_optimal_epsilon_by_the_verifier_is_the_integer_programs_where_it_proves_it(network16, twos):
+    from core.network_verify import optimal_epsilon
+
+    for x in twos[[1, 3]]:
+        ours = optimal_epsilon(network16, x, 6, time_limit=20)
+        reference = network_optimal_epsilon(network16, x, 6, time_limit=20, margin=0.0)
+        assert ours.proven and reference.proven
+        assert ours[0] == pytest.approx(reference[0], rel=2e-4)
+        assert ours.bracket[0] <= reference[0] * (1 + 1e-6) and reference[0] <= ours.bracket[1] * (1 + 1e-6)
+        image = ours[1]
+        assert np.abs(image - x).max() <= ours[0] + 1e-9 and network16.predict(image) == 6
