@@ -31,7 +31,7 @@ from core.errors import BadInput
 from core.model import ReluNetwork
 from core.network_bounds import lower_bounds, unit_bounds
 
-__all__ = ["Verdict", "can_reach", "optimal_epsilon", "verify_robust"]
+__all__ = ["Verdict", "can_reach", "verify_robust", "winner"]
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ def can_reach(network: ReluNetwork, x, target, eps, *, clip=(0.0, 1.0), time_lim
     target = as_digit(target, "target")
     clip = as_clip(clip)
     deadline = started + time_limit
-    wins = lambda candidate: _winner(network, candidate) == target  # noqa: E731
+    wins = lambda candidate: winner(network, candidate) == target  # noqa: E731
 
     def verdict(status: str, found=None, branches: int = 0) -> Verdict:
         return Verdict(status, found, branches, time.perf_counter() - started)
@@ -113,43 +113,7 @@ def can_reach(network: ReluNetwork, x, target, eps, *, clip=(0.0, 1.0), time_lim
     return verdict(status, found, solved)
 
 
-def optimal_epsilon(network: ReluNetwork, x, target, *, clip=(0.0, 1.0), time_limit: float = 20.0):
-    """The smallest L-inf eps at which some perturbation makes ``target`` win, by bisection with :func:`can_reach`
-    between CROWN's bound below and the best attack known above, to a relative gap of 1e-4: a
-    :class:`core.network_exact.NetworkOptimum` with ``proven`` and ``bracket`` (the bracket reached when the time
-    runs out first)."""
-    from core.network_exact import NetworkOptimum, iterated_epsilon, target_bound
-
-    started = time.perf_counter()
-    image = as_one_image(x, "optimal_epsilon of the network").astype(np.float64)
-    target = as_digit(target, "target")
-    clip = as_clip(clip)
-    if _winner(network, image) == target:
-        return NetworkOptimum(0.0, image, True, (0.0, 0.0))
-    high, best = iterated_epsilon(network, image, target, clip)
-    if not np.isfinite(high):
-        high, best = MAX_EPS, image
-        answer = can_reach(network, image, target, MAX_EPS, clip=clip, time_limit=time_limit)
-        if answer.status != "attacked":
-            return NetworkOptimum(np.inf, image, answer.status == "robust", (MAX_EPS, np.inf))
-        best = answer.image
-    low = min(target_bound(network, image, target, clip=clip), high)
-    while high - low > 1e-4 * high:
-        left = started + time_limit - time.perf_counter()
-        if left <= 0:
-            return NetworkOptimum(high, best, False, (low, high))
-        middle = (low + high) / 2
-        answer = can_reach(network, image, target, middle, clip=clip, time_limit=left)
-        if answer.status == "attacked":
-            high, best = float(np.abs(answer.image - image).max()), answer.image
-        elif answer.status == "robust":
-            low = middle
-        else:
-            return NetworkOptimum(high, best, False, (low, high))
-    return NetworkOptimum(high, best, True, (low, high))
-
-
-def _winner(network: ReluNetwork, image: np.ndarray) -> int | None:
+def winner(network: ReluNetwork, image: np.ndarray) -> int | None:
     """The class that scores strictly highest, or None on a tie at the top."""
     z = network.logits(image)
     top = int(np.argmax(z))

@@ -108,7 +108,7 @@ def test_bad_questions_are_refused_by_name(network16, twos):
 
 
 def test_the_optimal_epsilon_by_the_verifier_is_the_integer_programs_where_it_proves_it(network16, twos):
-    from core.network_verify import optimal_epsilon
+    from core.network_exact import optimal_epsilon
 
     for x in twos[[1, 3]]:
         ours = optimal_epsilon(network16, x, 6, time_limit=20)
