@@ -184,7 +184,6 @@ def main(view: View) -> None:
     selected, eps = widgets.image_and_eps(view, key_suffix="_lab", slider=view.norm in ("inf", "0"))
     heading.title(f"Attack lab: {selected.pair(view)}, at its best and its worst")
     norm = widgets.norm_choice()  # what a change is measured by: every answer below follows it
-    view = view.with_(norm=norm)
     x = selected.pixels.astype(np.float64)
     truth = selected.truth(view)
     subject = "your digit" if selected.own else "this image"

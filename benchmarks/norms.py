@@ -90,7 +90,7 @@ def speed(report: Report, model, images, targets, quick: bool) -> None:
 
 def gaps(report: Report, model, images, targets) -> None:
     from core.exact import minimal_perturbation
-    from core.norm_attacks import carlini_wagner, deepfool, sign_step_distance
+    from core.norm_attacks import carlini_wagner, deepfool, sign_step_distance, size_where_reached
 
     for norm in (2, 1, np.inf):
         name = "L∞" if norm == np.inf else f"L{norm}"
@@ -100,8 +100,11 @@ def gaps(report: Report, model, images, targets) -> None:
             best, _ = minimal_perturbation(model, chosen, target, norm=norm, margin=0.0)
             moved = best > 0
             for attack, distance in (
-                ("DeepFool", _size(deepfool(model, chosen, target)[1], chosen, model, target, norm)),
-                ("Carlini & Wagner", _size(carlini_wagner(model, chosen, target)[1], chosen, model, target, norm)),
+                ("DeepFool", size_where_reached(model, chosen, deepfool(model, chosen, target)[1], target, norm)[0]),
+                (
+                    "Carlini & Wagner",
+                    size_where_reached(model, chosen, carlini_wagner(model, chosen, target)[1], target, norm)[0],
+                ),
                 ("gradient sign step", sign_step_distance(model, chosen, target, norm=norm)[0]),
             ):
                 with np.errstate(divide="ignore", invalid="ignore"):
@@ -127,17 +130,10 @@ def _shown(value: float) -> str:
     return f"{value:.1f}" if np.isfinite(value) else "never"
 
 
-def _size(adversarial, images, model, target, norm):
-    reached = model.predict(adversarial) == target
-    return np.where(reached, np.linalg.norm(adversarial - images, ord=norm, axis=1), np.inf)
-
-
 def noise(report: Report, data, quick: bool) -> None:
-    from core.exact import minimal_perturbation
     from core.inputs.settings import TrainingSettings
     from core.jobs.shipped import train
-    from core.noise import noise_distance, random_directions
-    from core.norm_attacks import deepfool
+    from core.noise import nearest_answer, noise_distance, random_directions
 
     twos = data.x_test[data.test_indices(2)][: 10 if quick else None].astype(np.float64)
     epochs = 2 if quick else 25
@@ -150,14 +146,7 @@ def noise(report: Report, data, quick: bool) -> None:
     for name, model in models.items():
         for clip in ((0.0, 1.0), None):
             started = time.perf_counter()
-            answers = model.predict(twos)
-            attack = np.full(len(twos), np.inf)
-            for rival in range(10):
-                if model.linear:
-                    distance = minimal_perturbation(model, twos, rival, norm=2, clip=clip, margin=0.0)[0]
-                else:
-                    distance = _size(deepfool(model, twos, rival, clip=clip)[1], twos, model, rival, 2)
-                attack = np.where(answers != rival, np.minimum(attack, distance), attack)
+            attack = nearest_answer(model, twos, model.predict(twos), norm=2, clip=clip)[0]
             medians = np.array([np.median(noise_distance(model, x, directions, norm=2, clip=clip)) for x in twos])
             ratio = medians / attack  # inf: most directions never change the answer
             low, mid, high = (_shown(q) for q in np.quantile(ratio, [0.25, 0.5, 0.75], method="lower"))

@@ -62,7 +62,7 @@ def verify_robust(network: ReluNetwork, x, label, eps, *, clip=(0.0, 1.0), time_
     def verdict(status: str, found=None, branches: int = 0) -> Verdict:
         return Verdict(status, found, branches, time.perf_counter() - started)
 
-    if not _ahead(network, image, label):
+    if winner(network, image) != label:
         return verdict("attacked", image)
     found = _attack(network, image, label, eps, clip)
     if found is not None:
@@ -71,13 +71,14 @@ def verify_robust(network: ReluNetwork, x, label, eps, *, clip=(0.0, 1.0), time_
     rivals = np.delete(np.arange(10), label)
     bounds = lower_bounds(network, image, eps, leads, clip)
     branches, unknown = 0, False
-    for rival in rivals[np.argsort(bounds)]:  # the hardest first: an attack shows there soonest
-        if bounds[list(rivals).index(rival)] > 0:
+    for place in np.argsort(bounds):  # the hardest first: an attack shows there soonest
+        if bounds[place] > 0:
             continue  # CROWN proves this rival stays behind on the whole box
+        rival = rivals[place]
         rows = (network.W2[label] - network.W2[rival])[None]
         bias = np.array([network.b2[label] - network.b2[rival]])
         status, found, solved = _branch_and_bound(
-            network, image, rows, bias, eps, clip, deadline, lambda candidate: not _ahead(network, candidate, label)
+            network, image, rows, bias, eps, clip, deadline, lambda candidate: winner(network, candidate) != label
         )
         branches += solved
         if status == "attacked":
@@ -120,11 +121,6 @@ def winner(network: ReluNetwork, image: np.ndarray) -> int | None:
     return top if z[top] > np.delete(z, top).max() else None
 
 
-def _ahead(network: ReluNetwork, image: np.ndarray, label: int) -> bool:
-    z = network.logits(image)
-    return bool(z[label] > np.delete(z, label).max())
-
-
 def _attack(network: ReluNetwork, image: np.ndarray, label: int, eps: float, clip) -> np.ndarray | None:
     """PGD (20 steps from the gradient sign step, its best iterate), untargeted and toward the two rivals the
     network ranks next: an image where the answer is no longer ``label``, or None."""
@@ -133,7 +129,7 @@ def _attack(network: ReluNetwork, image: np.ndarray, label: int, eps: float, cli
     tries = [pgd(network, image, eps, labels=label, steps=20, clip=clip, keep_best=True)]
     tries += [pgd(network, image, eps, target=j, steps=20, clip=clip, keep_best=True) for j in order]
     for found in tries:
-        if not _ahead(network, found, label):
+        if winner(network, found) != label:
             return found
     return None
 

@@ -21,11 +21,13 @@ from __future__ import annotations
 import numpy as np
 
 from core import stopping
-from core.checks import as_clip, as_one_image
+from core.checks import as_clip, as_images, as_labels, as_one_image
 from core.errors import BadInput
+from core.exact import minimal_perturbation
 from core.model import Classifier
+from core.norm_attacks import deepfool, size_where_reached
 
-__all__ = ["noise_distance", "random_directions"]
+__all__ = ["nearest_answer", "noise_distance", "random_directions"]
 
 GRID = 400  # the network's walk: points along each direction before bisection
 UNCLIPPED_REACH = 1000.0  # the network's walk without a clip range looks this far along each direction
@@ -42,6 +44,28 @@ def random_directions(count: int, norm, seed: int = 0) -> np.ndarray:
     if norm == np.inf:
         return generator.choice([-1.0, 1.0], size=(count, 784))
     raise BadInput(f"norm must be 2 or inf, got {norm!r}")
+
+
+def nearest_answer(model: Classifier, x, labels, *, norm, clip=(0.0, 1.0)):
+    """The smallest change (in ``norm``) after which another class ties or beats ``labels``: what random noise is
+    set against. Exact on the linear model (:func:`core.exact.minimal_perturbation` toward each other class: the
+    certified radius in that norm); on the network, DeepFool's toward each other class, an upper bound.
+
+    Returns ``(distance, image, class)``, per image (floats and (784,) for one image).
+    """
+    images, single = as_images(x)
+    labels = as_labels(labels, len(images))
+    clip = as_clip(clip)
+    distance, found, rival = np.full(len(images), np.inf), images.astype(np.float64), labels.copy()
+    for other in range(10):
+        stopping.check()
+        if model.linear:
+            size, image = minimal_perturbation(model, images, other, norm=norm, clip=clip, margin=0.0)
+        else:
+            size, image = size_where_reached(model, images, deepfool(model, images, other, clip=clip)[1], other, norm)
+        better = (labels != other) & (size < distance)
+        distance[better], found[better], rival[better] = size[better], image[better], other
+    return (float(distance[0]), found[0], int(rival[0])) if single else (distance, found, rival)
 
 
 def noise_distance(model: Classifier, x, directions: np.ndarray, *, norm, clip=(0.0, 1.0)) -> np.ndarray:
@@ -68,7 +92,7 @@ def noise_distance(model: Classifier, x, directions: np.ndarray, *, norm, clip=(
         with np.errstate(divide="ignore", invalid="ignore"):
             stop = np.where(u != 0, room / np.abs(u), np.inf)
     t = _crossing_linear(model, image, u, stop, label) if model.linear else _crossing_grid(model, image, u, stop, label)
-    change = np.where(np.isfinite(t)[:, None], np.minimum(np.where(np.isfinite(t), t, 0.0)[:, None], stop) * u, 0.0)
+    change = np.minimum(np.where(np.isfinite(t), t, 0.0)[:, None], stop) * u  # each pixel stops at its edge
     return np.where(np.isfinite(t), np.linalg.norm(change, ord=norm, axis=1), np.inf)
 
 

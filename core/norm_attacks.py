@@ -24,14 +24,16 @@ from core.attack import fgsm, minimal_epsilon
 from core.checks import as_clip, as_digit, as_images
 from core.model import Classifier
 
-__all__ = ["carlini_wagner", "deepfool", "sign_step_distance"]
+__all__ = ["carlini_wagner", "deepfool", "sign_step_distance", "size_where_reached"]
 
 
-def _measured(images, adversarial, target, model, norm):
-    """Each change's size in ``norm``, ``inf`` (and the original image) where the target does not win."""
-    won = model.predict(adversarial) == target
-    distance = np.where(won, np.linalg.norm(adversarial - images, ord=norm, axis=1), np.inf)
-    return distance, np.where(won[:, None], adversarial, images)
+def size_where_reached(model: Classifier, images, adversarial, target: int, norm):
+    """Each change's size in ``norm``, and the images: ``inf`` (and the original image) where the model does not
+    read ``target``. One image or a batch (the last axis holds the pixels)."""
+    images = np.asarray(images, dtype=np.float64)
+    won = np.asarray(model.predict(adversarial) == target)
+    distance = np.where(won, np.linalg.norm(adversarial - images, ord=norm, axis=-1), np.inf)
+    return distance, np.where(won[..., None], adversarial, images)
 
 
 def _answer(result, single):
@@ -61,7 +63,7 @@ def deepfool(model: Classifier, x, target, *, clip=(0.0, 1.0), overshoot: float 
         current[going] = pixels[going] + (1 + overshoot) * total[going]
         if clip is not None:
             current[going] = np.clip(current[going], *clip)
-    return _answer(_measured(pixels, current, target, model, 2), single)
+    return _answer(size_where_reached(model, pixels, current, target, 2), single)
 
 
 def carlini_wagner(
@@ -119,7 +121,7 @@ def carlini_wagner(
         above = np.where(won_now, np.minimum(above, c), above)
         below = np.where(won_now, below, np.maximum(below, c))
         c = np.where(np.isfinite(above), (below + above) / 2, c * 10)
-    return _answer(_measured(pixels, best_image, target, model, 2), single)
+    return _answer(size_where_reached(model, pixels, best_image, target, 2), single)
 
 
 def sign_step_distance(model: Classifier, x, target, *, norm, clip=(0.0, 1.0)):

@@ -58,7 +58,7 @@ def smallest_change(model: SoftmaxModel, images: np.ndarray, target: int, clip, 
     rows, need, low, high = problem(model, images, target, clip, margin)
     n = len(images)
     distance, delta = np.full(n, np.inf), np.zeros(images.shape, np.float64)
-    one_rival = _l2_one_rival if norm == 2 else _l1_one_rival
+    one_rival, several = (_l2_one_rival, _l2_several) if norm == 2 else (_l1_one_rival, _l1_several)
     for start in range(0, n, BLOCK):  # (block, 9, 784) arrays at a time: a few MB
         stopping.check()  # a computation nobody waits for any more stops here
         part = slice(start, start + BLOCK)
@@ -73,7 +73,6 @@ def smallest_change(model: SoftmaxModel, images: np.ndarray, target: int, clip, 
         for i in np.flatnonzero(np.isfinite(best).all(axis=1) & ~enough):  # several rivals bind: one at a time
             stopping.check()
             b, at = int(binding[i]), start + i
-            several = _l2_several if norm == 2 else _l1_several
             found = several(rows, need[at], low[at], high[at], b, extra[i, b])
             if found is not None:
                 delta[at] = found

@@ -165,7 +165,7 @@ def noise_drawn(view: View, one: dict, ratios: dict) -> None:
     name = label(norm)
     noise, attack = one["noise"], one["attack"]
     left, right = st.columns(2)
-    histogram, spread = results.noise_figures(noise, attack, tuple(ratios.items()), norm)
+    histogram, spread = results.noise_figures(noise, attack, tuple(ratios.items()), name)
     left.altair_chart(histogram, width="stretch")
     right.altair_chart(spread, width="stretch")
     summary = "; ".join(f"{norm_charts.MODEL_NAMES[model]} {typical(r)}" for model, r in ratios.items())

@@ -10,8 +10,8 @@ import numpy as np
 
 from core import stopping
 from core.exact import minimal_perturbation
-from core.noise import noise_distance, random_directions
-from core.norm_attacks import carlini_wagner, deepfool, sign_step_distance
+from core.noise import nearest_answer, noise_distance, random_directions
+from core.norm_attacks import carlini_wagner, deepfool, sign_step_distance, size_where_reached
 from dashboard import norm_charts
 from dashboard.results.jobs import cached, own_copy, read_only, shared
 from dashboard.results.models import model_of, source_images
@@ -20,9 +20,7 @@ from dashboard.view import View, clip_range
 ORDERS = {"inf": np.inf, "2": 2, "1": 1, "0": 0}  # norm= in a link -> the order numpy's norm takes
 ATTACKS = ("DeepFool", "Carlini & Wagner", "Gradient sign step")  # measured against the optimum, in this order
 DIRECTIONS = 200  # random directions from the chosen image
-DIGIT_DIRECTIONS = (
-    24  # from each test image of the digit (its median: a fair estimate, a fifth of a second per 10 images)
-)
+DIGIT_DIRECTIONS = 24  # from each test image of the digit: its median, a fifth of a second per 10 images
 
 
 def noise_norm(norm: str) -> str:
@@ -31,26 +29,11 @@ def noise_norm(norm: str) -> str:
 
 
 def _attack(name: str, model, images, target: int, order, span):
-    """One attack's distances (in ``order``) and images toward ``target``."""
+    """One attack's distances (in ``order``) toward ``target``, inf where it does not get there, and its images."""
     if name == "Gradient sign step":
         return sign_step_distance(model, images, target, norm=order, clip=span)
     attack = deepfool if name == "DeepFool" else carlini_wagner
-    _, adversarial = attack(model, images, target, clip=span)
-    reached = model.predict(adversarial) == target
-    distance = np.linalg.norm(adversarial - images.astype(np.float64), ord=order, axis=-1)
-    return np.where(reached, distance, np.inf), adversarial
-
-
-def nearest_other(model, pixels: np.ndarray, truth: int, order, span) -> tuple[float, np.ndarray, int]:
-    """The smallest change (in ``order``) that makes the model answer anything but ``truth`` (its tie), the changed
-    image and the class it ties: the exact certified radius in that norm."""
-    best = (np.inf, pixels, truth)
-    for rival in range(10):
-        if rival != truth:
-            distance, image = minimal_perturbation(model, pixels, rival, norm=order, clip=span, margin=0.0)
-            if distance < best[0]:
-                best = (distance, image, rival)
-    return best
+    return size_where_reached(model, images, attack(model, images, target, clip=span)[1], target, order)
 
 
 @cached()
@@ -60,7 +43,7 @@ def norm_answers(settings, clip: bool, target: int, truth: int, norm: str, pixel
     model, span, order = model_of(settings), clip_range(clip), ORDERS[norm]
     x = np.array(pixels, dtype=np.float64)
     optimal, optimal_image = minimal_perturbation(model, x, target, norm=order, clip=span)
-    radius, worst, rival = nearest_other(model, x, truth, order, span)
+    radius, worst, rival = nearest_answer(model, x, truth, norm=order, clip=span)
     attacks = {}
     for name in ATTACKS:
         distance, image = _attack(name, model, x, target, order, span)
@@ -105,16 +88,15 @@ def noise_image(view: View, pixels: np.ndarray):
 
     def compute() -> dict:
         noise = noise_distance(model, x, random_directions(DIRECTIONS, order, seed=0), norm=order, clip=span)
-        attack, _, _ = nearest_other(model, x, int(model.predict(x)), order, span)
+        attack, _, _ = nearest_answer(model, x, int(model.predict(x)), norm=order, clip=span)
         return {"noise": read_only(noise), "attack": attack}
 
     return (view.training, view.clip, norm, digest), compute
 
 
 @cached()
-def noise_figures(noise: np.ndarray, attack: float, ratios: tuple, norm: str):
+def noise_figures(noise: np.ndarray, attack: float, ratios: tuple, label: str):
     """The noise section's two charts, made once per answer (a rerun at a slider stop draws them again only)."""
-    label = "L∞" if norm == "inf" else f"L{norm}"
     return norm_charts.noise_histogram(noise, attack, label), norm_charts.noise_ratio_chart(dict(ratios), label)
 
 
@@ -135,15 +117,7 @@ def noise_digit(view: View, models: tuple[str, ...]):
     def compute() -> dict:
         ratios = {}
         for name, model in loaded.items():
-            answers = model.predict(images)
-            attack = np.full(len(images), np.inf)
-            for rival in range(10):
-                stopping.check()
-                if model.linear:
-                    distance, _ = minimal_perturbation(model, images, rival, norm=order, clip=span, margin=0.0)
-                else:
-                    distance, _ = _attack("DeepFool", model, images, rival, order, span)
-                attack = np.where(answers != rival, np.minimum(attack, distance), attack)
+            attack, _, _ = nearest_answer(model, images, model.predict(images), norm=order, clip=span)
             medians = np.array([np.median(noise_distance(model, x, directions, norm=order, clip=span)) for x in images])
             with np.errstate(divide="ignore", invalid="ignore"):
                 ratios[name] = read_only(medians / attack)
