@@ -339,7 +339,8 @@ def network(view: View, image: int) -> None:
             if own > 0
             else "the network is not fooled at this ε, even on its own gradient."
         )
-        + " Its best possible attack is no longer a linear program but an integer program: the full page solves it.",
+        + " Its best possible attack is no longer one linear program but a search over its units' on/off patterns:"
+        " the full page proves it by branch and bound.",
     )
     back_next(view, "network", "Open Beyond linear", ":material/hub:")
 

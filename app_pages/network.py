@@ -79,7 +79,7 @@ def optimum_text(optimum) -> str:
 
 def table_ui(view: View, answers: dict, models, x: np.ndarray, optimum=None) -> None:
     """The numbers side by side, short enough for a phone; the network's best attack says "solving…" until the
-    integer program answers."""
+    verifier answers."""
     said = [f"{p.argmax()} ({p.max():.0%})" for p in (results.probabilities(each, x) for each in models)]
     rows = {
         "reads it as": said,
@@ -94,8 +94,9 @@ def table_ui(view: View, answers: dict, models, x: np.ndarray, optimum=None) -> 
 BELOW_THE_TABLE = (
     "Sign step ε: the smallest ε at which each model's own gradient sign step makes it say the target, exact for "
     "both (the path is piecewise linear in ε). Best attack ε: the smallest ε at which any change of at most ε per "
-    "pixel does, exact for the linear model (a linear program); for the network an integer program, proven or "
-    "bracketed when its time runs out. Certified below ε: no change smaller than this can do it; for the linear "
+    "pixel does, exact for the linear model (a linear program); for the network a complete verifier's answer "
+    "(branch and bound over its ReLUs), proven to 1e-4 or bracketed when its time runs out. Certified below ε: "
+    "no change smaller than this can do it; for the linear "
     "model the best attack itself, for the network a linear relaxation of its ReLUs (CROWN)."
 )
 
@@ -131,11 +132,11 @@ def images_ui(view: View, models, x: np.ndarray, answers: dict):
         )
     else:
         cells.caption("Linear: no attack up to ε = 1 reaches the target.")
-    return cells.empty()  # the network's best attack, when the integer program has answered (optimum_ui)
+    return cells.empty()  # the network's best attack, when the verifier has answered (optimum_ui)
 
 
 def optimum_ui(cell, view: View, models, x: np.ndarray, optimum) -> None:
-    """The network's best attack in its cell: the image once the integer program has answered."""
+    """The network's best attack in its cell: the image once the verifier has answered."""
     if optimum is None:
         cell.caption(f":material/hourglass_top: Network: solving its best attack (up to {results.NETWORK_LIMIT:g} s)…")
     elif np.isfinite(optimum[0]):
@@ -153,10 +154,10 @@ def optimum_ui(cell, view: View, models, x: np.ndarray, optimum) -> None:
 
 
 def optimum_later(view: View, x: np.ndarray) -> None:
-    """While the integer program runs (seconds, where the rest takes milliseconds): a box under the table that
+    """While the verifier runs (up to seconds, where the rest takes milliseconds): a box under the table that
     looks every half second, then the whole page once, with the answer in the table and its image."""
     st.info(
-        "Solving the network's best attack, an integer program (at most "
+        "Solving the network's best attack, by branch and bound over its ReLUs (at most "
         f"{results.NETWORK_LIMIT:g} s); its answer will fill in the table and the last picture.",
         icon=":material/hourglass_top:",
     )
@@ -282,8 +283,8 @@ def main(view: View) -> None:
     st.caption(
         "The same attack on the softmax model and on a network with one hidden layer of ReLU units. Along the "
         "gradient sign ray both are piecewise linear, so each one's minimal ε is exact; the network's best "
-        "attack is an integer program, and a linear relaxation of its ReLUs (CROWN) certifies a lower "
-        "bound."
+        "attack is found by a complete verifier (branch and bound over its ReLUs), and a linear relaxation of its "
+        "ReLUs (CROWN) certifies a lower bound."
     )
     size_picker(view)
     models = models_ui(view)
@@ -300,8 +301,8 @@ def main(view: View) -> None:
     st.caption(
         f"Each model's sign step is shown at the first slider stop above its own minimal ε. The best attack "
         f"moves every pixel by at most its ε, in any direction, and keeps the image in range; the network's "
-        f"is solved exactly (Tjeng, Xiao & Tedrake 2019) within {results.NETWORK_LIMIT:g} s, else "
-        "bracketed."
+        f"is proven by branch and bound (as α,β-CROWN does) to a relative gap of 1e-4 within "
+        f"{results.NETWORK_LIMIT:g} s, else bracketed."
     )
     digit_ui(view, eps)
 

@@ -103,7 +103,7 @@ def test_no_caption_speaks_of_left_and_right():
 
 
 def test_slow_work_says_so_where_the_visitor_looks():
-    """The network's best attack (an integer program, seconds): its table cell and a box under the table say it is
+    """The network's best attack (the verifier, up to seconds): its table cell and a box under the table say it is
     on its way and how long it may take; then they give way to the answer."""
     app = start({"page": "network", "image": "37"})  # an image no other test asks about: nothing solved yet
     assert_clean(app)

@@ -19,7 +19,7 @@ image.lab_images              instant  the lab's attacked images (sign step, wor
 image.lab_fewest              shared   the fewest pixels (an integer program)
 image._network_answers        cached   both models' sign step ε, the network's certified bound
 image.sign_steps              instant  each model's sign step image
-image.network_optimum         shared   the network's best attack (an integer program)
+image.network_optimum         shared   the network's best attack (the verifier's bisection)
 digit.digit_minimal_epsilons  cached   every test image's exact minimal ε
 digit._source_success_curve   cached   the share fooled against ε
 digit.fooled_share            instant  the share fooled at exactly the slider's ε

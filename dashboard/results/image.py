@@ -11,12 +11,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core import network_exact
 from core.attack import attack_direction, delta_prediction, fgsm, minimal_epsilon, pgd
 from core.exact import optimal_epsilon, robust_radius, worst_case
 from core.fewest import fewest_pixels
 from core.inputs.classes import the_class
 from core.jobs.child import in_child
-from core.network_exact import network_optimal_epsilon, target_bound
+from core.network_exact import target_bound
 from core.sweep import score_sweep
 from dashboard import wording
 from dashboard.results.digit import minimal_epsilons
@@ -27,7 +28,7 @@ from dashboard.view import View, clip_range, snap_eps
 
 FEWEST_FIRST = 0.5  # seconds the fewest-pixels search gets for a first answer before the page says "proving…"
 FEWEST_LIMIT = 10.0  # seconds for the proof
-NETWORK_LIMIT = 20.0  # seconds the network's integer program gets; then the page shows the bracket it reached
+NETWORK_LIMIT = 20.0  # seconds the network's verifier gets; then the page shows the bracket it reached
 
 
 @dataclass(frozen=True)
@@ -232,15 +233,15 @@ def sign_steps(view: View, pixels: np.ndarray, minimals: dict) -> dict:
     return steps
 
 
-@shared("Solving the network's best attack (an integer program)…")
+@shared("Solving the network's best attack (branch and bound)…")
 def network_optimum(view: View, pixels: np.ndarray):
-    """The network's best attack (:func:`core.network_exact.network_optimal_epsilon`, a ``NetworkOptimum``),
-    proven or bracketed within :data:`NETWORK_LIMIT` seconds."""
+    """The network's best attack (:func:`core.network_exact.optimal_epsilon`, the complete verifier's bisection: a
+    ``NetworkOptimum``), proven or bracketed within :data:`NETWORK_LIMIT` seconds."""
     network = model_of(view.network)
     pixels, digest = own_copy(pixels)
     span, target = view.clip_range, view.target
 
-    def compute():  # an integer program cannot stop itself: in a child process, killed when nobody waits
-        return in_child(network_optimal_epsilon, network, pixels, target, clip=span, time_limit=NETWORK_LIMIT)
+    def compute():  # HiGHS cannot stop inside a linear program: in a child process, killed when nobody waits
+        return in_child(network_exact.optimal_epsilon, network, pixels, target, clip=span, time_limit=NETWORK_LIMIT)
 
     return (view.network, view.clip, target, digest), compute

@@ -1,4 +1,4 @@
-"""Nothing runs for nobody: a visitor who closes the tab while the network's integer program runs frees the core."""
+"""Nothing runs for nobody: a visitor who closes the tab while the network's verifier runs frees the core."""
 
 import time
 from pathlib import Path
@@ -54,9 +54,9 @@ def test_closing_the_tab_during_the_networks_best_attack_frees_the_core_within_t
     try:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(f"{server.url}/network?hidden=64&image=3", timeout=120_000)
-        page.get_by_text("Solving the network's best attack, an integer program").wait_for(timeout=120_000)
+        page.get_by_text("Solving the network's best attack, by branch and bound").wait_for(timeout=120_000)
         time.sleep(0.5)
-        # The integer program is at work: well above idle, though it may share the core with another test.
+        # The verifier is at work: well above idle, though it may share the core with another test.
         assert busy(server.process.pid, 0.5) > 4 * IDLE
         page.close()
         closed = time.monotonic()
