@@ -33,6 +33,7 @@ from benchmarks.shared_server import shared_server
 from benchmarks.storm import storm
 from benchmarks.training import training_and_loading
 from benchmarks.verifier import verifier
+from benchmarks.verifier_page import verifier_page
 
 # Each section: a module of this package, with one function that adds its rows to the report.
 PARTS = {
@@ -52,6 +53,7 @@ PARTS = {
     "lesson": lesson,
     "norms": norms,
     "verifier": verifier,
+    "verifier_page": verifier_page,
 }
 
 

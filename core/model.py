@@ -98,6 +98,11 @@ class SoftmaxModel(Classifier):
     def _scores(self, block: np.ndarray) -> np.ndarray:
         return block @ self.W.T + self.b  # z = W x + b
 
+    @property
+    def weights(self) -> dict[str, np.ndarray]:
+        """Every array that defines the model, by name."""
+        return {"W": self.W, "b": self.b}
+
     def lead_gradient(self, images: np.ndarray, target: int, rivals: np.ndarray) -> np.ndarray:
         return np.broadcast_to(self.W[target], (len(images), N_PIXELS)) - self.W[np.asarray(rivals)]
 
@@ -134,6 +139,11 @@ class ReluNetwork(Classifier):
     @property
     def hidden(self) -> int:
         return len(self.b1)
+
+    @property
+    def weights(self) -> dict[str, np.ndarray]:
+        """Every array that defines the network, by name."""
+        return {"W1": self.W1, "b1": self.b1, "W2": self.W2, "b2": self.b2}
 
     def _scores(self, block: np.ndarray) -> np.ndarray:
         return np.maximum(block.astype(np.float64) @ self.W1.T + self.b1, 0.0) @ self.W2.T + self.b2

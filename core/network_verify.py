@@ -30,6 +30,7 @@ from core.checks import MAX_EPS, as_clip, as_digit, as_one_image
 from core.errors import BadInput
 from core.model import ReluNetwork
 from core.network_bounds import lower_bounds, unit_bounds
+from core.network_lp import BranchProgram
 
 __all__ = ["Verdict", "can_reach", "verify_robust", "winner"]
 
@@ -141,6 +142,19 @@ def _branch_and_bound(network, image, rows, bias, eps, clip, deadline, broken):
     box = (centre - radius - image, centre + radius - image)  # the pixels' moves
     start = network.W1 @ image + network.b1
     undecided = (low < 0) & (high > 0)
+    program = BranchProgram(  # rows . a + bias <= t: the largest row's value, minimised
+        network.W1,
+        start,
+        low,
+        high,
+        undecided,
+        box,
+        rows,
+        np.full(len(rows), -np.inf),
+        -bias,
+        extra=-np.ones(len(rows)),
+        t_bounds=(-np.inf, np.inf),
+    )
     stack, solved, tied = [{}], 0, False
     while stack:
         stopping.check()  # a computation nobody waits for any more stops here
@@ -148,10 +162,10 @@ def _branch_and_bound(network, image, rows, bias, eps, clip, deadline, broken):
             return "unknown", None, solved
         splits = stack.pop()
         solved += 1
-        answer = _relaxation(network, rows, bias, start, low, high, undecided, splits, box)
+        answer = program.solve(splits)
         if answer is None:
             continue  # no pixels satisfy these signs: nothing to prove
-        value, move, relaxed = answer
+        value, move, outputs_of = answer
         if value > 0:
             continue  # proven on this branch
         candidate = image + move if clip is None else np.clip(image + move, *clip)
@@ -165,6 +179,7 @@ def _branch_and_bound(network, image, rows, bias, eps, clip, deadline, broken):
         # the unit whose relaxation the program's optimum uses most (its relaxed output above the real ReLU's,
         # weighted by its pull on the row that binds there); where none is used, the widest relaxation
         loose_units = np.flatnonzero(free)
+        relaxed = np.array([outputs_of[k] for k in loose_units])
         outputs = np.maximum(network.W1 @ move + start, 0.0)
         outputs[loose_units] = relaxed
         weights = rows[int(np.argmax(rows @ outputs + bias))]
@@ -178,42 +193,3 @@ def _branch_and_bound(network, image, rows, bias, eps, clip, deadline, broken):
         stack.append({**splits, unit: not here})
         stack.append({**splits, unit: bool(here)})
     return ("unknown" if tied else "robust"), None, solved
-
-
-def _relaxation(network, rows, bias, start, low, high, undecided, splits, box):
-    """The smallest ``max_r (rows_r . a + bias_r)`` on one branch, ``a`` the units' outputs under the triangle
-    relaxation of its unfixed units, with the fixed units' signs enforced: ``(value, pixel moves, the loose
-    units' relaxed outputs)``, or None if no pixels satisfy the signs."""
-    from scipy.optimize import linprog
-
-    W1 = network.W1
-    n = W1.shape[1]
-    active = (low >= 0) | np.array([splits.get(k) is True for k in range(len(low))])
-    loose = undecided & np.array([k not in splits for k in range(len(low))])
-    m = int(loose.sum())
-    # variables: the pixels' moves, the loose units' outputs, the bound s; minimise s
-    # the units on: a = h = start + W1 . delta; off: a = 0; loose: a variable between its triangle's lines
-    matrix, limits = [], []
-    for row, offset in zip(rows, bias):  # s >= row . a + offset
-        matrix.append(np.r_[row[active] @ W1[active], row[loose], -1.0])
-        limits.append(-(float(row[active] @ start[active]) + offset))
-    for k, sign in splits.items():
-        matrix.append(np.r_[(-W1[k] if sign else W1[k]), np.zeros(m + 1)])  # h >= 0, or h <= 0
-        limits.append(start[k] if sign else -start[k])
-    for place, k in enumerate(np.flatnonzero(loose)):
-        pick = np.zeros(m + 1)
-        pick[place] = 1.0
-        matrix.append(np.r_[W1[k], -pick])  # a >= h
-        limits.append(-start[k])
-        scale = high[k] / (high[k] - low[k])
-        matrix.append(np.r_[-scale * W1[k], pick])  # a <= U (h - L) / (U - L)
-        limits.append(scale * (start[k] - low[k]))
-    bounds = list(zip(*box)) + [(0.0, float(high[k])) for k in np.flatnonzero(loose)] + [(None, None)]
-    solved = linprog(
-        np.r_[np.zeros(n + m), 1.0], A_ub=np.array(matrix), b_ub=np.array(limits), bounds=bounds, method="highs"
-    )
-    if solved.status == 2:
-        return None
-    if solved.status != 0:
-        raise RuntimeError(f"the branch's linear program did not solve: {solved.message}")
-    return float(solved.fun), solved.x[:n], solved.x[n : n + m]

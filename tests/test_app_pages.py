@@ -7,6 +7,7 @@ import pytest
 
 from core.attack import minimal_epsilon
 from core.inputs.data import load_dataset
+from core.jobs.models import ModelStore
 from tests.apptest import (  # noqa: F401
     APP,
     PAGES,
@@ -187,16 +188,15 @@ def test_the_attack_lab_shows_the_exact_answers_and_keeps_its_view_in_the_link(m
 def test_the_defenses_page_compares_the_defended_model_and_keeps_it_in_the_link():
     from core.exact import robust_radius
     from core.inputs.settings import TrainingSettings
-    from core.model import load_training
 
     app = start({"page": "defenses"})
     assert_clean(app)
     assert any("Pick a defense" in i.value for i in app.info)
     assert "chosen ε" not in app.get("vega_lite_chart")[0].proto.spec  # nothing is chosen before a defense is
-    widget(app, "button_group", "_widget_defense_pick").set_value("adversarial").run()  # trains it in a child
+    widget(app, "button_group", "_widget_defense_pick").set_value("adversarial").run()  # its shipped weights
     assert_clean(app)
     data = load_dataset("mnist-5k")
-    defended = load_training(TrainingSettings(adversarial_eps=0.1).model_path())  # what the child saved
+    defended = ModelStore.load_saved(TrainingSettings(adversarial_eps=0.1))  # shipped with the app
     assert defended.history[-1].epoch == 25
     certified = np.mean(robust_radius(defended.model, data.x_test, data.y_test) > 0.1)  # independently of the page
     assert metric(app, "Certified at ε = 0.100") == f"{certified:.1%}"
@@ -251,7 +251,6 @@ def test_the_network_page_sets_both_models_side_by_side_and_keeps_its_view_in_th
     from core.exact import optimal_epsilon
     from core.inputs.settings import TrainingSettings
     from core.jobs.shipped import load_shipped
-    from core.model import load_training
     from core.network import ray_minimal_epsilon as ray_walk
     from core.network_exact import target_bound
 
@@ -261,8 +260,8 @@ def test_the_network_page_sets_both_models_side_by_side_and_keeps_its_view_in_th
     assert_clean(app)
     data = load_dataset("mnist-5k")
     linear = load_shipped(TrainingSettings()).model
-    network = load_training(TrainingSettings(hidden=16).model_path()).model  # what the child trained and saved
-    defended = load_training(TrainingSettings(adversarial_eps=0.1).model_path()).model
+    network = ModelStore.load_saved(TrainingSettings(hidden=16)).model  # shipped with the app
+    defended = ModelStore.load_saved(TrainingSettings(adversarial_eps=0.1)).model
     twos = data.x_test[data.test_indices(2)]
     x = twos[1].astype(np.float64)
     table = app.dataframe[0].value
@@ -281,10 +280,10 @@ def test_the_network_page_sets_both_models_side_by_side_and_keeps_its_view_in_th
     assert any("along the gradient sign ray" in m.value and "fool the network" in m.value for m in app.markdown)
     assert len(app.get("vega_lite_chart")) == 2
     assert dict(app.query_params) == {"source": "2", "target": "6", "clip": "1", "image": "1", "eps": "0.15"}
-    widget(app, "radio", "_widget_hidden").set_value(64).run()  # another size: trained in the child, in the link
+    widget(app, "radio", "_widget_hidden").set_value(64).run()  # another size (shipped too), in the link
     assert_clean(app)
     assert app.query_params["hidden"] == "64" and app.dataframe[0].value.columns[1] == "Network (64)"
-    assert TrainingSettings(hidden=64).model_path().exists()
+    assert app.metric[1].value == f"{ModelStore.load_saved(TrainingSettings(hidden=64)).test_accuracy:.1%}"
 
 
 FASHION = "/usr/share/datasets/fashion-mnist"  # Debian's dataset-fashion-mnist: .ci/run installs it

@@ -24,6 +24,7 @@ IN_PROCESS = (
     "lesson",
     "norms",
     "verifier",
+    "verifier_page",
 )
 
 
@@ -62,6 +63,7 @@ def test_quick_benchmarks_run_and_report_every_section(tmp_path):
         "17. The lesson",
         "18. Every norm",
         "19. The network's complete verifier",
+        "20. The network's best attack on the page",
     )
     for section in sections:
         assert f"## {section}" in report

@@ -13,6 +13,7 @@ from core.jobs import shipped
 from core.jobs.models import ModelStore, Trainings, prefetch
 from core.model import load_training
 from dashboard import results
+from dashboard.view import NETWORK_SIZES, View
 
 FIRST = TrainingSettings.first_visit()
 
@@ -36,15 +37,38 @@ def started(monkeypatch):
     return children
 
 
-def test_the_first_visits_model_is_shipped():
-    assert shipped.SHIPPED == (FIRST,)
-    assert shipped.shipped_path(FIRST).is_file()
+def test_every_first_visits_model_is_shipped():
+    """The linear model, the defended ones at the sidebar's default strengths, the network at every size offered."""
+    view = View()
+    wanted = {FIRST, view.defended, view.with_(defense="l1").training} | {
+        view.network.network(h) for h in NETWORK_SIZES
+    }
+    assert set(shipped.SHIPPED) == wanted
+    assert all(shipped.shipped_path(settings).is_file() for settings in shipped.SHIPPED)
+    assert not [p.name for p in shipped.FOLDER.iterdir() if p not in {shipped.shipped_path(s) for s in wanted}]
 
 
-def test_the_shipped_weights_are_rebuilt_by_this_repository(tmp_path, training, dataset):
-    (rebuilt,) = shipped.build(tmp_path)
-    assert rebuilt.name == shipped.shipped_path(FIRST).name
-    ours, theirs = load_training(rebuilt), load_training(shipped.shipped_path(FIRST))
+@pytest.fixture(scope="module")
+def rebuilt(tmp_path_factory):
+    """Every shipped model trained again here, as ``python -m core.jobs.shipped`` does."""
+    folder = tmp_path_factory.mktemp("rebuilt")
+    return {path.name: load_training(path) for path in shipped.build(folder)}
+
+
+@pytest.mark.parametrize("settings", shipped.SHIPPED[1:], ids=lambda s: s.file_key())
+def test_the_other_shipped_models_are_rebuilt_by_this_repository(rebuilt, settings, dataset):
+    """The defended models and the networks: the same weights to float32 precision, the same answers."""
+    ours, theirs = rebuilt[shipped.shipped_path(settings).name], load_training(shipped.shipped_path(settings))
+    assert ours.model.weights.keys() == theirs.model.weights.keys()
+    for name, weights in ours.model.weights.items():
+        np.testing.assert_allclose(weights, theirs.model.weights[name], rtol=0, atol=1e-5, err_msg=name)
+    np.testing.assert_array_equal(ours.model.predict(dataset.x_test), theirs.model.predict(dataset.x_test))
+    assert [e.test_accuracy for e in ours.history] == [e.test_accuracy for e in theirs.history]
+    assert results.shipped_gap(ours, settings) <= 1e-5
+
+
+def test_the_shipped_weights_are_rebuilt_by_this_repository(rebuilt, training, dataset):
+    ours, theirs = rebuilt[shipped.shipped_path(FIRST).name], load_training(shipped.shipped_path(FIRST))
     for name in ("W", "b"):
         np.testing.assert_allclose(getattr(ours.model, name), getattr(theirs.model, name), rtol=0, atol=1e-6)
     for mine, shipped_epoch in zip(ours.history, theirs.history, strict=True):  # every epoch's accuracies, exactly

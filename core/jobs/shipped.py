@@ -3,7 +3,8 @@
 A sleeping Community Cloud app wakes as a fresh deployment on about one
 core, and its first visitor used to wait for scikit-learn's import and the
 default model's training (7 of 20 seconds). So the repository carries the
-training result of the first visit's settings (:data:`SHIPPED`), made by
+training results of the first visits' settings (:data:`SHIPPED`: the linear
+model, the defended one, the ReLU network at each size), made by
 :func:`build` with this repository's code::
 
     python -m core.jobs.shipped      # rewrites core/shipped_models/
@@ -32,7 +33,17 @@ from core.model import TrainingResult, load_training, save_training
 log = logging.getLogger("adversarial_digits")
 
 FOLDER = Path(__file__).resolve().parents[1] / "shipped_models"
-SHIPPED = (TrainingSettings(),)  # the first visit's model: the original recipe on the embedded digits
+FIRST = TrainingSettings()  # the first visit's model: the original recipe on the embedded digits
+# ... and what the first visits of the other pages ask for beside it: the defended models at the sidebar's default
+# strengths (the defenses and Beyond linear pages) and the ReLU network at every size Beyond linear offers
+SHIPPED = (
+    FIRST,
+    TrainingSettings(adversarial_eps=0.1),
+    TrainingSettings(l1=0.001),
+    FIRST.network(16),
+    FIRST.network(64),
+    FIRST.network(256),
+)
 
 
 def shipped_path(settings: TrainingSettings) -> Path:

@@ -186,10 +186,10 @@ def shipped_gap(result: TrainingResult, settings: TrainingSettings) -> float | N
     original = shipped(settings)  # read from disk once per server, not on every rerun
     if original is None or result.shipped:
         return None
-    ours, theirs = result.model, original.model
-    if ours.W.shape != theirs.W.shape or ours.b.shape != theirs.b.shape:
+    ours, theirs = result.model.weights, original.model.weights
+    if ours.keys() != theirs.keys() or any(ours[name].shape != theirs[name].shape for name in ours):
         return float("inf")
-    return float(max(np.abs(ours.W - theirs.W).max(), np.abs(ours.b - theirs.b).max()))
+    return float(max(np.abs(ours[name] - theirs[name]).max() for name in ours))
 
 
 # --- the test images a page attacks -----------------------------------------------------------------------

@@ -1,0 +1,122 @@
+"""One branch's linear program for the verifier, kept warm between branches.
+
+The verifier's branches differ from each other by the signs of a few
+hidden units. Here every such difference is a change of bounds on one
+program that stays loaded in HiGHS (through highspy): the unit's output
+pinned to 0 when it is off, its "output >= input" row made an equality
+when it is on, and its input's sign row set. HiGHS then starts the dual
+simplex from the last branch's basis, a few pivots instead of a solve from
+nothing.
+
+The program is over the pixel moves ``delta`` (in a box), the outputs ``a``
+of the units the box leaves undecided, and one more variable ``t`` that it
+minimises. A unit's input is ``h = start + W1 . delta``; its output is ``h``
+where the box keeps it on, 0 where it keeps it off, and for an undecided
+unit a variable between the triangle relaxation's lines (``a >= 0``, ``a >=
+h``, ``a <= U (h - L) / (U - L)``) unless a split fixes its sign. The
+caller's own rows are linear in the units' outputs, the pixel moves and
+``t``: the largest lead of a rival (``t`` its bound), or the target ahead of
+every class with ``t`` the epsilon.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["BranchProgram"]
+
+
+class BranchProgram:
+    """Minimise ``t`` subject to ``lower <= outputs . a(delta) + pixels . delta + extra * t <= upper`` (one row per
+    line of ``outputs``), ``delta`` in ``box``, ``t`` in ``t_bounds``, the undecided units relaxed or split by
+    :meth:`solve`."""
+
+    def __init__(self, W1, start, low, high, undecided, box, outputs, lower, upper, *, extra, pixels=None, t_bounds):
+        import highspy
+
+        inf = highspy.kHighsInf
+        self.units = np.flatnonzero(undecided)
+        m, n, r = len(self.units), W1.shape[1], len(outputs)
+        on = low >= 0  # kept on by the whole box: its output is its input
+        self.n, self.m = n, m
+        self.high, self.start = high[self.units], start[self.units]
+        W = W1[self.units]
+        scale = self.high / (self.high - low[self.units])
+        shift = outputs[:, on] @ start[on]
+        direct = outputs[:, on] @ W1[on] + (0.0 if pixels is None else pixels)
+        # the caller's rows, then per unit: a - W.delta (>= start; = start when on), a - scale W.delta
+        # (<= scale (start - L)), and W.delta (its sign: free, >= -start when on, <= -start when off)
+        eye = np.eye(m)
+        matrix = np.vstack(
+            [
+                np.hstack([direct, outputs[:, self.units], np.asarray(extra, dtype=float).reshape(r, 1)]),
+                np.hstack([-W, eye, np.zeros((m, 1))]),
+                np.hstack([-scale[:, None] * W, eye, np.zeros((m, 1))]),
+                np.hstack([W, np.zeros((m, m + 1))]),
+            ]
+        )
+        ends = np.full(m, inf)
+        row_low = np.r_[np.maximum(lower - shift, -inf), self.start, -ends, -ends]
+        row_high = np.r_[np.minimum(upper - shift, inf), ends, scale * (self.start - low[self.units]), ends]
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = n + m + 1, len(row_low)
+        lp.col_cost_ = np.r_[np.zeros(n + m), 1.0]
+        lp.col_lower_ = np.r_[box[0], np.zeros(m), max(t_bounds[0], -inf)]
+        lp.col_upper_ = np.r_[box[1], self.high, min(t_bounds[1], inf)]
+        lp.row_lower_, lp.row_upper_ = row_low, row_high
+        nonzero = matrix != 0
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+        lp.a_matrix_.start_ = np.r_[0, np.cumsum(nonzero.sum(axis=1))].astype(np.int32)
+        lp.a_matrix_.index_ = np.nonzero(nonzero)[1].astype(np.int32)
+        lp.a_matrix_.value_ = matrix[nonzero]
+        self.highs = highspy.Highs()
+        self.highs.setOptionValue("output_flag", False)
+        self.highs.passModel(lp)
+        self._equal_at, self._sign_at = r, r + 2 * m
+        self._inf, self._status = inf, highspy.HighsModelStatus
+        self._set: dict[int, bool] = {}  # place among the units -> sign, as the program holds it now
+        self.place = {int(k): i for i, k in enumerate(self.units)}
+
+    def _free(self, i: int) -> None:
+        self.highs.changeColBounds(self.n + i, 0.0, float(self.high[i]))
+        self.highs.changeRowBounds(self._equal_at + i, float(self.start[i]), self._inf)
+        self.highs.changeRowBounds(self._sign_at + i, -self._inf, self._inf)
+
+    def _fix(self, i: int, sign: bool) -> None:
+        start = float(self.start[i])
+        if sign:  # on: a = h >= 0
+            self.highs.changeColBounds(self.n + i, 0.0, float(self.high[i]))
+            self.highs.changeRowBounds(self._equal_at + i, start, start)
+            self.highs.changeRowBounds(self._sign_at + i, -start, self._inf)
+        else:  # off: a = 0, h <= 0
+            self.highs.changeColBounds(self.n + i, 0.0, 0.0)
+            self.highs.changeRowBounds(self._equal_at + i, start, self._inf)
+            self.highs.changeRowBounds(self._sign_at + i, -self._inf, -start)
+
+    def solve(self, splits: dict[int, bool]):
+        """The branch with these signs (hidden unit -> on): ``(t, pixel moves, the unsplit units' outputs as a
+        dict unit -> output)``, or None when no pixels satisfy the signs and the caller's rows."""
+        wanted = {self.place[k]: sign for k, sign in splits.items()}
+        for i in [i for i in self._set if i not in wanted]:
+            self._free(i)
+            del self._set[i]
+        for i, sign in wanted.items():
+            if self._set.get(i) is not sign:
+                self._fix(i, sign)
+                self._set[i] = sign
+        status = self._run()
+        if status not in (self._status.kOptimal, self._status.kInfeasible):  # rarely: once more from nothing
+            self.highs.clearSolver()
+            status = self._run()
+        if status == self._status.kInfeasible:
+            return None
+        if status != self._status.kOptimal:
+            raise RuntimeError(f"the branch's linear program did not solve: {self.highs.modelStatusToString(status)}")
+        values = np.asarray(self.highs.getSolution().col_value)
+        outputs = values[self.n : self.n + self.m]
+        relaxed = {int(k): float(outputs[i]) for i, k in enumerate(self.units) if i not in wanted}
+        return float(values[-1]), values[: self.n], relaxed
+
+    def _run(self):
+        self.highs.run()
+        return self.highs.getModelStatus()
