@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import comparison_charts, pictures, results, widgets
+from dashboard import comparison_charts, pictures, results, robustness_table, widgets
 from dashboard.sidebar import sidebar
 from dashboard.view import NETWORK_SIZES, View
 from dashboard.wording import the_class
@@ -158,7 +158,7 @@ def optimum_later(view: View, x: np.ndarray) -> None:
     looks every half second, then the whole page once, with the answer in the table and its image."""
     st.info(
         "Solving the network's best attack, by branch and bound over its ReLUs (at most "
-        f"{results.NETWORK_LIMIT:g} s); its answer will fill in the table and the last picture.",
+        f"{results.NETWORK_LIMIT:g} s); its answer will fill in here, in the table and the last picture.",
         icon=":material/hourglass_top:",
     )
     if results.network_optimum(view, x, wait=False) is not None:
@@ -278,6 +278,32 @@ def digit_drawn(view: View, eps: float, digit: dict) -> None:
     st.markdown(sentence(view, digit, shares, eps))
 
 
+def robustness_ui(view: View) -> None:
+    """The verified robustness table: shipped for the default networks, else computed here (said meanwhile)."""
+    st.subheader("How robust is each model? Verified, not only attacked")
+    table = results.network_table(view)
+    if table is None:
+        st.fragment(robustness_later, run_every=results.POLL)(view)
+    else:
+        robustness_drawn(view, table)
+
+
+def robustness_later(view: View) -> None:
+    st.info(
+        f"Verifying the network on the first {results.LIVE_IMAGES} test images at four ε (at most "
+        f"{results.LIVE_LIMIT:g} s each); the table will fill in here.",
+        icon=":material/hourglass_top:",
+    )
+    if results.network_table(view) is not None:
+        st.rerun()
+
+
+def robustness_drawn(view: View, table: dict) -> None:
+    linear = results.linear_table(view.training, view.clip, table["images"])
+    st.dataframe(robustness_table.frame(table["rows"], linear), width="stretch")
+    st.caption(robustness_table.caption(table, linear, view.hidden, shipped="settings" in table))
+
+
 def main(view: View) -> None:
     heading = st.empty()
     st.caption(
@@ -304,6 +330,7 @@ def main(view: View) -> None:
         f"is proven by branch and bound (as α,β-CROWN does) to a relative gap of 1e-4 within "
         f"{results.NETWORK_LIMIT:g} s, else bracketed."
     )
+    robustness_ui(view)
     digit_ui(view, eps)
 
 

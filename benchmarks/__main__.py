@@ -25,6 +25,7 @@ from benchmarks.footprint import footprint
 from benchmarks.lab import attack_lab
 from benchmarks.lesson import lesson
 from benchmarks.network import network
+from benchmarks.network_visits import network_visits
 from benchmarks.norms import norms
 from benchmarks.pairs import all_pairs
 from benchmarks.photos import photos
@@ -54,6 +55,7 @@ PARTS = {
     "norms": norms,
     "verifier": verifier,
     "verifier_page": verifier_page,
+    "network_visits": network_visits,
 }
 
 

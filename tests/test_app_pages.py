@@ -1,6 +1,7 @@
 """The comparing pages through AppTest (all pairs, the lab, defenses), and the app when its data or training fails."""
 
 import re
+import time
 
 import numpy as np
 import pytest
@@ -248,8 +249,9 @@ def test_the_network_page_sets_both_models_side_by_side_and_keeps_its_view_in_th
     """Beyond linear: the numbers in its table are each model's own (computed here from the saved weights), the
     transfer table is the fgsm of each model shown to the others, the size is in the link, a bad size is refused."""
     from core.attack import fgsm
-    from core.exact import optimal_epsilon
+    from core.exact import optimal_epsilon, robust_radius
     from core.inputs.settings import TrainingSettings
+    from core.jobs.robustness import load_table
     from core.jobs.shipped import load_shipped
     from core.network import ray_minimal_epsilon as ray_walk
     from core.network_exact import target_bound
@@ -272,7 +274,15 @@ def test_the_network_page_sets_both_models_side_by_side_and_keeps_its_view_in_th
     assert re.fullmatch(r"\d\.\d{4} \(proven\)|\d\.\d{4} to \d\.\d{4}", table.loc["best attack ε"].iloc[1])
     assert table.loc["certified below ε"].iloc[1] == f"{target_bound(network, x, 6):.4f}"
     assert any(c.startswith("Network, best attack") for c in image_captions(app))  # filled in after the rest
-    transfer = app.dataframe[1].value
+    verified = app.dataframe[1].value  # the network's shipped table, beside the linear model's exact rows
+    shipped = load_table(TrainingSettings(hidden=16))
+    assert list(verified.columns) == [f"ε = {eps:g}" for eps in (0.01, 0.02, 0.05, 0.1)]
+    assert verified.loc["Network: verified robust"].tolist() == [f"{row.verified:.1%}" for row in shipped["rows"]]
+    radius = robust_radius(linear, data.x_test, data.y_test)
+    assert verified.loc["Linear: robust (exact)"].tolist() == [
+        f"{np.mean(radius > e):.1%}" for e in (0.01, 0.02, 0.05, 0.1)
+    ]
+    transfer = app.dataframe[2].value
     models = [linear, defended, network]
     for row, maker in zip(range(3), models):
         attacked = fgsm(maker, twos, 0.15, target=6)
@@ -308,3 +318,28 @@ def test_a_long_training_is_said_before_it_starts_and_one_past_the_limit_is_refu
     refused = [box.value for box in app.error]
     assert refused and "longer than its limit of about 5 min" in refused[0] and "at most" in refused[0], refused
     assert not app.button or not [b for b in app.button if b.label.startswith("Train it")]
+
+
+def test_a_network_the_app_did_not_ship_a_table_for_gets_its_own_on_the_server():
+    """Unclipped images: not what the shipped table answers, so the server verifies the first test images itself,
+    says so meanwhile, and fills in the table (its rows ordered as bounds must be)."""
+    from dashboard import results
+
+    app = start({"page": "network", "clip": "0", "image": "4"})
+    assert_clean(app)
+    deadline = time.monotonic() + 120
+    while any(i.value.startswith("Verifying the network") for i in app.info):
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+        app.run()
+    table = next(d.value for d in app.dataframe if "Network: verified robust" in d.value.index)
+    share = lambda name: [float(v.rstrip("%")) for v in table.loc[name]]  # noqa: E731
+    assert all(
+        c <= v <= p
+        for c, v, p in zip(
+            share("Network: certified (CROWN)"), share("Network: verified robust"), share("Network: PGD")
+        )
+    )
+    assert any(
+        f"first {results.LIVE_IMAGES} test images" in c.value and "on this server" in c.value for c in app.caption
+    )

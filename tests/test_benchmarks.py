@@ -25,6 +25,7 @@ IN_PROCESS = (
     "norms",
     "verifier",
     "verifier_page",
+    "network_visits",
 )
 
 
@@ -64,6 +65,7 @@ def test_quick_benchmarks_run_and_report_every_section(tmp_path):
         "18. Every norm",
         "19. The network's complete verifier",
         "20. The network's best attack on the page",
+        "21. Beyond linear in the browser",
     )
     for section in sections:
         assert f"## {section}" in report

@@ -47,6 +47,10 @@ norms.norm_gaps               shared   every test image: each usual attack ÷ th
 norms.noise_image             shared   random noise from one image against the attack
 norms.noise_figures           cached   the noise section's two charts
 norms.noise_digit             shared   every test image: how much further noise must go, per model
+robustness._shipped_table     cached   the network's verified robustness table that came with the app
+robustness._live_table        shared   a network's verified robustness table, computed on the server
+robustness.network_table      instant  the network's table: the shipped one, else the server's
+robustness.linear_table       cached   the linear model's robustness on the same images, exact
 lesson.two_templates          instant  the source's and target's templates, the direction beside them
 lesson.pair_lever             instant  how far ε moves a pair's gap, and its median gap
 ============================  =======  =========================================================
@@ -126,6 +130,7 @@ from dashboard.results.norms import (
     norm_gaps,
 )
 from dashboard.results.pairs import all_pairs, image_grid, own_toward, pair_share
+from dashboard.results.robustness import LIVE_IMAGES, LIVE_LIMIT, linear_table, network_table
 
 __all__ = [
     "ATTACKS",
@@ -142,6 +147,10 @@ __all__ = [
     "NAMES",
     "NETWORK_GRID",
     "NETWORK_LIMIT",
+    "LIVE_IMAGES",
+    "LIVE_LIMIT",
+    "linear_table",
+    "network_table",
     "POLL",
     "RESULTS",
     "Chosen",
