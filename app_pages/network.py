@@ -281,27 +281,34 @@ def digit_drawn(view: View, eps: float, digit: dict) -> None:
 def robustness_ui(view: View) -> None:
     """The verified robustness table: shipped for the default networks, else computed here (said meanwhile)."""
     st.subheader("How robust is each model? Verified, not only attacked")
-    table = results.network_table(view)
-    if table is None:
+    both = both_tables(view)
+    if both is None:
         st.fragment(robustness_later, run_every=results.POLL)(view)
     else:
-        robustness_drawn(view, table)
+        table, linear = both
+        st.dataframe(robustness_table.frame(table["rows"], linear), width="stretch")
+        st.caption(robustness_table.caption(table, linear, view.hidden, shipped="settings" in table))
+
+
+def both_tables(view: View):
+    """The network's table and the linear model's on the same images, or None while either is on its way."""
+    table = results.network_table(view)
+    if table is None:
+        return None
+    linear = results.linear_table(view.training, view.clip, table["images"], wait=False)
+    return None if linear is None else (table, linear)
 
 
 def robustness_later(view: View) -> None:
+    shipped = results.network_table(view) is not None
+    what = "the linear model" if shipped else f"the network on the first {results.LIVE_IMAGES} test images"
     st.info(
-        f"Verifying the network on the first {results.LIVE_IMAGES} test images at four ε (at most "
-        f"{results.LIVE_LIMIT:g} s each); the table will fill in here.",
+        f"Verifying {what} at four ε (the network: at most {results.LIVE_LIMIT:g} s per image and ε); the "
+        "table will fill in here.",
         icon=":material/hourglass_top:",
     )
-    if results.network_table(view) is not None:
+    if both_tables(view) is not None:
         st.rerun()
-
-
-def robustness_drawn(view: View, table: dict) -> None:
-    linear = results.linear_table(view.training, view.clip, table["images"])
-    st.dataframe(robustness_table.frame(table["rows"], linear), width="stretch")
-    st.caption(robustness_table.caption(table, linear, view.hidden, shipped="settings" in table))
 
 
 def main(view: View) -> None:
@@ -330,8 +337,8 @@ def main(view: View) -> None:
         f"is proven by branch and bound (as α,β-CROWN does) to a relative gap of 1e-4 within "
         f"{results.NETWORK_LIMIT:g} s, else bracketed."
     )
-    robustness_ui(view)
     digit_ui(view, eps)
+    robustness_ui(view)
 
 
 main(sidebar())

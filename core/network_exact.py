@@ -22,6 +22,10 @@ from core.network import ray_minimal_epsilon, sign_step
 from core.network_bounds import lower_bounds, unit_bounds
 from core.network_verify import Verdict, can_reach, verify_robust, winner
 
+GAP = 1e-4  # the relative gap at which the best attack counts as the optimum
+PROBE = 0.5  # seconds a short question gets while the best attack is brought down
+PROOF_SHARE = 0.8  # of the time left then, what the proof just under the best attack gets (the rest: bisection)
+
 __all__ = [
     "NetworkOptimum",
     "Verdict",
@@ -211,10 +215,11 @@ def network_optimal_epsilon(
 
 
 def optimal_epsilon(network: ReluNetwork, x, target, *, clip=(0.0, 1.0), time_limit: float = 20.0):
-    """The smallest L-inf eps at which some perturbation makes ``target`` win, by bisection with :func:`can_reach`
-    between CROWN's bound below and the best attack known above, to a relative gap of 1e-4: a
-    :class:`NetworkOptimum` with ``proven`` and ``bracket`` (the bracket reached when the time
-    runs out first)."""
+    """The smallest L-inf eps at which some perturbation makes ``target`` win, to a relative gap of :data:`GAP`, by
+    questions to the complete verifier (:func:`can_reach`) between CROWN's bound below and the best attack known
+    above: short ones that bring the best attack down (fast, where an attack exists), then the proof just under
+    it (the slow one), then bisection with whatever time is left. A :class:`NetworkOptimum` with ``proven`` and
+    ``bracket`` (the bracket reached when the time runs out first)."""
     started = time.perf_counter()
     image = as_one_image(x, "optimal_epsilon of the network").astype(np.float64)
     target = as_digit(target, "target")
@@ -229,8 +234,35 @@ def optimal_epsilon(network: ReluNetwork, x, target, *, clip=(0.0, 1.0), time_li
             return NetworkOptimum(np.inf, image, answer.status == "robust", (MAX_EPS, np.inf))
         best = answer.image
     low = min(target_bound(network, image, target, clip=clip), high)
-    while high - low > 1e-4 * high:
-        left = started + time_limit - time.perf_counter()
+    deadline = started + time_limit
+    # Attacks are found fast just above the optimum and proofs are slow just below it: so first bring the best
+    # attack down with short questions (a jump that doubles while attacks come, shrinks when a question is
+    # proven or runs out of its half second), then spend what is left on one proof just under the best attack.
+    jump = min(0.01, (high - low) / high / 2) if high > 0 else 0.0
+    while jump >= GAP and high - low > GAP * high:
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            return NetworkOptimum(high, best, False, (low, high))
+        asked = max(high * (1 - jump), (low + high) / 2)
+        answer = can_reach(network, image, target, asked, clip=clip, time_limit=min(PROBE, left))
+        if answer.status == "attacked":
+            high, best = float(np.abs(answer.image - image).max()), answer.image
+            jump *= 2
+        else:
+            low = asked if answer.status == "robust" else low
+            jump /= 2 if answer.status == "robust" else 4
+    proof_ends = time.perf_counter() + (deadline - time.perf_counter()) * PROOF_SHARE
+    while high - low > GAP * high and time.perf_counter() < proof_ends:  # the proof just under the best attack
+        asked = high * (1 - GAP)
+        answer = can_reach(network, image, target, asked, clip=clip, time_limit=proof_ends - time.perf_counter())
+        if answer.status == "attacked":  # a better attack on the way: ask again just under it
+            high, best = float(np.abs(answer.image - image).max()), answer.image
+        elif answer.status == "robust":
+            low = asked
+        else:
+            break
+    while high - low > GAP * high:  # too hard for now: bisection, whose proofs further down come cheaper
+        left = deadline - time.perf_counter()
         if left <= 0:
             return NetworkOptimum(high, best, False, (low, high))
         middle = (low + high) / 2

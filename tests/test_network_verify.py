@@ -118,3 +118,18 @@ def test_the_optimal_epsilon_by_the_verifier_is_the_integer_programs_where_it_pr
         assert ours.bracket[0] <= reference[0] * (1 + 1e-6) and reference[0] <= ours.bracket[1] * (1 + 1e-6)
         image = ours[1]
         assert np.abs(image - x).max() <= ours[0] + 1e-9 and network16.predict(image) == 6
+
+
+def test_a_bracket_cut_short_by_its_time_still_holds_the_integer_programs_optimum(network16, twos):
+    """Stopped early (a tenth of a second, a few milliseconds), the verifier's bracket holds the proven optimum,
+    and its best attack is a real one at the bracket's top."""
+    from core.network_exact import optimal_epsilon
+
+    for x in twos[[0, 2, 4]]:
+        reference = network_optimal_epsilon(network16, x, 6, time_limit=20, margin=0.0)
+        assert reference.proven
+        for limit in (0.1, 0.005):
+            ours = optimal_epsilon(network16, x, 6, time_limit=limit)
+            low, high = ours.bracket
+            assert low <= reference[0] * (1 + 1e-6) and reference[0] <= high * (1 + 1e-6)
+            assert ours[0] == high and np.abs(ours[1] - x).max() <= high + 1e-9 and network16.predict(ours[1]) == 6

@@ -53,27 +53,31 @@ def network_table(view, *, wait: bool = False) -> dict | None:
     return _live_table(view.network, view.clip, wait=wait)
 
 
-@cached(max_entries=8)
-def linear_table(settings, clip: bool, count: int) -> list[dict]:
+@shared("Attacking and certifying the linear model on the test images…")
+def linear_table(settings, clip: bool, count: int):
     """The linear model on the same first ``count`` test images, per epsilon: clean accuracy, under the sign
     step and PGD, and robust accuracy, exact (the certified radius, a closed form, is the best attack's)."""
     data, model = dataset(settings.dataset), model_of(settings)
     images, labels = data.x_test[:count].astype(np.float64), data.y_test[:count]
     span = clip_range(clip)
-    radius = robust_radius(model, images, labels, clip=span)
-    clean = float(np.mean(model.predict(images) == labels))
-    rows = []
-    for eps in EPSILONS:
-        stopping.check()
-        stepped = fgsm(model, images, eps, labels=labels, clip=span)
-        iterated = pgd(model, images, eps, labels=labels, steps=20, clip=span, keep_best=True)
-        rows.append(
-            {
-                "eps": eps,
-                "clean": clean,
-                "sign_step": float(np.mean(model.predict(stepped) == labels)),
-                "pgd": float(np.mean(model.predict(iterated) == labels)),
-                "robust": float(np.mean(radius > eps)),
-            }
-        )
-    return rows
+
+    def compute() -> list[dict]:
+        radius = robust_radius(model, images, labels, clip=span)
+        clean = float(np.mean(model.predict(images) == labels))
+        rows = []
+        for eps in EPSILONS:
+            stopping.check()
+            stepped = fgsm(model, images, eps, labels=labels, clip=span)
+            iterated = pgd(model, images, eps, labels=labels, steps=20, clip=span, keep_best=True)
+            rows.append(
+                {
+                    "eps": eps,
+                    "clean": clean,
+                    "sign_step": float(np.mean(model.predict(stepped) == labels)),
+                    "pgd": float(np.mean(model.predict(iterated) == labels)),
+                    "robust": float(np.mean(radius > eps)),
+                }
+            )
+        return rows
+
+    return (settings, clip, count), compute
