@@ -37,8 +37,8 @@ NOTES = """How the numbers come about:
   (core/jobs/cost.py, section 16) predicts its time: over 30 s is said and waits for the visitor's
   click, past the limit is refused with what to pick instead. So a storm of visitors costs at most
   one training process per core, and a saved model never waits.
-- The integer programs (the network's best attack, the fewest pixels) run in a child process (a
-  spare one always started, the solvers imported), killed the moment nobody waits for the answer.
+- The solvers that cannot stop themselves mid-call (the network's best attack, the fewest pixels) run in
+  a child process (a spare one always started, the solvers imported), killed the moment nobody waits.
 - A defended model trains in our own numpy SGD loop (scikit-learn has no loss at an attacked
   input): the exact worst case against each rival class is a clipped sign step, and images of one
   class share their nine lead vectors, so the worst-case logits of a batch are one thin matrix
@@ -55,8 +55,12 @@ NOTES = """How the numbers come about:
   exactly what it would for MNIST.
 - Section 15's network: the sign step's walk visits the pieces where a pixel stops or a hidden unit switches,
   one image at a time; the certificate is a bisection on epsilon over a CROWN bound (one matrix product with
-  the first layer per step). The integer program (HiGHS) gets the page's 20 s: at 16 units it proves every
-  image; at 64 most stop at the limit, and the bracket's lower end is the CROWN bound.
+  the first layer per step). Its integer program rows are the old baseline of the best attack (section 20).
+- Sections 19-20: the complete verifier keeps one HiGHS program loaded (highspy) for a whole search, a branch
+  being a change of bounds re-solved from the last basis (the same branches as a fresh linear program per
+  branch, 6-7x faster). The networks are the shipped ones (the default settings); one BLAS thread. Section 21
+  runs real servers pinned to one core, fresh each (an empty cache folder, the shipped weights and tables
+  kept), and Chromium; the crowd's four visitors each ask a different digit, so nothing is shared.
 - Section 18: the L2 and L1 optima are ours (core/norms.py: closed form against one rival, all nine rivals
   of 64 images at once; dual Newton for L2 and the long-step dual simplex for L1 where several bind); cvxpy
   with Clarabel is the reference, warmed once, one image at a time as ours. The attacks' rows ask every test

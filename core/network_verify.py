@@ -5,8 +5,9 @@ fix, as complete verifiers do (alpha,beta-CROWN; Wang et al. 2021). A branch
 fixes the signs of some units: each fixed unit is linear on it (its sign a
 constraint on the pixels), each other undecided unit is held between its
 triangle relaxation's lines, and the smallest lead of the true class over one
-rival on the branch is a linear program (scipy's HiGHS) with the branch's
-splits enforced. A branch whose bound is positive is proven; otherwise the
+rival on the branch is a linear program with the branch's splits enforced
+(:class:`core.network_lp.BranchProgram`: one HiGHS program kept warm for the
+whole search, each branch a change of bounds). A branch whose bound is positive is proven; otherwise the
 program's own optimum is tried on the real network (an attack, if it works),
 and the branch is split on the unit whose relaxation costs the bound most.
 Once every unit on a branch is fixed the program is exact, so the search
