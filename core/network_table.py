@@ -20,11 +20,12 @@ import numpy as np
 from core import stopping
 from core.attack import fgsm, pgd
 from core.checks import as_images
+from core.exact import robust_radius
 from core.model import ReluNetwork
 from core.network_bounds import lower_bounds
 from core.network_verify import verify_robust
 
-__all__ = ["EPSILONS", "TableRow", "robustness_rows"]
+__all__ = ["EPSILONS", "TableRow", "linear_rows", "robustness_rows"]
 
 EPSILONS = (0.01, 0.02, 0.05, 0.1)  # Tjeng, Xiao & Tedrake's on MNIST, and the network page's range
 
@@ -104,5 +105,30 @@ def robustness_rows(
                 total_seconds=float(sum(seconds)),
                 statuses="".join(statuses),
             )
+        )
+    return rows
+
+
+def linear_rows(model, x, labels, epsilons=EPSILONS, *, clip=(0.0, 1.0)) -> list[dict]:
+    """The linear model's rows beside the network's: per epsilon, clean accuracy, under the sign step and PGD, and
+    the robust accuracy, exact (the certified radius, a closed form, is the best attack's)."""
+    images, _ = as_images(x)
+    images = images.astype(np.float64)
+    labels = np.asarray(labels, dtype=int)
+    radius = robust_radius(model, images, labels, clip=clip)
+    clean = float(np.mean(model.predict(images) == labels))
+    rows = []
+    for eps in epsilons:
+        stopping.check()
+        stepped = fgsm(model, images, eps, labels=labels, clip=clip)
+        iterated = pgd(model, images, eps, labels=labels, steps=20, clip=clip, keep_best=True)
+        rows.append(
+            {
+                "eps": float(eps),
+                "clean": clean,
+                "sign_step": float(np.mean(model.predict(stepped) == labels)),
+                "pgd": float(np.mean(model.predict(iterated) == labels)),
+                "robust": float(np.mean(radius > eps)),
+            }
         )
     return rows

@@ -9,9 +9,9 @@ import pytest
 from core.inputs.settings import TrainingSettings
 from core.jobs import robustness
 from core.jobs.models import ModelStore
-from core.jobs.shipped import SHIPPED
+from core.jobs.shipped import FIRST, SHIPPED
 from core.network_exact import verify_robust
-from core.network_table import EPSILONS, robustness_rows
+from core.network_table import EPSILONS, linear_rows, robustness_rows
 
 NETWORKS = [settings for settings in SHIPPED if settings.hidden]
 
@@ -88,3 +88,16 @@ def test_a_corrupt_shipped_table_is_no_table(tmp_path, monkeypatch, caplog):
     assert "cannot be read" in caplog.text
     robustness.table_path(settings).write_text("not json")
     assert robustness.load_table(settings) is None
+
+
+def test_the_linear_models_shipped_rows_are_recomputed_exactly(dataset):
+    """Beside the networks' tables: the first visit's linear model on every test image, the same numbers here;
+    its robust accuracy (exact) below PGD's, below the sign step's, below the clean accuracy."""
+    shipped = robustness.load_linear_table(FIRST)
+    model = ModelStore.load_saved(FIRST).model
+    assert shipped["images"] == len(dataset.x_test)
+    again = linear_rows(model, dataset.x_test, dataset.y_test, EPSILONS)
+    assert again == shipped["rows"]
+    for row in again:
+        assert row["robust"] <= row["pgd"] <= row["sign_step"] <= row["clean"]
+    assert robustness.load_linear_table(TrainingSettings(hidden=16)) is None  # a network's table is not this

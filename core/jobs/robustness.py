@@ -2,11 +2,12 @@
 
 Settling a question on a 256-unit network can take seconds, and the table
 asks 4,000 of them (every test image at four epsilons), so the tables of
-the shipped networks (:data:`core.jobs.shipped.SHIPPED`) are computed once
-by this repository's code and shipped beside their weights::
+the shipped networks (:data:`core.jobs.shipped.SHIPPED`), and the linear
+model's rows beside them, are computed once by this repository's code and
+shipped beside their weights::
 
     python -m core.jobs.robustness            # every shipped network (about an hour on one core)
-    python -m core.jobs.robustness 16 64      # only these sizes
+    python -m core.jobs.robustness 16 64      # only these sizes (the linear model's rows are always written)
 
 A network trained under other settings gets its own table on the server
 (:mod:`dashboard.results`), on fewer images. ``tests/test_network_table.py``
@@ -21,8 +22,8 @@ import sys
 from pathlib import Path
 
 from core.inputs.settings import TrainingSettings
-from core.jobs.shipped import FOLDER, SHIPPED, load_shipped
-from core.network_table import EPSILONS, TableRow, robustness_rows
+from core.jobs.shipped import FIRST, FOLDER, SHIPPED, load_shipped
+from core.network_table import EPSILONS, TableRow, linear_rows, robustness_rows
 
 log = logging.getLogger("adversarial_digits")
 
@@ -45,6 +46,31 @@ def load_table(settings: TrainingSettings) -> dict | None:
     except (ValueError, KeyError, TypeError) as error:
         log.warning("the shipped table %s cannot be read (%s)", path, error)
         return None
+
+
+def load_linear_table(settings: TrainingSettings) -> dict | None:
+    """The shipped rows of the linear model ``settings`` beside the networks' (only the first visit's model):
+    ``{"images": n, "rows": [dict, ...]}``, or None."""
+    path = table_path(settings)
+    if settings.hidden or not path.exists():
+        return None
+    try:
+        saved = json.loads(path.read_text())
+        return {"images": int(saved["images"]), "rows": [dict(row) for row in saved["rows"]]}
+    except (ValueError, KeyError, TypeError) as error:
+        log.warning("the shipped table %s cannot be read (%s)", path, error)
+        return None
+
+
+def build_linear(settings: TrainingSettings = FIRST, folder: Path = FOLDER) -> Path:
+    """The linear model's rows on every test image of its dataset, written in ``folder`` (a second or two)."""
+    from core.inputs.data import load_dataset
+
+    data = load_dataset(settings.dataset)
+    rows = linear_rows(load_shipped(settings).model, data.x_test, data.y_test, EPSILONS)
+    path = folder / table_path(settings).name
+    path.write_text(json.dumps({"settings": settings.file_key(), "images": len(data.x_test), "rows": rows}) + "\n")
+    return path
 
 
 def build(settings: TrainingSettings, folder: Path = FOLDER, *, count: int | None = None, echo=None) -> Path:
@@ -72,6 +98,7 @@ def build(settings: TrainingSettings, folder: Path = FOLDER, *, count: int | Non
 
 if __name__ == "__main__":
     sizes = [int(size) for size in sys.argv[1:]]
+    print(build_linear(), flush=True)
     for shipped_settings in SHIPPED:
         if shipped_settings.hidden and (not sizes or shipped_settings.hidden in sizes):
             print(build(shipped_settings, echo=lambda line: print(line, flush=True)), flush=True)

@@ -50,7 +50,9 @@ norms.noise_digit             shared   every test image: how much further noise 
 robustness._shipped_table     cached   the network's verified robustness table that came with the app
 robustness._live_table        shared   a network's verified robustness table, computed on the server
 robustness.network_table      instant  the network's table: the shipped one, else the server's
-robustness.linear_table       shared   the linear model's robustness on the same images, exact
+robustness._shipped_linear    cached   the linear model's rows of the table that came with the app
+robustness._linear_rows       shared   the linear model's rows, computed on the server
+robustness.linear_table       instant  the linear model's robustness on the same images, exact
 lesson.two_templates          instant  the source's and target's templates, the direction beside them
 lesson.pair_lever             instant  how far ε moves a pair's gap, and its median gap
 ============================  =======  =========================================================

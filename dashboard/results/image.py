@@ -184,7 +184,7 @@ def lab_images(view: View, pixels: np.ndarray, answers: dict, truth: int, eps: f
     return LabImages(int(model.predict(x)), sign_step, optimal_says, worst, (iterated, int(model.predict(iterated))))
 
 
-@shared("Counting the fewest pixels…")
+@shared("Counting the fewest pixels…", lane="proofs")
 def lab_fewest(view: View, pixels: np.ndarray, time_limit: float):
     """The fewest pixels that make the target win (:func:`core.fewest.fewest_pixels`) within ``time_limit``
     seconds: a :class:`FewestPixels`, ``proven`` or the best found so far."""
@@ -233,7 +233,7 @@ def sign_steps(view: View, pixels: np.ndarray, minimals: dict) -> dict:
     return steps
 
 
-@shared("Solving the network's best attack (branch and bound)…")
+@shared("Solving the network's best attack (branch and bound)…", lane="proofs")
 def network_optimum(view: View, pixels: np.ndarray):
     """The network's best attack (:func:`core.network_exact.optimal_epsilon`, the complete verifier's bisection: a
     ``NetworkOptimum``), proven or bracketed within :data:`NETWORK_LIMIT` seconds."""

@@ -5,10 +5,11 @@
   (``st.cache_resource``, arrays read-only), computed in the page the first time. A cached result takes
   models and data that are already there (:func:`dashboard.results.models.model_of`) and draws nothing.
 - :func:`shared`: seconds: a job of the server's one job system (:class:`core.jobs.work.Jobs`), asked once per
-  server, shared when two visitors ask the same, waiting its turn behind one slot below the pages' CPU
-  priority, stopped when nobody waits. The decorated function runs in the page: it gets the model and the
-  data, and returns the job's key and the computation (which runs in a thread of the job system: no
-  Streamlit in it). While a page waits, it shows what :mod:`dashboard.progress` draws of the job's status.
+  server, shared when two visitors ask the same, waiting its turn behind one slot of its lane (the proofs that
+  may run to their time limit have a lane of their own) below the pages' CPU priority, stopped when nobody waits.
+  The decorated function runs in the page: it gets the model and the data, and returns the job's key and the
+  computation (which runs in a thread of the job system: no Streamlit in it). While a page waits, it shows what
+  :mod:`dashboard.progress` draws of the job's status.
 
 :data:`RESULTS` names every result and its cost class (a test checks that every public function of the
 layer is declared).
@@ -29,6 +30,9 @@ from dashboard import progress
 
 RESULTS: dict[str, str] = {}  # "module.function" -> "instant", "cached" or "shared"
 WORK_SLOTS = 1  # shared computations at once per server: a Community Cloud app has about one core, pages first
+# Proofs that take their whole time limit (a solver in a child process, up to 20 s) wait in a lane of their own,
+# one at a time, so that the seconds-long work every page needs never queues behind them.
+LANES = ("work", "proofs")
 
 
 def _declare(function, cost: str) -> None:
@@ -53,8 +57,8 @@ def cached(max_entries: int = 64, spinner: str | bool = False):
 
 
 @st.cache_resource(show_spinner=False)
-def server_jobs() -> Jobs:
-    """The server's shared computations (one per server process)."""
+def server_jobs(lane: str = "work") -> Jobs:
+    """The server's shared computations in one of its :data:`LANES` (one job system per lane and server process)."""
     return Jobs(WORK_SLOTS)
 
 
@@ -66,8 +70,9 @@ def page_run_started() -> None:
     _run.started = time.monotonic()
 
 
-def shared(doing: str):
+def shared(doing: str, lane: str = "work"):
     """Declare a shared result: the function returns ``(key, compute)``; the wrapper answers ``compute()``'s result.
+    ``lane``: "proofs" for a solver that may run to its time limit (:data:`LANES`).
 
     The wrapper takes ``wait`` (keyword, default True): False gives the result if it is ready, else None at once,
     with the job started (a page that asks again within the grace keeps it going).
@@ -75,12 +80,14 @@ def shared(doing: str):
 
     def declare(function):
         _declare(function, "shared")
+        if lane not in LANES:
+            raise ValueError(f"lane must be one of {LANES}, got {lane!r}")
 
         @functools.wraps(function)
         def ask(*args, wait: bool = True, **kwargs):
             key, compute = function(*args, **kwargs)
             key = (function.__name__, *key)
-            jobs, since = server_jobs(), getattr(_run, "started", None)
+            jobs, since = server_jobs(lane), getattr(_run, "started", None)
             work = lambda handle: compute()  # noqa: E731 -- the math asks core.stopping whether to stop
             if not wait:
                 ready, result = jobs.peek(key, work, since=since)

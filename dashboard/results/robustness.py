@@ -6,13 +6,8 @@ Each result is declared with its cost class (:mod:`dashboard.results.jobs`).
 
 from __future__ import annotations
 
-import numpy as np
-
-from core import stopping
-from core.attack import fgsm, pgd
-from core.exact import robust_radius
-from core.jobs.robustness import load_table
-from core.network_table import EPSILONS, robustness_rows
+from core.jobs.robustness import load_linear_table, load_table
+from core.network_table import EPSILONS, linear_rows, robustness_rows
 from dashboard.results.jobs import cached, instant, shared
 from dashboard.results.models import dataset, model_of
 from dashboard.view import clip_range
@@ -53,31 +48,26 @@ def network_table(view, *, wait: bool = False) -> dict | None:
     return _live_table(view.network, view.clip, wait=wait)
 
 
+@cached(max_entries=8)
+def _shipped_linear(settings) -> dict | None:
+    """The linear model's rows that came with the app (the first visit's model, every test image), or None."""
+    return load_linear_table(settings)
+
+
 @shared("Attacking and certifying the linear model on the test images…")
-def linear_table(settings, clip: bool, count: int):
-    """The linear model on the same first ``count`` test images, per epsilon: clean accuracy, under the sign
-    step and PGD, and robust accuracy, exact (the certified radius, a closed form, is the best attack's)."""
+def _linear_rows(settings, clip: bool, count: int):
     data, model = dataset(settings.dataset), model_of(settings)
-    images, labels = data.x_test[:count].astype(np.float64), data.y_test[:count]
+    images, labels = data.x_test[:count], data.y_test[:count]
     span = clip_range(clip)
+    return (settings, clip, count), lambda: linear_rows(model, images, labels, EPSILONS, clip=span)
 
-    def compute() -> list[dict]:
-        radius = robust_radius(model, images, labels, clip=span)
-        clean = float(np.mean(model.predict(images) == labels))
-        rows = []
-        for eps in EPSILONS:
-            stopping.check()
-            stepped = fgsm(model, images, eps, labels=labels, clip=span)
-            iterated = pgd(model, images, eps, labels=labels, steps=20, clip=span, keep_best=True)
-            rows.append(
-                {
-                    "eps": eps,
-                    "clean": clean,
-                    "sign_step": float(np.mean(model.predict(stepped) == labels)),
-                    "pgd": float(np.mean(model.predict(iterated) == labels)),
-                    "robust": float(np.mean(radius > eps)),
-                }
-            )
-        return rows
 
-    return (settings, clip, count), compute
+@instant
+def linear_table(settings, clip: bool, count: int, *, wait: bool = True) -> list[dict] | None:
+    """The linear model on the same first ``count`` test images as the network's table, per epsilon
+    (:func:`core.network_table.linear_rows`): the shipped rows where they answer, else computed on the server
+    (None while they are on their way, unless ``wait``)."""
+    shipped = _shipped_linear(settings) if clip else None
+    if shipped is not None and shipped["images"] == count:
+        return shipped["rows"]
+    return _linear_rows(settings, clip, count, wait=wait)

@@ -4,7 +4,7 @@ PAGES = {"training": 4, "attack": 1, "epsilon": 3, "pairs": 1, "lab": 4, "defens
 # page -> pictures on it (grids included)
 PICTURES = {"training": 10, "attack": 35, "epsilon": 0, "pairs": 1, "lab": 6, "defenses": 0, "network": 5}
 # page -> a text that appears only once the page is complete (what comes after its charts, pictures and tables)
-READY = {"network": "Does the attack transfer", "lab": "the smallest change that changes the answer. Medians"}
+READY = {"network": "Accuracy of the first", "lab": "the smallest change that changes the answer. Medians"}
 CHARTS_DRAWN = """n => {
     const charts = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')];
     const drawn = charts.filter(c => [...c.querySelectorAll('canvas')].some(x => x.width > 0 && x.height > 0)
