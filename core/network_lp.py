@@ -71,6 +71,7 @@ class BranchProgram:
         lp.a_matrix_.value_ = matrix[nonzero]
         self.highs = highspy.Highs()
         self.highs.setOptionValue("output_flag", False)
+        self.highs.setOptionValue("presolve", "off")  # a branch starts from the last basis: nothing to presolve
         self.highs.passModel(lp)
         self._equal_at, self._sign_at = r, r + 2 * m
         self._inf, self._status = inf, highspy.HighsModelStatus
