@@ -96,8 +96,8 @@ BELOW_THE_TABLE = (
     "both (the path is piecewise linear in ε). Best attack ε: the smallest ε at which any change of at most ε per "
     "pixel does, exact for the linear model (a linear program); for the network a complete verifier's answer "
     "(branch and bound over its ReLUs), proven to 1e-4 or bracketed when its time runs out. Certified below ε: "
-    "no change smaller than this can do it; for the linear "
-    "model the best attack itself, for the network a linear relaxation of its ReLUs (CROWN)."
+    "no change smaller than this can do it; for the linear model the best attack itself, for the network a "
+    "linear relaxation of its ReLUs (CROWN)."
 )
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -127,6 +129,69 @@ def wait_rendered(page, charts: int = 1, timeout: float = 120_000) -> None:
         f'[data-testid="stVegaLiteChart"] svg\').length >= {charts}',
         timeout=timeout,
     )
+
+
+IDLE = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"  # the page runs nothing
+
+
+class FreshServer:
+    """A one-core server with an empty cache folder (as a Community Cloud app woken from sleep, its shipped
+    weights and tables kept), timed from its launch: ``started``, ``url(path)``."""
+
+    def __enter__(self):
+        self.home = tempfile.TemporaryDirectory()
+        self.port = free_port()
+        self.started = time.perf_counter()
+        self.server = start_server(self.port, {**os.environ, "ADVERSARIAL_DIGITS_HOME": self.home.name}, one_core=True)
+        wait_healthy(self.port)
+        return self
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{path}"
+
+    def __exit__(self, *exc):
+        self.server.terminate()
+        self.server.wait()
+        self.home.cleanup()
+
+
+def drawn_and_idle(page) -> None:
+    """The attack page's metrics and chart are drawn, and the page runs nothing."""
+    wait_rendered(page)
+    page.wait_for_function(IDLE, timeout=300_000)
+
+
+def first_visit(browser, path: str, drawn=drawn_and_idle, viewport: dict | None = None) -> float:
+    """Seconds from launching a fresh one-core server to ``path`` drawn, as ``drawn(page)`` waits for it."""
+    with FreshServer() as fresh:
+        page = browser.new_page(viewport=viewport) if viewport else browser.new_page()
+        page.goto(fresh.url(path), timeout=120_000)
+        drawn(page)
+        seconds = time.perf_counter() - fresh.started
+        page.close()
+        return seconds
+
+
+def no_browser(quick: bool) -> str | None:
+    """Why a section that needs Chromium measures nothing here (``--quick``, or no Chromium), else None."""
+    if quick:
+        return "not measured in --quick"
+    if not Path(CHROMIUM).exists():
+        return "skipped: no Chromium"
+    return None
+
+
+@contextlib.contextmanager
+def chromium():
+    """Debian's Chromium driven by Playwright, closed after."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 def server_peak_mb(process: subprocess.Popen) -> float:

@@ -9,17 +9,14 @@ opens the attack page while their verifiers run: how long the fifth waits.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
-from pathlib import Path
 
-from benchmarks.common import CHROMIUM, CHROMIUM_FLAGS, Report, free_port, start_server, wait_healthy, wait_rendered
+from benchmarks.common import FreshServer, Report, chromium, drawn_and_idle, first_visit, no_browser, wait_rendered
 
 SECTION = "21. Beyond linear in the browser: first visits and a crowd"
 TARGET = 3.0  # the network page's first visit within this many times the attack page's
 CROWD_WAIT = 10.0  # seconds a fifth visitor's attack page may take while four others use the network page
-IDLE = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+DESKTOP = {"width": 1400, "height": 1000}
 
 
 def network_drawn(page, timeout: float = 300_000) -> None:
@@ -29,43 +26,9 @@ def network_drawn(page, timeout: float = 300_000) -> None:
     page.get_by_text("How robust is each model?").wait_for(timeout=timeout)
     page.wait_for_function(
         "() => ![...document.querySelectorAll('[data-testid=\"stAlert\"]')].some(a => "
-        "/Attacking every one|Verifying the network/.test(a.textContent))",
+        "/Attacking every one|the table will fill in here/.test(a.textContent))",
         timeout=timeout,
     )
-
-
-class FreshServer:
-    """A one-core server with an empty cache folder, from its launch."""
-
-    def __enter__(self):
-        self.home = tempfile.TemporaryDirectory()
-        self.port = free_port()
-        self.started = time.perf_counter()
-        self.server = start_server(self.port, {**os.environ, "ADVERSARIAL_DIGITS_HOME": self.home.name}, one_core=True)
-        wait_healthy(self.port)
-        return self
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}/{path}"
-
-    def __exit__(self, *exc):
-        self.server.terminate()
-        self.server.wait()
-        self.home.cleanup()
-
-
-def first_visit(browser, path: str) -> float:
-    with FreshServer() as fresh:
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(fresh.url(path), timeout=120_000)
-        if path.startswith("network"):
-            network_drawn(page)
-        else:
-            wait_rendered(page)
-            page.wait_for_function(IDLE, timeout=300_000)
-        seconds = time.perf_counter() - fresh.started
-        page.close()
-        return seconds
 
 
 def crowd(browser) -> float:
@@ -78,15 +41,14 @@ def crowd(browser) -> float:
         warm.close()
         crowd_pages = []
         for source in (3, 4, 5, 7):
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page = browser.new_page(viewport=DESKTOP)
             page.goto(fresh.url(f"network?hidden=64&source={source}&target=8&image=1"), wait_until="commit")
             crowd_pages.append(page)
         crowd_pages[0].get_by_text("Solving the network's best attack").wait_for(timeout=120_000)
-        fifth = browser.new_page(viewport={"width": 1400, "height": 1000})
+        fifth = browser.new_page(viewport=DESKTOP)
         clicked = time.perf_counter()
         fifth.goto(fresh.url("attack?source=9&target=4&image=2"), timeout=120_000)
-        wait_rendered(fifth)
-        fifth.wait_for_function(IDLE, timeout=300_000)
+        drawn_and_idle(fifth)
         waited = time.perf_counter() - clicked
         for page in [*crowd_pages, fifth]:
             page.close()
@@ -94,22 +56,16 @@ def crowd(browser) -> float:
 
 
 def network_visits(report: Report, quick: bool) -> None:
-    if quick:
-        report.add(SECTION, "first visits and a crowd on fresh servers", "not measured in --quick")
+    reason = no_browser(quick)
+    if reason:
+        report.add(SECTION, "first visits and a crowd on fresh servers", reason)
         return
-    if not Path(CHROMIUM).exists():
-        report.add(SECTION, "first visits and a crowd on fresh servers", "skipped: no Chromium")
-        return
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        try:
-            attack = first_visit(browser, "attack")
-            visits = {hidden: first_visit(browser, f"network?hidden={hidden}") for hidden in (16, 64, 256)}
-            waited = crowd(browser)
-        finally:
-            browser.close()
+    with chromium() as browser:
+        attack = first_visit(browser, "attack", viewport=DESKTOP)
+        visits = {
+            hidden: first_visit(browser, f"network?hidden={hidden}", network_drawn, DESKTOP) for hidden in (16, 64, 256)
+        }
+        waited = crowd(browser)
     report.add(SECTION, "the attack page (the baseline): launch to fully drawn, one core", f"{attack:.1f} s")
     for hidden, seconds in visits.items():
         ratio = seconds / attack

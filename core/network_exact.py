@@ -214,6 +214,11 @@ def network_optimal_epsilon(
     return NetworkOptimum(eps, attacked, proven, (eps if proven else min(dual, eps), eps))
 
 
+def _size(attacked: np.ndarray, image: np.ndarray) -> float:
+    """The L-inf size of an attack: the epsilon it needs."""
+    return float(np.abs(attacked - image).max())
+
+
 def optimal_epsilon(network: ReluNetwork, x, target, *, clip=(0.0, 1.0), time_limit: float = 20.0):
     """The smallest L-inf eps at which some perturbation makes ``target`` win, to a relative gap of :data:`GAP`, by
     questions to the complete verifier (:func:`can_reach`) between CROWN's bound below and the best attack known
@@ -246,7 +251,7 @@ def optimal_epsilon(network: ReluNetwork, x, target, *, clip=(0.0, 1.0), time_li
         asked = max(high * (1 - jump), (low + high) / 2)
         answer = can_reach(network, image, target, asked, clip=clip, time_limit=min(PROBE, left))
         if answer.status == "attacked":
-            high, best = float(np.abs(answer.image - image).max()), answer.image
+            high, best = _size(answer.image, image), answer.image
             jump *= 2
         else:
             low = asked if answer.status == "robust" else low
@@ -256,7 +261,7 @@ def optimal_epsilon(network: ReluNetwork, x, target, *, clip=(0.0, 1.0), time_li
         asked = high * (1 - GAP)
         answer = can_reach(network, image, target, asked, clip=clip, time_limit=proof_ends - time.perf_counter())
         if answer.status == "attacked":  # a better attack on the way: ask again just under it
-            high, best = float(np.abs(answer.image - image).max()), answer.image
+            high, best = _size(answer.image, image), answer.image
         elif answer.status == "robust":
             low = asked
         else:
@@ -268,7 +273,7 @@ def optimal_epsilon(network: ReluNetwork, x, target, *, clip=(0.0, 1.0), time_li
         middle = (low + high) / 2
         answer = can_reach(network, image, target, middle, clip=clip, time_limit=left)
         if answer.status == "attacked":
-            high, best = float(np.abs(answer.image - image).max()), answer.image
+            high, best = _size(answer.image, image), answer.image
         elif answer.status == "robust":
             low = middle
         else:

@@ -67,8 +67,7 @@ def robustness_rows(
         return verify_robust(*args, **kwargs, time_limit=time_limit)
 
     for eps in epsilons:
-        sign_step = fgsm(network, images, eps, labels=labels, clip=clip)
-        iterated = pgd(network, images, eps, labels=labels, steps=20, clip=clip, keep_best=True)
+        sign_step, iterated = _attacked_accuracy(network, images, labels, eps, clip)
         certified = verified = settled = 0
         seconds, statuses = [], []
         for x_i, label, right in zip(images, labels, correct):
@@ -95,8 +94,8 @@ def robustness_rows(
                 eps=float(eps),
                 images=n,
                 clean=float(correct.mean()),
-                sign_step=float(np.mean(network.predict(sign_step) == labels)),
-                pgd=float(np.mean(network.predict(iterated) == labels)),
+                sign_step=sign_step,
+                pgd=iterated,
                 certified=certified / n,
                 verified=verified / n,
                 settled=settled / n,
@@ -120,15 +119,22 @@ def linear_rows(model, x, labels, epsilons=EPSILONS, *, clip=(0.0, 1.0)) -> list
     rows = []
     for eps in epsilons:
         stopping.check()
-        stepped = fgsm(model, images, eps, labels=labels, clip=clip)
-        iterated = pgd(model, images, eps, labels=labels, steps=20, clip=clip, keep_best=True)
+        sign_step, iterated = _attacked_accuracy(model, images, labels, eps, clip)
         rows.append(
             {
                 "eps": float(eps),
                 "clean": clean,
-                "sign_step": float(np.mean(model.predict(stepped) == labels)),
-                "pgd": float(np.mean(model.predict(iterated) == labels)),
+                "sign_step": sign_step,
+                "pgd": iterated,
                 "robust": float(np.mean(radius > eps)),
             }
         )
     return rows
+
+
+def _attacked_accuracy(model, images: np.ndarray, labels: np.ndarray, eps: float, clip) -> tuple[float, float]:
+    """The accuracy left after the untargeted gradient sign step and after PGD (20 steps from it, the best
+    iterate), both at ``eps``: the table's two attack columns, for either model."""
+    stepped = fgsm(model, images, eps, labels=labels, clip=clip)
+    iterated = pgd(model, images, eps, labels=labels, steps=20, clip=clip, keep_best=True)
+    return float(np.mean(model.predict(stepped) == labels)), float(np.mean(model.predict(iterated) == labels))

@@ -34,32 +34,30 @@ def table_path(settings: TrainingSettings) -> Path:
     return FOLDER / f"{settings.file_key()}.table.json"
 
 
-def load_table(settings: TrainingSettings) -> dict | None:
-    """The shipped table of ``settings``: ``{"images": n, "time_limit": s, "rows": [TableRow, ...]}``, or None if
-    none is shipped or it cannot be read."""
+def _read(settings: TrainingSettings, row) -> dict | None:
+    """The shipped table file of ``settings``, each of its rows made by ``row``; None if there is none or it
+    cannot be read."""
     path = table_path(settings)
     if not path.exists():
         return None
     try:
         saved = json.loads(path.read_text())
-        return {**saved, "rows": [TableRow(**row) for row in saved["rows"]]}
+        return {**saved, "images": int(saved["images"]), "rows": [row(each) for each in saved["rows"]]}
     except (ValueError, KeyError, TypeError) as error:
         log.warning("the shipped table %s cannot be read (%s)", path, error)
         return None
+
+
+def load_table(settings: TrainingSettings) -> dict | None:
+    """The shipped table of ``settings``: ``{"images": n, "time_limit": s, "rows": [TableRow, ...]}``, or None if
+    none is shipped or it cannot be read."""
+    return _read(settings, lambda row: TableRow(**row))
 
 
 def load_linear_table(settings: TrainingSettings) -> dict | None:
     """The shipped rows of the linear model ``settings`` beside the networks' (only the first visit's model):
     ``{"images": n, "rows": [dict, ...]}``, or None."""
-    path = table_path(settings)
-    if settings.hidden or not path.exists():
-        return None
-    try:
-        saved = json.loads(path.read_text())
-        return {"images": int(saved["images"]), "rows": [dict(row) for row in saved["rows"]]}
-    except (ValueError, KeyError, TypeError) as error:
-        log.warning("the shipped table %s cannot be read (%s)", path, error)
-        return None
+    return None if settings.hidden else _read(settings, dict)
 
 
 def build_linear(settings: TrainingSettings = FIRST, folder: Path = FOLDER) -> Path:
