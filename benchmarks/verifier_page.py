@@ -26,7 +26,7 @@ def verifier_page(report: Report, quick: bool) -> None:
 
     data = load_dataset("mnist-5k")
     twos = data.x_test[data.test_indices(2)].astype(np.float64)
-    limit = 2.0 if quick else NETWORK_LIMIT
+    limit = 0.5 if quick else NETWORK_LIMIT
     for hidden, count in SIZES.items():
         if quick and hidden == 256:
             continue

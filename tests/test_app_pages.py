@@ -340,3 +340,17 @@ def test_a_network_the_app_did_not_ship_a_table_for_gets_its_own_on_the_server()
     assert any(
         f"first {results.LIVE_IMAGES} test images" in c.value and "on this server" in c.value for c in app.caption
     )
+
+
+def test_a_defended_linear_model_beside_the_network_and_a_field_given_twice_are_said():
+    """Beyond linear with the sidebar's defense on: each number names its model, and the network is said to have no
+    defense; a link that gives the size twice says which it used."""
+    app = start({"page": "network", "hidden": ["256", "64"], "defense": "adversarial", "adversarial_eps": "0.1"})
+    assert_clean(app)
+    assert "The link gives hidden more than once (`256`, `64`); using the last, `64`." in [w.value for w in app.warning]
+    assert [m.label for m in app.metric[:2]] == [
+        "Linear (softmax, defended): test accuracy",
+        "Network (64 units, no defense): test accuracy",
+    ]
+    assert any("the network is trained without a defense" in c.value for c in app.caption)
+    assert any("adversarial training at ε = 0.1" in c.value for c in app.caption)
