@@ -272,3 +272,12 @@ def test_a_kept_job_runs_to_its_end_with_nobody_waiting():
     while work.running():
         time.sleep(0.02)
     assert work.finished("q") == 3 and work.stopped == 0
+
+
+def test_a_proof_in_its_child_process_runs_at_the_lowest_cpu_priority():
+    """What may run to its time limit gives way to the pages and the shared work (both at a higher priority)."""
+    import os
+
+    from core.jobs.child import LOWEST, in_child
+
+    assert in_child(os.getpriority, os.PRIO_PROCESS, 0) == LOWEST == 19

@@ -6,7 +6,7 @@ core.jobs.child``, which has the solvers imported already: one spare child alway
 no start-up. While the child works, :func:`in_child` asks :func:`core.stopping.check` every :data:`LOOK`
 seconds; once the answer is unwanted the child is killed and reaped. The child reads one question from its
 standard input, writes one answer to its standard output and ends; a spare whose server ends sees its
-standard input close and ends too.
+standard input close and ends too. A child runs at the lowest CPU priority: pages and the shared work go first.
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ from core import stopping
 from core.jobs.training_process import BLAS_THREAD_VARIABLES
 
 LOOK = 0.1  # seconds between two questions "is the answer still wanted?"
+# The lowest CPU priority: a proof (which may use its whole time limit) runs on what the pages and the shared work
+# (themselves below the pages, core.stopping.BACKGROUND_NICENESS, which the child would otherwise inherit) leave.
+LOWEST = 19
 PRELOADED = ("core.network_exact", "core.fewest")  # imported by every child before it is asked anything
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -89,6 +92,10 @@ def main() -> int:
 
     answers = os.fdopen(os.dup(1), "wb")  # the answer's own channel: whatever a solver prints goes to stderr
     os.dup2(2, 1)
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, LOWEST)
+    except (AttributeError, OSError):  # not a Unix system: the priority it was started with
+        pass
 
     for name in PRELOADED:
         importlib.import_module(name)
