@@ -181,13 +181,18 @@ def no_browser(quick: bool) -> str | None:
     return None
 
 
+def launch(browser_type):
+    """One more Debian Chromium from Playwright's ``browser_type`` (``browser.browser_type`` of a running one)."""
+    return browser_type.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+
+
 @contextlib.contextmanager
 def chromium():
     """Debian's Chromium driven by Playwright, closed after."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        browser = launch(playwright.chromium)
         try:
             yield browser
         finally:

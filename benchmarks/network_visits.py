@@ -14,13 +14,12 @@ from __future__ import annotations
 import time
 
 from benchmarks.common import (
-    CHROMIUM,
-    CHROMIUM_FLAGS,
     FreshServer,
     Report,
     chromium,
     drawn_and_idle,
     first_visit,
+    launch,
     no_browser,
     wait_rendered,
 )
@@ -78,7 +77,7 @@ def network_visits(report: Report, quick: bool) -> None:
         visits = {
             hidden: first_visit(browser, f"network?hidden={hidden}", network_drawn, DESKTOP) for hidden in (16, 64, 256)
         }
-        own = browser.browser_type.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)  # the fifth's own browser
+        own = launch(browser.browser_type)  # the fifth visitor's own browser
         try:
             waited = crowd(browser, own)
         finally:

@@ -77,9 +77,10 @@ def in_background() -> bool:
     return asked is not None and asked.background
 
 
-def lower_priority() -> None:
-    """Run this thread at a lower CPU priority than the server's (Linux: per thread), where the system allows."""
+def lower_priority(niceness: int = BACKGROUND_NICENESS) -> None:
+    """Run this thread at a lower CPU priority than the server's (Linux: per thread; ``niceness`` 19 is the lowest),
+    where the system allows."""
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICENESS)
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
     except (AttributeError, OSError):  # not Linux, or not allowed: the same priority, only slower pages
         pass

@@ -92,10 +92,7 @@ def main() -> int:
 
     answers = os.fdopen(os.dup(1), "wb")  # the answer's own channel: whatever a solver prints goes to stderr
     os.dup2(2, 1)
-    try:
-        os.setpriority(os.PRIO_PROCESS, 0, LOWEST)
-    except (AttributeError, OSError):  # not a Unix system: the priority it was started with
-        pass
+    stopping.lower_priority(LOWEST)  # before the solvers start their threads, which take it over
 
     for name in PRELOADED:
         importlib.import_module(name)

@@ -22,8 +22,12 @@ IMAGES_LOADED = """(n = 0) => {
 }"""
 
 
-def wait_for_page(page, charts: int, pictures: int = 0, ready: str | None = None) -> None:
-    page.wait_for_selector("[data-testid='stMetricValue']")
+def wait_for_page(
+    page, charts: int, pictures: int = 0, ready: str | None = None, *, shown: str = "[data-testid='stMetricValue']"
+) -> None:
+    """Until the page shows ``shown`` (its first number, unless said), ``ready`` (a text), ``charts`` charts drawn
+    and ``pictures`` pictures loaded, its tables drawn and no script running."""
+    page.wait_for_selector(shown)
     if ready:
         page.get_by_text(ready).first.wait_for(timeout=120_000)
     page.wait_for_function(CHARTS_DRAWN, arg=charts)
