@@ -18,7 +18,7 @@ def workload(quick: bool):
     from core.inputs.data import load_dataset
 
     data = load_dataset("mnist-5k")
-    count = 40 if quick else len(data.x_test)
+    count = 6 if quick else len(data.x_test)
     images = data.x_test[:count].astype(np.float64)
     targets = (data.y_test[:count] + 1 + np.arange(count) % 9) % 10
     return data, images, targets
@@ -39,7 +39,7 @@ def convex_solver(model, x, target, norm):
 def speed(report: Report, model, images, targets, quick: bool) -> None:
     from core.exact import minimal_perturbation
 
-    reference = 10 if quick else 200  # cvxpy's images: tens of ms each
+    reference = 4 if quick else 200  # cvxpy's images: tens of ms each
     for norm in (2, 1):
         started = time.perf_counter()
         ours = np.empty(len(images))
@@ -135,14 +135,14 @@ def noise(report: Report, data, quick: bool) -> None:
     from core.jobs.shipped import train
     from core.noise import nearest_answer, noise_distance, random_directions
 
-    twos = data.x_test[data.test_indices(2)][: 10 if quick else None].astype(np.float64)
+    twos = data.x_test[data.test_indices(2)][: 4 if quick else None].astype(np.float64)
     epochs = 2 if quick else 25
     models = {
         "linear": default_model(),
         "linear, adversarially trained at ε = 0.1": train(TrainingSettings(adversarial_eps=0.1, epochs=epochs)).model,
         "ReLU network, 16 units": train(TrainingSettings(hidden=16, epochs=epochs)).model,
     }
-    directions = random_directions(10 if quick else 40, 2, seed=1)
+    directions = random_directions(4 if quick else 40, 2, seed=1)
     for name, model in models.items():
         for clip in ((0.0, 1.0), None):
             started = time.perf_counter()

@@ -1,4 +1,6 @@
-"""Section 14: photos: preparing a 12-megapixel phone photo (JPEG) of a digit under uneven light."""
+"""Section 14: photos: preparing a 12-megapixel phone photo (JPEG) of a digit under uneven light, and how often
+photos of test digits (tests/photos.py: printed, lit, photographed) are read as the scanned digit, per kind of
+light (the tests check a smaller sample of each kind)."""
 
 from __future__ import annotations
 
@@ -7,9 +9,10 @@ import time
 
 import numpy as np
 
-from benchmarks.common import ROOT, Report, peak_extra_memory
+from benchmarks.common import ROOT, Report, default_model, peak_extra_memory
 
 SECTION = "14. Photos"
+PER_KIND = 200  # photographed test digits per kind of light (--quick: 5)
 
 
 def phone_photo(width: int = 4032, height: int = 3024) -> bytes:
@@ -65,4 +68,32 @@ def photos(report: Report, quick: bool) -> None:
         f"{extra:.0f} MB",
         "< 100 MB",
         extra < 100 if not quick else None,
+    )
+    read_right(report, quick)
+
+
+def read_right(report: Report, quick: bool) -> None:
+    """Test digits the model reads right as scanned, photographed under each kind of light: the share read the same."""
+    from core.inputs.data import load_dataset
+    from core.inputs.imaging import preprocess_upload
+    from tests.photos import KINDS, photograph
+
+    model = default_model()
+    data = load_dataset("mnist-5k")
+    right = np.flatnonzero(model.predict(data.x_test) == data.y_test)
+    chosen = np.random.default_rng(20261206).choice(right, 5 if quick else PER_KIND, replace=False)
+    shares, started = {}, time.perf_counter()
+    for kind in KINDS:
+        rng = np.random.default_rng(KINDS.index(kind) + 11)
+        read = [int(model.predict(preprocess_upload(photograph(data.x_test[i], kind, rng)))) for i in chosen]
+        shares[kind] = float(np.mean(np.array(read) == data.y_test[chosen]))
+    took = time.perf_counter() - started
+    worst = min(shares, key=shares.get)
+    report.add(
+        SECTION,
+        f"photos of {len(chosen)} test digits per kind of light ({len(KINDS)} kinds), read as the scanned digit: "
+        f"each kind (the worst); made and read in",
+        ", ".join(f"{kind} {share:.1%}" for kind, share in shares.items()) + f" ({worst}); {took:.0f} s",
+        "each kind ≥ 90%",
+        shares[worst] >= 0.9 if not quick else None,
     )

@@ -38,7 +38,8 @@ NOTES = """How the numbers come about:
   click, past the limit is refused with what to pick instead. So a storm of visitors costs at most
   one training process per core, and a saved model never waits.
 - The solvers that cannot stop themselves mid-call (the network's best attack, the fewest pixels) run in
-  a child process (a spare one always started, the solvers imported), killed the moment nobody waits.
+  a child process (forked from one that has the solvers imported: a question costs a fork, not a second of
+  imports), killed the moment nobody waits.
 - A defended model trains in our own numpy SGD loop (scikit-learn has no loss at an attacked
   input): the exact worst case against each rival class is a clipped sign step, and images of one
   class share their nine lead vectors, so the worst-case logits of a batch are one thin matrix

@@ -26,11 +26,11 @@ def verifier_page(report: Report, quick: bool) -> None:
 
     data = load_dataset("mnist-5k")
     twos = data.x_test[data.test_indices(2)].astype(np.float64)
-    limit = 0.5 if quick else NETWORK_LIMIT
+    limit = 0.2 if quick else NETWORK_LIMIT
     for hidden, count in SIZES.items():
         if quick and hidden == 256:
             continue
-        count = 2 if quick else count
+        count = 1 if quick else count
         network = train(TrainingSettings(hidden=hidden, epochs=2 if quick else 25)).model
         found = {"verifier": [], "MILP": []}
         with threadpool_limits(1):  # one core, as a Community Cloud app

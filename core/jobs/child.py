@@ -1,12 +1,13 @@
 """A computation that cannot stop itself (an integer program: HiGHS runs to its time limit) run in a child process,
 so that it stops the moment nobody wants its answer.
 
-:func:`in_child` hands the function and its arguments (pickled) to a child process, ``python -m
-core.jobs.child``, which has the solvers imported already: one spare child always waits, so a question costs
-no start-up. While the child works, :func:`in_child` asks :func:`core.stopping.check` every :data:`LOOK`
-seconds; once the answer is unwanted the child is killed and reaped. The child reads one question from its
-standard input, writes one answer to its standard output and ends; a spare whose server ends sees its
-standard input close and ends too. A child runs at the lowest CPU priority: pages and the shared work go first.
+One process, ``python -m core.jobs.child``, imports the solvers once (when the first question comes) and then
+forks a child for each question: a question costs a fork (milliseconds), not a second of imports on a shared core.
+:func:`in_child` hands it a socket; the child reads the question (the function and its arguments, pickled) from
+it, says its process id, and writes its answer back. While the child works, :func:`in_child` asks
+:func:`core.stopping.check` every :data:`LOOK` seconds; once the answer is unwanted the child is killed (the
+forking process reaps it). A child runs at the lowest CPU priority with one BLAS thread: pages and the shared work
+go first. The forking process ends when the process that started it does (its socket closes).
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from __future__ import annotations
 import os
 import pickle
 import select
+import signal
+import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -26,91 +30,131 @@ LOOK = 0.1  # seconds between two questions "is the answer still wanted?"
 # The lowest CPU priority: a proof (which may use its whole time limit) runs on what the pages and the shared work
 # (themselves below the pages, core.stopping.BACKGROUND_NICENESS, which the child would otherwise inherit) leave.
 LOWEST = 19
-PRELOADED = ("core.network_exact", "core.fewest")  # imported by every child before it is asked anything
+PRELOADED = ("core.network_exact", "core.fewest")  # imported by the forking process before it is asked anything
 ROOT = Path(__file__).resolve().parents[2]
+PID = struct.Struct("<q")
 
 _lock = threading.Lock()
-_spare: subprocess.Popen | None = None
+_forker: tuple[subprocess.Popen, socket.socket] | None = None
 
 
 class ChildFailed(RuntimeError):
     """The child process ended without an answer (killed from outside, or out of memory)."""
 
 
-def _start() -> subprocess.Popen:
+def _start() -> tuple[subprocess.Popen, socket.socket]:
+    ours, theirs = socket.socketpair()
     env = {**os.environ, **dict.fromkeys(BLAS_THREAD_VARIABLES, "1")}  # one core's worth, as the trainings
-    return subprocess.Popen(
-        [sys.executable, "-m", "core.jobs.child"], cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE
-    )  # stderr is the server's: a crash is logged there
+    process = subprocess.Popen(
+        [sys.executable, "-m", "core.jobs.child", str(theirs.fileno())], cwd=ROOT, env=env, pass_fds=[theirs.fileno()]
+    )  # its output and errors are the server's: a crash is logged there
+    theirs.close()
+    return process, ours
 
 
-def _take() -> subprocess.Popen:
-    """The waiting spare (or a new child), and a new spare started for the next question."""
-    global _spare
+def _ask(question: socket.socket) -> None:
+    """Hands ``question`` (one end of a socket pair) to the forking process, started again if it has ended."""
+    global _forker
     with _lock:
-        child, _spare = _spare, None
-    if child is None or child.poll() is not None:
-        child = _start()
-    spare = _start()  # outside the lock: starting a process takes milliseconds
-    with _lock:
-        if _spare is None:
-            _spare, spare = spare, None
-    if spare is not None:  # another caller left one meanwhile
-        spare.stdin.close()
-        spare.wait()
-    return child
+        for _ in range(2):
+            if _forker is None or _forker[0].poll() is not None:
+                _forker = _start()
+            try:
+                socket.send_fds(_forker[1], [b"?"], [question.fileno()])
+                return
+            except OSError:  # it ended meanwhile: once more, with a new one
+                _forker = None
+    raise ChildFailed("the process that runs computations could not be started")
+
+
+def _received(channel: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        part = channel.recv(size - len(data))
+        if not part:
+            raise EOFError
+        data += part
+    return data
 
 
 def in_child(function, *args, **kwargs):
     """``function(*args, **kwargs)`` in a child process; raises what it raised, or :class:`core.stopping.Stopped`
     (the child killed) once whoever runs this no longer wants the answer. ``function`` and its arguments are
     pickled: a module-level function and plain data."""
-    child, answer = _take(), None
+    ours, theirs = socket.socketpair()
+    pid, answer = None, None
     try:
-        child.stdin.write(pickle.dumps((function, args, kwargs)))
-        child.stdin.close()
-        while not select.select([child.stdout], [], [], LOOK)[0]:
+        _ask(theirs)
+        theirs.close()
+        ours.sendall(pickle.dumps((function, args, kwargs)))
+        ours.shutdown(socket.SHUT_WR)
+        pid = PID.unpack(_received(ours, PID.size))[0]
+        while not select.select([ours], [], [], LOOK)[0]:
             stopping.check()
-        answer = child.stdout.read()  # the child writes its whole answer, then ends
-    except BrokenPipeError:  # it died before reading the question
+        answer = b""
+        while part := ours.recv(1 << 20):  # the child writes its whole answer, then ends
+            answer += part
+    except (EOFError, ConnectionError):  # it died before it answered
         answer = b""
     finally:
-        if answer is None:  # stopped: nobody wants the answer any more
-            child.kill()
-        child.wait()
-        child.stdout.close()
+        if answer is None and pid is not None:  # stopped: nobody wants the answer any more
+            try:
+                os.kill(pid, signal.SIGKILL)  # the forking process reaps it
+            except ProcessLookupError:
+                pass
+        theirs.close()
+        ours.close()
     if not answer:
-        raise ChildFailed(f"the computation's process ended without an answer (exit code {child.returncode})")
+        raise ChildFailed("the computation's process ended without an answer")
     succeeded, value = pickle.loads(answer)
     if succeeded:
         return value
     raise value
 
 
-def main() -> int:
-    import importlib
-
-    answers = os.fdopen(os.dup(1), "wb")  # the answer's own channel: whatever a solver prints goes to stderr
-    os.dup2(2, 1)
+def _answer(channel: socket.socket) -> None:
+    """In a forked child: one question read, this process's id said, the answer written."""
     stopping.lower_priority(LOWEST)  # before the solvers start their threads, which take it over
-
-    for name in PRELOADED:
-        importlib.import_module(name)
-    question = sys.stdin.buffer.read()
-    if not question:  # the server ended before it asked anything
-        return 0
+    question = b""
+    while part := channel.recv(1 << 20):
+        question += part
+    channel.sendall(PID.pack(os.getpid()))
     function, args, kwargs = pickle.loads(question)
     try:
         answer = (True, function(*args, **kwargs))
     except Exception as error:  # noqa: BLE001 -- handed back to the caller
         answer = (False, error)
     try:
-        answers.write(pickle.dumps(answer))
-        answers.flush()
-    except BrokenPipeError:  # nobody wants the answer any more (the server ended)
+        channel.sendall(pickle.dumps(answer))
+    except OSError:  # nobody wants the answer any more
         pass
-    return 0
+
+
+def main(fd: int) -> int:
+    import importlib
+
+    for name in PRELOADED:
+        importlib.import_module(name)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the children are reaped as they end
+    questions = socket.socket(fileno=fd)
+    while True:
+        try:
+            _, fds, _, _ = socket.recv_fds(questions, 1, 1)
+        except OSError:
+            return 0
+        if not fds:  # the server ended
+            return 0
+        if os.fork() == 0:
+            questions.close()
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            code = 0
+            try:
+                _answer(socket.socket(fileno=fds[0]))
+            except BaseException:  # noqa: BLE001 -- a child never returns into the forking loop
+                code = 1
+            os._exit(code)
+        os.close(fds[0])
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(int(sys.argv[1])))
