@@ -1,22 +1,13 @@
-"""End to end in Chromium: every page renders with all open at once, the shipped weights trained again, links."""
+"""End to end in Chromium: the shipped weights trained again, links (every page open at once, its screenshots and
+its accessibility: tests/e2e/test_accessibility.py)."""
 
-import asyncio
-import json
 import re
-from concurrent.futures import ThreadPoolExecutor
 
-import numpy as np
 import pytest
 
-from tests.e2e.conftest import CHROMIUM, FLAGS, OUTPUT
 from tests.e2e.pages import (
-    CHARTS_DRAWN,
-    IDLE,
-    IMAGES_LOADED,
     PAGES,
     PICTURES,
-    READY,
-    TABLES_DRAWN,
     assert_no_errors,
     eps_slider,
     metric,
@@ -24,71 +15,6 @@ from tests.e2e.pages import (
 )
 
 pytestmark = pytest.mark.e2e
-
-
-SLIDER_PAGES = ("attack", "epsilon", "lab")  # each moves its own slider
-
-
-def test_every_page_renders_its_charts_with_all_pages_open_at_once(server, playwright_module):
-    """Every page open at once in its own session (a browser tab each): each draws its charts and pictures without
-    an error, and the three with a slider each keep their own epsilon. The screenshots are docs/'s."""
-
-    async def session(browser, name: str) -> dict:
-        # the whole page in view
-        context = await browser.new_context(viewport={"width": 1400, "height": 2200}, reduced_motion="reduce")
-        page = await context.new_page()
-        page.set_default_timeout(120_000)
-        console = []
-        page.on("console", lambda message: console.append(message.text))
-        await page.goto(f"{server.url}/{name}")
-        await page.wait_for_selector("[data-testid='stMetricValue']")
-        if name in READY:
-            await page.get_by_text(READY[name]).first.wait_for()
-        await page.wait_for_function(CHARTS_DRAWN, arg=PAGES[name])
-        await page.wait_for_function(IDLE)
-        await page.wait_for_function(IMAGES_LOADED, arg=PICTURES[name])
-        await page.wait_for_function(TABLES_DRAWN)
-        await page.screenshot(path=OUTPUT / f"{name}.png")
-        moved = None
-        if name in SLIDER_PAGES:  # each on an image of its own (its own minimal epsilon), one step up from there
-            await page.goto(f"{server.url}/{name}?image={SLIDER_PAGES.index(name)}")
-            await page.wait_for_function(CHARTS_DRAWN, arg=PAGES[name])
-            await page.wait_for_function(IDLE)
-            slider = page.locator("[data-testid='stSlider']", has_text="Epsilon: how far").locator("input[type=range]")
-            await slider.first.focus()
-            await page.keyboard.press("PageUp")
-            await page.wait_for_function(IDLE)
-            await page.wait_for_function(CHARTS_DRAWN, arg=PAGES[name])
-            moved = await slider.first.input_value()
-        text = await page.locator("body").inner_text()
-        errors = await page.locator("[data-testid='stException']").count()
-        errors += "Traceback" in text or "Error:" in text.replace("IDX", "")
-        await context.close()
-        return {
-            "page": name,
-            "eps": moved,
-            "errors": errors,
-            "empty layers": sum("Infinite extent" in t for t in console),
-        }
-
-    async def main():
-        from playwright.async_api import async_playwright
-
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-            results = await asyncio.gather(*(session(browser, name) for name in PAGES))
-            await browser.close()
-            return results
-
-    # the session's synchronous Playwright owns this thread's event loop: run these in a thread of their own
-    with ThreadPoolExecutor(max_workers=1) as thread:
-        results = thread.submit(asyncio.run, main()).result()
-    peak = server.peak_memory_mb()
-    (OUTPUT / "concurrency.json").write_text(json.dumps({"sessions": results, "server_peak_mb": peak}, indent=2))
-    assert [r["page"] for r in results] == list(PAGES)
-    assert all(r["errors"] == 0 and r["empty layers"] == 0 for r in results), results  # no empty chart layers
-    moved = [float(r["eps"]) for r in results if r["eps"] is not None]
-    assert len(moved) == 3 and len(set(np.round(moved, 3))) > 1  # each session kept its own epsilon
 
 
 def test_the_weights_that_came_with_the_app_are_trained_again_in_one_click(own_server, page):
