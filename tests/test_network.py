@@ -84,6 +84,7 @@ def test_only_a_one_hidden_layer_relu_classifier_is_taken(dataset):
 
 def pattern_lp(network, x, target, on, margin=1e-6):
     """The smallest eps with the hidden units on exactly where ``on`` says: one LP (HiGHS), inf if none."""
+    from scipy import sparse
     from scipy.optimize import linprog
 
     n, others = len(x), [j for j in range(10) if j != target]
@@ -93,13 +94,15 @@ def pattern_lp(network, x, target, on, margin=1e-6):
     lead0 = (network.W2[target] - network.W2[others]) @ (mask * h0) + network.b2[target] - network.b2[others]
     gain = ((network.W2[target] - network.W2[others]) * mask) @ network.W1
     sign = np.where(on, -1.0, 1.0)[:, None]  # on: h >= 0 -> -W1 delta <= h0; off: W1 delta <= -h0
-    rows = np.vstack(
+    one, column = sparse.identity(n, format="csr"), sparse.csr_matrix(-np.ones((n, 1)))  # |delta_i| <= eps
+    rows = sparse.vstack(
         [
             np.c_[-gain, np.zeros(9)],
             np.c_[sign * network.W1, np.zeros(len(on))],
-            np.c_[np.eye(n), -np.ones(n)],
-            np.c_[-np.eye(n), -np.ones(n)],
-        ]
+            sparse.hstack([one, column]),
+            sparse.hstack([-one, column]),
+        ],
+        format="csr",
     )
     limits = np.r_[lead0 - margin, np.where(on, h0, -h0), np.zeros(2 * n)]
     bounds = [(-v, 1 - v) for v in x] + [(0, 1)]

@@ -26,16 +26,21 @@ def smallest_lead(network, x, label, eps):
     """The exact smallest lead of ``label`` over any other class in the box: one LP per pattern and rival."""
     low, high = np.maximum(x - eps, 0) - x, np.minimum(x + eps, 1) - x
     start = network.W1 @ x + network.b1
-    best = np.inf
+    # each unit's exact range over the box: a pattern that asks a unit for a sign it cannot have has no point
+    lowest = start + np.minimum(network.W1 * low, network.W1 * high).sum(axis=1)
+    highest = start + np.maximum(network.W1 * low, network.W1 * high).sum(axis=1)
+    best, box = np.inf, np.c_[low, high]
     for pattern in itertools.product([0, 1], repeat=network.hidden):
         on = np.array(pattern, bool)
+        if (on & (highest < 0)).any() or (~on & (lowest > 0)).any():
+            continue
         signs = np.where(on, -1.0, 1.0)  # on: -h <= 0; off: h <= 0
         rows, limits = signs[:, None] * network.W1, -signs * start
         for rival in range(10):
             if rival == label:
                 continue
             weights = (network.W2[label] - network.W2[rival]) * on
-            solved = linprog(weights @ network.W1, A_ub=rows, b_ub=limits, bounds=list(zip(low, high)), method="highs")
+            solved = linprog(weights @ network.W1, A_ub=rows, b_ub=limits, bounds=box, method="highs")
             if solved.status == 0:
                 value = solved.fun + weights @ start + network.b2[label] - network.b2[rival]
                 best = min(best, value)
