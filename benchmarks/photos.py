@@ -12,7 +12,7 @@ import numpy as np
 from benchmarks.common import ROOT, Report, default_model, peak_extra_memory
 
 SECTION = "14. Photos"
-PER_KIND = 200  # photographed test digits per kind of light (--quick: 5)
+PER_KIND = 200  # photographed test digits per kind of light (--quick: 2)
 
 
 def phone_photo(width: int = 4032, height: int = 3024) -> bytes:
@@ -81,7 +81,7 @@ def read_right(report: Report, quick: bool) -> None:
     model = default_model()
     data = load_dataset("mnist-5k")
     right = np.flatnonzero(model.predict(data.x_test) == data.y_test)
-    chosen = np.random.default_rng(20261206).choice(right, 5 if quick else PER_KIND, replace=False)
+    chosen = np.random.default_rng(20261206).choice(right, 2 if quick else PER_KIND, replace=False)
     shares, started = {}, time.perf_counter()
     for kind in KINDS:
         rng = np.random.default_rng(KINDS.index(kind) + 11)
