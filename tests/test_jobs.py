@@ -281,3 +281,41 @@ def test_a_proof_in_its_child_process_runs_at_the_lowest_cpu_priority():
     from core.jobs.child import LOWEST, in_child
 
     assert in_child(os.getpriority, os.PRIO_PROCESS, 0) == LOWEST == 19
+
+
+def _parent_and_self() -> tuple[int, int]:
+    import os
+
+    return os.getppid(), os.getpid()
+
+
+def _sleep_then_answer(seconds: float) -> str:
+    import time
+
+    time.sleep(seconds)
+    return "late"
+
+
+def test_a_proofs_child_is_killed_once_nobody_wants_its_answer_and_the_next_is_forked_again():
+    """Stopped while it works, the child is gone within a look or two; a forking process killed from outside is
+    started again by the next question."""
+    import os
+    import signal
+    from pathlib import Path
+
+    from core.jobs import child
+
+    asked = time.monotonic()
+    with stopping.stop_when(lambda: time.monotonic() - asked > 0.3), pytest.raises(stopping.Stopped):
+        child.in_child(_sleep_then_answer, 30.0)
+    assert time.monotonic() - asked < 1.5
+    forking = child._forker[0].pid
+    time.sleep(0.2)
+    assert not Path(f"/proc/{forking}/task/{forking}/children").read_text().split()  # killed and reaped
+    forker, pid = child.in_child(_parent_and_self)
+    time.sleep(0.2)
+    assert not os.path.exists(f"/proc/{pid}")  # ended and reaped by the forking process
+    os.kill(forker, signal.SIGKILL)
+    child._forker[0].wait()
+    again, _ = child.in_child(_parent_and_self)
+    assert again != forker

@@ -12,6 +12,7 @@ go first. The forking process ends when the process that started it does (its so
 
 from __future__ import annotations
 
+import atexit
 import os
 import pickle
 import select
@@ -52,17 +53,36 @@ def _start() -> tuple[subprocess.Popen, socket.socket]:
     return process, ours
 
 
+def _stop() -> None:
+    """At this process's end: the forking process sees its socket close and ends (its children end on their own)."""
+    if _forker is not None:
+        process, ours = _forker
+        ours.close()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+atexit.register(_stop)
+
+
 def _ask(question: socket.socket) -> None:
     """Hands ``question`` (one end of a socket pair) to the forking process, started again if it has ended."""
     global _forker
     with _lock:
         for _ in range(2):
             if _forker is None or _forker[0].poll() is not None:
+                if _forker is not None:
+                    _forker[1].close()
                 _forker = _start()
             try:
                 socket.send_fds(_forker[1], [b"?"], [question.fileno()])
                 return
             except OSError:  # it ended meanwhile: once more, with a new one
+                _forker[1].close()
+                _forker[0].kill()
+                _forker[0].wait()
                 _forker = None
     raise ChildFailed("the process that runs computations could not be started")
 
