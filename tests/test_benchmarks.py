@@ -37,7 +37,7 @@ def quick_report(tmp_path: Path, parts) -> str:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=600,  # about 40 s alone: room for a busy machine
+        timeout=600,  # about 26 s alone: room for a busy machine
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "missing ScriptRunContext" not in completed.stdout + completed.stderr  # nothing to ignore in the output
