@@ -46,23 +46,37 @@ class BranchProgram:
         direct = outputs[:, on] @ W1[on] + (0.0 if pixels is None else pixels)
         # the caller's rows, then per unit: a - W.delta (>= start; = start when on), a - scale W.delta
         # (<= scale (start - L)), and W.delta (its sign: free, >= -start when on, <= -start when off)
-        eye = np.eye(m)
+        eye, none = np.eye(m), np.zeros((m, m))
+        # each unit's indicator z (on: 1, off: 0, relaxed to [0, 1]): a <= U z and a <= h - L (1 - z), the two ends
+        # of the family of cuts that makes each unit's relaxation exact over the box (Anderson et al. 2020; see cut)
+        self.W, self.box, self.low = W, box, low[self.units]
         matrix = np.vstack(
             [
-                np.hstack([direct, outputs[:, self.units], np.asarray(extra, dtype=float).reshape(r, 1)]),
-                np.hstack([-W, eye, np.zeros((m, 1))]),
-                np.hstack([-scale[:, None] * W, eye, np.zeros((m, 1))]),
-                np.hstack([W, np.zeros((m, m + 1))]),
+                np.hstack(
+                    [direct, outputs[:, self.units], np.asarray(extra, dtype=float).reshape(r, 1), np.zeros((r, m))]
+                ),
+                np.hstack([-W, eye, np.zeros((m, 1)), none]),
+                np.hstack([-scale[:, None] * W, eye, np.zeros((m, 1)), none]),
+                np.hstack([W, np.zeros((m, m + 1)), none]),
+                np.hstack([np.zeros((m, n)), eye, np.zeros((m, 1)), -np.diag(self.high)]),
+                np.hstack([-W, eye, np.zeros((m, 1)), -np.diag(self.low)]),
             ]
         )
         ends = np.full(m, inf)
-        row_low = np.r_[np.maximum(lower - shift, -inf), self.start, -ends, -ends]
-        row_high = np.r_[np.minimum(upper - shift, inf), ends, scale * (self.start - low[self.units]), ends]
+        row_low = np.r_[np.maximum(lower - shift, -inf), self.start, -ends, -ends, -ends, -ends]
+        row_high = np.r_[
+            np.minimum(upper - shift, inf),
+            ends,
+            scale * (self.start - low[self.units]),
+            ends,
+            np.zeros(m),
+            self.start - self.low,
+        ]
         lp = highspy.HighsLp()
-        lp.num_col_, lp.num_row_ = n + m + 1, len(row_low)
-        lp.col_cost_ = np.r_[np.zeros(n + m), 1.0]
-        lp.col_lower_ = np.r_[box[0], np.zeros(m), max(t_bounds[0], -inf)]
-        lp.col_upper_ = np.r_[box[1], self.high, min(t_bounds[1], inf)]
+        lp.num_col_, lp.num_row_ = n + 2 * m + 1, len(row_low)
+        lp.col_cost_ = np.r_[np.zeros(n + m), 1.0, np.zeros(m)]
+        lp.col_lower_ = np.r_[box[0], np.zeros(m), max(t_bounds[0], -inf), np.zeros(m)]
+        lp.col_upper_ = np.r_[box[1], self.high, min(t_bounds[1], inf), np.ones(m)]
         lp.row_lower_, lp.row_upper_ = row_low, row_high
         nonzero = matrix != 0
         lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
@@ -73,18 +87,21 @@ class BranchProgram:
         self.highs.setOptionValue("output_flag", False)
         self.highs.setOptionValue("presolve", "off")  # a branch starts from the last basis: nothing to presolve
         self.highs.passModel(lp)
+        self._base_rows, self._cut_upper = len(row_low), np.zeros(0)
         self._equal_at, self._sign_at = r, r + 2 * m
         self._inf, self._status = inf, highspy.HighsModelStatus
         self._set: dict[int, bool] = {}  # place among the units -> sign, as the program holds it now
         self.place = {int(k): i for i, k in enumerate(self.units)}
 
     def _free(self, i: int) -> None:
+        self.highs.changeColBounds(self.n + self.m + 1 + i, 0.0, 1.0)
         self.highs.changeColBounds(self.n + i, 0.0, float(self.high[i]))
         self.highs.changeRowBounds(self._equal_at + i, float(self.start[i]), self._inf)
         self.highs.changeRowBounds(self._sign_at + i, -self._inf, self._inf)
 
     def _fix(self, i: int, sign: bool) -> None:
         start = float(self.start[i])
+        self.highs.changeColBounds(self.n + self.m + 1 + i, float(sign), float(sign))
         if sign:  # on: a = h >= 0
             self.highs.changeColBounds(self.n + i, 0.0, float(self.high[i]))
             self.highs.changeRowBounds(self._equal_at + i, start, start)
@@ -114,9 +131,62 @@ class BranchProgram:
         if status != self._status.kOptimal:
             raise RuntimeError(f"the branch's linear program did not solve: {self.highs.modelStatusToString(status)}")
         values = np.asarray(self.highs.getSolution().col_value)
+        self._values = values
         outputs = values[self.n : self.n + self.m]
         relaxed = {int(k): float(outputs[i]) for i, k in enumerate(self.units) if i not in wanted}
-        return float(values[-1]), values[: self.n], relaxed
+        return float(values[self.n + self.m]), values[: self.n], relaxed
+
+    def cut(self, most: int = 40, tolerance: float = 1e-6) -> int:
+        """Rows that cut the last solution off (at most ``most``, the most violated first), each valid on the whole
+        box: for a unit ``a = relu(start + w . delta)`` with ``delta`` in the box and any set ``I`` of pixels,
+        ``a <= sum_I w_i (delta_i - lo_i (1 - z)) + (start + sum_not_I w_i hi_i) z``, ``lo`` and ``hi`` the
+        box's ends where ``w_i delta_i`` is smallest and largest (Anderson et al. 2020: all of them together are
+        the unit's exact convex hull). Each unit's most violated ``I`` is read off the solution; the cuts the
+        solution does not touch are dropped first (they only slow the program). Returns how many rows were added."""
+        n, m = self.n, self.m
+        values = self._values
+        if self.highs.getNumRow() > self._base_rows:
+            slack = np.asarray(self.highs.getSolution().row_value)[self._base_rows :] < self._cut_upper - 1e-7
+            gone = np.flatnonzero(slack) + self._base_rows
+            if len(gone):
+                self.highs.deleteRows(len(gone), gone.astype(np.int32))
+                self._cut_upper = self._cut_upper[~slack]
+        delta, a, z = values[:n], values[n : n + m], values[n + m + 1 :]
+        W = self.W
+        positive = W >= 0
+        lo = np.where(positive, self.box[0], self.box[1])  # per unit and pixel: w_i lo_i is the smallest
+        hi = np.where(positive, self.box[1], self.box[0])
+        inside = W * (delta - lo * (1 - z[:, None]))
+        outside = W * hi * z[:, None]
+        chosen = inside < outside
+        violated = a - (np.where(chosen, inside, outside).sum(axis=1) + self.start * z)
+        free = np.array([i not in self._set for i in range(m)]) & (violated > tolerance)
+        units = np.flatnonzero(free)
+        units = units[np.argsort(-violated[units])][:most]
+        if not len(units):
+            return 0
+        starts, indices, entries, upper = [0], [], [], []
+        for i in units:
+            pixels = np.flatnonzero(chosen[i] & (W[i] != 0))
+            weight = W[i, pixels]
+            z_coefficient = weight @ lo[i, pixels] + self.start[i] + (W[i] * hi[i])[~chosen[i]].sum()
+            indices += [pixels, [n + i], [n + m + 1 + i]]
+            entries += [-weight, [1.0], [-z_coefficient]]
+            upper.append(-(weight @ lo[i, pixels]))
+            starts.append(starts[-1] + len(pixels) + 2)
+        index = np.concatenate(indices).astype(np.int32)
+        value = np.concatenate(entries).astype(np.float64)
+        self.highs.addRows(
+            len(units),
+            np.full(len(units), -self._inf),
+            np.array(upper),
+            len(index),
+            np.array(starts[:-1], np.int32),
+            index,
+            value,
+        )
+        self._cut_upper = np.r_[self._cut_upper, upper]
+        return len(units)
 
     def _run(self):
         self.highs.run()

@@ -35,6 +35,8 @@ from core.network_lp import BranchProgram
 
 __all__ = ["Verdict", "can_reach", "verify_robust", "winner"]
 
+CUT_ROUNDS, CUT_DEPTH = 20, 1  # rounds of cuts in all, on branches with fewer splits than this
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -156,7 +158,7 @@ def _branch_and_bound(network, image, rows, bias, eps, clip, deadline, broken):
         extra=-np.ones(len(rows)),
         t_bounds=(-np.inf, np.inf),
     )
-    stack, solved, tied = [{}], 0, False
+    stack, solved, tied, cuts = [{}], 0, False, 0
     while stack:
         stopping.check()  # a computation nobody waits for any more stops here
         if time.perf_counter() > deadline:
@@ -172,6 +174,10 @@ def _branch_and_bound(network, image, rows, bias, eps, clip, deadline, broken):
         candidate = image + move if clip is None else np.clip(image + move, *clip)
         if broken(candidate):
             return "attacked", candidate, solved
+        if len(splits) < CUT_DEPTH and cuts < CUT_ROUNDS and program.cut():
+            cuts += 1
+            stack.append(splits)  # the same branch again, its relaxation tighter
+            continue
         free = undecided.copy()
         free[list(splits)] = False
         if not free.any():  # every unit fixed: the program is exact, and its optimum only ties (to rounding)

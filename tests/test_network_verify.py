@@ -140,3 +140,57 @@ def test_a_bracket_cut_short_by_its_time_still_holds_the_integer_programs_optimu
             low, high = ours.bracket
             assert low <= reference[0] * (1 + 1e-6) and reference[0] <= high * (1 + 1e-6)
             assert ours[0] == high and np.abs(ours[1] - x).max() <= high + 1e-9 and network16.predict(ours[1]) == 6
+
+
+def test_every_cut_holds_at_every_point_of_the_box_and_only_tightens_the_bound(twos):
+    """The verifier's cuts (each unit's exact hull over the box, Anderson et al.): at 2,000 points of the box and its
+    corners, with every unit's true output and sign, each row it adds holds; and the bound never falls."""
+    from core.inputs.settings import TrainingSettings
+    from core.jobs.shipped import load_shipped
+    from core.network_bounds import unit_bounds
+    from core.network_lp import BranchProgram
+
+    network, eps, x = load_shipped(TrainingSettings(hidden=64)).model, 0.1, twos[0]
+    centre, radius, low, high = unit_bounds(network, x, eps, (0.0, 1.0))
+    box = (centre - radius - x, centre + radius - x)
+    start = network.W1 @ x + network.b1
+    undecided = (low < 0) & (high > 0)
+    label, rival = 2, 6
+    rows = (network.W2[label] - network.W2[rival])[None]
+    bias = np.array([network.b2[label] - network.b2[rival]])
+    program = BranchProgram(
+        network.W1,
+        start,
+        low,
+        high,
+        undecided,
+        box,
+        rows,
+        np.full(1, -np.inf),
+        -bias,
+        extra=-np.ones(1),
+        t_bounds=(-np.inf, np.inf),
+    )
+    added = []
+    real_add = program.highs.addRows
+    program.highs.addRows = lambda count, lower, upper, nonzeros, starts, index, value: (
+        added.extend(
+            (index[a:b], value[a:b], upper[k]) for k, (a, b) in enumerate(zip(starts, [*starts[1:], nonzeros]))
+        ),
+        real_add(count, lower, upper, nonzeros, starts, index, value),
+    )[1]
+    bounds = [program.solve({})[0]]
+    for _ in range(6):
+        if not program.cut():
+            break
+        bounds.append(program.solve({})[0])
+    assert len(added) > 40 and all(b >= a - 1e-7 for a, b in zip(bounds, bounds[1:])) and bounds[-1] > bounds[0] + 1
+    generator = np.random.default_rng(5)
+    moves = generator.uniform(box[0], box[1], (1000, 784))
+    moves = np.r_[moves, np.where(generator.random((1000, 784)) < 0.5, box[0], box[1])]
+    h = moves @ network.W1[program.units].T + start[program.units]
+    n, m = program.n, program.m
+    point = np.zeros((len(moves), n + 2 * m + 1))
+    point[:, :n], point[:, n : n + m], point[:, n + m + 1 :] = moves, np.maximum(h, 0), h > 0
+    for index, value, upper in added:
+        assert (point[:, index] @ value <= upper + 1e-7).all()
