@@ -194,3 +194,17 @@ def test_every_cut_holds_at_every_point_of_the_box_and_only_tightens_the_bound(t
     point[:, :n], point[:, n : n + m], point[:, n + m + 1 :] = moves, np.maximum(h, 0), h > 0
     for index, value, upper in added:
         assert (point[:, index] @ value <= upper + 1e-7).all()
+    # and at the box's two corners where a cut is tightest (as tight as it may be: no cut is stronger than the hull)
+    weights = network.W1[program.units]
+    for index, value, upper in added:
+        unit = int(index[(index >= n) & (index < n + m)][0]) - n
+        chosen = np.zeros(n, bool)
+        chosen[index[index < n]] = True
+        w = weights[unit]
+        smallest, largest = np.where(w >= 0, box[0], box[1]), np.where(w >= 0, box[1], box[0])
+        move = np.where(chosen, smallest, largest)
+        for on in (False, True):  # off: its output 0; on: its output its input (whatever that input's sign)
+            corner = np.zeros(n + 2 * m + 1)
+            corner[:n], corner[n + m + 1 + unit] = move, on
+            corner[n + unit] = (w @ move + start[program.units][unit]) * on
+            assert corner[index] @ value <= upper + 1e-7
