@@ -13,10 +13,14 @@ of the units the box leaves undecided, and one more variable ``t`` that it
 minimises. A unit's input is ``h = start + W1 . delta``; its output is ``h``
 where the box keeps it on, 0 where it keeps it off, and for an undecided
 unit a variable between the triangle relaxation's lines (``a >= 0``, ``a >=
-h``, ``a <= U (h - L) / (U - L)``) unless a split fixes its sign. The
-caller's own rows are linear in the units' outputs, the pixel moves and
-``t``: the largest lead of a rival (``t`` its bound), or the target ahead of
-every class with ``t`` the epsilon.
+h``, ``a <= U (h - L) / (U - L)``) unless a split fixes its sign. Each
+undecided unit also has an indicator ``z`` in [0, 1] (1 when a split sets
+it on, 0 when off) and the rows ``a <= U z`` and ``a <= h - L (1 - z)``;
+:meth:`BranchProgram.cut` adds, between two solves, the rows of each unit's
+exact convex hull over the box (Anderson et al. 2020) that the last solution
+violates most. The caller's own rows are linear in the units' outputs, the
+pixel moves and ``t``: the largest lead of a rival (``t`` its bound), or the
+target ahead of every class with ``t`` the epsilon.
 """
 
 from __future__ import annotations

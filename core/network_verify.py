@@ -7,11 +7,14 @@ constraint on the pixels), each other undecided unit is held between its
 triangle relaxation's lines, and the smallest lead of the true class over one
 rival on the branch is a linear program with the branch's splits enforced
 (:class:`core.network_lp.BranchProgram`: one HiGHS program kept warm for the
-whole search, each branch a change of bounds). A branch whose bound is positive is proven; otherwise the
-program's own optimum is tried on the real network (an attack, if it works),
-and the branch is split on the unit whose relaxation costs the bound most.
-Once every unit on a branch is fixed the program is exact, so the search
-ends with a proof or an attack, unless its time runs out first.
+whole search, each branch a change of bounds). Before the first split, rounds
+of cuts make the relaxation of each unit the solution leans on its exact
+convex hull over the box (Anderson et al. 2020). A branch whose bound is
+positive is proven; otherwise the program's own optimum is tried on the real
+network (an attack, if it works), and the branch is split on the unit whose
+relaxation costs the bound most. Once every unit on a branch is fixed the
+program is exact, so the search ends with a proof or an attack, unless its
+time runs out first.
 
 Before any of it: an attack (PGD from the gradient sign step, untargeted and
 toward the likeliest rivals) and CROWN's bounds (:mod:`core.network_bounds`),
@@ -35,7 +38,7 @@ from core.network_lp import BranchProgram
 
 __all__ = ["Verdict", "can_reach", "verify_robust", "winner"]
 
-CUT_ROUNDS, CUT_DEPTH = 20, 1  # rounds of cuts in all, on branches with fewer splits than this
+CUT_ROUNDS, CUT_DEPTH = 20, 1  # rounds of cuts (at most 40 rows each) in all, on branches with fewer splits
 
 
 @dataclass(frozen=True)
