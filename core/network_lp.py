@@ -33,9 +33,11 @@ __all__ = ["BranchProgram"]
 class BranchProgram:
     """Minimise ``t`` subject to ``lower <= outputs . a(delta) + pixels . delta + extra * t <= upper`` (one row per
     line of ``outputs``), ``delta`` in ``box``, ``t`` in ``t_bounds``, the undecided units relaxed or split by
-    :meth:`solve`."""
+    :meth:`solve`; with ``hull``, each undecided unit has its indicator and :meth:`cut` adds its hull's rows."""
 
-    def __init__(self, W1, start, low, high, undecided, box, outputs, lower, upper, *, extra, pixels=None, t_bounds):
+    def __init__(
+        self, W1, start, low, high, undecided, box, outputs, lower, upper, *, extra, pixels=None, t_bounds, hull=False
+    ):
         import highspy
 
         inf = highspy.kHighsInf
@@ -50,37 +52,34 @@ class BranchProgram:
         direct = outputs[:, on] @ W1[on] + (0.0 if pixels is None else pixels)
         # the caller's rows, then per unit: a - W.delta (>= start; = start when on), a - scale W.delta
         # (<= scale (start - L)), and W.delta (its sign: free, >= -start when on, <= -start when off)
-        eye, none = np.eye(m), np.zeros((m, m))
-        # each unit's indicator z (on: 1, off: 0, relaxed to [0, 1]): a <= U z and a <= h - L (1 - z), the two ends
-        # of the family of cuts that makes each unit's relaxation exact over the box (Anderson et al. 2020; see cut)
-        self.W, self.box, self.low = W, box, low[self.units]
-        matrix = np.vstack(
-            [
-                np.hstack(
-                    [direct, outputs[:, self.units], np.asarray(extra, dtype=float).reshape(r, 1), np.zeros((r, m))]
-                ),
-                np.hstack([-W, eye, np.zeros((m, 1)), none]),
-                np.hstack([-scale[:, None] * W, eye, np.zeros((m, 1)), none]),
-                np.hstack([W, np.zeros((m, m + 1)), none]),
+        eye, none = np.eye(m), np.zeros((m, m * hull))
+        # with ``hull``, each unit's indicator z (on: 1, off: 0, relaxed to [0, 1]): a <= U z and a <= h - L (1 - z),
+        # the two ends of the family of cuts that make each unit's relaxation exact over the box (see cut)
+        self.W, self.box, self.low, self.hull = W, box, low[self.units], hull
+        blocks = [
+            np.hstack(
+                [direct, outputs[:, self.units], np.asarray(extra, dtype=float).reshape(r, 1), np.zeros((r, m * hull))]
+            ),
+            np.hstack([-W, eye, np.zeros((m, 1)), none]),
+            np.hstack([-scale[:, None] * W, eye, np.zeros((m, 1)), none]),
+            np.hstack([W, np.zeros((m, m + 1)), none]),
+        ]
+        ends = np.full(m, inf)
+        row_low = [np.maximum(lower - shift, -inf), self.start, -ends, -ends]
+        row_high = [np.minimum(upper - shift, inf), ends, scale * (self.start - self.low), ends]
+        if hull:
+            blocks += [
                 np.hstack([np.zeros((m, n)), eye, np.zeros((m, 1)), -np.diag(self.high)]),
                 np.hstack([-W, eye, np.zeros((m, 1)), -np.diag(self.low)]),
             ]
-        )
-        ends = np.full(m, inf)
-        row_low = np.r_[np.maximum(lower - shift, -inf), self.start, -ends, -ends, -ends, -ends]
-        row_high = np.r_[
-            np.minimum(upper - shift, inf),
-            ends,
-            scale * (self.start - low[self.units]),
-            ends,
-            np.zeros(m),
-            self.start - self.low,
-        ]
+            row_low += [-ends, -ends]
+            row_high += [np.zeros(m), self.start - self.low]
+        matrix, row_low, row_high = np.vstack(blocks), np.concatenate(row_low), np.concatenate(row_high)
         lp = highspy.HighsLp()
-        lp.num_col_, lp.num_row_ = n + 2 * m + 1, len(row_low)
-        lp.col_cost_ = np.r_[np.zeros(n + m), 1.0, np.zeros(m)]
-        lp.col_lower_ = np.r_[box[0], np.zeros(m), max(t_bounds[0], -inf), np.zeros(m)]
-        lp.col_upper_ = np.r_[box[1], self.high, min(t_bounds[1], inf), np.ones(m)]
+        lp.num_col_, lp.num_row_ = n + m + 1 + m * hull, len(row_low)
+        lp.col_cost_ = np.r_[np.zeros(n + m), 1.0, np.zeros(m * hull)]
+        lp.col_lower_ = np.r_[box[0], np.zeros(m), max(t_bounds[0], -inf), np.zeros(m * hull)]
+        lp.col_upper_ = np.r_[box[1], self.high, min(t_bounds[1], inf), np.ones(m * hull)]
         lp.row_lower_, lp.row_upper_ = row_low, row_high
         nonzero = matrix != 0
         lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
@@ -98,14 +97,16 @@ class BranchProgram:
         self.place = {int(k): i for i, k in enumerate(self.units)}
 
     def _free(self, i: int) -> None:
-        self.highs.changeColBounds(self.n + self.m + 1 + i, 0.0, 1.0)
+        if self.hull:
+            self.highs.changeColBounds(self.n + self.m + 1 + i, 0.0, 1.0)
         self.highs.changeColBounds(self.n + i, 0.0, float(self.high[i]))
         self.highs.changeRowBounds(self._equal_at + i, float(self.start[i]), self._inf)
         self.highs.changeRowBounds(self._sign_at + i, -self._inf, self._inf)
 
     def _fix(self, i: int, sign: bool) -> None:
         start = float(self.start[i])
-        self.highs.changeColBounds(self.n + self.m + 1 + i, float(sign), float(sign))
+        if self.hull:
+            self.highs.changeColBounds(self.n + self.m + 1 + i, float(sign), float(sign))
         if sign:  # on: a = h >= 0
             self.highs.changeColBounds(self.n + i, 0.0, float(self.high[i]))
             self.highs.changeRowBounds(self._equal_at + i, start, start)
@@ -147,6 +148,8 @@ class BranchProgram:
         box's ends where ``w_i delta_i`` is smallest and largest (Anderson et al. 2020: all of them together are
         the unit's exact convex hull). Each unit's most violated ``I`` is read off the solution; the cuts the
         solution does not touch are dropped first (they only slow the program). Returns how many rows were added."""
+        if not self.hull:
+            return 0
         n, m = self.n, self.m
         values = self._values
         if self.highs.getNumRow() > self._base_rows:

@@ -117,7 +117,8 @@ def can_reach(network: ReluNetwork, x, target, eps, *, clip=(0.0, 1.0), time_lim
         return verdict("robust")  # CROWN: some class stays ahead of the target on the whole box
     rows = np.delete(network.W2 - network.W2[target], target, axis=0)  # z_j - z_target, j != target
     bias = np.delete(network.b2 - network.b2[target], target)
-    status, found, solved = _branch_and_bound(network, image, rows, bias, eps, clip, deadline, wins)
+    # no cuts here: the best attack asks many short questions, which the rounds of cuts would spend
+    status, found, solved = _branch_and_bound(network, image, rows, bias, eps, clip, deadline, wins, cut_rounds=0)
     return verdict(status, found, solved)
 
 
@@ -141,7 +142,7 @@ def _attack(network: ReluNetwork, image: np.ndarray, label: int, eps: float, cli
     return None
 
 
-def _branch_and_bound(network, image, rows, bias, eps, clip, deadline, broken):
+def _branch_and_bound(network, image, rows, bias, eps, clip, deadline, broken, cut_rounds=CUT_ROUNDS):
     """Is ``max_r (rows_r . relu(h) + bias_r) > 0`` everywhere on the box? Depth first over the undecided units'
     signs; ``broken(image)`` says whether a candidate from a branch's optimum is an attack."""
     centre, radius, low, high = unit_bounds(network, image, eps, clip)
@@ -160,6 +161,7 @@ def _branch_and_bound(network, image, rows, bias, eps, clip, deadline, broken):
         -bias,
         extra=-np.ones(len(rows)),
         t_bounds=(-np.inf, np.inf),
+        hull=cut_rounds > 0,
     )
     stack, solved, tied, cuts = [{}], 0, False, 0
     while stack:
@@ -177,7 +179,7 @@ def _branch_and_bound(network, image, rows, bias, eps, clip, deadline, broken):
         candidate = image + move if clip is None else np.clip(image + move, *clip)
         if broken(candidate):
             return "attacked", candidate, solved
-        if len(splits) < CUT_DEPTH and cuts < CUT_ROUNDS and program.cut():
+        if len(splits) < CUT_DEPTH and cuts < cut_rounds and program.cut():
             cuts += 1
             stack.append(splits)  # the same branch again, its relaxation tighter
             continue

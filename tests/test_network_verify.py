@@ -170,6 +170,7 @@ def test_every_cut_holds_at_every_point_of_the_box_and_only_tightens_the_bound(t
         -bias,
         extra=-np.ones(1),
         t_bounds=(-np.inf, np.inf),
+        hull=True,
     )
     added = []
     real_add = program.highs.addRows
