@@ -136,7 +136,6 @@ class BranchProgram:
         if status != self._status.kOptimal:
             raise RuntimeError(f"the branch's linear program did not solve: {self.highs.modelStatusToString(status)}")
         values = np.asarray(self.highs.getSolution().col_value)
-        self._values = values
         outputs = values[self.n : self.n + self.m]
         relaxed = {int(k): float(outputs[i]) for i, k in enumerate(self.units) if i not in wanted}
         return float(values[self.n + self.m]), values[: self.n], relaxed
@@ -151,9 +150,10 @@ class BranchProgram:
         if not self.hull:
             return 0
         n, m = self.n, self.m
-        values = self._values
+        solution = self.highs.getSolution()  # the last solve's
+        values = np.asarray(solution.col_value)
         if self.highs.getNumRow() > self._base_rows:
-            slack = np.asarray(self.highs.getSolution().row_value)[self._base_rows :] < self._cut_upper - 1e-7
+            slack = np.asarray(solution.row_value)[self._base_rows :] < self._cut_upper - 1e-7
             gone = np.flatnonzero(slack) + self._base_rows
             if len(gone):
                 self.highs.deleteRows(len(gone), gone.astype(np.int32))

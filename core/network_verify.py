@@ -142,27 +142,35 @@ def _attack(network: ReluNetwork, image: np.ndarray, label: int, eps: float, cli
     return None
 
 
-def _branch_and_bound(network, image, rows, bias, eps, clip, deadline, broken, cut_rounds=CUT_ROUNDS):
-    """Is ``max_r (rows_r . relu(h) + bias_r) > 0`` everywhere on the box? Depth first over the undecided units'
-    signs; ``broken(image)`` says whether a candidate from a branch's optimum is an attack."""
+def branch_program(network, image, rows, bias, eps, clip, *, hull=False):
+    """The branch and bound's program for ``max_r (rows_r . relu(h) + bias_r)`` over the eps-box (``rows . a + bias
+    <= t``, ``t`` minimised), and what it was made from: ``(program, start, low, high)``, the units' inputs at the
+    image and their bounds over the box (the pixels' moves are ``program.box``)."""
     centre, radius, low, high = unit_bounds(network, image, eps, clip)
     box = (centre - radius - image, centre + radius - image)  # the pixels' moves
     start = network.W1 @ image + network.b1
-    undecided = (low < 0) & (high > 0)
-    program = BranchProgram(  # rows . a + bias <= t: the largest row's value, minimised
+    program = BranchProgram(
         network.W1,
         start,
         low,
         high,
-        undecided,
+        (low < 0) & (high > 0),
         box,
         rows,
         np.full(len(rows), -np.inf),
         -bias,
         extra=-np.ones(len(rows)),
         t_bounds=(-np.inf, np.inf),
-        hull=cut_rounds > 0,
+        hull=hull,
     )
+    return program, start, low, high
+
+
+def _branch_and_bound(network, image, rows, bias, eps, clip, deadline, broken, cut_rounds=CUT_ROUNDS):
+    """Is ``max_r (rows_r . relu(h) + bias_r) > 0`` everywhere on the box? Depth first over the undecided units'
+    signs; ``broken(image)`` says whether a candidate from a branch's optimum is an attack."""
+    program, start, low, high = branch_program(network, image, rows, bias, eps, clip, hull=cut_rounds > 0)
+    undecided = (low < 0) & (high > 0)
     stack, solved, tied, cuts = [{}], 0, False, 0
     while stack:
         stopping.check()  # a computation nobody waits for any more stops here

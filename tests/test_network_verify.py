@@ -147,31 +147,14 @@ def test_every_cut_holds_at_every_point_of_the_box_and_only_tightens_the_bound(t
     corners, with every unit's true output and sign, each row it adds holds; and the bound never falls."""
     from core.inputs.settings import TrainingSettings
     from core.jobs.shipped import load_shipped
-    from core.network_bounds import unit_bounds
-    from core.network_lp import BranchProgram
+    from core.network_verify import branch_program
 
     network, eps, x = load_shipped(TrainingSettings(hidden=64)).model, 0.1, twos[0]
-    centre, radius, low, high = unit_bounds(network, x, eps, (0.0, 1.0))
-    box = (centre - radius - x, centre + radius - x)
-    start = network.W1 @ x + network.b1
-    undecided = (low < 0) & (high > 0)
     label, rival = 2, 6
     rows = (network.W2[label] - network.W2[rival])[None]
     bias = np.array([network.b2[label] - network.b2[rival]])
-    program = BranchProgram(
-        network.W1,
-        start,
-        low,
-        high,
-        undecided,
-        box,
-        rows,
-        np.full(1, -np.inf),
-        -bias,
-        extra=-np.ones(1),
-        t_bounds=(-np.inf, np.inf),
-        hull=True,
-    )
+    program, start, _, _ = branch_program(network, x, rows, bias, eps, (0.0, 1.0), hull=True)
+    box = program.box
     added = []
     real_add = program.highs.addRows
     program.highs.addRows = lambda count, lower, upper, nonzeros, starts, index, value: (

@@ -97,6 +97,14 @@ def _received(channel: socket.socket, size: int) -> bytes:
     return data
 
 
+def _everything(channel: socket.socket) -> bytes:
+    """What the other end sends until it closes its side."""
+    data = b""
+    while part := channel.recv(1 << 20):
+        data += part
+    return data
+
+
 def in_child(function, *args, **kwargs):
     """``function(*args, **kwargs)`` in a child process; raises what it raised, or :class:`core.stopping.Stopped`
     (the child killed) once whoever runs this no longer wants the answer. ``function`` and its arguments are
@@ -111,9 +119,7 @@ def in_child(function, *args, **kwargs):
         pid = PID.unpack(_received(ours, PID.size))[0]
         while not select.select([ours], [], [], LOOK)[0]:
             stopping.check()
-        answer = b""
-        while part := ours.recv(1 << 20):  # the child writes its whole answer, then ends
-            answer += part
+        answer = _everything(ours)  # the child writes its whole answer, then ends
     except (EOFError, ConnectionError):  # it died before it answered
         answer = b""
     finally:
@@ -135,9 +141,7 @@ def in_child(function, *args, **kwargs):
 def _answer(channel: socket.socket) -> None:
     """In a forked child: one question read, this process's id said, the answer written."""
     stopping.lower_priority(LOWEST)  # before the solvers start their threads, which take it over
-    question = b""
-    while part := channel.recv(1 << 20):
-        question += part
+    question = _everything(channel)
     channel.sendall(PID.pack(os.getpid()))
     function, args, kwargs = pickle.loads(question)
     try:
