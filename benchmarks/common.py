@@ -231,15 +231,19 @@ def family_rss_mb(pid: int) -> float:
 
 
 def training_children(pid: int) -> int:
-    """Training processes the server has running now."""
-    count = 0
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+    """Training processes the server has running now: the children of its forking process
+    (:mod:`core.jobs.training_forker`), which is one itself."""
+    forkers, parents = set(), []
+    for folder in Path("/proc").glob("[0-9]*"):
         try:
-            if b"core.jobs.training_process" in cmdline.read_bytes():
-                count += 1
+            if b"core.jobs.training_forker" not in (folder / "cmdline").read_bytes():
+                continue
+            status = (folder / "status").read_text()
         except OSError:
             continue
-    return count
+        forkers.add(int(folder.name))
+        parents.append(int(status.split("PPid:")[1].split()[0]))
+    return sum(parent in forkers for parent in parents)
 
 
 def default_model():

@@ -82,6 +82,39 @@ def test_training_in_a_child_process_equals_training_here(queue, dataset, tmp_pa
     assert TrainingSettings(epochs=3, seed=4).model_path().parent == tmp_path / "models"
 
 
+def test_each_training_is_forked_by_one_process_and_takes_on_the_askers_environment(started, tmp_path, monkeypatch):
+    """Every training is a child of the one forking process (scikit-learn imported once, not once per training),
+    and each takes on what a child started here would have: this process's environment (here: a models folder
+    that did not exist when the forking process started) and its CPU affinity."""
+    queue = Trainings(grace=0.3)
+    try:
+        first = queue.train(TrainingSettings(epochs=1, seed=31))
+        monkeypatch.setenv("ADVERSARIAL_DIGITS_HOME", str(tmp_path / "elsewhere"))
+        cores = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {min(cores)})
+        try:
+            seen = {}
+
+            def look(status):
+                if len(started) < 2 or "parent" in seen:
+                    return
+                pid = started[1].pid
+                seen.setdefault("cpus", os.sched_getaffinity(pid))
+                seen.setdefault("parent", int(open(f"/proc/{pid}/status").read().split("PPid:")[1].split()[0]))
+
+            second = queue.train(TrainingSettings(epochs=LONG, seed=31), look, poll=0.01)
+        finally:
+            os.sched_setaffinity(0, cores)
+    finally:
+        queue.stop_all()
+    assert len(first.history) == 1 and len(second.history) == LONG
+    forker = open(f"/proc/{seen['parent']}/cmdline", "rb").read()
+    assert b"core.jobs.training_forker" in forker and seen["parent"] != os.getpid()
+    assert seen["cpus"] == {min(cores)}
+    assert (tmp_path / "elsewhere" / "models" / TrainingSettings(epochs=LONG, seed=31).model_path().name).exists()
+    assert [child.returncode for child in started] == [0, 0]
+
+
 def test_everyone_asking_for_the_same_settings_shares_one_training(queue, started):
     settings = TrainingSettings(epochs=8, seed=5)
     runs = [in_thread(queue.train, settings) for _ in range(4)]

@@ -31,7 +31,8 @@ from core.errors import TrainingFailed
 from core.inputs.cache import set_aside, touch
 from core.inputs.settings import TrainingSettings
 from core.jobs.shipped import load_shipped, shipped_path
-from core.jobs.training_process import read_line, start_child
+from core.jobs.training_forker import start_child
+from core.jobs.training_process import read_line
 from core.jobs.work import Jobs, JobStatus, Stopped
 from core.model import EpochMetrics, TrainingResult, load_training
 

@@ -2,9 +2,10 @@
 
 scikit-learn and a pass over 60,000 images are heavy: run in the app's own
 process they would stay in its memory for good and hold the interpreter
-while other visitors wait. :func:`start_child` runs
-``python -m core.jobs.training_process`` with the settings (as JSON,
-:meth:`TrainingSettings.to_json`), which saves the weights where it is told.
+while other visitors wait. A child (forked by :mod:`core.jobs.training_forker`,
+or ``python -m core.jobs.training_process SETTINGS PATH``) runs :func:`main`
+with the settings (as JSON, :meth:`TrainingSettings.to_json`), which saves
+the weights where it is told.
 The protocol is written and read here alone: one JSON line per epoch
 (:func:`progress_line`, ``[epoch, total, loss, train accuracy, test
 accuracy]``), or one object ``{"error": kind, "message": text}`` if it cannot
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -29,19 +29,7 @@ from core.inputs.cache import prune, save_atomically
 from core.inputs.settings import TrainingSettings
 from core.model import EpochMetrics
 
-ROOT = Path(__file__).resolve().parents[2]
 BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-def start_child(settings: TrainingSettings, path: Path) -> subprocess.Popen:
-    """Start training ``settings`` in a child process that saves to ``path``; its stdout carries the progress."""
-    command = [sys.executable, "-m", "core.jobs.training_process", settings.to_json(), str(path)]
-    # One BLAS thread each: trainings run side by side, one per core, and spinning BLAS threads
-    # competing for the same cores made each of them several times slower.
-    env = {**os.environ, **dict.fromkeys(BLAS_THREAD_VARIABLES, "1")}
-    return subprocess.Popen(
-        command, cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True
-    )  # stderr is the server's: a crash is logged there, never shown to a visitor
 
 
 # --- the protocol: one JSON line per message ----------------------------------------------------------------

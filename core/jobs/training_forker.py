@@ -1,0 +1,254 @@
+"""Trainings forked from one process that has scikit-learn imported already: a training starts in milliseconds.
+
+Importing scikit-learn takes a second of CPU (scipy.stats comes with it), and a
+server on one core paid that second again for every training it started in a
+fresh interpreter. One process, ``python -m core.jobs.training_forker``,
+imports what a training needs once (the first time a training is asked for)
+and then forks a child for each: :func:`start_child` hands it one end of a
+socket pair and sends the request (the settings and where to save them, this
+process's environment, CPU affinity and priority, which the child takes on, as
+a child started here would have them). The child says its process id and then
+runs :func:`core.jobs.training_process.main` with the socket as its standard
+input and output: the same protocol, the same end when the socket closes.
+When it ends, the forking process reaps it and writes how it ended (``{"exit":
+code}``, a negative signal number if it was killed, as ``subprocess`` says it).
+
+:class:`ForkedChild` is what :mod:`core.jobs.models` uses of a
+``subprocess.Popen``: ``pid``, ``stdout`` (the child's lines), ``kill``,
+``wait``, ``poll`` and ``returncode``. The forking process ends when the
+process that started it does (its socket closes); so do its children.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import traceback
+from pathlib import Path
+
+from core.errors import TrainingFailed
+from core.jobs.training_process import BLAS_THREAD_VARIABLES
+from core.jobs.training_process import main as train_main
+
+# Imported by the forking process before it forks anything: every training's heavy imports, paid once.
+PRELOADED = ("sklearn.neural_network", "sklearn.linear_model", "core.training", "core.network", "core.inputs.data")
+ROOT = Path(__file__).resolve().parents[2]
+
+_lock = threading.Lock()
+_forker: tuple[subprocess.Popen, socket.socket] | None = None
+
+
+class ForkedChild:
+    """A forked training, seen from the process that asked for it (what it uses of ``subprocess.Popen``)."""
+
+    def __init__(self, channel: socket.socket):
+        self._channel = channel
+        self._lines = channel.makefile("r", encoding="utf-8")
+        self.returncode: int | None = None
+        first = self._lines.readline()
+        try:
+            self.pid = int(json.loads(first)["pid"])
+        except (ValueError, KeyError, TypeError):
+            self.close()
+            raise TrainingFailed("the training process could not be started") from None
+
+    @property
+    def stdout(self) -> ForkedChild:
+        return self
+
+    stdin = stdout  # closing either closes the socket: the child ends, as on its standard input's end
+
+    def __iter__(self):
+        """The child's lines, up to the forking process's word on how it ended (kept as ``returncode``)."""
+        for line in self._lines:
+            try:
+                message = json.loads(line)
+            except ValueError:
+                message = None
+            if isinstance(message, dict) and set(message) == {"exit"}:
+                self.returncode = int(message["exit"])
+                continue
+            yield line
+
+    def poll(self) -> int | None:
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            for _ in self:  # the rest of its output, up to how it ended
+                pass
+            if self.returncode is None:  # the forking process ended first: nobody saw it end
+                self.returncode = -signal.SIGKILL
+        return self.returncode
+
+    def kill(self) -> None:
+        if self.returncode is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)  # the forking process reaps it
+            except ProcessLookupError:
+                pass
+
+    def close(self) -> None:
+        self._lines.close()
+        self._channel.close()
+
+
+def start_child(settings, path: Path) -> ForkedChild:
+    """Start training ``settings`` in a forked child that saves to ``path``; its lines carry the progress."""
+    ours, theirs = socket.socketpair()
+    try:
+        _hand_over(theirs)
+    finally:
+        theirs.close()
+    request = {
+        "argv": [settings.to_json(), str(path)],
+        "env": {**os.environ, **dict.fromkeys(BLAS_THREAD_VARIABLES, "1")},
+        "cpus": sorted(os.sched_getaffinity(0)),
+        "nice": os.getpriority(os.PRIO_PROCESS, 0),  # this thread's (Linux)
+    }
+    ours.sendall(json.dumps(request).encode() + b"\n")
+    return ForkedChild(ours)
+
+
+def _start() -> tuple[subprocess.Popen, socket.socket]:
+    ours, theirs = socket.socketpair()
+    env = {**os.environ, **dict.fromkeys(BLAS_THREAD_VARIABLES, "1")}  # one core's worth per training
+    process = subprocess.Popen(
+        [sys.executable, "-m", "core.jobs.training_forker", str(theirs.fileno())],
+        cwd=ROOT,
+        env=env,
+        pass_fds=[theirs.fileno()],
+        start_new_session=True,
+    )  # its errors are the server's: a crash is logged there
+    theirs.close()
+    return process, ours
+
+
+def _stop() -> None:
+    """At this process's end: the forking process sees its socket close and ends."""
+    if _forker is not None:
+        process, ours = _forker
+        ours.close()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+atexit.register(_stop)
+
+
+def _hand_over(channel: socket.socket) -> None:
+    """Hands ``channel`` to the forking process, started (again) if it is not running."""
+    global _forker
+    with _lock:
+        for _ in range(2):
+            if _forker is None or _forker[0].poll() is not None:
+                if _forker is not None:
+                    _forker[1].close()
+                _forker = _start()
+            try:
+                socket.send_fds(_forker[1], [b"?"], [channel.fileno()])
+                return
+            except OSError:  # it ended meanwhile: once more, with a new one
+                _forker[1].close()
+                _forker[0].kill()
+                _forker[0].wait()
+                _forker = None
+    raise TrainingFailed("the process that starts trainings could not be started")
+
+
+# --- the forking process and its children --------------------------------------------------------------------
+
+
+def _request(channel: socket.socket) -> dict:
+    data = b""
+    while not data.endswith(b"\n"):
+        part = channel.recv(1)  # one byte at a time: nothing past the request is taken from the socket
+        if not part:
+            raise EOFError
+        data += part
+    return json.loads(data)
+
+
+def _forked(fd: int) -> int:
+    """In a forked child: the request taken on, the process id said, the training run on the socket."""
+    channel = socket.socket(fileno=fd)
+    request = _request(channel)
+    os.environ.clear()
+    os.environ.update(request["env"])
+    os.sched_setaffinity(0, request["cpus"])
+    if request["nice"] > os.getpriority(os.PRIO_PROCESS, 0):
+        os.setpriority(os.PRIO_PROCESS, 0, request["nice"])
+    os.setsid()
+    channel.sendall(json.dumps({"pid": os.getpid()}).encode() + b"\n")
+    os.dup2(channel.fileno(), 0)
+    os.dup2(channel.fileno(), 1)
+    channel.close()
+    try:
+        return train_main(request["argv"])
+    except SystemExit as end:
+        return end.code if isinstance(end.code, int) else 1
+    finally:
+        sys.stdout.flush()
+
+
+def main(fd: int) -> int:
+    for name in PRELOADED:
+        importlib.import_module(name)
+    requests = socket.socket(fileno=fd)
+    children: dict[int, socket.socket] = {}  # each child's socket, to say how it ended
+
+    def reap(*_):
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            channel = children.pop(pid, None)
+            if channel is not None:
+                try:
+                    channel.sendall(json.dumps({"exit": os.waitstatus_to_exitcode(status)}).encode() + b"\n")
+                except OSError:  # nobody reads it any more
+                    pass
+                channel.close()
+
+    signal.signal(signal.SIGCHLD, reap)
+    while True:
+        try:
+            _, fds, _, _ = socket.recv_fds(requests, 1, 1)
+        except OSError:
+            return 0
+        if not fds:  # the server ended
+            return 0
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})  # registered before it can be reaped
+        try:
+            pid = os.fork()
+            if pid == 0:
+                code = 1
+                try:
+                    requests.close()
+                    for other in children.values():  # the other trainings' sockets stay theirs alone
+                        other.close()
+                    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+                    code = _forked(fds[0])
+                except BaseException:  # noqa: BLE001 -- a child never returns into the forking loop
+                    traceback.print_exc()
+                os._exit(code)
+            children[pid] = socket.socket(fileno=fds[0])
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+
+
+if __name__ == "__main__":
+    sys.exit(main(int(sys.argv[1])))
