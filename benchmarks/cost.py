@@ -2,14 +2,13 @@
 
 Each setting is trained the way the app trains it (a child process of the
 job system, one BLAS thread) on one core; its CPU seconds are the child's own
-(``RUSAGE_CHILDREN``). The prediction is :func:`core.jobs.cost.expected`, whose
+(its forking process reads them as it reaps it). The prediction is :func:`core.jobs.cost.expected`, whose
 constants were measured the same way.
 """
 
 from __future__ import annotations
 
 import os
-import resource
 import tempfile
 
 import numpy as np
@@ -45,19 +44,21 @@ def settings_grid(quick: bool) -> list[tuple[str, dict]]:
     return quick_grid if quick else grid
 
 
-def child_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def measure(quick: bool) -> list[tuple[object, float, float]]:
     """``(settings, predicted, measured)`` for each setting of the grid, each trained in a fresh child."""
     from core.inputs.data import load_dataset
     from core.inputs.settings import TrainingSettings
+    from core.jobs import models
     from core.jobs.cost import expected
     from core.jobs.models import Trainings
 
-    rows = []
+    children, start_child = [], models.start_child
+
+    def started(settings, path):  # each training's child, to read the CPU time it took
+        children.append(start_child(settings, path))
+        return children[-1]
+
+    models.start_child, rows = started, []
     with tempfile.TemporaryDirectory() as home:
         os.environ["ADVERSARIAL_DIGITS_HOME"] = home  # nothing saved before: every setting trains
         trainings = Trainings(slots=1, time_limit=600)
@@ -65,12 +66,12 @@ def measure(quick: bool) -> list[tuple[object, float, float]]:
             for name, changes in settings_grid(quick):
                 settings = TrainingSettings(dataset=name, **changes)
                 data = load_dataset(name)
-                before = child_cpu()
                 trainings.train(settings)
-                measured = child_cpu() - before
+                measured = children[-1].cpu_seconds
                 rows.append((settings, expected(settings, data.n_train, data.n_test).seconds, measured))
         finally:
             trainings.stop_all()
+            models.start_child = start_child
             os.environ.pop("ADVERSARIAL_DIGITS_HOME", None)
     return rows
 

@@ -320,7 +320,7 @@ def test_two_long_trainings_asked_at_once_on_one_core_each_end_with_a_model(star
     cores = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {min(cores)})  # this process and the children it starts: one core
     try:
-        queue = Trainings(time_limit=4.0)
+        queue = Trainings(time_limit=2.0)
         assert queue.jobs.slots == 1
         data = load_dataset("mnist-5k")
         settings = [TrainingSettings(epochs=60, seed=seed) for seed in (21, 22)]

@@ -3,8 +3,8 @@
 A training's time is close to linear in what it does: each epoch passes over the training images once (in
 batches, each with a fixed overhead) and then scores the training and test images; L-BFGS takes up to
 ``4 × epochs`` iterations over the whole set (fewer once it has converged); a network's pass costs more for
-more hidden units; scikit-learn takes a second to import. The constants below were measured on one core of the
-kind of machine a Community Cloud app runs on (an AMD EPYC, the slower of two);
+more hidden units (scikit-learn's import is paid once, by the process that forks the trainings). The constants
+below were measured on one core of the kind of machine a Community Cloud app runs on (an AMD EPYC, the slower of two);
 ``python -m benchmarks --only cost`` compares the
 predictions with trainings measured in their child processes (BENCHMARKS.md, section 16).
 
@@ -24,8 +24,7 @@ CONFIRM_ABOVE = 30.0  # seconds: longer trainings start only when the visitor co
 
 # Seconds of one core (measured: see the module's docstring). Two machines of the same kind differed by about 30%
 # (and small batches by more): the constants are the slower one's, so a training is said and refused in time.
-START = 0.25  # the child process: Python and numpy started, the settings read
-SKLEARN = 1.3  # importing scikit-learn (every solver but the defended SGD loop, which is numpy alone)
+START = 0.02  # the child forked and the settings read (the imports are the forking process's, paid once)
 PER_IMAGE_READ = 6.5e-6  # reading and scaling the data, per image (training and test)
 SGD_PER_IMAGE, SGD_PER_BATCH = 4.0e-6, 1.7e-4  # one epoch of softmax SGD and its scoring: per image, per batch
 ADVERSARIAL_PER_IMAGE, ADVERSARIAL_PER_BATCH = 6.9e-6, 6.6e-4  # the same with each image's exact worst case
@@ -51,7 +50,7 @@ class Cost:
 def expected(settings: TrainingSettings, n_train: int, n_test: int) -> Cost:
     """The seconds of one core training ``settings`` on ``n_train`` images (and scoring ``n_test``) should take."""
     epochs, n = settings.epochs, n_train
-    start = START + PER_IMAGE_READ * (n_train + n_test) + (0.0 if settings.defended else SKLEARN)
+    start = START + PER_IMAGE_READ * (n_train + n_test)
     if settings.hidden:
         work = epochs * n * (NETWORK_PER_IMAGE + NETWORK_PER_UNIT * settings.hidden)
     elif settings.solver == "lbfgs":

@@ -11,7 +11,8 @@ a child started here would have them). The child says its process id and then
 runs :func:`core.jobs.training_process.main` with the socket as its standard
 input and output: the same protocol, the same end when the socket closes.
 When it ends, the forking process reaps it and writes how it ended (``{"exit":
-code}``, a negative signal number if it was killed, as ``subprocess`` says it).
+code, "cpu": seconds}``: a negative signal number if it was killed, as
+``subprocess`` says it, and the CPU time it took).
 
 :class:`ForkedChild` is what :mod:`core.jobs.models` uses of a
 ``subprocess.Popen``: ``pid``, ``stdout`` (the child's lines), ``kill``,
@@ -52,6 +53,7 @@ class ForkedChild:
         self._channel = channel
         self._lines = channel.makefile("r", encoding="utf-8")
         self.returncode: int | None = None
+        self.cpu_seconds: float | None = None  # its own CPU time, once it has ended
         first = self._lines.readline()
         try:
             self.pid = int(json.loads(first)["pid"])
@@ -72,8 +74,8 @@ class ForkedChild:
                 message = json.loads(line)
             except ValueError:
                 message = None
-            if isinstance(message, dict) and set(message) == {"exit"}:
-                self.returncode = int(message["exit"])
+            if isinstance(message, dict) and set(message) == {"exit", "cpu"}:
+                self.returncode, self.cpu_seconds = int(message["exit"]), float(message["cpu"])
                 continue
             yield line
 
@@ -209,7 +211,7 @@ def main(fd: int) -> int:
     def reap(*_):
         while True:
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                pid, status, usage = os.wait4(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
@@ -217,7 +219,8 @@ def main(fd: int) -> int:
             channel = children.pop(pid, None)
             if channel is not None:
                 try:
-                    channel.sendall(json.dumps({"exit": os.waitstatus_to_exitcode(status)}).encode() + b"\n")
+                    code, cpu = os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime
+                    channel.sendall(json.dumps({"exit": code, "cpu": cpu}).encode() + b"\n")
                 except OSError:  # nobody reads it any more
                     pass
                 channel.close()
