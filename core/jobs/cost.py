@@ -26,8 +26,8 @@ CONFIRM_ABOVE = 30.0  # seconds: longer trainings start only when the visitor co
 # (and small batches by more): the constants are the slower one's, so a training is said and refused in time.
 START = 0.02  # the child forked and the settings read (the imports are the forking process's, paid once)
 PER_IMAGE_READ = 6.5e-6  # reading and scaling the data, per image (training and test)
-SGD_PER_IMAGE, SGD_PER_BATCH = 4.0e-6, 1.7e-4  # one epoch of softmax SGD and its scoring: per image, per batch
-ADVERSARIAL_PER_IMAGE, ADVERSARIAL_PER_BATCH = 6.9e-6, 6.6e-4  # the same with each image's exact worst case
+SGD_PER_IMAGE, SGD_PER_BATCH = 4.0e-6, 1.2e-4  # one epoch of softmax SGD and its scoring: per image, per batch
+ADVERSARIAL_PER_IMAGE, ADVERSARIAL_PER_BATCH = 6.0e-6, 6.6e-4  # the same with each image's exact worst case
 L1_PER_IMAGE, L1_PER_BATCH = 3.6e-6, 6.0e-5  # the defended loop with L1 weight decay alone
 LBFGS_PER_IMAGE = 1.5e-6  # one L-BFGS iteration, per training image
 LBFGS_CONVERGED = 100  # iterations after which L-BFGS has converged on a few thousand images (more on more)
