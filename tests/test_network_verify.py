@@ -74,10 +74,11 @@ def test_the_verdict_is_every_activation_patterns_answer_on_a_tiny_network(seed,
 
 @pytest.fixture(scope="module")
 def network16():
+    """The 16-unit network that comes with the app (tests/test_shipped.py trains it again and compares)."""
     from core.inputs.settings import TrainingSettings
-    from core.jobs.shipped import train
+    from core.jobs.shipped import load_shipped
 
-    return train(TrainingSettings(hidden=16)).model
+    return load_shipped(TrainingSettings(hidden=16)).model
 
 
 def test_robust_is_never_contradicted_by_the_integer_program(network16, dataset):

@@ -198,4 +198,5 @@ def page(context):
     tab = context.new_page()
     tab.set_default_timeout(60_000)
     yield tab
+    tab.close()  # its Streamlit session ends: no tab left open behind the next test
     tab.close()
