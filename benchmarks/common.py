@@ -207,7 +207,9 @@ def server_peak_mb(process: subprocess.Popen) -> float:
 
 
 def family_rss_mb(pid: int) -> float:
-    """Resident memory of a process and all its descendants, in MB."""
+    """Resident memory of a process and all its descendants, in MB. A child forked by a process of the family
+    (its command line is its parent's: the forking processes of core.jobs) shares the pages it has not written
+    with its parent, whose resident memory counts them already: it adds only its own (private) pages."""
     parents = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -222,12 +224,20 @@ def family_rss_mb(pid: int) -> float:
     total = 0
     for member in family:
         try:
-            for line in Path(f"/proc/{member}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
+            if member != pid and _command(member) == _command(parents[member]):  # forked: its own pages
+                source, fields = f"/proc/{member}/smaps_rollup", ("Private_Clean:", "Private_Dirty:")
+            else:
+                source, fields = f"/proc/{member}/status", ("VmRSS:",)
+            total += sum(
+                int(line.split()[1]) for line in Path(source).read_text().splitlines() if line.startswith(fields)
+            )
+        except (OSError, KeyError):
             continue
     return total / 1024
+
+
+def _command(pid: int) -> bytes:
+    return Path(f"/proc/{pid}/cmdline").read_bytes()
 
 
 def training_children(pid: int) -> int:
