@@ -85,6 +85,7 @@ SLOW = (
     "tests/test_benchmarks.py",
     "tests/test_benchmarks_servers.py",
     "tests/test_network.py::test_the_optimal_epsilon_is_the_best_over_every_activation_pattern",
+    "tests/test_shipped.py::test_the_other_shipped_models_are_rebuilt_by_this_repository",  # trains every one
     "tests/test_photos.py::test_photos_are_read_as_the_scanned_digit_under_every_kind_of_light",  # 880 photos
     "tests/test_wording.py::test_no_caption_speaks_of_left_and_right",
     "tests/test_wording.py::test_slow_work_says_so_where_the_visitor_looks",
