@@ -309,13 +309,13 @@ def test_a_proofs_child_is_killed_once_nobody_wants_its_answer_and_the_next_is_f
     with stopping.stop_when(lambda: time.monotonic() - asked > 0.3), pytest.raises(stopping.Stopped):
         child.in_child(_sleep_then_answer, 30.0)
     assert time.monotonic() - asked < 1.5
-    forking = child._forker[0].pid
+    forking = child.FORKER.process.pid
     time.sleep(0.2)
     assert not Path(f"/proc/{forking}/task/{forking}/children").read_text().split()  # killed and reaped
     forker, pid = child.in_child(_parent_and_self)
     time.sleep(0.2)
     assert not os.path.exists(f"/proc/{pid}")  # ended and reaped by the forking process
     os.kill(forker, signal.SIGKILL)
-    child._forker[0].wait()
+    child.FORKER.process.wait()
     again, _ = child.in_child(_parent_and_self)
     assert again != forker

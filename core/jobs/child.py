@@ -12,79 +12,30 @@ go first. The forking process ends when the process that started it does (its so
 
 from __future__ import annotations
 
-import atexit
 import os
 import pickle
 import select
 import signal
 import socket
 import struct
-import subprocess
 import sys
-import threading
-from pathlib import Path
 
 from core import stopping
-from core.jobs.training_process import BLAS_THREAD_VARIABLES
+from core.jobs.forking import Forker
 
 LOOK = 0.1  # seconds between two questions "is the answer still wanted?"
 # The lowest CPU priority: a proof (which may use its whole time limit) runs on what the pages and the shared work
 # (themselves below the pages, core.stopping.BACKGROUND_NICENESS, which the child would otherwise inherit) leave.
 LOWEST = 19
 PRELOADED = ("core.network_exact", "core.fewest")  # imported by the forking process before it is asked anything
-ROOT = Path(__file__).resolve().parents[2]
 PID = struct.Struct("<q")
-
-_lock = threading.Lock()
-_forker: tuple[subprocess.Popen, socket.socket] | None = None
 
 
 class ChildFailed(RuntimeError):
     """The child process ended without an answer (killed from outside, or out of memory)."""
 
 
-def _start() -> tuple[subprocess.Popen, socket.socket]:
-    ours, theirs = socket.socketpair()
-    env = {**os.environ, **dict.fromkeys(BLAS_THREAD_VARIABLES, "1")}  # one core's worth, as the trainings
-    process = subprocess.Popen(
-        [sys.executable, "-m", "core.jobs.child", str(theirs.fileno())], cwd=ROOT, env=env, pass_fds=[theirs.fileno()]
-    )  # its output and errors are the server's: a crash is logged there
-    theirs.close()
-    return process, ours
-
-
-def _stop() -> None:
-    """At this process's end: the forking process sees its socket close and ends (its children end on their own)."""
-    if _forker is not None:
-        process, ours = _forker
-        ours.close()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-atexit.register(_stop)
-
-
-def _ask(question: socket.socket) -> None:
-    """Hands ``question`` (one end of a socket pair) to the forking process, started again if it has ended."""
-    global _forker
-    with _lock:
-        for _ in range(2):
-            if _forker is None or _forker[0].poll() is not None:
-                if _forker is not None:
-                    _forker[1].close()
-                _forker = _start()
-            try:
-                socket.send_fds(_forker[1], [b"?"], [question.fileno()])
-                return
-            except OSError:  # it ended meanwhile: once more, with a new one
-                _forker[1].close()
-                _forker[0].kill()
-                _forker[0].wait()
-                _forker = None
-    raise ChildFailed("the process that runs computations could not be started")
+FORKER = Forker("core.jobs.child", ChildFailed, "the process that runs computations could not be started")
 
 
 def _received(channel: socket.socket, size: int) -> bytes:
@@ -112,7 +63,7 @@ def in_child(function, *args, **kwargs):
     ours, theirs = socket.socketpair()
     pid, answer = None, None
     try:
-        _ask(theirs)
+        FORKER.hand_over(theirs)
         theirs.close()
         ours.sendall(pickle.dumps((function, args, kwargs)))
         ours.shutdown(socket.SHUT_WR)

@@ -22,28 +22,28 @@ process that started it does (its socket closes); so do its children.
 
 from __future__ import annotations
 
-import atexit
 import importlib
 import json
 import os
 import signal
 import socket
-import subprocess
 import sys
-import threading
 import traceback
 from pathlib import Path
 
 from core.errors import TrainingFailed
+from core.jobs.forking import Forker
 from core.jobs.training_process import BLAS_THREAD_VARIABLES
 from core.jobs.training_process import main as train_main
 
 # Imported by the forking process before it forks anything: every training's heavy imports, paid once.
 PRELOADED = ("sklearn.neural_network", "sklearn.linear_model", "core.training", "core.network", "core.inputs.data")
-ROOT = Path(__file__).resolve().parents[2]
-
-_lock = threading.Lock()
-_forker: tuple[subprocess.Popen, socket.socket] | None = None
+FORKER = Forker(
+    "core.jobs.training_forker",
+    TrainingFailed,
+    "the process that starts trainings could not be started",
+    new_session=True,
+)
 
 
 class ForkedChild:
@@ -106,7 +106,7 @@ def start_child(settings, path: Path) -> ForkedChild:
     """Start training ``settings`` in a forked child that saves to ``path``; its lines carry the progress."""
     ours, theirs = socket.socketpair()
     try:
-        _hand_over(theirs)
+        FORKER.hand_over(theirs)
     finally:
         theirs.close()
     request = {
@@ -119,65 +119,15 @@ def start_child(settings, path: Path) -> ForkedChild:
     return ForkedChild(ours)
 
 
-def _start() -> tuple[subprocess.Popen, socket.socket]:
-    ours, theirs = socket.socketpair()
-    env = {**os.environ, **dict.fromkeys(BLAS_THREAD_VARIABLES, "1")}  # one core's worth per training
-    process = subprocess.Popen(
-        [sys.executable, "-m", "core.jobs.training_forker", str(theirs.fileno())],
-        cwd=ROOT,
-        env=env,
-        pass_fds=[theirs.fileno()],
-        start_new_session=True,
-    )  # its errors are the server's: a crash is logged there
-    theirs.close()
-    return process, ours
-
-
-def _stop() -> None:
-    """At this process's end: the forking process sees its socket close and ends."""
-    if _forker is not None:
-        process, ours = _forker
-        ours.close()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-atexit.register(_stop)
-
-
-def _hand_over(channel: socket.socket) -> None:
-    """Hands ``channel`` to the forking process, started (again) if it is not running."""
-    global _forker
-    with _lock:
-        for _ in range(2):
-            if _forker is None or _forker[0].poll() is not None:
-                if _forker is not None:
-                    _forker[1].close()
-                _forker = _start()
-            try:
-                socket.send_fds(_forker[1], [b"?"], [channel.fileno()])
-                return
-            except OSError:  # it ended meanwhile: once more, with a new one
-                _forker[1].close()
-                _forker[0].kill()
-                _forker[0].wait()
-                _forker = None
-    raise TrainingFailed("the process that starts trainings could not be started")
-
-
 # --- the forking process and its children --------------------------------------------------------------------
 
 
 def _request(channel: socket.socket) -> dict:
-    data = b""
-    while not data.endswith(b"\n"):
-        part = channel.recv(1)  # one byte at a time: nothing past the request is taken from the socket
-        if not part:
-            raise EOFError
-        data += part
-    return json.loads(data)
+    with channel.makefile("rb") as lines:  # the asker sends nothing after its request
+        line = lines.readline()
+    if not line:
+        raise EOFError
+    return json.loads(line)
 
 
 def _forked(fd: int) -> int:
