@@ -264,6 +264,21 @@ def default_model():
     return load_shipped(TrainingSettings()).model
 
 
+_TRAINED: dict = {}  # settings -> model, for this run of the benchmarks
+
+
+def trained(settings, *, result=None):
+    """The model of ``settings`` trained here as the training child does, once per run of the benchmarks (several
+    sections ask for the same networks). A section that times a training passes its ``result`` to keep it."""
+    if result is not None:
+        _TRAINED[settings] = result.model
+    if settings not in _TRAINED:
+        from core.jobs.shipped import train
+
+        _TRAINED[settings] = train(settings).model
+    return _TRAINED[settings]
+
+
 def peak_extra_memory(setup: str, warm: str, measured: str) -> float:
     """Peak extra resident memory (MB) of the call ``measured``, in a fresh process after ``setup`` and ``warm``."""
     code = "\n".join(

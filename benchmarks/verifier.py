@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from benchmarks.common import Report
+from benchmarks.common import Report, trained
 
 SECTION = "19. The network's complete verifier: the robustness table's question"
 EPSILONS = (0.01, 0.02, 0.05, 0.1)
@@ -21,7 +21,6 @@ def verifier(report: Report, quick: bool) -> None:
 
     from core.inputs.data import load_dataset
     from core.inputs.settings import TrainingSettings
-    from core.jobs.shipped import train
     from core.network_exact import verify_robust
 
     data = load_dataset("mnist-5k")
@@ -30,7 +29,7 @@ def verifier(report: Report, quick: bool) -> None:
         if quick and hidden == 256:
             continue
         count = 2 if quick else count
-        network = train(TrainingSettings(hidden=hidden, epochs=2 if quick else 25)).model
+        network = trained(TrainingSettings(hidden=hidden, epochs=2 if quick else 25))
         images, labels = data.x_test[:count].astype(np.float64), data.y_test[:count]
         clean = float(np.mean(network.predict(images) == labels))
         for eps in EPSILONS[:2] if quick else EPSILONS:

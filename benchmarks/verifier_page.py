@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from benchmarks.common import Report
+from benchmarks.common import Report, trained
 
 SECTION = "20. The network's best attack on the page: the verifier against the integer program"
 SIZES = {16: 10, 64: 10, 256: 5}  # units -> test 2s asked (the first of the embedded test set)
@@ -20,7 +20,6 @@ def verifier_page(report: Report, quick: bool) -> None:
 
     from core.inputs.data import load_dataset
     from core.inputs.settings import TrainingSettings
-    from core.jobs.shipped import train
     from core.network_exact import network_optimal_epsilon, optimal_epsilon
     from dashboard.results import NETWORK_LIMIT
 
@@ -31,7 +30,7 @@ def verifier_page(report: Report, quick: bool) -> None:
         if quick and hidden == 256:
             continue
         count = 1 if quick else count
-        network = train(TrainingSettings(hidden=hidden, epochs=2 if quick else 25)).model
+        network = trained(TrainingSettings(hidden=hidden, epochs=2 if quick else 25))
         found = {"verifier": [], "MILP": []}
         with threadpool_limits(1):  # one core, as a Community Cloud app
             for x in twos[:count]:
