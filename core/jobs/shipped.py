@@ -73,11 +73,11 @@ def train(settings: TrainingSettings) -> TrainingResult:
         return training.train(load_dataset(settings.dataset), settings)
 
 
-def build(folder: Path = FOLDER) -> list[Path]:
-    """Train every :data:`SHIPPED` settings and save it in ``folder``; the paths written."""
+def build(folder: Path = FOLDER, chosen: tuple[TrainingSettings, ...] = SHIPPED) -> list[Path]:
+    """Train every :data:`SHIPPED` settings (or the ``chosen`` ones) and save it in ``folder``; the paths written."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for settings in SHIPPED:
+    for settings in chosen:
         path = folder / shipped_path(settings).name
         with open(path, "wb") as handle:
             save_training(train(settings), handle)

@@ -26,6 +26,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "test-output" / "e2e"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+DESKTOP = {"width": 1400, "height": 1000}  # the window the browser tests open, unless they say
 FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -188,15 +189,26 @@ def browser(playwright_module):
 def context(browser):
     """One browser profile for the tests, as one visitor's browser: the app's scripts are fetched and compiled
     once, not once per test. Each test gets a tab of its own, which is a Streamlit session of its own."""
-    shared = browser.new_context(viewport={"width": 1400, "height": 1000})
+    shared = browser.new_context(viewport=DESKTOP)
+    yield shared
+    shared.close()
+
+
+@pytest.fixture(scope="session")
+def tab(context):
+    """One tab for the tests that take ``page``, as a visitor goes from link to link: a new tab costs Chromium a
+    renderer of its own (about 0.7 CPU-seconds each). Each test opens its page in it (a Streamlit session of its
+    own)."""
+    shared = context.new_page()
     yield shared
     shared.close()
 
 
 @pytest.fixture
-def page(context):
-    tab = context.new_page()
+def page(tab):
+    """The shared tab as a test finds a new one: the desktop's size, the light theme, nothing open."""
     tab.set_default_timeout(60_000)
+    tab.set_viewport_size(DESKTOP)
+    tab.emulate_media(color_scheme="light")
     yield tab
-    tab.close()  # its Streamlit session ends: no tab left open behind the next test
-    tab.close()
+    tab.goto("about:blank")  # its Streamlit session ends: nothing left running behind the next test

@@ -48,10 +48,15 @@ def test_a_tampered_link_gets_notices_not_a_crash(server, page):
     assert_no_errors(page)
 
 
-def test_a_hostile_link_is_shown_as_inert_text(server, page):
+def test_a_hostile_link_is_shown_as_inert_text(server, page, request):
     """Markdown in link values makes no link, no image (no request to a tracker), no heading."""
     requested = []
-    page.on("request", lambda request: requested.append(request.url))
+
+    def note(sent):
+        requested.append(sent.url)
+
+    page.on("request", note)
+    request.addfinalizer(lambda: page.remove_listener("request", note))  # the tab goes on to the next test
     hostile = (
         "/attack?eps=**Session%20expired.**%20[Log%20in%20again](https://evil.example/login)"
         "%20![](http://127.0.0.2:8799/t.png)&source=x%0A===%0A&target=www.evil.co"
