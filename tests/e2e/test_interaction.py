@@ -6,7 +6,7 @@ import time
 import pytest
 from PIL import Image
 
-from tests.e2e.conftest import OUTPUT
+from tests.e2e.conftest import DESKTOP, OUTPUT
 from tests.e2e.pages import (
     IMAGES_LOADED,
     PAGES,
@@ -181,18 +181,24 @@ def test_training_a_defense_shows_both_models_side_by_side(server, page):
     assert_no_errors(page)
 
 
-def test_the_menu_switches_the_theme(server, page):
+def test_the_menu_switches_the_theme(server, browser):
     """The menu at the top right offers System, Light and Dark; Dark turns the page dark, and it stays so on the
-    app's other pages."""
-    page.emulate_media(color_scheme="light")
-    page.goto(f"{server.url}/lesson")
-    page.get_by_text("Question for the class").wait_for()
-    background = "() => getComputedStyle(document.querySelector('[data-testid=\"stApp\"]')).backgroundColor"
-    light = page.evaluate(background)
-    page.locator("[data-testid='stMainMenu']").click()
-    page.get_by_role("menuitemradio", name="Dark").click()
-    page.wait_for_function(f"() => ({background})() !== {light!r}")
-    page.get_by_role("link", name="Training accuracy").first.click()  # on to another page of the app
-    page.wait_for_selector("[data-testid='stMetricValue']")
-    assert page.evaluate(background) != light
-    assert_no_errors(page)
+    app's other pages. The choice is kept in the browser's storage: a browser profile of its own, so the other
+    tests' pages still follow the system's theme."""
+    context = browser.new_context(viewport=DESKTOP, color_scheme="light")
+    try:
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        page.goto(f"{server.url}/lesson")
+        page.get_by_text("Question for the class").wait_for()
+        background = "() => getComputedStyle(document.querySelector('[data-testid=\"stApp\"]')).backgroundColor"
+        light = page.evaluate(background)
+        page.locator("[data-testid='stMainMenu']").click()
+        page.get_by_role("menuitemradio", name="Dark").click()
+        page.wait_for_function(f"() => ({background})() !== {light!r}")
+        page.get_by_role("link", name="Training accuracy").first.click()  # on to another page of the app
+        page.wait_for_selector("[data-testid='stMetricValue']")
+        assert page.evaluate(background) != light
+        assert_no_errors(page)
+    finally:
+        context.close()

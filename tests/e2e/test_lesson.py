@@ -24,36 +24,31 @@ def wait_for_step(page, step: int) -> None:
     page.wait_for_function(IMAGES_LOADED, arg=pictures)
 
 
-def test_the_lesson_is_walked_with_next_at_both_sizes_in_both_themes(server, browser):
-    context = browser.new_context(viewport=DESKTOP, color_scheme="light")
-    page = context.new_page()
-    page.set_default_timeout(60_000)
+def test_the_lesson_is_walked_with_next_at_both_sizes_in_both_themes(server, page):
+    page.set_viewport_size(DESKTOP)
     found = {}
-    try:
-        page.goto(f"{server.url}/lesson")
-        for step in range(1, 7):
-            wait_for_step(page, step)
-            assert f"step={step}" in page.url
-            main = page.locator("[data-testid='stMain']")
-            main.get_by_text("Show the answer").click()
-            answer = main.locator("[data-testid='stExpanderDetails']").first
-            answer.wait_for()
-            assert len(answer.inner_text()) > 80  # a computed answer, not an empty box
-            link = main.locator("a[data-testid='stPageLink-NavLink']", has_text="Open").first
-            href = link.get_attribute("href")
-            assert href.rsplit("/", 1)[-1].startswith(f"{FULL_PAGE[step]}?") and "source=2" in href, href
-            assert_no_errors(page)
-            if step == 1:
-                page.screenshot(path=OUTPUT / "lesson.png")
-            shot = OUTPUT / "phone-lesson.png" if step == 1 else None
-            seen_four_ways(page, found, f"step {step}", tablet=False, phone_shot=shot)
-            page.set_viewport_size(DESKTOP)
-            if step < 6:
-                main.get_by_role("button", name="Next").click()
-                page.wait_for_url(f"**step={step + 1}**")
-        assert main.get_by_role("button", name="Next").is_disabled()
-    finally:
-        context.close()
+    page.goto(f"{server.url}/lesson")
+    for step in range(1, 7):
+        wait_for_step(page, step)
+        assert f"step={step}" in page.url
+        main = page.locator("[data-testid='stMain']")
+        main.get_by_text("Show the answer").click()
+        answer = main.locator("[data-testid='stExpanderDetails']").first
+        answer.wait_for()
+        assert len(answer.inner_text()) > 80  # a computed answer, not an empty box
+        link = main.locator("a[data-testid='stPageLink-NavLink']", has_text="Open").first
+        href = link.get_attribute("href")
+        assert href.rsplit("/", 1)[-1].startswith(f"{FULL_PAGE[step]}?") and "source=2" in href, href
+        assert_no_errors(page)
+        if step == 1:
+            page.screenshot(path=OUTPUT / "lesson.png")
+        shot = OUTPUT / "phone-lesson.png" if step == 1 else None
+        seen_four_ways(page, found, f"step {step}", tablet=False, phone_shot=shot)
+        page.set_viewport_size(DESKTOP)
+        if step < 6:
+            main.get_by_role("button", name="Next").click()
+            page.wait_for_url(f"**step={step + 1}**")
+    assert main.get_by_role("button", name="Next").is_disabled()
     assert not found, found
 
 
