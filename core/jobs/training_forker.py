@@ -22,7 +22,6 @@ process that started it does (its socket closes); so do its children.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import signal
@@ -32,8 +31,7 @@ import traceback
 from pathlib import Path
 
 from core.errors import DatasetUnavailable, TrainingFailed
-from core.jobs.forking import Forker
-from core.jobs.training_process import BLAS_THREAD_VARIABLES
+from core.jobs.forking import Forker, handed, listen, one_core_environment
 from core.jobs.training_process import main as train_main
 
 # Imported by the forking process before it forks anything: every training's heavy imports, paid once.
@@ -111,7 +109,7 @@ def start_child(settings, path: Path) -> ForkedChild:
         theirs.close()
     request = {
         "argv": [settings.to_json(), str(path)],
-        "env": {**os.environ, **dict.fromkeys(BLAS_THREAD_VARIABLES, "1")},
+        "env": one_core_environment(),
         "cpus": sorted(os.sched_getaffinity(0)),
         "nice": os.getpriority(os.PRIO_PROCESS, 0),  # this thread's (Linux)
     }
@@ -163,10 +161,8 @@ def _preload_embedded_digits() -> None:
 
 
 def main(fd: int) -> int:
-    for name in PRELOADED:
-        importlib.import_module(name)
+    requests = listen(fd, PRELOADED)
     _preload_embedded_digits()
-    requests = socket.socket(fileno=fd)
     children: dict[int, socket.socket] = {}  # each child's socket, to say how it ended
 
     def reap(*_):
@@ -187,13 +183,7 @@ def main(fd: int) -> int:
                 channel.close()
 
     signal.signal(signal.SIGCHLD, reap)
-    while True:
-        try:
-            _, fds, _, _ = socket.recv_fds(requests, 1, 1)
-        except OSError:
-            return 0
-        if not fds:  # the server ended
-            return 0
+    while (request := handed(requests)) is not None:  # until the server ends
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})  # registered before it can be reaped
         try:
             pid = os.fork()
@@ -205,13 +195,14 @@ def main(fd: int) -> int:
                         other.close()
                     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
                     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
-                    code = _forked(fds[0])
+                    code = _forked(request)
                 except BaseException:  # noqa: BLE001 -- a child never returns into the forking loop
                     traceback.print_exc()
                 os._exit(code)
-            children[pid] = socket.socket(fileno=fds[0])
+            children[pid] = socket.socket(fileno=request)
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+    return 0
 
 
 if __name__ == "__main__":
