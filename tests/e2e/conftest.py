@@ -188,7 +188,8 @@ def browser(playwright_module):
 @pytest.fixture(scope="session")
 def context(browser):
     """One browser profile for the tests, as one visitor's browser: the app's scripts are fetched and compiled
-    once, not once per test. Each test gets a tab of its own, which is a Streamlit session of its own."""
+    once, not once per test. The tests that take ``page`` share one tab (``tab``); each page they open is a Streamlit
+    session of its own."""
     shared = browser.new_context(viewport=DESKTOP)
     yield shared
     shared.close()
