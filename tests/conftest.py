@@ -119,10 +119,7 @@ def unit(nodeid: str) -> str:
 
 @pytest.hookimpl(tryfirst=True, optionalhook=True)  # without pytest-xdist (-p no:xdist), no such hook
 def pytest_xdist_make_scheduler(config, log):
-    """pytest-xdist's scheduling by file (pyproject: --dist loadfile), with the files of APP_RUNS as one unit; any
-    other --dist is left to pytest-xdist."""
-    if config.getvalue("dist") != "loadfile":
-        return None
+    """pytest-xdist's scheduling by file (pyproject: --dist loadfile), with the files of APP_RUNS as one unit."""
     from xdist.scheduler import LoadScopeScheduling
 
     class ByUnit(LoadScopeScheduling):

@@ -178,18 +178,3 @@ def test_every_result_is_declared_once_with_its_cost_class():
     declared = {name: cost for name, cost in results.RESULTS.items() if name in table}
     assert table == declared
     assert set(results.RESULTS) == set(table) and len(table) > 25
-
-
-def test_the_files_that_run_the_whole_app_are_one_unit_for_the_test_workers():
-    """Every test file that runs the app (AppTest, through tests/apptest.py) is in tests/conftest.py's APP_RUNS, so
-    one worker computes the app's cached results for all of them; every other file is a unit of its own."""
-    from tests.conftest import APP_RUNS, unit
-
-    running = {
-        f"tests/{path.name}"
-        for path in (ROOT / "tests").glob("test_*.py")
-        if any(name.startswith("tests.apptest") for name in imports_of(path))
-    }
-    assert running == set(APP_RUNS)
-    assert {unit(f"{path}::test_x") for path in APP_RUNS} == {"app"}
-    assert unit("tests/test_attack.py::test_x[a::b]") == "tests/test_attack.py"
