@@ -117,7 +117,7 @@ def unit(nodeid: str) -> str:
     return "app" if path in APP_RUNS else path
 
 
-@pytest.hookimpl(tryfirst=True, optionalhook=True)  # without pytest-xdist (-p no:xdist), no such hook
+@pytest.hookimpl(tryfirst=True)
 def pytest_xdist_make_scheduler(config, log):
     """pytest-xdist's scheduling by file (pyproject: --dist loadfile), with the files of APP_RUNS as one unit."""
     from xdist.scheduler import LoadScopeScheduling
