@@ -51,29 +51,19 @@ def pytest_sessionfinish(session):
         stop_shared_server(factory.getbasetemp())
 
 
-# The files that run the whole app (AppTest): one unit of work, so that one test worker computes the app's cached
-# results once for all of them (in two workers, each computed them cold).
-APP_RUNS = (
-    "tests/test_app.py",
-    "tests/test_app_pages.py",
-    "tests/test_lab_norms.py",
-    "tests/test_wording.py",
-    "tests/test_every_page.py",
-    "tests/test_lesson.py",
-)
-
-# The units of work that take longest, longest first (measured: --durations). Each test worker runs whole units (a
-# file, or all of APP_RUNS; pyproject: --dist loadfile, in this order): started first, the long ones end beside the
-# short ones, not after.
+# The test files that take longest, longest first (measured: --durations). Each test worker runs whole files
+# (pyproject: --dist loadfile, in this order): started first, the long ones end beside the short ones, not after.
 SLOWEST_FIRST = (
     "tests/e2e/test_browser.py",
     "tests/e2e/test_accessibility.py",
-    "app",
     "tests/e2e/test_interaction.py",
     "tests/e2e/test_lesson.py",
     "tests/test_jobs.py",  # mostly waiting out grace periods: beside the browser tests, the cores stay busy
     "tests/test_trainings.py",
     "tests/test_benchmarks.py",
+    "tests/test_app.py",
+    "tests/test_app_pages.py",
+    "tests/test_lab_norms.py",
     "tests/test_network_verify.py",
     "tests/e2e/test_leaving.py",
     "tests/test_photos.py",
@@ -105,25 +95,7 @@ SLOW = (
 @pytest.hookimpl(tryfirst=True)  # before pytest's own -m selection
 def pytest_collection_modifyitems(items):
     rank = {name: place for place, name in enumerate(SLOWEST_FIRST)}
-    items.sort(key=lambda item: rank.get(unit(item.nodeid), len(rank)))
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
     for item in items:
         if item.nodeid.startswith(SLOW):
             item.add_marker(pytest.mark.slow)
-
-
-def unit(nodeid: str) -> str:
-    """The unit of work a test belongs to: its file, or "app" for the files of APP_RUNS."""
-    path = nodeid.split("::", 1)[0]
-    return "app" if path in APP_RUNS else path
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_xdist_make_scheduler(config, log):
-    """pytest-xdist's scheduling by file (pyproject: --dist loadfile), with the files of APP_RUNS as one unit."""
-    from xdist.scheduler import LoadScopeScheduling
-
-    class ByUnit(LoadScopeScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            return unit(nodeid)
-
-    return ByUnit(config, log)
