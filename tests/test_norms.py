@@ -121,6 +121,11 @@ def first_change(differs, x, u, steps):
     return None
 
 
+def sizes_around(first, x, u, steps, norm=2):
+    """The sizes in ``norm`` of the change at the grid's points just before and at ``first``."""
+    return tuple(np.linalg.norm(np.clip(x + steps[i] * u, 0, 1) - x, ord=norm) for i in (first - 1, first))
+
+
 def ties_or_passes(logits, label):
     """Where another class's score reaches ``label``'s."""
     own = logits[:, label].copy()
@@ -143,7 +148,7 @@ def test_the_noise_walk_is_where_a_fine_grid_along_the_same_direction_first_chan
             if first is None:
                 assert found == np.inf
                 continue
-            before, after = (np.linalg.norm(np.clip(x + steps[i] * u, 0, 1) - x, ord=norm) for i in (first - 1, first))
+            before, after = sizes_around(first, x, u, steps, norm)
             assert before <= found <= after + 1e-12
 
 
@@ -191,7 +196,7 @@ def test_the_networks_noise_walk_finds_where_a_fine_grid_first_sees_the_answer_c
         if first is None:
             agreed += distance == np.inf
             continue
-        before, after = (np.linalg.norm(np.clip(x + steps[i] * u, 0, 1) - x) for i in (first - 1, first))
+        before, after = sizes_around(first, x, u, steps)
         assert distance >= before - 1e-9  # never before the answer first changes
         agreed += distance <= after + 1e-9
     assert agreed >= 7  # a change too brief for the walk's grid may be passed over: it is not a proof

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import OUTPUT
+from tests.e2e.conftest import DESKTOP, OUTPUT
 from tests.e2e.pages import (
     IDLE,
     PAGES,
@@ -84,7 +84,7 @@ FAINT_MARK_TEXT = """() => {
     }
     return [...new Set(found)];
 }"""
-DESKTOP, TABLET, PHONE = {"width": 1400, "height": 1000}, {"width": 768, "height": 1024}, {"width": 390, "height": 844}
+TABLET, PHONE = {"width": 768, "height": 1024}, {"width": 390, "height": 844}
 WHOLE_PAGE = {"width": 1400, "height": 2200}  # docs/'s desktop screenshots: the whole page in view
 VISITS = [*PAGES, "attack?input=draw"]
 SLIDER_KEYS = {"attack": "PageUp", "epsilon": "Home", "lab": "End"}  # each moves its own slider somewhere else

@@ -174,7 +174,7 @@ def test_training_a_defense_shows_both_models_side_by_side(server, page):
     wait_for_page(page, 3)
     wait_for_sidebar_away(page)
     page.screenshot(path=OUTPUT / "defenses-phone.png")
-    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.set_viewport_size(DESKTOP)
     page.get_by_role("link", name="Attack the defended model image by image").click()
     page.wait_for_url(re.compile(r"/attack\?.*defense=adversarial&adversarial_eps=0.1"))
     wait_for_page(page, PAGES["attack"])

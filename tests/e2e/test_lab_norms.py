@@ -8,7 +8,7 @@ from core.exact import minimal_perturbation
 from core.inputs.data import load_dataset
 from core.inputs.settings import TrainingSettings
 from core.jobs.shipped import load_shipped
-from tests.e2e.conftest import OUTPUT
+from tests.e2e.conftest import DESKTOP, OUTPUT
 from tests.e2e.pages import PICTURES, assert_no_errors, metric, wait_for_metric, wait_for_page
 from tests.e2e.test_accessibility import seen_four_ways
 
@@ -29,9 +29,9 @@ def test_the_norm_picker_turns_the_lab_and_its_l2_view_reads_four_ways(server, p
     assert "DeepFool" in table and "Carlini & Wagner" in table and "Gradient sign step" in table
     page.set_viewport_size({"width": 1400, "height": 2600})
     page.screenshot(path=OUTPUT / "lab-norms.png")
-    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.set_viewport_size(DESKTOP)
     seen_four_ways(page, found, "lab?norm=2", tablet=False, phone_shot=OUTPUT / "phone-lab-norms.png")
-    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.set_viewport_size(DESKTOP)
     page.locator("[data-testid='stButtonGroup'] button", has_text="L1 (total)").click()
     page.wait_for_url("**norm=1**")
     wait_for_metric(page, "Smallest L1 change", f"{minimal_perturbation(model, x, 6, norm=1)[0]:.3f}")

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from core.jobs.models import child_cpu_seconds
-from tests.e2e.conftest import Server
+from tests.e2e.conftest import DESKTOP, Server
 
 pytestmark = pytest.mark.e2e
 
@@ -52,7 +52,7 @@ def busy(pid: int, window: float = 0.25) -> float:
 def test_closing_the_tab_during_the_networks_best_attack_frees_the_core_within_two_seconds(browser, tmp_path_factory):
     server = Server(tmp_path_factory.mktemp("leaving-home"))
     try:
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page = browser.new_page(viewport=DESKTOP)
         page.goto(f"{server.url}/network?hidden=64&image=3", timeout=120_000)
         page.get_by_text("Solving the network's best attack, by branch and bound").wait_for(timeout=120_000)
         # The verifier is at work: well above idle. It shares the two cores with the other test worker, its
