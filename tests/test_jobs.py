@@ -11,6 +11,7 @@ from core.exact import optimal_epsilon
 from core.jobs.work import GRACE, POLL, Jobs
 from core.path import on_all_cores
 from core.sweep import pair_attacks
+from tests.waiting import soon
 
 
 class Leave(Exception):
@@ -294,17 +295,6 @@ def _sleep_then_answer(seconds: float) -> str:
 
     time.sleep(seconds)
     return "late"
-
-
-def soon(condition, seconds: float = 3.0) -> bool:
-    """Whether ``condition()`` holds within ``seconds`` (a process ends and is reaped a moment after its kill: on a
-    loaded machine, more than a fixed fifth of a second)."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def test_a_proofs_child_is_killed_once_nobody_wants_its_answer_and_the_next_is_forked_again():

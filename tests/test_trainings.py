@@ -14,6 +14,7 @@ from core.jobs import models as training_queue
 from core.jobs.models import ModelStore, Trainings
 from core.model import save_training
 from core.training import train_softmax
+from tests.waiting import soon
 
 LONG = 100  # epochs: several seconds on the embedded data, long enough to be caught running
 
@@ -47,12 +48,7 @@ def queue():
 
 def reaped(child, timeout: float = 10.0) -> bool:
     """Whether the child process has ended and been collected (no zombie left behind)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if child.returncode is not None and not os.path.exists(f"/proc/{child.pid}"):
-            return True
-        time.sleep(0.05)
-    return False
+    return soon(lambda: child.returncode is not None and not os.path.exists(f"/proc/{child.pid}"), timeout)
 
 
 def in_thread(function, *args):

@@ -10,7 +10,7 @@ from tests.e2e.test_accessibility import seen_four_ways
 
 pytestmark = pytest.mark.e2e
 
-DESKTOP = {"width": 1400, "height": 1500}  # step 1's grid of ten and its question in view
+STEP_WINDOW = {"width": 1400, "height": 1500}  # step 1's grid of ten and its question in view
 SHOWN = {1: (0, 30), 2: (0, 4), 3: (1, 0), 4: (1, 0), 5: (1, 0), 6: (0, 3)}  # step -> (charts, pictures)
 FULL_PAGE = {1: "attack", 2: "training", 3: "epsilon", 4: "pairs", 5: "lab", 6: "network"}
 
@@ -25,7 +25,7 @@ def wait_for_step(page, step: int) -> None:
 
 
 def test_the_lesson_is_walked_with_next_at_both_sizes_in_both_themes(server, page):
-    page.set_viewport_size(DESKTOP)
+    page.set_viewport_size(STEP_WINDOW)
     found = {}
     page.goto(f"{server.url}/lesson")
     for step in range(1, 7):
@@ -44,7 +44,7 @@ def test_the_lesson_is_walked_with_next_at_both_sizes_in_both_themes(server, pag
             page.screenshot(path=OUTPUT / "lesson.png")
         shot = OUTPUT / "phone-lesson.png" if step == 1 else None
         seen_four_ways(page, found, f"step {step}", tablet=False, phone_shot=shot)
-        page.set_viewport_size(DESKTOP)
+        page.set_viewport_size(STEP_WINDOW)
         if step < 6:
             main.get_by_role("button", name="Next").click()
             page.wait_for_url(f"**step={step + 1}**")
