@@ -1,7 +1,6 @@
 """End to end in Chromium: the slider, uploads, the pad, a click on a pair, a phone, a defense trained."""
 
 import re
-import time
 
 import pytest
 from PIL import Image
@@ -18,6 +17,7 @@ from tests.e2e.pages import (
     wait_for_page,
     wait_for_sidebar_away,
 )
+from tests.waiting import soon
 
 pytestmark = pytest.mark.e2e
 
@@ -114,10 +114,8 @@ def test_drawing_a_digit_and_attacking_it(server, page, size):
         page.get_by_role("link", name="Per-image attack").first.click()
         page.get_by_text("The model reads it as 1").first.wait_for()
         pad = page.locator("canvas[aria-label^='Drawing pad']")
-        deadline = time.monotonic() + 10
-        while not pad.evaluate(INKED_PAD):  # the strokes are on the pad again
-            assert time.monotonic() < deadline, "the drawing did not come back on the pad"
-            time.sleep(0.1)
+        # the strokes are on the pad again
+        assert soon(lambda: pad.evaluate(INKED_PAD), 10), "the drawing did not come back on the pad"
     page.get_by_role("button", name="Clear").click()
     page.get_by_text("Draw one digit").wait_for()
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stMetric\"]')", timeout=30_000)
